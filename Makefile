@@ -1,0 +1,33 @@
+# Two commands do everything on a fresh machine:
+#   make demo   set up .venv, evaluate and train on the bundled demo clips, classify unseen clips
+#   make test   set up .venv (with test extras), run the tests
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+EARMARK_DATA ?= ../shared/data
+OUT := out
+
+.PHONY: demo test install clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	# the original aiSFX package, only as the reference the equivalence test compares
+	# against; --no-deps because its pins (numpy 1.23, librosa 0.9) are not needed
+	$(BIN)/python -m pip install --quiet --no-deps aisfx==0.1.2
+	touch $@
+
+install: $(BIN)/.installed
+
+demo: install
+	$(BIN)/earmark embedders
+	$(BIN)/earmark evaluate data/demo/train --cv 4 --report $(OUT)/demo-report --json $(OUT)/demo-eval.json --cache-dir $(OUT)/cache
+	$(BIN)/earmark train data/demo/train --out $(OUT)/demo.earmark --cache-dir $(OUT)/cache
+	$(BIN)/earmark predict $(OUT)/demo.earmark data/demo/unseen --top-k 2
+
+test: install
+	EARMARK_DATA=$(EARMARK_DATA) $(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache

@@ -1,0 +1,13 @@
+"""earmark: few-shot sound classification by transfer learning.
+
+>>> import earmark
+>>> model = earmark.train("data/demo/train")          # doctest: +SKIP
+>>> model.predict(["clip.wav"])[0].label              # doctest: +SKIP
+"""
+
+__version__ = "0.1.0"
+
+from earmark.api import evaluate, load_model, train  # noqa: E402
+from earmark.model import Model, Prediction  # noqa: E402
+
+__all__ = ["Model", "Prediction", "__version__", "evaluate", "load_model", "train"]

@@ -1,0 +1,15 @@
+"""Audio in: decoding, mono mixdown, resampling, streaming and analysis windows."""
+
+from earmark.audio.io import SUPPORTED_EXTENSIONS, AudioInfo, audio_info, find_audio_files, load, stream
+from earmark.audio.windows import frame_windows, rms_db
+
+__all__ = [
+    "SUPPORTED_EXTENSIONS",
+    "AudioInfo",
+    "audio_info",
+    "find_audio_files",
+    "frame_windows",
+    "load",
+    "rms_db",
+    "stream",
+]

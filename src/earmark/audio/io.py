@@ -1,0 +1,180 @@
+"""Decode audio files with libsndfile (soundfile) and resample with soxr.
+
+Files are read in blocks; :func:`stream` yields mono float32 chunks at the
+requested rate, so a long recording never needs to be in memory whole.
+:func:`load` is :func:`stream` collected, so both paths give identical samples.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from earmark.errors import AudioLoadError, check_positive
+
+log = logging.getLogger(__name__)
+
+SUPPORTED_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
+MIN_DURATION_S = 0.1
+BLOCK_FRAMES = 1 << 18  # about 6 s at 44.1 kHz
+# libsndfile's log for a WAV whose data chunk runs past the end of the file
+_TRUNCATED = re.compile(r"^data\s*:\s*(\d+) \(should be (\d+)\)", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What a file holds, read from its header."""
+
+    path: Path
+    sample_rate: int
+    channels: int
+    frames: int
+
+    @property
+    def duration_s(self) -> float:
+        return self.frames / self.sample_rate
+
+
+def audio_info(path: str | Path, *, min_duration_s: float = MIN_DURATION_S) -> AudioInfo:
+    """Read and check a file's header.
+
+    Raises
+    ------
+    AudioLoadError
+        If the file is missing, empty, of an unsupported type, undecodable or
+        shorter than ``min_duration_s``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AudioLoadError(f"{path}: no such file; check the path.")
+    if path.suffix.lower() not in SUPPORTED_EXTENSIONS:
+        raise AudioLoadError(
+            f"{path}: unsupported file type '{path.suffix}'; convert it to one of "
+            f"{', '.join(SUPPORTED_EXTENSIONS)} (for example with ffmpeg)."
+        )
+    if path.stat().st_size == 0:
+        raise AudioLoadError(f"{path}: the file is empty (0 bytes); re-export or remove it.")
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
+        raise AudioLoadError(f"{path}: not a readable audio file ({_short(exc)}); re-export or remove it.") from None
+    truncated = _TRUNCATED.search(info.extra_info or "")
+    if truncated:
+        raise AudioLoadError(
+            f"{path}: truncated, the header promises {truncated.group(1)} bytes of audio but only "
+            f"{truncated.group(2)} are there; re-export or remove the file."
+        )
+    if info.frames <= 0 or info.samplerate <= 0:
+        raise AudioLoadError(f"{path}: holds no audio samples; re-export or remove it.")
+    result = AudioInfo(path=path, sample_rate=int(info.samplerate), channels=int(info.channels), frames=int(info.frames))
+    if result.duration_s < min_duration_s:
+        raise AudioLoadError(
+            f"{path}: clip is {result.duration_s:.3f} s long, shorter than the {min_duration_s} s minimum; "
+            "use a longer clip or lower min_duration_s."
+        )
+    return result
+
+
+def stream(
+    path: str | Path,
+    *,
+    sr: int | None = None,
+    block_frames: int = BLOCK_FRAMES,
+    min_duration_s: float = MIN_DURATION_S,
+) -> Iterator[np.ndarray]:
+    """Yield a file's audio as mono float32 chunks at ``sr`` Hz.
+
+    Parameters
+    ----------
+    path : str or Path
+    sr : int or None
+        Target sample rate in Hz; ``None`` keeps the file's rate.
+    block_frames : int
+        Frames decoded per block (memory use is a few times this).
+
+    Yields
+    ------
+    np.ndarray [shape=(n,), dtype=float32]
+
+    Raises
+    ------
+    AudioLoadError
+        For unreadable, truncated or non-finite audio; the message names the file.
+    """
+    info = audio_info(path, min_duration_s=min_duration_s)
+    check_positive("block_frames", block_frames, kind=int)
+    if sr is not None:
+        check_positive("sr", sr, kind=int)
+    resampler = None
+    if sr is not None and sr != info.sample_rate:
+        resampler = soxr.ResampleStream(info.sample_rate, sr, 1, dtype="float32", quality="HQ")
+    n_read = 0
+    try:
+        with sf.SoundFile(str(info.path)) as f:
+            while True:
+                block = f.read(block_frames, dtype="float32", always_2d=True)
+                last = len(block) < block_frames
+                n_read += len(block)
+                mono = block.mean(axis=1, dtype=np.float32) if block.shape[1] > 1 else block[:, 0]
+                if not np.isfinite(mono).all():
+                    raise AudioLoadError(
+                        f"{info.path}: contains NaN or infinite samples near {n_read / info.sample_rate:.2f} s; "
+                        "re-export the file."
+                    )
+                out = resampler.resample_chunk(mono, last=last) if resampler else mono
+                if len(out):
+                    yield np.ascontiguousarray(out, dtype=np.float32)
+                if last:
+                    break
+    except sf.LibsndfileError as exc:
+        raise AudioLoadError(f"{info.path}: decoding failed after {n_read} frames ({_short(exc)}); re-export the file.") from None
+    if n_read < info.frames:
+        raise AudioLoadError(
+            f"{info.path}: truncated, header promises {info.frames} frames but only {n_read} could be read; "
+            "re-export or remove the file."
+        )
+
+
+def load(path: str | Path, *, sr: int | None = None, min_duration_s: float = MIN_DURATION_S) -> tuple[np.ndarray, int]:
+    """Load a whole file as mono float32 at ``sr`` Hz.
+
+    Returns
+    -------
+    y : np.ndarray [shape=(n_samples,), dtype=float32]
+    sr : int
+        The sample rate of ``y``.
+
+    Examples
+    --------
+    >>> y, sr = load("clip.flac", sr=22050)  # doctest: +SKIP
+    """
+    chunks = list(stream(path, sr=sr, min_duration_s=min_duration_s))
+    rate = sr if sr is not None else audio_info(path, min_duration_s=0).sample_rate
+    y = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+    return y, rate
+
+
+def find_audio_files(paths) -> list[Path]:
+    """Expand files and folders (recursively) into a sorted list of audio files.
+
+    Files named explicitly are kept whatever their extension, so a bad one gets
+    a clear error later; inside folders only supported extensions are taken.
+    """
+    found: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found.extend(sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in SUPPORTED_EXTENSIONS))
+        else:
+            found.append(p)
+    return found
+
+
+def _short(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -1,0 +1,227 @@
+"""The ``earmark`` command: parses options, calls :mod:`earmark.api`, prints.
+
+Domain errors become one line on stderr and exit code 1.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from earmark.errors import EarmarkError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Few-shot sound classification by transfer learning.")
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+CacheDir = Annotated[Path | None, typer.Option(help="Embedding cache folder (default: $EARMARK_CACHE_DIR or the user cache dir).")]
+NoCache = Annotated[bool, typer.Option("--no-cache", help="Compute embeddings without reading or writing the cache.")]
+EmbedderOpt = Annotated[str, typer.Option("--embedder", "-e", help="Embedder name; see 'earmark embedders'.")]
+ClassifierOpt = Annotated[str, typer.Option("--classifier", "-c", help="logreg, svm, knn, rf or mlp.")]
+AggOpt = Annotated[str, typer.Option(help="Window-to-clip aggregation: mean, vote or max.")]
+GateOpt = Annotated[float, typer.Option("--gate-db", help="Ignore windows quieter than this many dBFS (-inf: keep all).")]
+FileCol = Annotated[str, typer.Option(help="metadata.csv column with file paths.")]
+LabelCol = Annotated[str, typer.Option(help="metadata.csv column with labels.")]
+
+
+def _run(fn, quiet: bool = False):
+    """Call ``fn``, turning earmark errors into one line and exit code 1."""
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return fn(not quiet and sys.stderr.isatty())
+    except EarmarkError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
+def _gate(value: float) -> float | None:
+    return None if value == float("-inf") else value
+
+
+def _report_skipped(skipped: list[dict]) -> None:
+    for s in skipped:
+        err.print(f"[yellow]skipped[/yellow] {s['file']}: {s['reason']}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def embedders() -> None:
+    """List the available embedders."""
+    from earmark.embeddings import DEFAULT_EMBEDDER, EMBEDDERS, get_embedder
+
+    speeds = _measured_speeds()
+    table = Table(title="earmark embedders", caption="speed: x realtime on a 2-core CPU, benchmarks/RESULTS.md")
+    for col in ("name", "dims", "rate (Hz)", "window (s)", "hop (s)", "licence", "speed"):
+        table.add_column(col, no_wrap=col in ("name", "speed"))
+    for name in EMBEDDERS:
+        d = get_embedder(name).describe()
+        label = f"{name} (default)" if name == DEFAULT_EMBEDDER else name
+        table.add_row(label, str(d["dims"]), str(d["sample_rate"]), f"{d['window_s']:.2f}", f"{d['hop_s']:.2f}",
+                      d["licence"] + ("" if d["commercial_use"] else ", NON-COMMERCIAL"), speeds.get(name, "-"))
+    out.print(table)
+
+
+def _measured_speeds() -> dict[str, str]:
+    """Throughputs recorded by benchmarks/bench_embed.py on a 2-core CPU (see benchmarks/RESULTS.md)."""
+    return {"aisfx": "73x", "mfcc": "190x"}
+
+
+@app.command()
+def train(
+    data: Annotated[Path, typer.Argument(help="Folder with metadata.csv or class sub-folders.")],
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Model file to write.")],
+    embedder: EmbedderOpt = "aisfx",
+    classifier: ClassifierOpt = "logreg",
+    aggregation: AggOpt = "mean",
+    gate_db: GateOpt = -60.0,
+    file_column: FileCol = "filename",
+    label_column: LabelCol = "label",
+    cache_dir: CacheDir = None,
+    no_cache: NoCache = False,
+    quiet: Quiet = False,
+) -> None:
+    """Train a classifier on DATA and save it to --out."""
+    import earmark
+
+    def go(progress):
+        model = earmark.train(data, embedder=embedder, classifier=classifier, aggregation=aggregation, gate_db=_gate(gate_db),
+                              file_column=file_column, label_column=label_column, cache_dir=cache_dir, use_cache=not no_cache, progress=progress)
+        path = model.save(out_path)
+        _report_skipped(model.info["skipped"])
+        d = model.info["data"]
+        out.print(f"trained {classifier} on {embedder} embeddings: {d['n_files']} clips, {len(model.classes)} classes "
+                  f"({', '.join(model.classes)}), {d['n_skipped']} skipped -> {path}", highlight=False)
+        if not model.embedder.commercial_use:
+            out.print(f"note: the {embedder} weights are licensed {model.embedder.licence}: non-commercial use only.")
+
+    _run(go, quiet)
+
+
+@app.command()
+def predict(
+    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="Model file from 'earmark train'.")],
+    paths: Annotated[list[Path], typer.Argument(metavar="PATH...", help="Audio files or folders (searched recursively).")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
+    top_k: Annotated[int, typer.Option("--top-k", "-k", help="Also show the next K labels.")] = 0,
+    cache_dir: CacheDir = None,
+    no_cache: NoCache = True,
+    quiet: Quiet = False,
+) -> None:
+    """Classify audio files with a trained model."""
+    from earmark.audio import find_audio_files
+    from earmark.embeddings import EmbeddingCache
+    from earmark.errors import ParameterError
+    from earmark.model import Model
+    from earmark.progress import track
+
+    def go(progress):
+        if fmt not in ("table", "csv", "json"):
+            raise ParameterError(f"The '--format' option must be table, csv or json. Got {fmt!r} instead.")
+        if top_k < 0:
+            raise ParameterError(f"The '--top-k' option must be >= 0. Got {top_k} instead.")
+        model = Model.load(model_path)
+        files = find_audio_files(paths)
+        if not files:
+            raise ParameterError(f"No audio files found in {', '.join(map(str, paths))}; pass files or folders holding audio.")
+        cache = EmbeddingCache(cache_dir, enabled=not no_cache)
+        preds = [model.predict([f], top_k=top_k + 1, cache=cache)[0] for f in track(files, description="classifying", total=len(files), enabled=progress)]
+        _print_predictions(preds, fmt, top_k)
+
+    _run(go, quiet)
+
+
+def _print_predictions(preds, fmt: str, top_k: int) -> None:
+    rows = [{"file": str(p.path), "label": p.label, "score": round(p.score, 4),
+             "next": [{"label": lab, "score": round(s, 4)} for lab, s in zip(p.labels[1:], p.scores[1:])]} for p in preds]
+    if fmt == "json":
+        print(json.dumps(rows, indent=2))
+    elif fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(["file", "label", "score"] + [c for i in range(1, top_k + 1) for c in (f"label_{i + 1}", f"score_{i + 1}")])
+        for r in rows:
+            w.writerow([r["file"], r["label"], r["score"]] + [v for n in r["next"] for v in (n["label"], n["score"])])
+        print(buf.getvalue(), end="")
+    else:
+        table = Table()
+        for col in ("file", "label", "score") + (("next",) if top_k else ()):
+            table.add_column(col)
+        for r in rows:
+            nxt = ", ".join(f"{n['label']} {n['score']:.2f}" for n in r["next"])
+            table.add_row(r["file"], r["label"], f"{r['score']:.3f}", *((nxt,) if top_k else ()))
+        out.print(table)
+
+
+@app.command()
+def evaluate(
+    data: Annotated[Path, typer.Argument(help="Folder with metadata.csv or class sub-folders.")],
+    embedder: EmbedderOpt = "aisfx",
+    classifier: ClassifierOpt = "logreg",
+    aggregation: AggOpt = "mean",
+    gate_db: GateOpt = -60.0,
+    folds: Annotated[str | None, typer.Option(help="metadata.csv column with official folds.")] = None,
+    cv: Annotated[int, typer.Option(help="Stratified K-fold when no --folds.")] = 5,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the full result as JSON.")] = None,
+    report: Annotated[Path | None, typer.Option(help="Write report.md, report.html and a confusion matrix PNG here.")] = None,
+    file_column: FileCol = "filename",
+    label_column: LabelCol = "label",
+    cache_dir: CacheDir = None,
+    no_cache: NoCache = False,
+    quiet: Quiet = False,
+) -> None:
+    """Cross-validate an embedder and classifier on DATA."""
+    import earmark
+
+    def go(progress):
+        result = earmark.evaluate(data, embedder=embedder, classifier=classifier, aggregation=aggregation, gate_db=_gate(gate_db),
+                                  folds=folds, cv=cv, file_column=file_column, label_column=label_column,
+                                  cache_dir=cache_dir, use_cache=not no_cache, progress=progress)
+        _report_skipped(result["skipped"])
+        table = Table(title=f"{embedder} + {classifier}: {result['protocol']}")
+        for col in ("fold", "test clips", "accuracy", "balanced acc.", "macro F1"):
+            table.add_column(col)
+        for f in result["folds"]:
+            table.add_row(f["fold"], str(f["n_test"]), f"{f['accuracy']:.3f}", f"{f['balanced_accuracy']:.3f}", f"{f['macro_f1']:.3f}")
+        table.add_row("mean ± std", str(result["n_files"]), f"{result['accuracy_mean']:.3f} ± {result['accuracy_std']:.3f}",
+                      f"{result['balanced_accuracy_mean']:.3f}", f"{result['macro_f1_mean']:.3f}")
+        out.print(table)
+        s = result["seconds"]
+        out.print(f"{result['n_files']} clips ({result['audio_seconds']:.0f} s audio), {result['n_skipped']} skipped; "
+                  f"embed {s['embed']:.1f} s, fit {s['fit']:.1f} s, total {s['total']:.1f} s", highlight=False)
+        if json_path:
+            _write_json(json_path, result)
+            out.print(f"wrote {json_path}")
+        if report:
+            from earmark.evaluation.report import write_report
+
+            paths = write_report(result, report)
+            out.print(f"wrote {paths['html']} and {paths['markdown']}")
+
+    _run(go, quiet)
+
+
+def _write_json(path: Path, obj) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(obj, f, indent=2)
+    os.replace(tmp, path)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

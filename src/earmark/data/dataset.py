@@ -1,0 +1,108 @@
+"""Read a labelled dataset folder.
+
+Two layouts are understood:
+
+- ``DATA/metadata.csv`` with a file column and a label column (names
+  configurable) and optionally a fold column; paths are relative to ``DATA``;
+- ``DATA/<label>/<clip>`` class sub-folders (no folds).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from earmark.audio.io import SUPPORTED_EXTENSIONS
+from earmark.errors import DatasetError
+
+METADATA = "metadata.csv"
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One labelled file."""
+
+    path: Path
+    label: str
+    fold: str | None = None
+
+
+@dataclass
+class Dataset:
+    """Clips that exist on disk, and the rows that named missing files."""
+
+    root: Path
+    clips: list[Clip]
+    missing: list[tuple[Path, str]] = field(default_factory=list)
+
+    @property
+    def labels(self) -> list[str]:
+        return sorted({c.label for c in self.clips})
+
+    def class_counts(self) -> dict[str, int]:
+        return dict(sorted(Counter(c.label for c in self.clips).items()))
+
+    def summary(self) -> dict:
+        return {"root": str(self.root), "n_files": len(self.clips), "classes": self.class_counts()}
+
+
+def load_dataset(
+    root: str | Path, *, file_column: str = "filename", label_column: str = "label", fold_column: str | None = None
+) -> Dataset:
+    """Read ``root`` as a dataset.
+
+    Raises
+    ------
+    DatasetError
+        If the folder does not exist, the CSV lacks a named column or has no
+        rows, or no clips are found.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"{root}: not a folder; DATA must be a folder with {METADATA} or class sub-folders.")
+    csv_path = root / METADATA
+    ds = _from_csv(root, csv_path, file_column, label_column, fold_column) if csv_path.is_file() else _from_folders(root, fold_column)
+    if not ds.clips:
+        raise DatasetError(f"{root}: no audio clips found ({', '.join(SUPPORTED_EXTENSIONS)}); check the folder.")
+    return ds
+
+
+def _from_csv(root: Path, csv_path: Path, file_column: str, label_column: str, fold_column: str | None) -> Dataset:
+    try:
+        with open(csv_path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            columns = reader.fieldnames or []
+            rows = list(reader)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise DatasetError(f"{csv_path}: not a readable CSV file ({exc}); save it as UTF-8 CSV.") from None
+    for option, name in (("--file-column", file_column), ("--label-column", label_column), ("--folds", fold_column)):
+        if name is not None and name not in columns:
+            raise DatasetError(
+                f"{csv_path}: no column named {name!r} (columns: {', '.join(columns) or 'none'}); pass the right name with {option}."
+            )
+    clips, missing = [], []
+    for line, row in enumerate(rows, start=2):
+        rel, label = (row.get(file_column) or "").strip(), (row.get(label_column) or "").strip()
+        if not rel or not label:
+            raise DatasetError(f"{csv_path}, line {line}: empty {file_column!r} or {label_column!r} value; fill it in or remove the row.")
+        path = root / rel
+        if not path.is_file():
+            missing.append((path, f"listed in {METADATA} line {line} but not found"))
+            continue
+        fold = (row.get(fold_column) or "").strip() if fold_column else None
+        clips.append(Clip(path, label, fold or None))
+    return Dataset(root, clips, missing)
+
+
+def _from_folders(root: Path, fold_column: str | None) -> Dataset:
+    if fold_column is not None:
+        raise DatasetError(f"{root}: --folds needs a {METADATA} with a fold column; this folder has none.")
+    clips = [
+        Clip(p, sub.name)
+        for sub in sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+        for p in sorted(sub.rglob("*"))
+        if p.is_file() and p.suffix.lower() in SUPPORTED_EXTENSIONS
+    ]
+    return Dataset(root, clips)

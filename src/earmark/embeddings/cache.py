@@ -1,0 +1,115 @@
+"""On-disk cache of embeddings, keyed by file content and embedder identity.
+
+Layout: ``<dir>/<embedder fingerprint>/<sha[:2]>/<sha256 of the file>.npz``.
+Each entry carries a checksum of its arrays; an entry that fails to load or
+to verify is logged, deleted and recomputed. Entries are written to a
+temporary name and renamed, so a crash never leaves a half-written entry
+under a real name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from earmark.embeddings.base import Embedder, Embedding
+
+log = logging.getLogger(__name__)
+
+ENV_VAR = "EARMARK_CACHE_DIR"
+_FIELDS = ("vectors", "times_s", "level_db")
+
+
+def default_cache_dir() -> Path:
+    """``$EARMARK_CACHE_DIR`` if set, else the user cache directory."""
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR])
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("earmark")) / "embeddings"
+
+
+def file_sha256(path: str | Path, *, block_bytes: int = 1 << 20) -> str:
+    """SHA-256 of a file's bytes, read in blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(block_bytes):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _checksum(arrays: dict) -> str:
+    h = hashlib.sha256()
+    for k in (*_FIELDS, "duration_s"):
+        a = np.ascontiguousarray(arrays[k])
+        h.update(k.encode() + str(a.dtype).encode() + str(a.shape).encode() + a.tobytes())
+    return h.hexdigest()
+
+
+class EmbeddingCache:
+    """Embeddings of audio files on disk.
+
+    Parameters
+    ----------
+    directory : str or Path or None
+        Cache location; ``None`` uses :func:`default_cache_dir`.
+    enabled : bool
+        ``False`` computes every time and stores nothing.
+    """
+
+    def __init__(self, directory: str | Path | None = None, *, enabled: bool = True) -> None:
+        self.directory = Path(directory) if directory is not None else default_cache_dir()
+        self.enabled = enabled
+        self.hits = 0
+        self.misses = 0
+
+    def entry_path(self, embedder: Embedder, sha: str) -> Path:
+        return self.directory / embedder.fingerprint() / sha[:2] / f"{sha}.npz"
+
+    def get(self, embedder: Embedder, path: str | Path) -> Embedding:
+        """The embedding of ``path``, from the cache if present and valid, else computed and stored."""
+        if not self.enabled:
+            return embedder.embed_file(path)
+        sha = file_sha256(path)
+        entry = self.entry_path(embedder, sha)
+        cached = self._read(entry)
+        if cached is not None:
+            self.hits += 1
+            return cached
+        self.misses += 1
+        emb = embedder.embed_file(path)
+        self._write(entry, emb)
+        return emb
+
+    def _read(self, entry: Path) -> Embedding | None:
+        if not entry.is_file():
+            return None
+        try:
+            with np.load(entry, allow_pickle=False) as data:
+                arrays = {k: data[k] for k in (*_FIELDS, "duration_s", "checksum")}
+            if str(arrays["checksum"]) != _checksum(arrays):
+                raise ValueError("checksum mismatch")
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
+            log.warning("cache entry %s is corrupted (%s); recomputing", entry, exc)
+            entry.unlink(missing_ok=True)
+            return None
+        return Embedding(arrays["vectors"], arrays["times_s"], arrays["level_db"], float(arrays["duration_s"]))
+
+    def _write(self, entry: Path, emb: Embedding) -> None:
+        arrays = {"vectors": emb.vectors, "times_s": emb.times_s, "level_db": emb.level_db, "duration_s": np.float64(emb.duration_s)}
+        arrays["checksum"] = np.str_(_checksum(arrays))
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".tmp-", suffix=".npz")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, **arrays)
+            os.replace(tmp, entry)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise

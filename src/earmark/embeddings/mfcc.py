@@ -1,0 +1,65 @@
+"""``mfcc``: MFCC mean and standard deviation per window, the weight-free baseline."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from earmark.embeddings.base import Embedder, Embedding, Framer, power_db
+from earmark.errors import check_positive
+from earmark.features import mfcc
+
+
+class MfccEmbedder(Embedder):
+    """Mean and std of ``n_mfcc`` MFCCs over each analysis window (``2 * n_mfcc`` dims).
+
+    Parameters
+    ----------
+    window_s, hop_s : float
+        Analysis window and hop in seconds. A clip shorter than one window is
+        zero-padded to one window.
+    n_mfcc, n_mels, n_fft, hop_length : int
+        MFCC settings (librosa's names; lengths in samples at 22,050 Hz).
+    """
+
+    name = "mfcc"
+    version = "1"
+    sample_rate = 22050
+    licence = "none (no weights)"
+
+    def __init__(self, *, window_s: float = 1.0, hop_s: float = 0.5, n_mfcc: int = 20, n_mels: int = 40, n_fft: int = 1024, hop_length: int = 512) -> None:
+        self._window_s = check_positive("window_s", window_s)
+        self._hop_s = check_positive("hop_s", hop_s)
+        self.n_mfcc = check_positive("n_mfcc", n_mfcc, kind=int)
+        self.n_mels = check_positive("n_mels", n_mels, kind=int)
+        self.n_fft = check_positive("n_fft", n_fft, kind=int)
+        self.hop_length = check_positive("hop_length", hop_length, kind=int)
+        self.dims = 2 * self.n_mfcc
+
+    @property
+    def window_s(self) -> float:
+        return self._window_s
+
+    @property
+    def hop_s(self) -> float:
+        return self._hop_s
+
+    def params(self) -> dict:
+        return {"window_s": self._window_s, "hop_s": self._hop_s, "n_mfcc": self.n_mfcc, "n_mels": self.n_mels, "n_fft": self.n_fft, "hop_length": self.hop_length}
+
+    def embed_stream(self, chunks: Iterable[np.ndarray]) -> Embedding:
+        length = int(round(self._window_s * self.sample_rate))
+        hop = int(round(self._hop_s * self.sample_rate))
+        framer = Framer(length, hop)
+        parts = [framer.push(c) for c in chunks]
+        if framer.n_samples < length:  # short clip: pad to one window
+            parts.append(framer.finish(length - framer.n_samples))
+        windows = np.concatenate(parts) if parts else np.zeros((0, length), np.float32)
+        vectors = np.stack([self._stats(w) for w in windows]) if len(windows) else np.zeros((0, self.dims), np.float32)
+        times = np.arange(len(windows)) * hop / self.sample_rate + length / (2 * self.sample_rate)
+        return Embedding(vectors.astype(np.float32), times, power_db(windows), framer.n_samples / self.sample_rate)
+
+    def _stats(self, window: np.ndarray) -> np.ndarray:
+        m = mfcc(window, sr=self.sample_rate, n_mfcc=self.n_mfcc, n_mels=self.n_mels, n_fft=self.n_fft, hop_length=self.hop_length)
+        return np.concatenate([m.mean(axis=1), m.std(axis=1)])

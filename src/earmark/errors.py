@@ -1,0 +1,53 @@
+"""earmark's exceptions: one root, one subclass per kind of problem.
+
+Every message names the offending file or parameter, the bad value and the fix,
+so the CLI can print it as one line.
+"""
+
+from __future__ import annotations
+
+
+class EarmarkError(Exception):
+    """Root of every error earmark raises on purpose."""
+
+
+class ParameterError(EarmarkError, ValueError):
+    """A parameter has an invalid value."""
+
+
+class AudioLoadError(EarmarkError):
+    """An audio file cannot be read, or its content is unusable."""
+
+
+class DatasetError(EarmarkError):
+    """A dataset folder or its metadata is malformed."""
+
+
+class ModelFileError(EarmarkError):
+    """A saved model file is missing, corrupted, tampered with or incompatible."""
+
+
+def check_positive(name: str, value, *, kind: type = float, allow_zero: bool = False):
+    """Return ``value`` if it is a positive number, else raise :class:`ParameterError`.
+
+    >>> check_positive("hop_s", 0.5)
+    0.5
+    """
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind is int:
+        ok = ok and float(value).is_integer()
+    if ok:
+        ok = value >= 0 if allow_zero else value > 0
+    if not ok:
+        what = "non-negative" if allow_zero else "positive"
+        raise ParameterError(f"The '{name}' parameter must be a {what} {kind.__name__}. Got {value!r} instead.")
+    return value
+
+
+def check_choice(name: str, value, choices) -> str:
+    """Return ``value`` if it is one of ``choices``, else raise :class:`ParameterError`."""
+    if value not in choices:
+        raise ParameterError(
+            f"The '{name}' parameter must be one of {', '.join(map(str, choices))}. Got {value!r} instead."
+        )
+    return value

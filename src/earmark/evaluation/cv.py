@@ -1,0 +1,98 @@
+"""Cross-validation of an :class:`EmbeddingClassifier` over clips."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+from sklearn.model_selection import StratifiedKFold
+
+from earmark.errors import ParameterError
+from earmark.models.heads import EmbeddingClassifier
+from earmark.progress import track
+
+log = logging.getLogger(__name__)
+
+
+def splits(labels: np.ndarray, *, folds=None, cv: int = 5, random_state: int | None = 0) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """``(name, train_idx, test_idx)`` per fold: the official folds if given, else stratified K-fold."""
+    if folds is not None:
+        folds = np.asarray(folds)
+        names = sorted(set(folds.tolist()), key=lambda v: (len(str(v)), str(v)))
+        if len(names) < 2:
+            raise ParameterError(f"The fold column holds {len(names)} distinct value(s); it needs at least 2 folds.")
+        return [(str(f), np.flatnonzero(folds != f), np.flatnonzero(folds == f)) for f in names]
+    counts = np.unique(labels, return_counts=True)[1]
+    if cv < 2 or counts.min() < cv:
+        raise ParameterError(f"The 'cv' parameter must be between 2 and the smallest class size ({counts.min()}). Got {cv} instead.")
+    skf = StratifiedKFold(n_splits=cv, shuffle=True, random_state=random_state)
+    return [(str(i + 1), tr, te) for i, (tr, te) in enumerate(skf.split(np.zeros(len(labels)), labels))]
+
+
+def cross_validate(
+    clips: list[np.ndarray],
+    labels,
+    *,
+    folds=None,
+    cv: int = 5,
+    classifier: str = "logreg",
+    aggregation: str = "mean",
+    classifier_params: dict | None = None,
+    random_state: int | None = 0,
+    progress: bool = False,
+) -> dict:
+    """Train on all folds but one, test on it, for every fold.
+
+    Parameters
+    ----------
+    clips : list of np.ndarray [shape=(n_windows, dims)]
+        Window embeddings per clip (already gated).
+    labels : array-like [shape=(n_clips,)]
+    folds : array-like or None
+        Official fold of each clip; ``None`` uses stratified ``cv``-fold.
+
+    Returns
+    -------
+    dict
+        ``accuracy_mean``/``_std``, ``balanced_accuracy_mean``/``_std``,
+        ``macro_f1_mean``/``_std``, ``folds`` (one dict per fold), ``per_class``
+        (precision, recall, F1, support over all test predictions),
+        ``confusion_matrix`` and ``classes``, ``fit_seconds``.
+    """
+    labels = np.asarray(labels)
+    classes = np.unique(labels)
+    predictions = np.empty(len(labels), dtype=object)
+    fold_rows, fit_seconds = [], 0.0
+    for name, train, test in track(splits(labels, folds=folds, cv=cv, random_state=random_state), description="folds", enabled=progress):
+        t0 = time.perf_counter()
+        model = EmbeddingClassifier(classifier, aggregation=aggregation, classifier_params=classifier_params, random_state=random_state)
+        model.fit([clips[i] for i in train], labels[train])
+        t1 = time.perf_counter()
+        pred = model.predict([clips[i] for i in test])
+        t2 = time.perf_counter()
+        fit_seconds += t1 - t0
+        predictions[test] = pred
+        truth = labels[test]
+        fold_rows.append({
+            "fold": name, "n_train": int(len(train)), "n_test": int(len(test)),
+            "accuracy": float(accuracy_score(truth, pred)),
+            "balanced_accuracy": float(balanced_accuracy_score(truth, pred)),
+            "macro_f1": float(f1_score(truth, pred, average="macro", labels=classes, zero_division=0)),
+            "fit_seconds": t1 - t0, "predict_seconds": t2 - t1,
+        })
+        log.info("fold %s: accuracy %.3f", name, fold_rows[-1]["accuracy"])
+    result = {}
+    for metric in ("accuracy", "balanced_accuracy", "macro_f1"):
+        values = np.array([r[metric] for r in fold_rows])
+        result[f"{metric}_mean"] = float(values.mean())
+        result[f"{metric}_std"] = float(values.std())
+    tested = np.array([p is not None for p in predictions])
+    p, r, f, s = precision_recall_fscore_support(labels[tested], predictions[tested].astype(labels.dtype), labels=classes, zero_division=0)
+    result["per_class"] = {str(c): {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])} for i, c in enumerate(classes)}
+    result["classes"] = [str(c) for c in classes]
+    result["confusion_matrix"] = confusion_matrix(labels[tested], predictions[tested].astype(labels.dtype), labels=classes).tolist()
+    result["folds"] = fold_rows
+    result["fit_seconds"] = fit_seconds
+    return result

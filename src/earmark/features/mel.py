@@ -1,0 +1,245 @@
+"""Mel spectrograms and MFCCs with librosa's parameters, computed faster.
+
+The speed comes from three things librosa does not do: the mel basis and the
+window are cached per parameter set, the FFT runs in single precision on all
+cores (``scipy.fft`` with ``workers``), and the squared magnitude and the mel
+projection are done in float32 with a single BLAS call.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+import numpy as np
+import scipy.fft
+import scipy.signal
+
+from earmark.errors import ParameterError, check_choice, check_positive
+
+_WORKERS = max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1))
+
+
+@functools.lru_cache(maxsize=32)
+def mel_filterbank(
+    *, sr: int, n_fft: int, n_mels: int = 128, fmin: float = 0.0, fmax: float | None = None, htk: bool = False, norm="slaney"
+) -> np.ndarray:
+    """The mel filter matrix, as ``librosa.filters.mel`` builds it (cached, read-only).
+
+    Returns
+    -------
+    np.ndarray [shape=(n_mels, 1 + n_fft // 2), dtype=float32]
+    """
+    import librosa
+
+    basis = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk, norm=norm)
+    basis = np.ascontiguousarray(basis, dtype=np.float32)
+    basis.flags.writeable = False
+    return basis
+
+
+@functools.lru_cache(maxsize=32)
+def _window(name: str, n_fft: int, win_length: int) -> np.ndarray:
+    win = scipy.signal.get_window(name, win_length, fftbins=True).astype(np.float32)
+    if win_length < n_fft:  # centre the window in the frame, as librosa does
+        left = (n_fft - win_length) // 2
+        win = np.pad(win, (left, n_fft - win_length - left))
+    win.flags.writeable = False
+    return win
+
+
+def power_spectrogram(
+    y: np.ndarray,
+    *,
+    n_fft: int = 2048,
+    hop_length: int | None = None,
+    win_length: int | None = None,
+    window: str = "hann",
+    center: bool = True,
+    pad_mode: str = "constant",
+    power: float = 2.0,
+) -> np.ndarray:
+    """Magnitude spectrogram ``|STFT(y)| ** power`` with librosa's framing.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n_samples,)]
+    n_fft, hop_length, win_length : int
+        In samples; ``hop_length`` defaults to ``win_length // 4``, ``win_length`` to ``n_fft``.
+    center : bool
+        Pad ``n_fft // 2`` samples on each side so frame ``t`` is centred at ``t * hop_length``.
+
+    Returns
+    -------
+    np.ndarray [shape=(1 + n_fft // 2, n_frames), dtype=float32]
+    """
+    frames, win = _frames(y, n_fft, hop_length, win_length, window, center, pad_mode)
+    return _spectral_map(frames, win, power, None).T
+
+
+def melspectrogram(
+    y: np.ndarray,
+    *,
+    sr: int = 22050,
+    n_fft: int = 2048,
+    hop_length: int = 512,
+    win_length: int | None = None,
+    window: str = "hann",
+    center: bool = True,
+    pad_mode: str = "constant",
+    power: float = 2.0,
+    n_mels: int = 128,
+    fmin: float = 0.0,
+    fmax: float | None = None,
+    htk: bool = False,
+    norm="slaney",
+) -> np.ndarray:
+    """Mel power spectrogram, equal to ``librosa.feature.melspectrogram`` with the same arguments.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_mels, n_frames), dtype=float32]
+
+    Examples
+    --------
+    >>> sr = 22050
+    >>> y = np.sin(2 * np.pi * 1000 * np.arange(sr) / sr).astype(np.float32)
+    >>> melspectrogram(y, sr=sr).shape
+    (128, 44)
+    """
+    check_positive("sr", sr, kind=int)
+    frames, win = _frames(y, n_fft, hop_length, win_length, window, center, pad_mode)
+    basis = mel_filterbank(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk, norm=norm)
+    return _spectral_map(frames, win, power, basis).T
+
+
+def mel_frames(frames: np.ndarray, *, sr: int, window: str = "hann", power: float = 2.0, n_mels: int = 128,
+               fmin: float = 0.0, fmax: float | None = None, htk: bool = False, norm="slaney") -> np.ndarray:
+    """Mel spectrum of frames already cut (for streaming callers).
+
+    Parameters
+    ----------
+    frames : np.ndarray [shape=(n_frames, n_fft)]
+
+    Returns
+    -------
+    np.ndarray [shape=(n_frames, n_mels), dtype=float32]
+    """
+    n_fft = frames.shape[-1]
+    basis = mel_filterbank(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk, norm=norm)
+    return _spectral_map(frames, _window(window, n_fft, n_fft), power, basis)
+
+
+def _frames(y, n_fft, hop_length, win_length, window, center, pad_mode) -> tuple[np.ndarray, np.ndarray]:
+    y = _valid_signal(y)
+    check_positive("n_fft", n_fft, kind=int)
+    win_length = n_fft if win_length is None else check_positive("win_length", win_length, kind=int)
+    if win_length > n_fft:
+        raise ParameterError(f"The 'win_length' parameter must be <= n_fft={n_fft}. Got {win_length} instead.")
+    hop_length = win_length // 4 if hop_length is None else check_positive("hop_length", hop_length, kind=int)
+    if center:
+        check_choice("pad_mode", pad_mode, ("constant", "reflect", "edge"))
+        y = np.pad(y, n_fft // 2, mode=pad_mode)
+    if len(y) < n_fft:
+        raise ParameterError(f"The signal ({len(y)} samples) is shorter than n_fft={n_fft}; pad it or lower n_fft.")
+    frames = np.lib.stride_tricks.sliding_window_view(y, n_fft)[::hop_length]
+    return frames, _window(window, n_fft, win_length)
+
+
+def _spectral_map(frames: np.ndarray, win: np.ndarray, power: float, basis: np.ndarray | None) -> np.ndarray:
+    """Window, FFT, magnitude**power and (optionally) mel projection, chunk by chunk.
+
+    Chunks of ``_CHUNK`` frames stay in cache and run on ``_WORKERS`` threads
+    (numpy and scipy release the GIL) with BLAS held to one thread each.
+    Returns ``(n_frames, n_bins or n_mels)`` float32.
+    """
+    n = len(frames)
+    width = basis.shape[0] if basis is not None else frames.shape[-1] // 2 + 1
+    out = np.empty((n, width), dtype=np.float32)
+    basis_t = None if basis is None else basis.T
+
+    def work(start: int) -> None:
+        stop = min(start + _CHUNK, n)
+        spec = scipy.fft.rfft(frames[start:stop] * win, axis=-1)
+        if power == 2.0:
+            mag = spec.real * spec.real
+            mag += spec.imag * spec.imag
+        else:
+            mag = np.abs(spec) ** power if power != 1.0 else np.abs(spec)
+        if basis_t is None:
+            out[start:stop] = mag
+        else:
+            np.matmul(mag, basis_t, out=out[start:stop])
+
+    starts = range(0, n, _CHUNK)
+    if n <= _CHUNK or _WORKERS == 1:
+        for s in starts:
+            work(s)
+        return out
+    with _blas_single_thread():
+        list(_pool().map(work, starts))
+    return out
+
+
+_CHUNK = 96
+
+
+@functools.lru_cache(maxsize=1)
+def _pool():
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(_WORKERS, thread_name_prefix="earmark-fft")
+
+
+@functools.lru_cache(maxsize=1)
+def _threadpools():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def _blas_single_thread():
+    return _threadpools().limit(limits=1, user_api="blas")
+
+
+def power_to_db(S: np.ndarray, *, ref: float = 1.0, amin: float = 1e-10, top_db: float | None = 80.0) -> np.ndarray:
+    """``10 * log10(max(S, amin) / ref)``, floored ``top_db`` below the peak, as in librosa."""
+    check_positive("amin", amin)
+    db = 10.0 * np.log10(np.maximum(S, amin, dtype=np.float32)) - np.float32(10.0 * np.log10(max(amin, ref)))
+    if top_db is not None:
+        check_positive("top_db", top_db, allow_zero=True)
+        db = np.maximum(db, db.max() - np.float32(top_db))
+    return db.astype(np.float32, copy=False)
+
+
+def log_mel(y: np.ndarray, *, sr: int = 22050, ref: float = 1.0, amin: float = 1e-10, top_db: float | None = 80.0, **mel_kwargs) -> np.ndarray:
+    """Log-scaled mel spectrogram in dB: :func:`power_to_db` of :func:`melspectrogram`.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_mels, n_frames), dtype=float32]
+    """
+    return power_to_db(melspectrogram(y, sr=sr, **mel_kwargs), ref=ref, amin=amin, top_db=top_db)
+
+
+def mfcc(y: np.ndarray, *, sr: int = 22050, n_mfcc: int = 20, top_db: float | None = 80.0, **mel_kwargs) -> np.ndarray:
+    """Mel-frequency cepstral coefficients, as ``librosa.feature.mfcc`` (DCT-II, orthonormal).
+
+    Returns
+    -------
+    np.ndarray [shape=(n_mfcc, n_frames), dtype=float32]
+    """
+    check_positive("n_mfcc", n_mfcc, kind=int)
+    S = log_mel(y, sr=sr, top_db=top_db, **mel_kwargs)
+    return scipy.fft.dct(S, axis=-2, type=2, norm="ortho")[:n_mfcc].astype(np.float32, copy=False)
+
+
+def _valid_signal(y) -> np.ndarray:
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ParameterError(f"Audio must be mono with shape (n_samples,). Got shape {y.shape} instead; mix it down first.")
+    if not np.issubdtype(y.dtype, np.floating):
+        raise ParameterError(f"Audio must be floating point. Got dtype {y.dtype} instead; convert with y.astype(np.float32).")
+    if not np.isfinite(y).all():
+        raise ParameterError("Audio contains NaN or infinite samples; clean the signal first.")
+    return y.astype(np.float32, copy=False)

@@ -1,0 +1,29 @@
+import numpy as np
+import pytest
+
+from earmark.audio import frame_windows, rms_db
+from earmark.errors import ParameterError
+
+
+def test_windows_overlap_and_start_times():
+    y = np.arange(10 * 100, dtype=np.float32)
+    w, starts = frame_windows(y, sr=100, window_s=1.0, hop_s=0.25)
+    assert w.shape == (37, 100)
+    np.testing.assert_array_equal(w[1], y[25:125])
+    np.testing.assert_allclose(np.diff(starts), 0.25)
+
+
+def test_short_clip_is_padded_to_one_window():
+    w, starts = frame_windows(np.ones(30, np.float32), sr=100, window_s=1.0, hop_s=0.5)
+    assert w.shape == (1, 100) and w[0, :30].sum() == 30 and w[0, 30:].sum() == 0
+
+
+def test_rms_db_of_full_scale_square_is_zero():
+    assert np.isclose(rms_db(np.ones((1, 100)))[0], 0.0)
+    assert rms_db(np.zeros((1, 100)))[0] == -120.0
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, "1"])
+def test_bad_hop_is_rejected(bad):
+    with pytest.raises(ParameterError, match="hop_s"):
+        frame_windows(np.zeros(100, np.float32), sr=100, window_s=1.0, hop_s=bad)

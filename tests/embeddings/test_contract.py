@@ -1,0 +1,72 @@
+"""The contract every embedder honours (after HEAR's embedding API tests)."""
+
+import numpy as np
+import pytest
+
+from earmark.embeddings import EMBEDDERS, get_embedder
+from earmark.embeddings.base import Framer
+from tests.conftest import tone
+
+
+@pytest.fixture(params=sorted(EMBEDDERS))
+def embedder(request):
+    return get_embedder(request.param)
+
+
+@pytest.fixture
+def signals(rng):
+    sr = 22050
+    return sr, [
+        tone(440.0, sr=sr, duration_s=4.0) + 0.01 * rng.normal(size=4 * sr).astype(np.float32),
+        0.3 * rng.normal(size=int(2.7 * sr)).astype(np.float32),
+        tone(2000.0, sr=sr, duration_s=0.4),
+    ]
+
+
+def test_shape_dtype_finite_and_timestamps(embedder, signals):
+    sr, ys = signals
+    for y in ys:
+        e = embedder.embed(y, sr=sr)
+        assert e.vectors.dtype == np.float32 and e.vectors.ndim == 2
+        assert e.vectors.shape[1] == embedder.dims and len(e.vectors) >= 1
+        assert np.isfinite(e.vectors).all()
+        assert len(e.times_s) == len(e.vectors) == len(e.level_db)
+        if len(e.times_s) > 1:
+            np.testing.assert_allclose(np.diff(e.times_s), embedder.hop_s, rtol=1e-6)
+        assert e.duration_s == pytest.approx(len(y) / sr, abs=1e-3)
+
+
+def test_repeatable(embedder, signals):
+    sr, ys = signals
+    np.testing.assert_array_equal(embedder.embed(ys[0], sr=sr).vectors, embedder.embed(ys[0], sr=sr).vectors)
+
+
+def test_batch_equals_items(embedder, signals):
+    sr, ys = signals
+    batch = embedder.embed_batch(ys, sr=sr)
+    for y, b in zip(ys, batch):
+        np.testing.assert_allclose(b.vectors, embedder.embed(y, sr=sr).vectors, atol=1e-5)
+
+
+def test_chunked_stream_equals_whole(embedder, rng):
+    y = 0.2 * rng.normal(size=embedder.sample_rate * 6).astype(np.float32)
+    whole = embedder.embed_stream([y])
+    cuts = [0, 777, 30000, 30001, 150000, len(y)]
+    chunked = embedder.embed_stream([y[a:b] for a, b in zip(cuts[:-1], cuts[1:])])
+    np.testing.assert_allclose(chunked.vectors, whole.vectors, atol=1e-5)
+    np.testing.assert_array_equal(chunked.times_s, whole.times_s)
+
+
+def test_identity_changes_with_params():
+    a, b = get_embedder("mfcc"), get_embedder("mfcc", hop_s=0.25)
+    assert a.fingerprint() != b.fingerprint()
+    assert a.fingerprint() == get_embedder("mfcc").fingerprint()
+
+
+def test_framer_is_chunk_invariant():
+    y = np.arange(1000, dtype=np.float32)
+    f1, f2 = Framer(100, 30), Framer(100, 30)
+    a = np.concatenate([f1.push(y), f1.finish()])
+    b = np.concatenate([f2.push(y[:17]), f2.push(y[17:500]), f2.push(y[500:]), f2.finish()])
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(a[3], y[90:190])

@@ -1,0 +1,118 @@
+"""The CLI end to end with typer's CliRunner, including bad input."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import soundfile as sf
+from typer.testing import CliRunner
+
+from earmark.cli import app
+from tests.conftest import tone
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_embedders_lists_default_and_licence():
+    r = run("embedders")
+    assert r.exit_code == 0
+    assert "aisfx (default)" in r.output and "512" in r.output and "CC BY 4.0" in r.output and "mfcc" in r.output
+
+
+def test_train_predict_evaluate(demo_subset, cache_dir, tmp_path):
+    model = tmp_path / "m.earmark"
+    r = run("train", demo_subset, "--out", model, "--embedder", "mfcc", "--classifier", "knn", "--cache-dir", cache_dir)
+    assert r.exit_code == 0, r.output
+    assert model.is_file() and "3 classes" in r.output
+
+    clip = sorted(demo_subset.glob("*.flac"))[0]
+    r = run("predict", model, clip, "--format", "json", "--top-k", "2")
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.output)
+    assert rows[0]["file"] == str(clip) and rows[0]["label"] == "dog" and len(rows[0]["next"]) == 2
+
+    r = run("predict", model, demo_subset, "--format", "csv")
+    assert r.exit_code == 0 and len(r.output.strip().splitlines()) == 1 + 9
+
+    out_json, report = tmp_path / "eval.json", tmp_path / "report"
+    r = run("evaluate", demo_subset, "--embedder", "mfcc", "--classifier", "logreg", "--cv", "3",
+            "--json", out_json, "--report", report, "--cache-dir", cache_dir)
+    assert r.exit_code == 0, r.output
+    result = json.loads(out_json.read_text())
+    for key in ("accuracy_mean", "accuracy_std", "balanced_accuracy_mean", "macro_f1_mean", "n_files", "n_skipped",
+                "skipped", "embedder", "classifier", "audio_seconds", "seconds", "folds"):
+        assert key in result
+    assert set(result["seconds"]) >= {"embed", "fit", "total"} and len(result["folds"]) == 3
+    assert result["n_files"] == 9 and 0 <= result["accuracy_mean"] <= 1
+    html = (report / "report.html").read_text()
+    assert "data:image/png;base64," in html and "accuracy" in html
+    assert (report / "report.md").is_file() and (report / "confusion_matrix.png").stat().st_size > 1000
+
+
+@pytest.fixture
+def bad_dataset(demo_subset):
+    """The demo subset plus every kind of bad file, listed in metadata.csv."""
+    bad = {
+        "empty.wav": lambda p: p.write_bytes(b""),
+        "text.wav": lambda p: p.write_text("not audio at all\n" * 10),
+        "nan.wav": lambda p: sf.write(p, np.full(8000, np.nan, np.float32), 16000, subtype="FLOAT"),
+        "short.wav": lambda p: sf.write(p, tone(440, sr=16000, duration_s=0.05), 16000),
+    }
+    for name, make in bad.items():
+        make(demo_subset / name)
+    good = sorted(demo_subset.glob("*.flac"))[0]
+    data = good.read_bytes()
+    shutil.copy(good, demo_subset / "truncated.flac")
+    (demo_subset / "truncated.flac").write_bytes(data[: len(data) // 3])
+    sf.write(demo_subset / "trunc.wav", tone(440, sr=16000, duration_s=1.0), 16000)
+    raw = (demo_subset / "trunc.wav").read_bytes()
+    (demo_subset / "trunc.wav").write_bytes(raw[: len(raw) // 2])
+    with open(demo_subset / "metadata.csv", "a") as f:
+        for name in [*bad, "truncated.flac", "trunc.wav", "gone.wav"]:
+            f.write(f"{name},dog\n")
+    return demo_subset
+
+
+def test_bad_files_are_named_skipped_and_the_rest_finishes(bad_dataset, cache_dir, tmp_path):
+    r = run("evaluate", bad_dataset, "--embedder", "mfcc", "--cv", "3", "--json", tmp_path / "e.json", "--cache-dir", cache_dir)
+    assert r.exit_code == 0, r.output
+    result = json.loads((tmp_path / "e.json").read_text())
+    reasons = {s["file"].rsplit("/", 1)[-1]: s["reason"] for s in result["skipped"]}
+    assert set(reasons) == {"empty.wav", "text.wav", "nan.wav", "short.wav", "truncated.flac", "trunc.wav", "gone.wav"}
+    assert "empty" in reasons["empty.wav"] and "NaN" in reasons["nan.wav"] and "shorter" in reasons["short.wav"]
+    assert "truncated" in reasons["trunc.wav"] and "not found" in reasons["gone.wav"]
+    assert result["n_files"] == 9 and result["n_skipped"] == 7
+    for name in reasons:
+        assert name in r.output
+
+    r = run("train", bad_dataset, "--out", tmp_path / "m.earmark", "--embedder", "mfcc", "--cache-dir", cache_dir)
+    assert r.exit_code == 0 and "7 skipped" in r.output and "text.wav" in r.output
+
+
+def test_predict_on_bad_file_is_one_line_and_exit_1(demo_subset, cache_dir, tmp_path):
+    model = tmp_path / "m.earmark"
+    assert run("train", demo_subset, "--out", model, "--embedder", "mfcc", "--cache-dir", cache_dir).exit_code == 0
+    bad = tmp_path / "bad.wav"
+    bad.write_text("hello")
+    r = run("predict", model, bad)
+    assert r.exit_code == 1
+    assert "Traceback" not in r.output and str(bad) in r.output and len(r.output.strip().splitlines()) == 1
+
+
+def test_metadata_without_label_column(demo_subset):
+    (demo_subset / "metadata.csv").write_text("filename,category\n" + "x.wav,dog\n")
+    r = run("train", demo_subset, "--out", demo_subset / "m.earmark", "--embedder", "mfcc")
+    assert r.exit_code == 1 and "no column named 'label'" in r.output and "--label-column" in r.output
+    assert "Traceback" not in r.output
+
+
+def test_bad_options_are_one_line(demo_subset, tmp_path):
+    r = run("evaluate", demo_subset, "--embedder", "nope")
+    assert r.exit_code == 1 and "'embedder' parameter must be one of" in r.output
+    r = run("evaluate", demo_subset, "--embedder", "mfcc", "--classifier", "tree", "--cv", "3", "--cache-dir", tmp_path)
+    assert r.exit_code == 1 and "'classifier' parameter" in r.output

@@ -1,0 +1,27 @@
+"""Real-data checks on the shared datasets (run in CI; skipped on machines without them)."""
+
+import numpy as np
+
+import earmark
+from earmark.embeddings import get_embedder
+
+
+def test_esc10_aisfx_logreg_reaches_93_percent(esc10, cache_dir):
+    result = earmark.evaluate(esc10, embedder="aisfx", classifier="logreg", folds="fold", cache_dir=cache_dir)
+    assert result["n_files"] == 400 and result["n_skipped"] == 0
+    assert [f["fold"] for f in result["folds"]] == ["1", "2", "3", "4", "5"]
+    assert result["accuracy_mean"] >= 0.93
+    # the cached second run does no audio work and agrees exactly
+    again = earmark.evaluate(esc10, embedder="aisfx", classifier="logreg", folds="fold", cache_dir=cache_dir)
+    assert again["accuracy_mean"] == result["accuracy_mean"]
+    assert again["seconds"]["embed"] < result["seconds"]["embed"] / 5
+
+
+def test_esc10_mfcc_1nn_baseline_near_reference(esc10, cache_dir):
+    result = earmark.evaluate(esc10, embedder="mfcc", classifier="knn", folds="fold", cache_dir=cache_dir)
+    assert 0.55 <= result["accuracy_mean"] <= 0.72  # reference implementation: 62.8%
+
+
+def test_fsdd_files_embed_at_8khz(fsdd):
+    e = get_embedder("mfcc").embed_file(fsdd / "audio" / "0_george_0.wav")
+    assert e.vectors.shape[1] == 40 and np.isfinite(e.vectors).all()

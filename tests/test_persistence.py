@@ -1,0 +1,79 @@
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+import earmark
+from earmark.errors import ModelFileError
+from earmark.model import Model
+
+
+@pytest.fixture
+def trained(demo_subset, cache_dir):
+    return earmark.train(demo_subset, embedder="mfcc", classifier="knn", cache_dir=cache_dir)
+
+
+def test_round_trip_gives_identical_predictions(trained, demo_subset, tmp_path):
+    path = trained.save(tmp_path / "m.earmark")
+    loaded = Model.load(path)
+    files = sorted(demo_subset.glob("*.flac"))
+    np.testing.assert_allclose(loaded.predict_proba(files), trained.predict_proba(files))
+    assert loaded.classes == ["dog", "rain", "rooster"]
+    meta = json.loads(zipfile.ZipFile(path).read("earmark.json"))
+    assert meta["embedder"]["name"] == "mfcc" and meta["info"]["data"]["n_files"] == 9
+    assert meta["earmark_version"] == earmark.__version__
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def _rewrite(path, name, data):
+    with zipfile.ZipFile(path) as z:
+        items = {n: z.read(n) for n in z.namelist()}
+    items[name] = data
+    with zipfile.ZipFile(path, "w") as z:
+        for n, d in items.items():
+            z.writestr(n, d)
+
+
+def test_tampered_classifier_is_refused(trained, tmp_path):
+    path = trained.save(tmp_path / "m.earmark")
+    with zipfile.ZipFile(path) as z:
+        blob = bytearray(z.read("head.skops"))
+    blob[100] ^= 1
+    _rewrite(path, "head.skops", bytes(blob))
+    with pytest.raises(ModelFileError, match="checksum"):
+        Model.load(path)
+
+
+def test_newer_format_is_refused(trained, tmp_path):
+    path = trained.save(tmp_path / "m.earmark")
+    meta = json.loads(zipfile.ZipFile(path).read("earmark.json"))
+    meta["format_version"] = 99
+    _rewrite(path, "earmark.json", json.dumps(meta))
+    with pytest.raises(ModelFileError, match="upgrade earmark"):
+        Model.load(path)
+
+
+def test_not_a_model_is_refused(tmp_path):
+    path = tmp_path / "junk.earmark"
+    path.write_text("hello")
+    with pytest.raises(ModelFileError, match="not an earmark model"):
+        Model.load(path)
+    with pytest.raises(ModelFileError, match="no such model"):
+        Model.load(tmp_path / "missing.earmark")
+
+
+def test_untrusted_types_are_refused(trained, tmp_path):
+    import hashlib
+
+    import skops.io as sio
+    from sklearn.pipeline import FunctionTransformer
+
+    path = trained.save(tmp_path / "m.earmark")
+    evil = sio.dumps(FunctionTransformer(func=eval))
+    meta = json.loads(zipfile.ZipFile(path).read("earmark.json"))
+    meta["head_sha256"] = hashlib.sha256(evil).hexdigest()
+    _rewrite(path, "head.skops", evil)
+    _rewrite(path, "earmark.json", json.dumps(meta))
+    with pytest.raises(ModelFileError, match="does not trust"):
+        Model.load(path)
