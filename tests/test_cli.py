@@ -26,9 +26,13 @@ def test_embedders_lists_default_and_licence():
 
 def test_train_predict_evaluate(demo_subset, cache_dir, tmp_path):
     model = tmp_path / "m.earmark"
-    r = run("train", demo_subset, "--out", model, "--embedder", "mfcc", "--classifier", "knn", "--cache-dir", cache_dir)
+    r = run("train", demo_subset, "--out", model, "--embedder", "mfcc", "--classifier", "knn", "--cv", "3", "--cache-dir", cache_dir)
     assert r.exit_code == 0, r.output
-    assert model.is_file() and "3 classes" in r.output
+    assert model.is_file() and "3 classes" in r.output and "3-fold cross-validation (seed 0): accuracy" in r.output
+    import zipfile
+
+    meta = json.loads(zipfile.ZipFile(model).read("earmark.json"))
+    assert 0 <= meta["info"]["evaluation"]["accuracy_mean"] <= 1
 
     clip = sorted(demo_subset.glob("*.flac"))[0]
     r = run("predict", model, clip, "--format", "json", "--top-k", "2")

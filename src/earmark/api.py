@@ -59,6 +59,7 @@ def train(
     label_column: str = "label",
     cache_dir=None,
     use_cache: bool = True,
+    cv: int | None = None,
     random_state: int = 0,
     progress: bool = False,
 ) -> Model:
@@ -72,6 +73,9 @@ def train(
         See ``earmark embedders``, :data:`earmark.models.CLASSIFIERS`, :data:`earmark.models.AGGREGATIONS`.
     gate_db : float or None
         Ignore windows quieter than this level in dBFS (the loudest one is always kept).
+    cv : int or None
+        Also run stratified ``cv``-fold cross-validation on the same
+        embeddings and record the figures in ``model.info["evaluation"]``.
 
     Returns
     -------
@@ -98,6 +102,11 @@ def train(
         "skipped": _skipped(done),
         "seconds": {"embed": embed_s, "fit": time.perf_counter() - t0},
     }
+    if cv:
+        scores = cross_validate([done.embeddings[c.path].gated(gate_db) for c in clips], np.array([c.label for c in clips]), cv=cv,
+                                classifier=classifier, aggregation=aggregation, classifier_params=classifier_params, random_state=random_state)
+        info["evaluation"] = {"protocol": f"stratified {cv}-fold cross-validation (seed {random_state})",
+                              **{k: v for k, v in scores.items() if k.endswith(("_mean", "_std"))}}
     log.info("trained %s on %d clips of %d classes", classifier, len(clips), len(clf.classes_))
     return Model(emb, clf, gate_db, info)
 
@@ -111,6 +120,7 @@ def evaluate(
     gate_db: float | None = DEFAULT_GATE_DB,
     classifier_params: dict | None = None,
     folds: str | None = None,
+    test_folds: list[str] | None = None,
     cv: int = 5,
     file_column: str = "filename",
     label_column: str = "label",
@@ -122,7 +132,9 @@ def evaluate(
     """Cross-validate embedder + classifier on a dataset.
 
     ``folds`` names the metadata column with official folds; without it,
-    stratified ``cv``-fold cross-validation is used.
+    stratified ``cv``-fold cross-validation is used. ``test_folds`` limits
+    the test sets to those fold values (an official train/test split:
+    ``folds="split", test_folds=["test"]``).
 
     Returns
     -------
@@ -144,7 +156,7 @@ def evaluate(
     try:
         result = cross_validate(
             [done.embeddings[c.path].gated(gate_db) for c in clips], labels,
-            folds=[c.fold for c in clips] if folds else None, cv=cv, classifier=classifier, aggregation=aggregation,
+            folds=[c.fold for c in clips] if folds else None, test_folds=test_folds, cv=cv, classifier=classifier, aggregation=aggregation,
             classifier_params=classifier_params, random_state=random_state, progress=progress,
         )
     except ParameterError as exc:
@@ -157,7 +169,7 @@ def evaluate(
         "skipped": _skipped(done),
         "embedder": emb.identity() | {"licence": emb.licence},
         "classifier": {"name": classifier, "aggregation": aggregation, "params": classifier_params or {}, "gate_db": gate_db},
-        "protocol": f"official folds from column {folds!r}" if folds else f"stratified {cv}-fold cross-validation (seed {random_state})",
+        "protocol": (f"official folds from column {folds!r}" + (f", tested on {', '.join(test_folds)}" if test_folds else "")) if folds else f"stratified {cv}-fold cross-validation (seed {random_state})",
         "data": {"root": str(ds.root), "classes": _counts(labels)},
         "audio_seconds": done.audio_seconds,
         "seconds": {"embed": embed_s, "fit": fit_s, "total": time.perf_counter() - t_start},

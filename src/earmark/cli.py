@@ -9,9 +9,7 @@ import csv
 import io
 import json
 import logging
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -74,7 +72,7 @@ def embedders() -> None:
 
 def _measured_speeds() -> dict[str, str]:
     """Throughputs recorded by benchmarks/bench_embed.py on a 2-core CPU (see benchmarks/RESULTS.md)."""
-    return {"aisfx": "73x", "mfcc": "190x"}
+    return {"aisfx": "66x", "mfcc": "609x"}
 
 
 @app.command()
@@ -87,6 +85,7 @@ def train(
     gate_db: GateOpt = -60.0,
     file_column: FileCol = "filename",
     label_column: LabelCol = "label",
+    cv: Annotated[int | None, typer.Option(help="Also cross-validate (K folds) and store the figures in the model.")] = None,
     cache_dir: CacheDir = None,
     no_cache: NoCache = False,
     quiet: Quiet = False,
@@ -96,12 +95,16 @@ def train(
 
     def go(progress):
         model = earmark.train(data, embedder=embedder, classifier=classifier, aggregation=aggregation, gate_db=_gate(gate_db),
-                              file_column=file_column, label_column=label_column, cache_dir=cache_dir, use_cache=not no_cache, progress=progress)
+                              file_column=file_column, label_column=label_column, cache_dir=cache_dir, use_cache=not no_cache,
+                              cv=cv, progress=progress)
         path = model.save(out_path)
         _report_skipped(model.info["skipped"])
         d = model.info["data"]
         out.print(f"trained {classifier} on {embedder} embeddings: {d['n_files']} clips, {len(model.classes)} classes "
                   f"({', '.join(model.classes)}), {d['n_skipped']} skipped -> {path}", highlight=False)
+        if "evaluation" in model.info:
+            ev = model.info["evaluation"]
+            out.print(f"{ev['protocol']}: accuracy {ev['accuracy_mean']:.3f} ± {ev['accuracy_std']:.3f}", highlight=False)
         if not model.embedder.commercial_use:
             out.print(f"note: the {embedder} weights are licensed {model.embedder.licence}: non-commercial use only.")
 
@@ -171,6 +174,7 @@ def evaluate(
     aggregation: AggOpt = "mean",
     gate_db: GateOpt = -60.0,
     folds: Annotated[str | None, typer.Option(help="metadata.csv column with official folds.")] = None,
+    test_fold: Annotated[list[str] | None, typer.Option(help="Only this fold value is a test set (repeatable); e.g. --folds split --test-fold test.")] = None,
     cv: Annotated[int, typer.Option(help="Stratified K-fold when no --folds.")] = 5,
     json_path: Annotated[Path | None, typer.Option("--json", help="Write the full result as JSON.")] = None,
     report: Annotated[Path | None, typer.Option(help="Write report.md, report.html and a confusion matrix PNG here.")] = None,
@@ -185,7 +189,7 @@ def evaluate(
 
     def go(progress):
         result = earmark.evaluate(data, embedder=embedder, classifier=classifier, aggregation=aggregation, gate_db=_gate(gate_db),
-                                  folds=folds, cv=cv, file_column=file_column, label_column=label_column,
+                                  folds=folds, test_folds=test_fold or None, cv=cv, file_column=file_column, label_column=label_column,
                                   cache_dir=cache_dir, use_cache=not no_cache, progress=progress)
         _report_skipped(result["skipped"])
         table = Table(title=f"{embedder} + {classifier}: {result['protocol']}")
@@ -212,11 +216,10 @@ def evaluate(
 
 
 def _write_json(path: Path, obj) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
+    from earmark.fileio import atomic_write
+
+    with atomic_write(path, "w") as f:
         json.dump(obj, f, indent=2)
-    os.replace(tmp, path)
 
 
 def main() -> None:

@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 from earmark.errors import ModelFileError
+from earmark.fileio import atomic_write
 
 FORMAT = "earmark-model"
 FORMAT_VERSION = 1
@@ -43,16 +42,9 @@ def write_model_file(path: str | Path, meta: dict, head) -> Path:
     path = Path(path)
     blob = sio.dumps(head)
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, **meta, "head_sha256": hashlib.sha256(blob).hexdigest()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as z:
-            z.writestr("earmark.json", json.dumps(meta, indent=2, sort_keys=True))
-            z.writestr("head.skops", blob)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as f, zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("earmark.json", json.dumps(meta, indent=2, sort_keys=True))
+        z.writestr("head.skops", blob)
     return path
 
 

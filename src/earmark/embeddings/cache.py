@@ -12,13 +12,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from earmark.embeddings.base import Embedder, Embedding
+from earmark.fileio import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -104,12 +104,5 @@ class EmbeddingCache:
     def _write(self, entry: Path, emb: Embedding) -> None:
         arrays = {"vectors": emb.vectors, "times_s": emb.times_s, "level_db": emb.level_db, "duration_s": np.float64(emb.duration_s)}
         arrays["checksum"] = np.str_(_checksum(arrays))
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".tmp-", suffix=".npz")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-            os.replace(tmp, entry)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_write(entry) as f:
+            np.savez(f, **arrays)

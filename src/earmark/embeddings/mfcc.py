@@ -52,13 +52,19 @@ class MfccEmbedder(Embedder):
         length = int(round(self._window_s * self.sample_rate))
         hop = int(round(self._hop_s * self.sample_rate))
         framer = Framer(length, hop)
-        parts = [framer.push(c) for c in chunks]
+        vectors, levels = [], []
+
+        def consume(windows: np.ndarray) -> None:  # windows are reduced at once: memory stays bounded
+            vectors.extend(self._stats(w) for w in windows)
+            levels.append(power_db(windows))
+
+        for chunk in chunks:
+            consume(framer.push(chunk))
         if framer.n_samples < length:  # short clip: pad to one window
-            parts.append(framer.finish(length - framer.n_samples))
-        windows = np.concatenate(parts) if parts else np.zeros((0, length), np.float32)
-        vectors = np.stack([self._stats(w) for w in windows]) if len(windows) else np.zeros((0, self.dims), np.float32)
-        times = np.arange(len(windows)) * hop / self.sample_rate + length / (2 * self.sample_rate)
-        return Embedding(vectors.astype(np.float32), times, power_db(windows), framer.n_samples / self.sample_rate)
+            consume(framer.finish(length - framer.n_samples))
+        out = np.stack(vectors).astype(np.float32) if vectors else np.zeros((0, self.dims), np.float32)
+        times = np.arange(len(out)) * hop / self.sample_rate + length / (2 * self.sample_rate)
+        return Embedding(out, times, np.concatenate(levels), framer.n_samples / self.sample_rate)
 
     def _stats(self, window: np.ndarray) -> np.ndarray:
         m = mfcc(window, sr=self.sample_rate, n_mfcc=self.n_mfcc, n_mels=self.n_mels, n_fft=self.n_fft, hop_length=self.hop_length)

@@ -16,13 +16,22 @@ from earmark.progress import track
 log = logging.getLogger(__name__)
 
 
-def splits(labels: np.ndarray, *, folds=None, cv: int = 5, random_state: int | None = 0) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """``(name, train_idx, test_idx)`` per fold: the official folds if given, else stratified K-fold."""
+def splits(labels: np.ndarray, *, folds=None, test_folds=None, cv: int = 5, random_state: int | None = 0) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """``(name, train_idx, test_idx)`` per fold: the official folds if given, else stratified K-fold.
+
+    ``test_folds`` restricts which folds serve as test sets (``["test"]`` for
+    an official train/test split); the others are only trained on.
+    """
     if folds is not None:
         folds = np.asarray(folds)
         names = sorted(set(folds.tolist()), key=lambda v: (len(str(v)), str(v)))
         if len(names) < 2:
             raise ParameterError(f"The fold column holds {len(names)} distinct value(s); it needs at least 2 folds.")
+        if test_folds is not None:
+            unknown = [f for f in test_folds if f not in names]
+            if unknown:
+                raise ParameterError(f"The 'test_folds' parameter names folds {unknown} that are not in the fold column ({names}).")
+            names = [f for f in names if f in test_folds]
         return [(str(f), np.flatnonzero(folds != f), np.flatnonzero(folds == f)) for f in names]
     counts = np.unique(labels, return_counts=True)[1]
     if cv < 2 or counts.min() < cv:
@@ -36,6 +45,7 @@ def cross_validate(
     labels,
     *,
     folds=None,
+    test_folds=None,
     cv: int = 5,
     classifier: str = "logreg",
     aggregation: str = "mean",
@@ -65,7 +75,7 @@ def cross_validate(
     classes = np.unique(labels)
     predictions = np.empty(len(labels), dtype=object)
     fold_rows, fit_seconds = [], 0.0
-    for name, train, test in track(splits(labels, folds=folds, cv=cv, random_state=random_state), description="folds", enabled=progress):
+    for name, train, test in track(splits(labels, folds=folds, test_folds=test_folds, cv=cv, random_state=random_state), description="folds", enabled=progress):
         t0 = time.perf_counter()
         model = EmbeddingClassifier(classifier, aggregation=aggregation, classifier_params=classifier_params, random_state=random_state)
         model.fit([clips[i] for i in train], labels[train])

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import base64
 import html
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from earmark.fileio import atomic_write
 
 
 def confusion_png(result: dict, path: Path) -> Path:
@@ -34,7 +34,8 @@ def confusion_png(result: dict, path: Path) -> Path:
                 ax.text(j, i, str(cm[i, j]), ha="center", va="center", color="white" if cm[i, j] > cm.max() / 2 else "black", fontsize=8)
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="clips")
     fig.tight_layout()
-    _atomic(path, lambda f: fig.savefig(f, format="png", dpi=110))
+    with atomic_write(path) as f:
+        fig.savefig(f, format="png", dpi=110)
     plt.close(fig)
     return path
 
@@ -78,10 +79,12 @@ def write_report(result: dict, directory: str | Path) -> dict[str, Path]:
     directory.mkdir(parents=True, exist_ok=True)
     png = confusion_png(result, directory / "confusion_matrix.png")
     md = markdown(result)
-    _atomic(directory / "report.md", lambda f: f.write(md.encode()))
+    with atomic_write(directory / "report.md", "w") as f:
+        f.write(md)
     data_uri = "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode()
     page = _html(md, data_uri)
-    _atomic(directory / "report.html", lambda f: f.write(page.encode()))
+    with atomic_write(directory / "report.html", "w") as f:
+        f.write(page)
     return {"markdown": directory / "report.md", "html": directory / "report.html", "png": png}
 
 
@@ -116,14 +119,3 @@ def _html(md: str, data_uri: str) -> str:
              "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:right}"
              "th{background:#f0f0f0}img{max-width:100%}")
     return f"<!doctype html><html><head><meta charset='utf-8'><title>earmark evaluation</title><style>{style}</style></head><body>{''.join(out)}</body></html>"
-
-
-def _atomic(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -150,13 +150,15 @@ def _spectral_map(frames: np.ndarray, win: np.ndarray, power: float, basis: np.n
     """Window, FFT, magnitude**power and (optionally) mel projection, chunk by chunk.
 
     Chunks of ``_CHUNK`` frames stay in cache and run on ``_WORKERS`` threads
-    (numpy and scipy release the GIL) with BLAS held to one thread each.
+    (numpy and scipy release the GIL) with BLAS held to one thread each. The
+    mel projection only multiplies the frequency bins each group of filters
+    covers (:func:`_mel_bands`), a tenth of the dense product.
     Returns ``(n_frames, n_bins or n_mels)`` float32.
     """
     n = len(frames)
     width = basis.shape[0] if basis is not None else frames.shape[-1] // 2 + 1
     out = np.empty((n, width), dtype=np.float32)
-    basis_t = None if basis is None else basis.T
+    bands = None if basis is None else _mel_bands(basis)
 
     def work(start: int) -> None:
         stop = min(start + _CHUNK, n)
@@ -166,22 +168,48 @@ def _spectral_map(frames: np.ndarray, win: np.ndarray, power: float, basis: np.n
             mag += spec.imag * spec.imag
         else:
             mag = np.abs(spec) ** power if power != 1.0 else np.abs(spec)
-        if basis_t is None:
+        if bands is None:
             out[start:stop] = mag
-        else:
-            np.matmul(mag, basis_t, out=out[start:stop])
+            return
+        for first, last, lo, hi, weights in bands:
+            if hi > lo:
+                np.matmul(mag[:, lo:hi], weights, out=out[start:stop, first:last])
+            else:
+                out[start:stop, first:last] = 0.0
 
     starts = range(0, n, _CHUNK)
-    if n <= _CHUNK or _WORKERS == 1:
-        for s in starts:
-            work(s)
-        return out
+    # BLAS stays on one thread even for a single chunk: idle OpenBLAS workers
+    # spin after a call and would slow the PyTorch network that runs next.
     with _blas_single_thread():
-        list(_pool().map(work, starts))
+        if n <= _CHUNK or _WORKERS == 1:
+            for s in starts:
+                work(s)
+        else:
+            list(_pool().map(work, starts))
     return out
 
 
-_CHUNK = 96
+def _mel_bands(basis: np.ndarray, group: int = 16) -> list[tuple[int, int, int, int, np.ndarray]]:
+    """Split a mel basis into groups of ``group`` filters with the bin range they cover.
+
+    Each entry is ``(first_mel, last_mel, first_bin, last_bin, weights.T)``;
+    bins outside a group's range have zero weight in all its filters, so
+    the banded product equals the dense one.
+    """
+    key = (basis.ctypes.data, basis.shape)
+    if key not in _BANDS:
+        bands = []
+        for first in range(0, basis.shape[0], group):
+            block = basis[first : first + group]
+            cols = np.flatnonzero(block.any(axis=0))
+            lo, hi = (int(cols[0]), int(cols[-1]) + 1) if len(cols) else (0, 0)
+            bands.append((first, first + len(block), lo, hi, np.ascontiguousarray(block[:, lo:hi].T)))
+        _BANDS[key] = bands
+    return _BANDS[key]
+
+
+_BANDS: dict = {}  # keyed by the cached, read-only basis arrays of mel_filterbank
+_CHUNK = 192
 
 
 @functools.lru_cache(maxsize=1)
