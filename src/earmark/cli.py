@@ -72,7 +72,7 @@ def embedders() -> None:
 
 def _measured_speeds() -> dict[str, str]:
     """Throughputs recorded by benchmarks/bench_embed.py on a 2-core CPU (see benchmarks/RESULTS.md)."""
-    return {"aisfx": "66x", "mfcc": "609x"}
+    return {"aisfx": "69x", "mfcc": "609x"}
 
 
 @app.command()
@@ -118,7 +118,7 @@ def predict(
     fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
     top_k: Annotated[int, typer.Option("--top-k", "-k", help="Also show the next K labels.")] = 0,
     cache_dir: CacheDir = None,
-    no_cache: NoCache = True,
+    no_cache: NoCache = False,
     quiet: Quiet = False,
 ) -> None:
     """Classify audio files with a trained model."""

@@ -27,3 +27,23 @@ def test_rms_db_of_full_scale_square_is_zero():
 def test_bad_hop_is_rejected(bad):
     with pytest.raises(ParameterError, match="hop_s"):
         frame_windows(np.zeros(100, np.float32), sr=100, window_s=1.0, hop_s=bad)
+
+
+def test_peak_normalize_scales_each_window():
+    from earmark.audio import peak_normalize
+
+    w = np.array([[0.0, 0.5, -0.25], [0.0, 0.0, 0.0], [2.0, -4.0, 1.0]], np.float32)
+    out = peak_normalize(w)
+    np.testing.assert_allclose(out, [[0, 1, -0.5], [0, 0, 0], [0.5, -1, 0.25]])
+
+
+def test_mfcc_window_normalisation_makes_level_irrelevant(rng):
+    from earmark.embeddings import get_embedder
+
+    y = 0.3 * rng.normal(size=22050 * 2).astype(np.float32)
+    e = get_embedder("mfcc", normalize=True)
+    loud, quiet = e.embed(y, sr=22050), e.embed(0.01 * y, sr=22050)
+    np.testing.assert_allclose(loud.vectors, quiet.vectors, rtol=1e-3, atol=1e-3)
+    assert np.all(loud.level_db - quiet.level_db > 29)  # gating still sees the true level
+    plain = get_embedder("mfcc")
+    assert not np.allclose(plain.embed(y, sr=22050).vectors, plain.embed(0.01 * y, sr=22050).vectors, atol=1e-3)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from earmark.embeddings import EMBEDDERS, get_embedder
-from earmark.embeddings.base import Framer
+from earmark.audio import Framer
 from tests.conftest import tone
 
 

@@ -16,7 +16,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from earmark.embeddings.base import Embedder, Embedding, Framer, power_db
+from earmark.audio.windows import Framer, rms_db
+from earmark.embeddings.base import Embedder, Embedding
 from earmark.errors import check_positive
 from earmark.features.mel import mel_frames
 
@@ -53,7 +54,7 @@ class AisfxEmbedder(Embedder):
     version = "0.1.2-1"
     sample_rate = 44100
     dims = 512
-    licence = "CC BY 4.0 (Ma & Lerch 2022)"
+    licence = "CC BY 4.0"
 
     def __init__(self, *, hop_blocks: float = 0.5, batch_size: int = 32) -> None:
         self.hop_blocks = check_positive("hop_blocks", hop_blocks)
@@ -124,4 +125,4 @@ class AisfxEmbedder(Embedder):
     def _mel(frames: np.ndarray, mels: list, levels: list) -> None:
         if len(frames):
             mels.append(mel_frames(frames, sr=AisfxEmbedder.sample_rate, n_mels=N_MELS, fmin=0.0, fmax=22050.0, htk=True, norm=1.0))
-            levels.append(power_db(frames))
+            levels.append(rms_db(frames))

@@ -128,37 +128,3 @@ class Embedder(ABC):
             "licence": self.licence,
             "commercial_use": self.commercial_use,
         }
-
-
-class Framer:
-    """Cut a stream of chunks into frames of ``length`` samples every ``hop`` samples.
-
-    Chunk boundaries do not change the frames: a frame straddling two chunks is
-    assembled from both. ``pad_start`` zeros are prepended to the stream.
-    """
-
-    def __init__(self, length: int, hop: int, *, pad_start: int = 0) -> None:
-        self.length, self.hop = length, hop
-        self._buf = np.zeros(pad_start, np.float32)
-        self.n_samples = 0
-
-    def push(self, chunk: np.ndarray) -> np.ndarray:
-        """Add samples; return the frames now complete, shape ``(n, length)``."""
-        self.n_samples += len(chunk)
-        return self._take(np.concatenate([self._buf, np.asarray(chunk, np.float32)]))
-
-    def finish(self, pad_end: int = 0) -> np.ndarray:
-        """Append ``pad_end`` zeros and return the last complete frames."""
-        return self._take(np.concatenate([self._buf, np.zeros(pad_end, np.float32)]))
-
-    def _take(self, buf: np.ndarray) -> np.ndarray:
-        n = 0 if len(buf) < self.length else 1 + (len(buf) - self.length) // self.hop
-        frames = np.lib.stride_tricks.sliding_window_view(buf, self.length)[: n * self.hop : self.hop].copy() if n else np.zeros((0, self.length), np.float32)
-        self._buf = buf[n * self.hop :]
-        return frames
-
-
-def power_db(frames: np.ndarray) -> np.ndarray:
-    """Mean power of each frame in dBFS (floor -120 dB), float32."""
-    power = np.mean(np.square(frames, dtype=np.float64), axis=-1) if frames.size else np.zeros(len(frames))
-    return (10.0 * np.log10(np.maximum(power, 1e-12))).astype(np.float32)

@@ -6,7 +6,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from earmark.embeddings.base import Embedder, Embedding, Framer, power_db
+from earmark.audio.windows import Framer, peak_normalize, rms_db
+from earmark.embeddings.base import Embedder, Embedding
 from earmark.errors import check_positive
 from earmark.features import mfcc
 
@@ -21,20 +22,26 @@ class MfccEmbedder(Embedder):
         zero-padded to one window.
     n_mfcc, n_mels, n_fft, hop_length : int
         MFCC settings (librosa's names; lengths in samples at 22,050 Hz).
+    normalize : bool
+        Scale each window to a peak of 1 before the MFCCs (per-window
+        normalisation, streaming-friendly; levels for gating are measured
+        before it).
     """
 
     name = "mfcc"
     version = "1"
     sample_rate = 22050
-    licence = "none (no weights)"
+    licence = "none"
 
-    def __init__(self, *, window_s: float = 1.0, hop_s: float = 0.5, n_mfcc: int = 20, n_mels: int = 40, n_fft: int = 1024, hop_length: int = 512) -> None:
+    def __init__(self, *, window_s: float = 1.0, hop_s: float = 0.5, n_mfcc: int = 20, n_mels: int = 40, n_fft: int = 1024, hop_length: int = 512,
+                 normalize: bool = False) -> None:
         self._window_s = check_positive("window_s", window_s)
         self._hop_s = check_positive("hop_s", hop_s)
         self.n_mfcc = check_positive("n_mfcc", n_mfcc, kind=int)
         self.n_mels = check_positive("n_mels", n_mels, kind=int)
         self.n_fft = check_positive("n_fft", n_fft, kind=int)
         self.hop_length = check_positive("hop_length", hop_length, kind=int)
+        self.normalize = bool(normalize)
         self.dims = 2 * self.n_mfcc
 
     @property
@@ -46,7 +53,7 @@ class MfccEmbedder(Embedder):
         return self._hop_s
 
     def params(self) -> dict:
-        return {"window_s": self._window_s, "hop_s": self._hop_s, "n_mfcc": self.n_mfcc, "n_mels": self.n_mels, "n_fft": self.n_fft, "hop_length": self.hop_length}
+        return {"window_s": self._window_s, "hop_s": self._hop_s, "n_mfcc": self.n_mfcc, "n_mels": self.n_mels, "n_fft": self.n_fft, "hop_length": self.hop_length, "normalize": self.normalize}
 
     def embed_stream(self, chunks: Iterable[np.ndarray]) -> Embedding:
         length = int(round(self._window_s * self.sample_rate))
@@ -55,8 +62,8 @@ class MfccEmbedder(Embedder):
         vectors, levels = [], []
 
         def consume(windows: np.ndarray) -> None:  # windows are reduced at once: memory stays bounded
-            vectors.extend(self._stats(w) for w in windows)
-            levels.append(power_db(windows))
+            levels.append(rms_db(windows))
+            vectors.extend(self._stats(w) for w in (peak_normalize(windows) if self.normalize else windows))
 
         for chunk in chunks:
             consume(framer.push(chunk))

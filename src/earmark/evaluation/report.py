@@ -27,7 +27,7 @@ def confusion_png(result: dict, path: Path) -> Path:
     ax.set_yticks(range(len(classes)), classes)
     ax.set_xlabel("predicted label")
     ax.set_ylabel("true label")
-    ax.set_title(f"Confusion matrix (all test folds), accuracy {result['accuracy_mean']:.1%}")
+    ax.set_title(f"Confusion matrix, all test folds (mean fold accuracy {result['accuracy_mean']:.1%})")
     for i in range(cm.shape[0]):
         for j in range(cm.shape[1]):
             if cm[i, j]:
