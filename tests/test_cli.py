@@ -106,6 +106,13 @@ def test_predict_on_bad_file_is_one_line_and_exit_1(demo_subset, cache_dir, tmp_
     r = run("predict", model, bad)
     assert r.exit_code == 1
     assert "Traceback" not in r.output and str(bad) in r.output and len(r.output.strip().splitlines()) == 1
+    # in a batch the good files are still classified, the bad one reported, exit code 1
+    good = sorted(demo_subset.glob("*.flac"))[:2]
+    r = run("predict", model, good[0], bad, good[1], "--format", "csv")
+    assert r.exit_code == 1
+    lines = r.stdout.strip().splitlines()
+    assert len(lines) == 3 and lines[0].startswith("file,label") and str(good[0]) in lines[1] and str(good[1]) in lines[2]
+    assert r.stderr.startswith("error:") and str(bad) in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
 def test_metadata_without_label_column(demo_subset):

@@ -121,10 +121,13 @@ def predict(
     no_cache: NoCache = False,
     quiet: Quiet = False,
 ) -> None:
-    """Classify audio files with a trained model."""
+    """Classify audio files with a trained model.
+
+    Unreadable files are reported on stderr and skipped; the exit code is 1 if any was.
+    """
     from earmark.audio import find_audio_files
     from earmark.embeddings import EmbeddingCache
-    from earmark.errors import ParameterError
+    from earmark.errors import AudioLoadError, ParameterError
     from earmark.model import Model
     from earmark.progress import track
 
@@ -138,8 +141,18 @@ def predict(
         if not files:
             raise ParameterError(f"No audio files found in {', '.join(map(str, paths))}; pass files or folders holding audio.")
         cache = EmbeddingCache(cache_dir, enabled=not no_cache)
-        preds = [model.predict([f], top_k=top_k + 1, cache=cache)[0] for f in track(files, description="classifying", total=len(files), enabled=progress)]
-        _print_predictions(preds, fmt, top_k)
+        preds, failed = [], []
+        for f in track(files, description="classifying", total=len(files), enabled=progress):
+            try:
+                preds.append(model.predict([f], top_k=top_k + 1, cache=cache)[0])
+            except AudioLoadError as exc:  # report, skip, go on with the rest
+                failed.append(str(exc))
+        if preds:
+            _print_predictions(preds, fmt, top_k)
+        for message in failed:
+            err.print(f"[red]error:[/red] {message}", highlight=False)
+        if failed:
+            raise typer.Exit(1)
 
     _run(go, quiet)
 
