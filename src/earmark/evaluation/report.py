@@ -117,5 +117,5 @@ def _html(md: str, data_uri: str) -> str:
     flush()
     style = ("body{font-family:sans-serif;max-width:60em;margin:2em auto;color:#222}"
              "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:right}"
-             "th{background:#f0f0f0}img{max-width:100%}")
+             "th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}img{max-width:100%}")
     return f"<!doctype html><html><head><meta charset='utf-8'><title>earmark evaluation</title><style>{style}</style></head><body>{''.join(out)}</body></html>"
