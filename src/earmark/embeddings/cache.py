@@ -74,6 +74,11 @@ class EmbeddingCache:
 
     def get(self, embedder: Embedder, path: str | Path) -> Embedding:
         """The embedding of ``path``, from the cache if present and valid, else computed and stored."""
+        parts = getattr(embedder, "parts", None)
+        if parts is not None:  # a fusion: each part through the cache, then joined
+            from earmark.embeddings.fusion import fuse
+
+            return fuse([self.get(p, path) for p in parts])
         if not self.enabled:
             return embedder.embed_file(path)
         sha = file_sha256(path)

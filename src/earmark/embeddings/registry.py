@@ -22,17 +22,53 @@ def _mfcc(**kw) -> Embedder:
     return MfccEmbedder(**kw)
 
 
-EMBEDDERS: dict[str, Callable[..., Embedder]] = {"aisfx": _aisfx, "mfcc": _mfcc}
+def _birdnet(**kw) -> Embedder:
+    from earmark.embeddings.birdnet import BirdnetEmbedder
+
+    return BirdnetEmbedder(**kw)
+
+
+def _speech(**kw) -> Embedder:
+    from earmark.embeddings.speech import SpeechEmbedder
+
+    return SpeechEmbedder(**kw)
+
+
+def _speaker(**kw) -> Embedder:
+    from earmark.embeddings.speaker import SpeakerEmbedder
+
+    return SpeakerEmbedder(**kw)
+
+
+EMBEDDERS: dict[str, Callable[..., Embedder]] = {
+    "aisfx": _aisfx,
+    "mfcc": _mfcc,
+    "birdnet": _birdnet,
+    "speech": _speech,
+    "speaker": _speaker,
+}
 
 
 def get_embedder(name: str, **params) -> Embedder:
     """Build the embedder registered as ``name`` with ``params``.
+
+    ``"a+b"`` builds the fusion of ``a`` and ``b`` (concatenated vectors,
+    see :mod:`earmark.embeddings.fusion`).
 
     Raises
     ------
     ParameterError
         If no embedder has that name, or a parameter is invalid.
     """
+    if "+" in name:
+        from earmark.embeddings.fusion import FusedEmbedder
+
+        if params:
+            raise ParameterError(f"Fused embedder {name!r} takes no parameters; configure its parts instead.")
+        names = name.split("+")
+        if len(set(names)) != len(names) or not all(names):
+            raise ParameterError(f"The 'embedder' parameter {name!r} must join distinct embedder names with '+', e.g. 'aisfx+mfcc'.")
+        return FusedEmbedder([get_embedder(n) for n in names])
     if name not in EMBEDDERS:
         raise ParameterError(f"The 'embedder' parameter must be one of {', '.join(EMBEDDERS)}. Got {name!r} instead.")
     try:

