@@ -127,3 +127,35 @@ def test_bad_options_are_one_line(demo_subset, tmp_path):
     assert r.exit_code == 1 and "'embedder' parameter must be one of" in r.output
     r = run("evaluate", demo_subset, "--embedder", "mfcc", "--classifier", "tree", "--cv", "3", "--cache-dir", tmp_path)
     assert r.exit_code == 1 and "'classifier' parameter" in r.output
+
+
+def test_curve_writes_table_json_and_report(demo_subset, cache_dir, tmp_path):
+    out_json, report = tmp_path / "curve.json", tmp_path / "curve"
+    r = run("curve", demo_subset, "--embedders", "mfcc", "--classifiers", "knn,logreg", "--shots", "1,2", "--repeats", "2",
+            "--cv", "3", "--json", out_json, "--report", report, "--cache-dir", cache_dir)
+    assert r.exit_code == 0, r.output
+    result = json.loads(out_json.read_text())
+    assert len(result["runs"]) == 3 * 2 * 2 * 2  # folds x repeats x n x classifiers
+    assert {"fold", "repeat", "n", "embedder", "classifier", "accuracy"} <= set(result["runs"][0])
+    assert result["data"]["n_files"] == 9 and result["data"]["sample_rates"] == {"44100": 9}
+    html = (report / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == 1 and "Protocol" in html and "n=2" in html
+    assert (report / "learning_curve.png").stat().st_size > 10000
+
+
+def test_compare_marks_the_best_and_reports(demo_subset, cache_dir, tmp_path):
+    out_json, report = tmp_path / "cmp.json", tmp_path / "cmp"
+    r = run("compare", demo_subset, "--embedders", "mfcc,aisfx+mfcc", "--classifiers", "knn", "--cv", "3",
+            "--json", out_json, "--report", report, "--cache-dir", cache_dir)
+    assert r.exit_code == 0, r.output
+    result = json.loads(out_json.read_text())
+    assert [(x["embedder"], x["dims"]) for x in result["rows"]] == [("mfcc", 40), ("aisfx+mfcc", 552)]
+    accs = [x["accuracy_mean"] for x in result["rows"]]
+    assert result["best"] == accs.index(max(accs)) and "*" in r.output
+    html = (report / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == 2 and "<b>" in html
+
+
+def test_curve_rejects_bad_shots(demo_subset):
+    r = run("curve", demo_subset, "--shots", "0,2")
+    assert r.exit_code == 1 and "'--shots' option" in r.output

@@ -35,3 +35,42 @@ def test_cross_validate_known_answer(rng):
 def test_cv_larger_than_class_is_rejected():
     with pytest.raises(ParameterError, match="'cv' parameter"):
         splits(np.array(list("aab")), cv=2)
+
+
+def test_nested_draws_come_from_training_folds_only(rng):
+    from earmark.evaluation.fewshot import nested_draws
+
+    labels = np.repeat(["a", "b", "c"], 10)
+    train = np.flatnonzero(np.arange(30) % 10 < 7)  # 7 training clips per class
+    draws = nested_draws(labels, train, [1, 2, 4, 8], rng)
+    for n, idx in draws.items():
+        assert set(idx) <= set(train)
+        counts = np.unique(labels[idx], return_counts=True)[1]
+        assert counts.tolist() == [min(n, 7)] * 3
+    assert set(draws[1]) <= set(draws[2]) <= set(draws[4]) <= set(draws[8])
+
+
+def test_summary_mean_and_t_interval_known_answer():
+    from earmark.evaluation.fewshot import summarise
+
+    # two folds per repeat; repeat means 0.5, 0.6, 0.7
+    runs = [{"embedder": "e", "classifier": "c", "n": 1, "repeat": r, "accuracy": a}
+            for r, pair in enumerate([(0.4, 0.6), (0.6, 0.6), (0.8, 0.6)]) for a in pair]
+    (row,) = summarise(runs)
+    assert row["accuracy_mean"] == pytest.approx(0.6)
+    half = 4.302652729911275 * 0.1 / np.sqrt(3)  # t(0.975, df=2) * sd / sqrt(n)
+    assert row["ci95_low"] == pytest.approx(0.6 - half) and row["ci95_high"] == pytest.approx(0.6 + half)
+    assert row["n_repeats"] == 3 and row["n_runs"] == 6
+
+
+def test_learning_curve_pairs_every_combination(rng):
+    from earmark.evaluation.fewshot import learning_curve
+
+    labels = np.repeat(["lo", "hi"], 12)
+    good = [np.full((1, 2), -3.0 if c == "lo" else 3.0) + rng.normal(0, 0.3, (1, 2)) for c in labels]
+    noise = [rng.normal(0, 1, (1, 2)) for _ in labels]
+    r = learning_curve({"good": good, "noise": noise}, labels, classifiers=["knn", "logreg"], shots=[1, 4], repeats=3, cv=3)
+    assert len(r["runs"]) == 3 * 3 * 2 * 2 * 2
+    by = {(s["embedder"], s["classifier"], s["n"]): s["accuracy_mean"] for s in r["summary"]}
+    assert by[("good", "logreg", 4)] == 1.0 and by[("noise", "knn", 4)] < 0.8
+    assert r["chance"] == 0.5 and [s["embedder"] for s in r["summary"]][0] == "good"

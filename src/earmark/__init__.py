@@ -7,7 +7,7 @@
 
 __version__ = "0.1.0"
 
-from earmark.api import evaluate, load_model, train  # noqa: E402
+from earmark.api import compare, curve, evaluate, load_model, train  # noqa: E402
 from earmark.model import Model, Prediction  # noqa: E402
 
-__all__ = ["Model", "Prediction", "__version__", "evaluate", "load_model", "train"]
+__all__ = ["Model", "Prediction", "__version__", "compare", "curve", "evaluate", "load_model", "train"]

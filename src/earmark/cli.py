@@ -220,10 +220,140 @@ def evaluate(
             _write_json(json_path, result)
             out.print(f"wrote {json_path}")
         if report:
-            from earmark.evaluation.report import write_report
+            from earmark.evaluation.report import evaluation_report
 
-            paths = write_report(result, report)
-            out.print(f"wrote {paths['html']} and {paths['markdown']}")
+            _print_written(evaluation_report(result, report))
+
+    _run(go, quiet)
+
+
+def _print_written(paths: dict) -> None:
+    out.print(f"wrote {paths['html']} and {paths['markdown']}", highlight=False)
+
+
+def _names(value: str, option: str) -> list[str]:
+    from earmark.errors import ParameterError
+
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    if not names:
+        raise ParameterError(f"The '{option}' option needs a comma-separated list of names. Got {value!r} instead.")
+    return names
+
+
+def _shots(value: str) -> list[int]:
+    from earmark.errors import ParameterError
+
+    try:
+        shots = [int(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        shots = []
+    if not shots or min(shots) < 1:
+        raise ParameterError(f"The '--shots' option must be positive integers separated by commas, e.g. 1,2,4,8. Got {value!r} instead.")
+    return shots
+
+
+EmbeddersOpt = Annotated[str, typer.Option(help="Comma-separated embedder names; 'a+b' is their fusion.")]
+ClassifiersOpt = Annotated[str, typer.Option(help="Comma-separated classifier names.")]
+FoldsOpt = Annotated[str | None, typer.Option(help="metadata.csv column with official folds.")]
+TestFoldOpt = Annotated[list[str] | None, typer.Option(help="Only this fold value is a test set (repeatable).")]
+CvOpt = Annotated[int, typer.Option(help="Stratified K-fold when no --folds.")]
+JsonOpt = Annotated[Path | None, typer.Option("--json", help="Write the full result as JSON.")]
+ReportOpt = Annotated[Path | None, typer.Option(help="Write report.md, report.html and figures here.")]
+SeedOpt = Annotated[int, typer.Option(help="Seed of the draws and folds.")]
+
+
+@app.command()
+def curve(
+    data: Annotated[Path, typer.Argument(help="Folder with metadata.csv or class sub-folders.")],
+    embedders_: Annotated[str, typer.Option("--embedders", help="Comma-separated embedder names; 'a+b' is their fusion.")] = "mfcc,aisfx",
+    classifiers: ClassifiersOpt = "knn,logreg",
+    shots: Annotated[str, typer.Option(help="Training clips per class, comma-separated.")] = "1,2,4,8,16,32",
+    repeats: Annotated[int, typer.Option(help="Seeded draws per fold and n.")] = 10,
+    folds: FoldsOpt = None,
+    test_fold: TestFoldOpt = None,
+    cv: CvOpt = 5,
+    json_path: JsonOpt = None,
+    report: ReportOpt = None,
+    gate_db: GateOpt = -60.0,
+    file_column: FileCol = "filename",
+    label_column: LabelCol = "label",
+    seed: SeedOpt = 0,
+    cache_dir: CacheDir = None,
+    no_cache: NoCache = False,
+    quiet: Quiet = False,
+) -> None:
+    """Learning curves: accuracy against training clips per class, per embedder and classifier."""
+    import earmark
+
+    def go(progress):
+        result = earmark.curve(data, embedders=_names(embedders_, "--embedders"), classifiers=_names(classifiers, "--classifiers"),
+                               shots=_shots(shots), repeats=repeats, folds=folds, test_folds=test_fold or None, cv=cv,
+                               gate_db=_gate(gate_db), file_column=file_column, label_column=label_column, cache_dir=cache_dir,
+                               use_cache=not no_cache, seed=seed, progress=progress)
+        _report_skipped(result["data"]["skipped"])
+        table = Table(title=f"mean accuracy [95% CI], {result['protocol'].split(';')[0]}")
+        table.add_column("embedder / classifier", no_wrap=True)
+        for n in result["shots"]:
+            table.add_column(f"n={n}")
+        for emb, clf in dict.fromkeys((r["embedder"], r["classifier"]) for r in result["summary"]):
+            cells = {r["n"]: r for r in result["summary"] if r["embedder"] == emb and r["classifier"] == clf}
+            table.add_row(f"{emb} / {clf}", *(f"{cells[n]['accuracy_mean']:.3f}\n[{cells[n]['ci95_low']:.2f}, {cells[n]['ci95_high']:.2f}]" for n in result["shots"]))
+        out.print(table)
+        s = result["seconds"]
+        out.print(f"chance {result['chance']:.3f}; {len(result['runs'])} runs; embed {s['embed']:.1f} s, "
+                  f"fit+test {s['fit_and_test']:.1f} s, total {s['total']:.1f} s", highlight=False)
+        if json_path:
+            _write_json(json_path, result)
+            out.print(f"wrote {json_path}")
+        if report:
+            from earmark.evaluation.report import curve_report
+
+            _print_written(curve_report(result, report))
+
+    _run(go, quiet)
+
+
+@app.command()
+def compare(
+    data: Annotated[Path, typer.Argument(help="Folder with metadata.csv or class sub-folders.")],
+    embedders_: Annotated[str, typer.Option("--embedders", help="Comma-separated embedder names; 'a+b' is their fusion.")] = "mfcc,aisfx",
+    classifiers: ClassifiersOpt = "knn,logreg",
+    folds: FoldsOpt = None,
+    test_fold: TestFoldOpt = None,
+    cv: CvOpt = 5,
+    json_path: JsonOpt = None,
+    report: ReportOpt = None,
+    gate_db: GateOpt = -60.0,
+    file_column: FileCol = "filename",
+    label_column: LabelCol = "label",
+    seed: SeedOpt = 0,
+    cache_dir: CacheDir = None,
+    no_cache: NoCache = False,
+    quiet: Quiet = False,
+) -> None:
+    """Full-data comparison of embedders x classifiers on the same folds."""
+    import earmark
+
+    def go(progress):
+        result = earmark.compare(data, embedders=_names(embedders_, "--embedders"), classifiers=_names(classifiers, "--classifiers"),
+                                 folds=folds, test_folds=test_fold or None, cv=cv, gate_db=_gate(gate_db), file_column=file_column,
+                                 label_column=label_column, cache_dir=cache_dir, use_cache=not no_cache, seed=seed, progress=progress)
+        _report_skipped(result["data"]["skipped"])
+        table = Table(title=f"{result['protocol']} (* best)")
+        for col in ("embedder", "classifier", "dims", "accuracy", "balanced acc.", "macro F1", "fit s/fold"):
+            table.add_column(col, no_wrap=col in ("embedder", "accuracy"))
+        for i, r in enumerate(result["rows"]):
+            star = " *" if i == result["best"] else ""
+            table.add_row(r["embedder"], r["classifier"], str(r["dims"]), f"{r['accuracy_mean']:.3f} ± {r['accuracy_std']:.3f}{star}",
+                          f"{r['balanced_accuracy_mean']:.3f}", f"{r['macro_f1_mean']:.3f}", f"{r['fit_seconds_per_fold']:.2f}")
+        out.print(table)
+        if json_path:
+            _write_json(json_path, result)
+            out.print(f"wrote {json_path}")
+        if report:
+            from earmark.evaluation.report import compare_report
+
+            _print_written(compare_report(result, report))
 
     _run(go, quiet)
 

@@ -44,3 +44,14 @@ def test_aggregation_known_answers():
 def test_one_class_is_rejected(rng):
     with pytest.raises(ParameterError, match="at least 2 classes"):
         EmbeddingClassifier().fit(rng.normal(size=(4, 3)), ["a"] * 4)
+
+
+@pytest.mark.parametrize("method", ["mean", "vote", "max"])
+def test_vectorised_clip_aggregation_equals_per_clip(rng, method):
+    from earmark.models import aggregate_clips
+
+    lengths = [1, 3, 2, 5]
+    p = rng.dirichlet(np.ones(4), size=sum(lengths))
+    bounds = np.cumsum([0] + lengths)
+    expected = np.stack([aggregate(p[a:b], method) for a, b in zip(bounds[:-1], bounds[1:])])
+    np.testing.assert_allclose(aggregate_clips(p, lengths, method), expected)

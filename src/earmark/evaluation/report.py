@@ -1,101 +1,133 @@
-"""Write an evaluation result as Markdown and self-contained HTML with a confusion-matrix PNG."""
+"""Reports as Markdown plus one self-contained HTML page (figures embedded as PNG data URIs).
+
+Each report starts with what a reader needs who did not run the command:
+the data (clips, classes, durations, sample rates, skipped files), the
+protocol, the settings and the versions; then the results.
+"""
 
 from __future__ import annotations
 
 import base64
 import html
+import re
+from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-
+from earmark.evaluation.plots import confusion_png, f1_heatmap_png, learning_curve_png
 from earmark.fileio import atomic_write
 
-
-def confusion_png(result: dict, path: Path) -> Path:
-    """Plot the summed confusion matrix to ``path`` (PNG)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    cm = np.asarray(result["confusion_matrix"])
-    classes = result["classes"]
-    size = max(4.0, 0.55 * len(classes) + 2)
-    fig, ax = plt.subplots(figsize=(size + 1, size))
-    im = ax.imshow(cm, cmap="Blues")
-    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
-    ax.set_yticks(range(len(classes)), classes)
-    ax.set_xlabel("predicted label")
-    ax.set_ylabel("true label")
-    ax.set_title(f"Confusion matrix, all test folds (mean fold accuracy {result['accuracy_mean']:.1%})")
-    for i in range(cm.shape[0]):
-        for j in range(cm.shape[1]):
-            if cm[i, j]:
-                ax.text(j, i, str(cm[i, j]), ha="center", va="center", color="white" if cm[i, j] > cm.max() / 2 else "black", fontsize=8)
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="clips")
-    fig.tight_layout()
-    with atomic_write(path) as f:
-        fig.savefig(f, format="png", dpi=110)
-    plt.close(fig)
-    return path
+_IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)]+)\)")
 
 
-def markdown(result: dict, png_name: str = "confusion_matrix.png") -> str:
-    """The report as Markdown text."""
+def write_report(directory: str | Path, text: str, figures: dict[str, Callable[[Path], Path]]) -> dict[str, Path]:
+    """Draw ``figures`` (file name -> drawing function) and write ``report.md`` and ``report.html`` to ``directory``."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    pngs = {name: draw(directory / name) for name, draw in figures.items()}
+    with atomic_write(directory / "report.md", "w") as f:
+        f.write(text)
+    uris = {name: "data:image/png;base64," + base64.b64encode(p.read_bytes()).decode() for name, p in pngs.items()}
+    with atomic_write(directory / "report.html", "w") as f:
+        f.write(to_html(text, uris))
+    return {"markdown": directory / "report.md", "html": directory / "report.html", **pngs}
+
+
+def header(title: str, data: dict, protocol: str, settings: list[str], versions: dict) -> list[str]:
+    """The opening sections shared by every report."""
+    d = data
+    lines = [f"# {title}", "", "## Data", "",
+             f"- folder: `{d['root']}`",
+             f"- {d['n_files']} clips in {len(d['classes'])} classes, {d['n_skipped']} skipped",
+             f"- durations: {d['duration_s']['min']:.2f} to {d['duration_s']['max']:.2f} s (median {d['duration_s']['median']:.2f} s), "
+             f"{d['duration_s']['total'] / 60:.1f} min in all",
+             f"- sample rates: {', '.join(f'{sr} Hz ({n} clips)' for sr, n in d['sample_rates'].items())}",
+             "", "| class | clips |", "| --- | --- |"]
+    lines += [f"| {c} | {n} |" for c, n in d["classes"].items()]
+    if d["skipped"]:
+        lines += ["", "Skipped files:", ""] + [f"- `{s['file']}`: {s['reason']}" for s in d["skipped"]]
+    lines += ["", "## Protocol and settings", "", f"- protocol: {protocol}"] + [f"- {s}" for s in settings]
+    lines += ["- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()), ""]
+    return lines
+
+
+def evaluation_report(result: dict, directory: str | Path) -> dict[str, Path]:
+    """Report of one :func:`earmark.evaluate` result, with its confusion matrix."""
     emb, clf = result["embedder"], result["classifier"]
-    lines = [
-        "# earmark evaluation report",
-        "",
-        f"- data: `{result['data']['root']}`: {result['n_files']} clips, {len(result['classes'])} classes, "
-        f"{result['audio_seconds']:.0f} s of audio, {result['n_skipped']} skipped",
-        f"- protocol: {result['protocol']}",
-        f"- embedder: `{emb['name']}` version {emb['version']} ({emb.get('licence', '')}), params `{emb['params']}`",
-        f"- classifier: `{clf['name']}`, aggregation `{clf['aggregation']}`, gate {clf['gate_db']} dBFS, params `{clf['params']}`",
-        f"- earmark {result['earmark_version']}; time: embed {result['seconds']['embed']:.1f} s, fit {result['seconds']['fit']:.1f} s, "
-        f"total {result['seconds']['total']:.1f} s",
-        "",
-        "## Results",
-        "",
-        "| metric | mean | std |",
-        "| --- | --- | --- |",
-    ]
+    lines = header("earmark evaluation report", result["data"], result["protocol"], [
+        f"embedder: `{emb['name']}` version {emb['version']} ({emb.get('licence', '')}), params `{emb['params']}`",
+        f"classifier: `{clf['name']}`, aggregation `{clf['aggregation']}`, gate {clf['gate_db']} dBFS, params `{clf['params']}`",
+        f"time: embed {result['seconds']['embed']:.1f} s, fit {result['seconds']['fit']:.1f} s, total {result['seconds']['total']:.1f} s",
+    ], result["versions"])
+    lines += ["## Results", "", "| metric | mean | std |", "| --- | --- | --- |"]
     for m in ("accuracy", "balanced_accuracy", "macro_f1"):
         lines.append(f"| {m.replace('_', ' ')} | {result[m + '_mean']:.4f} | {result[m + '_std']:.4f} |")
     lines += ["", "| fold | train | test | accuracy | balanced accuracy | macro F1 |", "| --- | --- | --- | --- | --- | --- |"]
     for f in result["folds"]:
         lines.append(f"| {f['fold']} | {f['n_train']} | {f['n_test']} | {f['accuracy']:.4f} | {f['balanced_accuracy']:.4f} | {f['macro_f1']:.4f} |")
-    lines += ["", "## Per class", "", "| class | precision | recall | F1 | support |", "| --- | --- | --- | --- | --- |"]
-    for c, r in result["per_class"].items():
-        lines.append(f"| {c} | {r['precision']:.3f} | {r['recall']:.3f} | {r['f1']:.3f} | {r['support']} |")
-    lines += ["", f"![confusion matrix]({png_name})", ""]
-    if result["skipped"]:
-        lines += ["## Skipped files", ""] + [f"- `{s['file']}`: {s['reason']}" for s in result["skipped"]] + [""]
-    return "\n".join(lines)
+    lines += _per_class(result) + ["", "![confusion matrix](confusion_matrix.png)", ""]
+    title = f"Confusion matrix, all test folds (mean fold accuracy {result['accuracy_mean']:.1%})"
+    return write_report(directory, "\n".join(lines), {
+        "confusion_matrix.png": lambda p: confusion_png(result["confusion_matrix"], result["classes"], p, title=title)})
 
 
-def write_report(result: dict, directory: str | Path) -> dict[str, Path]:
-    """Write ``report.md``, ``report.html`` (image embedded) and ``confusion_matrix.png`` to ``directory``."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    png = confusion_png(result, directory / "confusion_matrix.png")
-    md = markdown(result)
-    with atomic_write(directory / "report.md", "w") as f:
-        f.write(md)
-    data_uri = "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode()
-    page = _html(md, data_uri)
-    with atomic_write(directory / "report.html", "w") as f:
-        f.write(page)
-    return {"markdown": directory / "report.md", "html": directory / "report.html", "png": png}
+def curve_report(curve: dict, directory: str | Path) -> dict[str, Path]:
+    """Report of :func:`earmark.curve`: table of mean accuracy and 95% CI, the learning-curve plot."""
+    lines = header("earmark learning curves", curve["data"], curve["protocol"], curve["settings"], curve["versions"])
+    combos = list(dict.fromkeys((r["embedder"], r["classifier"]) for r in curve["summary"]))
+    lines += ["## Results", "", "Mean accuracy on the held-out fold(s) [95% CI over repeats], by training clips per class:", "",
+              "| embedder | classifier | " + " | ".join(f"n={n}" for n in curve["shots"]) + " |",
+              "| --- | --- | " + " | ".join("---" for _ in curve["shots"]) + " |"]
+    for emb, clf in combos:
+        cells = {r["n"]: r for r in curve["summary"] if r["embedder"] == emb and r["classifier"] == clf}
+        lines.append(f"| {emb} | {clf} | " + " | ".join(
+            f"{cells[n]['accuracy_mean']:.3f} [{cells[n]['ci95_low']:.3f}, {cells[n]['ci95_high']:.3f}]" for n in curve["shots"]) + " |")
+    lines += ["", f"Chance level: {curve['chance']:.3f}. {len(curve['runs'])} runs in all; every run is in the JSON output.", "",
+              "![learning curves](learning_curve.png)", ""]
+    return write_report(directory, "\n".join(lines), {
+        "learning_curve.png": lambda p: learning_curve_png(curve, p, title=curve["title"])})
 
 
-def _html(md: str, data_uri: str) -> str:
-    """A minimal Markdown-to-HTML for the report's own constructs (headings, lists, tables, image)."""
+def compare_report(comp: dict, directory: str | Path) -> dict[str, Path]:
+    """Report of :func:`earmark.compare`: the table with the best cell marked, F1 heat map, best confusion matrix."""
+    lines = header("earmark comparison", comp["data"], comp["protocol"], comp["settings"], comp["versions"])
+    lines += ["## Results", "", "Mean ± std over folds; **bold**: the best mean accuracy.", "",
+              "| embedder | classifier | dims | accuracy | balanced accuracy | macro F1 | fit s/fold | predict s/fold |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for i, r in enumerate(comp["rows"]):
+        acc = f"{r['accuracy_mean']:.4f} ± {r['accuracy_std']:.4f}"
+        lines.append(f"| {r['embedder']} | {r['classifier']} | {r['dims']} | {'**' + acc + '**' if i == comp['best'] else acc} | "
+                     f"{r['balanced_accuracy_mean']:.4f} ± {r['balanced_accuracy_std']:.4f} | {r['macro_f1_mean']:.4f} ± {r['macro_f1_std']:.4f} | "
+                     f"{r['fit_seconds_per_fold']:.2f} | {r['predict_seconds_per_fold']:.3f} |")
+    best = comp["rows"][comp["best"]]
+    key = f"{best['embedder']} / {best['classifier']}"
+    result = comp["results"][key]
+    lines += ["", "![per-class F1](f1_per_class.png)", "", f"Confusion matrix of the best combination, {key}:", "",
+              "![confusion matrix](confusion_matrix.png)", ""]
+    return write_report(directory, "\n".join(lines), {
+        "f1_per_class.png": lambda p: f1_heatmap_png(comp, p, title="Per-class F1 (all test folds)"),
+        "confusion_matrix.png": lambda p: confusion_png(result["confusion_matrix"], result["classes"], p,
+                                                        title=f"{key}: mean fold accuracy {result['accuracy_mean']:.1%}"),
+    })
+
+
+def _per_class(result: dict) -> list[str]:
+    lines = ["", "### Per class", "", "| class | precision | recall | F1 | support |", "| --- | --- | --- | --- | --- |"]
+    return lines + [f"| {c} | {r['precision']:.3f} | {r['recall']:.3f} | {r['f1']:.3f} | {r['support']} |" for c, r in result["per_class"].items()]
+
+
+def to_html(md: str, images: dict[str, str]) -> str:
+    """Markdown (the subset these reports use) to one HTML page, images inlined from ``images``."""
     out, table = [], []
 
-    def flush():
+    def inline(text: str) -> str:
+        text = html.escape(text)
+        text = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", text)
+        return re.sub(r"`(.+?)`", r"<code>\1</code>", text)
+
+    def flush() -> None:
         if table:
             rows = [r for r in table if not set(r.replace("|", "").strip()) <= {"-", " "}]
-            cells = [[html.escape(c.strip()) for c in r.strip().strip("|").split("|")] for r in rows]
+            cells = [[inline(c.strip()) for c in r.strip().strip("|").split("|")] for r in rows]
             head = "".join(f"<th>{c}</th>" for c in cells[0])
             body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in cells[1:])
             out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
@@ -106,16 +138,23 @@ def _html(md: str, data_uri: str) -> str:
             table.append(line)
             continue
         flush()
-        if line.startswith("# "):
-            out.append(f"<h1>{html.escape(line[2:])}</h1>")
+        image = _IMAGE.fullmatch(line.strip())
+        if line.startswith("### "):
+            out.append(f"<h3>{inline(line[4:])}</h3>")
         elif line.startswith("## "):
-            out.append(f"<h2>{html.escape(line[3:])}</h2>")
+            out.append(f"<h2>{inline(line[3:])}</h2>")
+        elif line.startswith("# "):
+            out.append(f"<h1>{inline(line[2:])}</h1>")
         elif line.startswith("- "):
-            out.append(f"<p>&bull; {html.escape(line[2:]).replace('`', '')}</p>")
-        elif line.startswith("!["):
-            out.append(f'<img alt="confusion matrix" src="{data_uri}">')
+            out.append(f"<li>{inline(line[2:])}</li>")
+        elif image:
+            out.append(f'<img alt="{html.escape(image.group(1))}" src="{images.get(image.group(2), image.group(2))}">')
+        elif line.strip():
+            out.append(f"<p>{inline(line)}</p>")
     flush()
-    style = ("body{font-family:sans-serif;max-width:60em;margin:2em auto;color:#222}"
+    style = ("body{font-family:sans-serif;max-width:72em;margin:2em auto;padding:0 1em;color:#222;line-height:1.4}"
              "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:right}"
-             "th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}img{max-width:100%}")
-    return f"<!doctype html><html><head><meta charset='utf-8'><title>earmark evaluation</title><style>{style}</style></head><body>{''.join(out)}</body></html>"
+             "th{background:#f0f0f0}td:first-child,th:first-child,td:nth-child(2){text-align:left}img{max-width:100%}"
+             "code{background:#f4f4f4;padding:0 .2em}li{margin:.2em 0}")
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(md.splitlines()[0].lstrip('# '))}</title>"
+            f"<style>{style}</style></head><body>{''.join(out)}</body></html>")

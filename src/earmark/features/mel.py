@@ -219,15 +219,10 @@ def _pool():
     return ThreadPoolExecutor(_WORKERS, thread_name_prefix="earmark-fft")
 
 
-@functools.lru_cache(maxsize=1)
-def _threadpools():
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController()
-
-
 def _blas_single_thread():
-    return _threadpools().limit(limits=1, user_api="blas")
+    from earmark.threads import single_blas_thread
+
+    return single_blas_thread()
 
 
 def power_to_db(S: np.ndarray, *, ref: float = 1.0, amin: float = 1e-10, top_db: float | None = 80.0) -> np.ndarray:

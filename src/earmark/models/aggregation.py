@@ -37,3 +37,31 @@ def aggregate(proba: np.ndarray, method: str = "mean") -> np.ndarray:
         return np.bincount(proba.argmax(axis=1), minlength=proba.shape[1]) / len(proba)
     peak = proba.max(axis=0)
     return peak / peak.sum()
+
+
+def aggregate_clips(window_proba: np.ndarray, lengths, method: str = "mean") -> np.ndarray:
+    """Aggregate the window probabilities of consecutive clips, ``lengths`` windows each.
+
+    Equal to stacking :func:`aggregate` of each clip's rows, vectorised.
+
+    Parameters
+    ----------
+    window_proba : np.ndarray [shape=(sum(lengths), n_classes)]
+    lengths : sequence of int
+
+    Returns
+    -------
+    np.ndarray [shape=(len(lengths), n_classes)]
+    """
+    check_choice("aggregation", method, AGGREGATIONS)
+    lengths = np.asarray(lengths)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    p = np.asarray(window_proba, dtype=np.float64)
+    if method == "mean":
+        return np.add.reduceat(p, starts, axis=0) / lengths[:, None]
+    if method == "vote":
+        onehot = np.zeros_like(p)
+        onehot[np.arange(len(p)), p.argmax(axis=1)] = 1.0
+        return np.add.reduceat(onehot, starts, axis=0) / lengths[:, None]
+    peak = np.maximum.reduceat(p, starts, axis=0)
+    return peak / peak.sum(axis=1, keepdims=True)

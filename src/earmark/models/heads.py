@@ -9,7 +9,8 @@ from sklearn.preprocessing import LabelEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from earmark.errors import ParameterError, check_choice
-from earmark.models.aggregation import AGGREGATIONS, aggregate
+from earmark.models.aggregation import AGGREGATIONS, aggregate_clips
+from earmark.threads import single_blas_thread
 
 CLASSIFIERS = ("logreg", "svm", "knn", "rf", "mlp")
 
@@ -89,7 +90,8 @@ class EmbeddingClassifier(ClassifierMixin, BaseEstimator):
         windows = np.concatenate(clips)
         labels = np.repeat(self._encoder.transform(y), [len(c) for c in clips])
         self.head_ = make_head(self.classifier, random_state=self.random_state, **(self.classifier_params or {}))
-        self.head_.fit(windows, labels)
+        with single_blas_thread():  # 8x faster on these sizes, see earmark.threads
+            self.head_.fit(windows, labels)
         self.n_features_in_ = windows.shape[1]
         return self
 
@@ -103,9 +105,9 @@ class EmbeddingClassifier(ClassifierMixin, BaseEstimator):
         if windows.shape[1] != self.n_features_in_:
             raise ParameterError(f"Embeddings have {windows.shape[1]} dims but the classifier was trained on {self.n_features_in_}; use the same embedder.")
         window_proba = np.zeros((len(windows), len(self.classes_)))
-        window_proba[:, self.head_.classes_] = self.head_.predict_proba(windows)
-        bounds = np.cumsum([0] + [len(c) for c in clips])
-        return np.stack([aggregate(window_proba[a:b], self.aggregation) for a, b in zip(bounds[:-1], bounds[1:])])
+        with single_blas_thread():
+            window_proba[:, self.head_.classes_] = self.head_.predict_proba(windows)
+        return aggregate_clips(window_proba, [len(c) for c in clips], self.aggregation)
 
     def predict(self, X) -> np.ndarray:
         """The most probable class of each clip."""

@@ -1,0 +1,121 @@
+"""Learning curves: accuracy against the number of training clips per class.
+
+For every test fold, repeat and n, n clips per class are drawn (seeded) from
+the training folds only; every embedder and classifier is trained on the
+same draw and tested on the whole held-out fold, so the comparison is
+paired. Draws are nested: the n = 4 draw extends the n = 2 draw of the same
+repeat.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+from scipy import stats
+from sklearn.metrics import accuracy_score
+
+from earmark.errors import ParameterError
+from earmark.evaluation.cv import splits
+from earmark.models.heads import EmbeddingClassifier
+from earmark.progress import track
+
+log = logging.getLogger(__name__)
+
+
+def nested_draws(labels: np.ndarray, train: np.ndarray, shots, rng: np.random.Generator) -> dict[int, np.ndarray]:
+    """Training indices for each n in ``shots``: the first n of a per-class shuffle of ``train``.
+
+    A class with fewer than n training clips contributes all it has.
+    """
+    order = {c: rng.permutation(train[labels[train] == c]) for c in np.unique(labels[train])}
+    return {n: np.sort(np.concatenate([idx[:n] for idx in order.values()])) for n in shots}
+
+
+def learning_curve(
+    clip_sets: dict[str, list[np.ndarray]],
+    labels,
+    *,
+    classifiers=("knn", "logreg"),
+    shots=(1, 2, 4, 8, 16, 32),
+    repeats: int = 10,
+    folds=None,
+    test_folds=None,
+    cv: int = 5,
+    aggregation: str = "mean",
+    seed: int = 0,
+    progress: bool = False,
+) -> dict:
+    """Few-shot accuracy of every embedder x classifier at every n.
+
+    Parameters
+    ----------
+    clip_sets : dict
+        Embedder name -> window embeddings per clip (same clip order for all).
+    labels : array-like [shape=(n_clips,)]
+    shots : sequence of int
+        Training clips per class.
+    repeats : int
+        Independent draws per fold and n.
+    folds, test_folds, cv
+        As :func:`earmark.evaluation.cv.splits`.
+
+    Returns
+    -------
+    dict
+        ``runs``: one record per (fold, repeat, n, embedder, classifier) with
+        its accuracy and times; ``summary``: per (embedder, classifier, n) the
+        mean accuracy, its 95% confidence interval over repeats, and the
+        number of runs; ``chance``: 1 / number of classes.
+    """
+    labels = np.asarray(labels)
+    shots = sorted({int(n) for n in shots})
+    if not shots or shots[0] < 1:
+        raise ParameterError(f"The 'shots' parameter must be positive integers. Got {shots} instead.")
+    if repeats < 1:
+        raise ParameterError(f"The 'repeats' parameter must be a positive int. Got {repeats} instead.")
+    fold_list = splits(labels, folds=folds, test_folds=test_folds, cv=cv, random_state=seed)
+    tasks = [(fi, name, train, test, r) for fi, (name, train, test) in enumerate(fold_list) for r in range(repeats)]
+    runs = []
+    for fi, fold, train, test, r in track(tasks, description="curve (fold x repeat)", total=len(tasks), enabled=progress):
+        draws = nested_draws(labels, train, shots, np.random.default_rng([seed, fi, r]))
+        for n, idx in draws.items():
+            for emb, clips in clip_sets.items():
+                for clf in classifiers:
+                    runs.append(_one_run(clips, labels, idx, test, clf, aggregation, seed) | {"fold": fold, "repeat": r, "n": n, "embedder": emb, "classifier": clf})
+    return {"runs": runs, "summary": summarise(runs), "chance": 1.0 / len(np.unique(labels)), "shots": shots,
+            "repeats": repeats, "folds": [f[0] for f in fold_list]}
+
+
+def _one_run(clips, labels, train_idx, test_idx, classifier, aggregation, seed) -> dict:
+    t0 = time.perf_counter()
+    model = EmbeddingClassifier(classifier, aggregation=aggregation, random_state=seed)
+    model.fit([clips[i] for i in train_idx], labels[train_idx])
+    t1 = time.perf_counter()
+    pred = model.predict([clips[i] for i in test_idx])
+    return {"accuracy": float(accuracy_score(labels[test_idx], pred)), "n_train": int(len(train_idx)),
+            "fit_seconds": t1 - t0, "predict_seconds": time.perf_counter() - t1}
+
+
+def summarise(runs: list[dict]) -> list[dict]:
+    """Mean accuracy and 95% CI per (embedder, classifier, n), in the order the runs name them.
+
+    Folds of one repeat are averaged first (they share the repeat's draw
+    seed stream, and together they are one estimate); the CI is a t-interval
+    over the repeat means.
+    """
+    groups: dict[tuple, dict[int, list[float]]] = {}
+    for run in runs:
+        key = (run["embedder"], run["classifier"], run["n"])
+        groups.setdefault(key, {}).setdefault(run["repeat"], []).append(run["accuracy"])
+    emb_order = list(dict.fromkeys(k[0] for k in groups))
+    clf_order = list(dict.fromkeys(k[1] for k in groups))
+    rows = []
+    for (emb, clf, n), per_repeat in sorted(groups.items(), key=lambda kv: (emb_order.index(kv[0][0]), clf_order.index(kv[0][1]), kv[0][2])):
+        means = np.array([np.mean(v) for v in per_repeat.values()])
+        half = float(stats.t.ppf(0.975, len(means) - 1) * means.std(ddof=1) / np.sqrt(len(means))) if len(means) > 1 else float("nan")
+        rows.append({"embedder": emb, "classifier": clf, "n": n, "accuracy_mean": float(means.mean()),
+                     "ci95_low": float(means.mean() - half), "ci95_high": float(means.mean() + half),
+                     "n_repeats": int(len(means)), "n_runs": int(sum(len(v) for v in per_repeat.values()))})
+    return rows

@@ -1,0 +1,98 @@
+"""Figures for reports: confusion matrix, learning curves, per-class F1 heat map (PNG)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from earmark.fileio import atomic_write
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path) -> Path:
+    with atomic_write(path) as f:
+        fig.savefig(f, format="png", dpi=110)
+    _pyplot().close(fig)
+    return path
+
+
+def confusion_png(matrix, classes: list[str], path: Path, *, title: str) -> Path:
+    """Plot a confusion matrix (rows: true label, columns: predicted)."""
+    plt = _pyplot()
+    cm = np.asarray(matrix)
+    size = max(4.0, 0.55 * len(classes) + 2)
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    im = ax.imshow(cm, cmap="Blues")
+    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
+    ax.set_yticks(range(len(classes)), classes)
+    ax.set_xlabel("predicted label")
+    ax.set_ylabel("true label")
+    ax.set_title(title)
+    for i in range(cm.shape[0]):
+        for j in range(cm.shape[1]):
+            if cm[i, j]:
+                ax.text(j, i, str(cm[i, j]), ha="center", va="center", color="white" if cm[i, j] > cm.max() / 2 else "black", fontsize=8)
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="clips")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def learning_curve_png(curve: dict, path: Path, *, title: str) -> Path:
+    """Accuracy against training clips per class (log axis), one line per embedder / classifier, 95% CI shaded, chance dashed."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8.5, 5.5))
+    combos = list(dict.fromkeys((r["embedder"], r["classifier"]) for r in curve["summary"]))
+    colours = plt.get_cmap("tab10")
+    embedders = list(dict.fromkeys(e for e, _ in combos))
+    styles = {c: s for c, s in zip(dict.fromkeys(c for _, c in combos), ["-", "--", ":", "-."] * 3)}
+    for emb, clf in combos:
+        rows = [r for r in curve["summary"] if r["embedder"] == emb and r["classifier"] == clf]
+        n = np.array([r["n"] for r in rows])
+        mean = np.array([r["accuracy_mean"] for r in rows])
+        lo, hi = np.array([r["ci95_low"] for r in rows]), np.array([r["ci95_high"] for r in rows])
+        colour = colours(embedders.index(emb) % 10)
+        ax.plot(n, mean, styles[clf], marker="o", color=colour, label=f"{emb} + {clf}", linewidth=2)
+        ax.fill_between(n, lo, hi, color=colour, alpha=0.15)
+    ax.axhline(curve["chance"], color="grey", linestyle=(0, (4, 4)), linewidth=1.5, label=f"chance ({curve['chance']:.0%})")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(curve["shots"], [str(s) for s in curve["shots"]])
+    ax.set_xlabel("training clips per class (log scale)", fontsize=11)
+    ax.set_ylabel("accuracy on held-out fold(s)", fontsize=11)
+    ax.set_ylim(0, 1.0)
+    ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
+    ax.grid(True, which="major", alpha=0.3)
+    ax.set_title(title, fontsize=12)
+    ax.legend(loc="lower right", fontsize=9, framealpha=0.9)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def f1_heatmap_png(comparison: dict, path: Path, *, title: str) -> Path:
+    """Per-class F1 (rows: classes, columns: embedder / classifier), values printed in the cells."""
+    plt = _pyplot()
+    rows = comparison["rows"]
+    classes = list(rows[0]["f1_per_class"])
+    data = np.array([[r["f1_per_class"][c] for r in rows] for c in classes])
+    labels = [f"{r['embedder']}\n{r['classifier']}" for r in rows]
+    fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(rows) + 3), max(4, 0.45 * len(classes) + 2)))
+    im = ax.imshow(data, cmap="viridis", vmin=0, vmax=1, aspect="auto")
+    ax.set_xticks(range(len(rows)), labels, fontsize=9)
+    ax.set_yticks(range(len(classes)), classes)
+    for i in range(data.shape[0]):
+        for j in range(data.shape[1]):
+            ax.text(j, i, f"{data[i, j]:.2f}", ha="center", va="center", fontsize=8, color="black" if data[i, j] > 0.6 else "white")
+    ax.set_xlabel("embedder / classifier")
+    ax.set_ylabel("class")
+    ax.set_title(title)
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="F1")
+    fig.tight_layout()
+    return _save(fig, path)
