@@ -159,3 +159,18 @@ def test_compare_marks_the_best_and_reports(demo_subset, cache_dir, tmp_path):
 def test_curve_rejects_bad_shots(demo_subset):
     r = run("curve", demo_subset, "--shots", "0,2")
     assert r.exit_code == 1 and "'--shots' option" in r.output
+
+
+def test_birdnet_model_says_it_is_non_commercial(demo_subset, cache_dir, tmp_path):
+    import zipfile
+
+    from tests.conftest import available
+
+    available("birdnet")
+    model = tmp_path / "bird.earmark"
+    r = run("train", demo_subset, "--out", model, "--embedder", "birdnet", "--classifier", "knn", "--cache-dir", cache_dir)
+    assert r.exit_code == 0, r.output
+    assert "non-commercial" in r.output
+    meta = json.loads(zipfile.ZipFile(model).read("earmark.json"))
+    assert meta["embedder"]["commercial_use"] is False and "NC" in meta["embedder"]["licence"]
+    assert "non-commercial" in run("embedders").output

@@ -77,3 +77,20 @@ def test_untrusted_types_are_refused(trained, tmp_path):
     _rewrite(path, "earmark.json", json.dumps(meta))
     with pytest.raises(ModelFileError, match="does not trust"):
         Model.load(path)
+
+
+def test_fused_model_round_trips(demo_subset, cache_dir, tmp_path):
+    model = earmark.train(demo_subset, embedder="aisfx+mfcc", classifier="logreg", cache_dir=cache_dir)
+    loaded = Model.load(model.save(tmp_path / "fused.earmark"))
+    assert loaded.embedder.name == "aisfx+mfcc" and loaded.embedder.dims == 552
+    files = sorted(demo_subset.glob("*.flac"))[:3]
+    np.testing.assert_allclose(loaded.predict_proba(files), model.predict_proba(files), atol=1e-6)
+
+
+def test_changed_embedder_parameters_are_refused(trained, tmp_path):
+    path = trained.save(tmp_path / "m.earmark")
+    meta = json.loads(zipfile.ZipFile(path).read("earmark.json"))
+    meta["embedder"]["version"] = "0"
+    _rewrite(path, "earmark.json", json.dumps(meta))
+    with pytest.raises(ModelFileError, match="retrain"):
+        Model.load(path)

@@ -20,8 +20,9 @@ from rich.table import Table
 from earmark.errors import EarmarkError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Few-shot sound classification by transfer learning.")
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+# Off a terminal (pipes, files, tests) tables get room instead of rich's 80-column default.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
 
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 CacheDir = Annotated[Path | None, typer.Option(help="Embedding cache folder (default: $EARMARK_CACHE_DIR or the user cache dir).")]
@@ -59,14 +60,14 @@ def embedders() -> None:
     from earmark.embeddings import DEFAULT_EMBEDDER, EMBEDDERS, get_embedder
 
     speeds = _measured_speeds()
-    table = Table(title="earmark embedders", caption="speed: x realtime on a 2-core CPU, benchmarks/RESULTS.md")
-    for col in ("name", "dims", "rate (Hz)", "window (s)", "hop (s)", "licence", "speed"):
-        table.add_column(col, no_wrap=col in ("name", "speed"))
+    table = Table(title="earmark embedders", caption="x realtime: measured on a 2-core CPU, see benchmarks/RESULTS.md")
+    for col in ("name", "dims", "Hz", "window s", "hop s", "licence", "use", "x realtime"):
+        table.add_column(col, no_wrap=col in ("name", "licence", "use"))
     for name in EMBEDDERS:
         d = get_embedder(name).describe()
         label = f"{name} (default)" if name == DEFAULT_EMBEDDER else name
         table.add_row(label, str(d["dims"]), str(d["sample_rate"]), f"{d['window_s']:.2f}", f"{d['hop_s']:.2f}",
-                      d["licence"] + ("" if d["commercial_use"] else ", NON-COMMERCIAL"), speeds.get(name, "-"))
+                      d["licence"], "any" if d["commercial_use"] else "non-commercial", speeds.get(name, "-"))
     out.print(table)
 
 

@@ -49,7 +49,7 @@ def confusion_png(matrix, classes: list[str], path: Path, *, title: str) -> Path
 def learning_curve_png(curve: dict, path: Path, *, title: str) -> Path:
     """Accuracy against training clips per class (log axis), one line per embedder / classifier, 95% CI shaded, chance dashed."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(8.5, 5.5))
+    fig, ax = plt.subplots(figsize=(10.5, 5.5))
     combos = list(dict.fromkeys((r["embedder"], r["classifier"]) for r in curve["summary"]))
     colours = plt.get_cmap("tab10")
     embedders = list(dict.fromkeys(e for e, _ in combos))
@@ -71,7 +71,7 @@ def learning_curve_png(curve: dict, path: Path, *, title: str) -> Path:
     ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
     ax.grid(True, which="major", alpha=0.3)
     ax.set_title(title, fontsize=12)
-    ax.legend(loc="lower right", fontsize=9, framealpha=0.9)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, frameon=False)  # outside: never hides a line
     fig.tight_layout()
     return _save(fig, path)
 
