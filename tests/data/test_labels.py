@@ -1,0 +1,63 @@
+import pytest
+
+from earmark.data.labels import Event, read_audacity, read_raven, write_audacity, write_raven
+from earmark.errors import DatasetError
+
+EVENTS = [
+    Event(0.5, 1.25, "dog bark"),
+    Event(1.0, 3.0, "chant de l'oiseau – Amsel"),  # overlaps the first; non-ASCII
+    Event(10.0, 10.0, "click"),  # a point label
+    Event(12.125, 15.5, "北京 rain"),
+]
+
+
+def test_audacity_round_trip(tmp_path):
+    path = write_audacity(EVENTS, tmp_path / "labels.txt")
+    assert path.read_text(encoding="utf-8").splitlines()[0] == "0.500000\t1.250000\tdog bark"
+    assert read_audacity(path) == EVENTS
+
+
+def test_raven_round_trip_with_scores(tmp_path):
+    events = [Event(e.start_s, e.end_s, e.label, score=0.5 + i / 10) for i, e in enumerate(EVENTS)]
+    path = write_raven(events, tmp_path / "sel.txt")
+    header = path.read_text(encoding="utf-8").splitlines()[0].split("\t")
+    assert header[:7] == ["Selection", "View", "Channel", "Begin Time (s)", "End Time (s)", "Low Freq (Hz)", "High Freq (Hz)"]
+    back = read_raven(path)
+    assert [(e.start_s, e.end_s, e.label) for e in back] == [(e.start_s, e.end_s, e.label) for e in events]
+    assert [e.score for e in back] == pytest.approx([e.score for e in events])
+
+
+def test_empty_files_give_no_events(tmp_path):
+    assert read_audacity(write_audacity([], tmp_path / "a.txt")) == []
+    assert read_raven(write_raven([], tmp_path / "r.txt")) == []
+    (tmp_path / "blank.txt").write_text("")
+    assert read_raven(tmp_path / "blank.txt") == [] and read_audacity(tmp_path / "blank.txt") == []
+
+
+def test_audacity_spectral_selection_lines(tmp_path):
+    path = tmp_path / "spec.txt"
+    path.write_text("1.0\t2.0\tbird\n\\\t2000.0\t8000.0\n", encoding="utf-8")
+    (event,) = read_audacity(path)
+    assert (event.low_hz, event.high_hz, event.label) == (2000.0, 8000.0, "bird")
+
+
+@pytest.mark.parametrize("content,line", [("0.5\t1.0\tok\nabc\t2.0\tbad\n", 2), ("0.5\n", 1), ("3.0\t1.0\tbackwards\n", 1)])
+def test_malformed_audacity_line_is_named(tmp_path, content, line):
+    path = tmp_path / "bad.txt"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(DatasetError, match=f"line {line}"):
+        read_audacity(path)
+
+
+def test_raven_without_time_columns_is_refused(tmp_path):
+    path = tmp_path / "r.txt"
+    path.write_text("Selection\tAnnotation\n1\tdog\n", encoding="utf-8")
+    with pytest.raises(DatasetError, match="Begin Time"):
+        read_raven(path)
+
+
+def test_label_with_tab_cannot_be_written(tmp_path):
+    from earmark.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="tab"):
+        write_audacity([Event(0, 1, "a\tb")], tmp_path / "x.txt")
