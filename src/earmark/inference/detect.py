@@ -1,0 +1,119 @@
+"""Detect events in long recordings with a trained clip model.
+
+Each analysis window of the recording (streamed from disk, constant memory)
+gets class probabilities from the model's classifier; windows quieter than
+the model's gate get none. Scores are median-filtered over windows, then
+each class is thresholded with hysteresis (an event starts when its score
+reaches ``threshold`` and lasts while it stays above ``threshold * low_ratio``);
+events closer than ``merge_gap_s`` merge, shorter than ``min_duration_s``
+are dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.ndimage import median_filter
+
+from earmark.data.labels import Event
+from earmark.errors import check_positive
+
+
+@dataclass(frozen=True)
+class DetectionSettings:
+    """How window scores become events (all times in seconds)."""
+
+    threshold: float = 0.5
+    low_ratio: float = 0.6
+    median_windows: int = 3
+    min_duration_s: float = 0.0
+    merge_gap_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_positive("threshold", self.threshold)
+        check_positive("low_ratio", self.low_ratio)
+        check_positive("median_windows", self.median_windows, kind=int)
+        check_positive("min_duration_s", self.min_duration_s, allow_zero=True)
+        check_positive("merge_gap_s", self.merge_gap_s, allow_zero=True)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def window_scores(model, path: str | Path) -> tuple[np.ndarray, np.ndarray, float]:
+    """Per-window class probabilities of a recording.
+
+    Returns
+    -------
+    scores : np.ndarray [shape=(n_windows, n_classes)]
+        Zero for windows below the model's gate.
+    centres_s : np.ndarray [shape=(n_windows,)]
+    duration_s : float
+    """
+    emb = model.embedder.embed_file(path)
+    scores = model.classifier.predict_proba([v[None] for v in emb.vectors]) if len(emb.vectors) else np.zeros((0, len(model.classes)))
+    if model.gate_db is not None:
+        scores[emb.level_db < model.gate_db] = 0.0
+    return scores, emb.times_s, emb.duration_s
+
+
+def detect_events(scores: np.ndarray, centres_s: np.ndarray, classes: list[str], *, window_s: float, hop_s: float,
+                  duration_s: float, settings: DetectionSettings = DetectionSettings()) -> list[Event]:
+    """Turn window scores into events, sorted by start time.
+
+    Parameters
+    ----------
+    scores : np.ndarray [shape=(n_windows, n_classes)]
+    centres_s : np.ndarray [shape=(n_windows,)]
+        Window centres in seconds.
+    window_s, hop_s : float
+        Window length and hop; an active window spans its centre ± ``hop_s / 2``
+        (so consecutive windows tile the time line), widened to its full
+        length at the start and end of an event.
+    """
+    if len(scores) == 0:
+        return []
+    if settings.median_windows > 1:
+        scores = median_filter(scores, size=(settings.median_windows, 1), mode="nearest")
+    events = []
+    for k, label in enumerate(classes):
+        for a, b in _hysteresis(scores[:, k], settings.threshold, settings.threshold * settings.low_ratio):
+            start = max(0.0, centres_s[a] - window_s / 2)
+            end = min(duration_s, centres_s[b - 1] + window_s / 2)
+            seg = scores[a:b, k]
+            events.append([start, end, label, float(seg.max()), float(seg.mean())])
+    events = _merge(sorted(events), settings.merge_gap_s)
+    return [Event(s, e, lab, peak) for s, e, lab, peak, _ in events if e - s >= settings.min_duration_s]
+
+
+def _hysteresis(x: np.ndarray, high: float, low: float) -> list[tuple[int, int]]:
+    """Index ranges ``[a, b)`` where ``x`` rises to ``high`` and stays above ``low``."""
+    spans, start = [], None
+    for i, v in enumerate(x):
+        if start is None and v >= high:
+            start = i
+            while start > 0 and x[start - 1] >= low:  # extend backwards over the rising edge
+                start -= 1
+        elif start is not None and v < low:
+            spans.append((start, i))
+            start = None
+    if start is not None:
+        spans.append((start, len(x)))
+    return spans
+
+
+def _merge(events: list[list], gap_s: float) -> list[list]:
+    """Merge same-label events separated by at most ``gap_s`` (input sorted by start)."""
+    merged: dict[str, list] = {}
+    out = []
+    for ev in events:
+        last = merged.get(ev[2])
+        if last is not None and ev[0] - last[1] <= gap_s:
+            last[1] = max(last[1], ev[1])
+            last[3] = max(last[3], ev[3])
+        else:
+            merged[ev[2]] = ev
+            out.append(ev)
+    return out

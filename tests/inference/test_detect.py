@@ -1,0 +1,38 @@
+import numpy as np
+import pytest
+
+from earmark.errors import ParameterError
+from earmark.inference.detect import DetectionSettings, _hysteresis, detect_events
+
+
+def test_hysteresis_known_answer():
+    x = np.array([0.1, 0.4, 0.9, 0.5, 0.45, 0.2, 0.8, 0.9, 0.3])
+    assert _hysteresis(x, 0.7, 0.35) == [(1, 5), (6, 8)]
+
+
+def test_events_from_scores_with_merge_and_min_duration():
+    hop = 0.5
+    centres = np.arange(20) * hop + 0.5
+    scores = np.zeros((20, 2))
+    scores[2:6, 0] = 0.9      # dog, windows 2-5
+    scores[9:11, 0] = 0.8     # dog again, 1 s after the first ends
+    scores[14, 1] = 0.95      # a single rain window
+    s = DetectionSettings(threshold=0.5, median_windows=1, merge_gap_s=0.0)
+    events = detect_events(scores, centres, ["dog", "rain"], window_s=1.0, hop_s=hop, duration_s=10.5, settings=s)
+    assert [(e.label, e.start_s, e.end_s) for e in events] == [("dog", 1.0, 3.5), ("dog", 4.5, 6.0), ("rain", 7.0, 8.0)]
+    merged = detect_events(scores, centres, ["dog", "rain"], window_s=1.0, hop_s=hop, duration_s=10.5,
+                           settings=DetectionSettings(median_windows=1, merge_gap_s=1.0, min_duration_s=1.5))
+    assert [(e.label, e.start_s, e.end_s, e.score) for e in merged] == [("dog", 1.0, 6.0, 0.9)]
+
+
+def test_median_filter_removes_a_one_window_blip():
+    scores = np.zeros((9, 1))
+    scores[4, 0] = 1.0
+    events = detect_events(scores, np.arange(9.0), ["x"], window_s=1.0, hop_s=1.0, duration_s=9.0,
+                           settings=DetectionSettings(median_windows=3))
+    assert events == []
+
+
+def test_bad_settings_are_rejected():
+    with pytest.raises(ParameterError, match="threshold"):
+        DetectionSettings(threshold=0)
