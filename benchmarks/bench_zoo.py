@@ -76,7 +76,7 @@ def main() -> None:
     r = earmark.curve(root / "esc10", embedders=ZOO, cache_dir=cache, **esc)
     show_curve("ESC-10 curve, the zoo", r)
     save(r, out, "esc10-curve", curve_report)
-    r = earmark.compare(root / "esc10", embedders=ZOO + ["aisfx+birdnet", "aisfx+speech"], classifiers=["knn", "logreg", "svm"],
+    r = earmark.compare(root / "esc10", embedders=ZOO + ["aisfx+birdnet", "aisfx+speech"], classifiers=CLASSIFIERS,
                         folds="fold", cache_dir=cache)
     show_compare("ESC-10 compare", r)
     save(r, out, "esc10-compare", compare_report)

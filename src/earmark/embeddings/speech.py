@@ -64,7 +64,7 @@ class SpeechEmbedder(Embedder):
     context : int
         Consecutive embeddings per earmark window.
     hop_embeddings : int
-        Hop between earmark windows, in embeddings (4 = 0.32 s).
+        Hop between earmark windows, in embeddings (8 = 0.64 s).
     batch_size : int
         Embeddings per embedding-model call.
     """
@@ -74,7 +74,7 @@ class SpeechEmbedder(Embedder):
     sample_rate = SR
     licence = "Apache-2.0"
 
-    def __init__(self, *, step_frames: int = 8, context: int = 16, hop_embeddings: int = 4, batch_size: int = 256) -> None:
+    def __init__(self, *, step_frames: int = 8, context: int = 16, hop_embeddings: int = 8, batch_size: int = 256) -> None:
         self.step_frames = check_positive("step_frames", step_frames, kind=int)
         self.context = check_positive("context", context, kind=int)
         self.hop_embeddings = check_positive("hop_embeddings", hop_embeddings, kind=int)
