@@ -174,3 +174,30 @@ def test_birdnet_model_says_it_is_non_commercial(demo_subset, cache_dir, tmp_pat
     meta = json.loads(zipfile.ZipFile(model).read("earmark.json"))
     assert meta["embedder"]["commercial_use"] is False and "NC" in meta["embedder"]["licence"]
     assert "non-commercial" in run("embedders").output
+
+
+def test_detect_finds_clips_in_a_long_recording(demo_subset, cache_dir, tmp_path):
+    """Clips separated by digital silence: every detected event overlaps a real clip, exports re-read equal."""
+    from earmark.data.labels import read_audacity, read_raven
+
+    model = tmp_path / "m.earmark"
+    assert run("train", demo_subset, "--out", model, "--embedder", "mfcc", "--classifier", "logreg", "--cache-dir", cache_dir).exit_code == 0
+    sr, gap = 44100, 4.0
+    parts, truth, t = [], [], 2.0
+    parts.append(np.zeros(int(2.0 * sr), np.float32))
+    for clip in sorted(demo_subset.glob("*.flac"))[::3]:  # one clip per class
+        y, _ = sf.read(clip, dtype="float32")
+        parts += [y, np.zeros(int(gap * sr), np.float32)]
+        truth.append((t, t + len(y) / sr))
+        t += len(y) / sr + gap
+    long = tmp_path / "long.flac"
+    sf.write(long, np.concatenate(parts), sr)
+    r = run("detect", model, long, "--format", "audacity", "--out", tmp_path / "events", "--merge-gap-s", "1.0")
+    assert r.exit_code == 0, r.output
+    events = read_audacity(tmp_path / "events" / "long.labels.txt")
+    assert events
+    for e in events:
+        assert any(e.start_s < b and e.end_s > a for a, b in truth), (e, truth)
+    assert run("detect", model, long, "--format", "raven", "--out", tmp_path / "events", "--merge-gap-s", "1.0").exit_code == 0
+    raven = read_raven(tmp_path / "events" / "long.selections.txt")
+    assert [(round(e.start_s, 4), round(e.end_s, 4), e.label) for e in raven] == [(round(e.start_s, 4), round(e.end_s, 4), e.label) for e in events]

@@ -359,6 +359,62 @@ def compare(
     _run(go, quiet)
 
 
+@app.command()
+def detect(
+    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="Model file from 'earmark train'.")],
+    recordings: Annotated[list[Path], typer.Argument(metavar="RECORDING...", help="Audio files or folders (searched recursively).")],
+    threshold: Annotated[float, typer.Option(help="Score at which an event starts (it lasts while above 0.6 x this).")] = 0.5,
+    min_duration_s: Annotated[float, typer.Option("--min-duration-s", help="Drop events shorter than this.")] = 0.0,
+    merge_gap_s: Annotated[float, typer.Option("--merge-gap-s", help="Merge same-label events closer than this.")] = 0.0,
+    median_windows: Annotated[int, typer.Option(help="Median filter length over window scores.")] = 3,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="csv, json, audacity or raven.")] = "csv",
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Folder for one event file per recording (default: beside each recording).")] = None,
+    quiet: Quiet = False,
+) -> None:
+    """Find events in long recordings; writes one event file per recording and prints a summary.
+
+    Unreadable recordings are reported and skipped; the exit code is 1 if any was.
+    """
+    from earmark.audio import find_audio_files
+    from earmark.errors import AudioLoadError, ParameterError, check_choice
+    from earmark.inference.detect import FORMATS, DetectionSettings, detect as run_detect, write_events
+    from earmark.model import Model
+    from earmark.progress import track
+
+    def go(progress):
+        check_choice("format", fmt, FORMATS)
+        settings = DetectionSettings(threshold=threshold, min_duration_s=min_duration_s, merge_gap_s=merge_gap_s, median_windows=median_windows)
+        model = Model.load(model_path)
+        files = find_audio_files(recordings)
+        if not files:
+            raise ParameterError(f"No audio files found in {', '.join(map(str, recordings))}; pass recordings or folders holding them.")
+        table, failed = Table(title=f"events ({fmt})"), []
+        for col in ("recording", "duration s", "events", "by label", "written to"):
+            table.add_column(col)
+        suffix = {"csv": ".events.csv", "json": ".events.json", "audacity": ".labels.txt", "raven": ".selections.txt"}[fmt]
+        for f in track(files, description="detecting", total=len(files), enabled=progress):
+            try:
+                result = run_detect(model, f, settings=settings)
+            except AudioLoadError as exc:
+                failed.append(str(exc))
+                continue
+            target = (out_dir or f.parent) / (f.stem + suffix)
+            write_events(result["events"], target, fmt)
+            counts = {}
+            for e in result["events"]:
+                counts[e.label] = counts.get(e.label, 0) + 1
+            table.add_row(str(f), f"{result['duration_s']:.1f}", str(len(result["events"])),
+                          ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), str(target))
+        if table.row_count:
+            out.print(table)
+        for message in failed:
+            err.print(f"[red]error:[/red] {message}", highlight=False)
+        if failed:
+            raise typer.Exit(1)
+
+    _run(go, quiet)
+
+
 def _write_json(path: Path, obj) -> None:
     from earmark.fileio import atomic_write
 

@@ -117,3 +117,48 @@ def _merge(events: list[list], gap_s: float) -> list[list]:
             merged[ev[2]] = ev
             out.append(ev)
     return out
+
+
+FORMATS = ("csv", "json", "audacity", "raven")
+
+
+def detect(model, path: str | Path, *, settings: DetectionSettings = DetectionSettings()) -> dict:
+    """Events in one recording, with the window scores they came from.
+
+    Returns
+    -------
+    dict
+        ``events`` (list of :class:`Event`), ``scores`` ``(n_windows, n_classes)``,
+        ``centres_s``, ``duration_s``, ``classes``, ``settings``.
+    """
+    scores, centres, duration = window_scores(model, path)
+    events = detect_events(scores, centres, model.classes, window_s=model.embedder.window_s, hop_s=model.embedder.hop_s,
+                           duration_s=duration, settings=settings)
+    return {"events": events, "scores": scores, "centres_s": centres, "duration_s": duration,
+            "classes": model.classes, "settings": settings.to_dict()}
+
+
+def write_events(events: list[Event], path: str | Path, fmt: str) -> Path:
+    """Write events as csv, json, an Audacity label track or a Raven selection table (atomically)."""
+    import json
+
+    from earmark.data.labels import write_audacity, write_raven
+    from earmark.errors import check_choice
+    from earmark.fileio import atomic_write
+
+    check_choice("format", fmt, FORMATS)
+    if fmt == "audacity":
+        return write_audacity(events, path)
+    if fmt == "raven":
+        return write_raven(events, path)
+    rows = [{"start_s": round(e.start_s, 4), "end_s": round(e.end_s, 4), "label": e.label, "peak_score": e.score} for e in events]
+    with atomic_write(path, "w") as f:
+        if fmt == "json":
+            json.dump(rows, f, indent=2, ensure_ascii=False)
+        else:
+            import csv
+
+            w = csv.DictWriter(f, fieldnames=["start_s", "end_s", "label", "peak_score"])
+            w.writeheader()
+            w.writerows(rows)
+    return Path(path)
