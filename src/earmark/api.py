@@ -209,7 +209,7 @@ def curve(data, *, embedders=("mfcc", DEFAULT_EMBEDDER), classifiers=("knn", "lo
         "data": p.describe(), "protocol": protocol, "versions": p.versions(),
         "settings": [f"embedders: {', '.join(p.embedders)}", f"classifiers: {', '.join(classifiers)}",
                      f"aggregation `{aggregation}`, gate {gate_db} dBFS"],
-        "title": f"Learning curves on {p.ds.root.name} ({len(np.unique(p.labels))} classes, {repeats} repeats x {len(result['folds'])} folds)",
+        "title": f"Learning curves on {p.ds.root.name} ({len(np.unique(p.labels))} classes, {repeats} repeats x {len(result['folds'])} fold{'s' if len(result['folds']) > 1 else ''})",
         "seconds": {"embed": t1 - t0, "fit_and_test": time.perf_counter() - t1, "total": time.perf_counter() - t0},
     }
 
