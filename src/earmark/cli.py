@@ -367,6 +367,7 @@ def detect(
     min_duration_s: Annotated[float, typer.Option("--min-duration-s", help="Drop events shorter than this.")] = 0.0,
     merge_gap_s: Annotated[float, typer.Option("--merge-gap-s", help="Merge same-label events closer than this.")] = 0.0,
     median_windows: Annotated[int, typer.Option(help="Median filter length over window scores.")] = 3,
+    hop_s: Annotated[float | None, typer.Option("--hop-s", help="Take windows this often (default: the model's hop); smaller sharpens event edges.")] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="csv, json, audacity or raven.")] = "csv",
     out_dir: Annotated[Path | None, typer.Option("--out", help="Folder for one event file per recording (default: beside each recording).")] = None,
     quiet: Quiet = False,
@@ -394,7 +395,7 @@ def detect(
         suffix = {"csv": ".events.csv", "json": ".events.json", "audacity": ".labels.txt", "raven": ".selections.txt"}[fmt]
         for f in track(files, description="detecting", total=len(files), enabled=progress):
             try:
-                result = run_detect(model, f, settings=settings)
+                result = run_detect(model, f, settings=settings, hop_s=hop_s)
             except AudioLoadError as exc:
                 failed.append(str(exc))
                 continue

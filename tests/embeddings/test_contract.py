@@ -109,3 +109,22 @@ def test_speech_matches_openwakeword_on_a_short_clip(fsdd):
     ours = speech.embed(y, sr=16000).vectors
     assert ours.shape == (1, 1536)
     np.testing.assert_allclose(ours[0], ref, atol=1e-4)
+
+
+def test_with_hop_takes_the_same_windows_more_densely(embedder, rng):
+    if "+" in embedder.name:  # a fusion keeps its parts' windows: it refuses, clearly
+        from earmark.errors import ParameterError
+
+        with pytest.raises(ParameterError, match="cannot change its hop"):
+            embedder.with_hop(0.5)
+        return
+    y = 0.2 * rng.normal(size=embedder.sample_rate * 5).astype(np.float32)
+    dense = embedder.with_hop(embedder.hop_s / 2)
+    assert dense.hop_s == pytest.approx(embedder.hop_s / 2, rel=0.2)
+    assert dense.window_s == pytest.approx(embedder.window_s)
+    a, b = embedder.embed(y, sr=embedder.sample_rate), dense.embed(y, sr=embedder.sample_rate)
+    assert len(b.vectors) >= 2 * len(a.vectors) - 2
+    step = int(round(embedder.hop_s / dense.hop_s))
+    sr = embedder.sample_rate
+    if round(embedder.hop_s * sr) == step * round(dense.hop_s * sr):  # the dense grid contains the original one
+        np.testing.assert_allclose(b.vectors[::step][: len(a.vectors)], a.vectors, atol=1e-4)

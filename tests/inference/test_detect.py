@@ -19,10 +19,11 @@ def test_events_from_scores_with_merge_and_min_duration():
     scores[14, 1] = 0.95      # a single rain window
     s = DetectionSettings(threshold=0.5, median_windows=1, merge_gap_s=0.0)
     events = detect_events(scores, centres, ["dog", "rain"], window_s=1.0, hop_s=hop, duration_s=10.5, settings=s)
-    assert [(e.label, e.start_s, e.end_s) for e in events] == [("dog", 1.0, 3.5), ("dog", 4.5, 6.0), ("rain", 7.0, 8.0)]
+    # an active window stands for its centre ± hop / 2
+    assert [(e.label, e.start_s, e.end_s) for e in events] == [("dog", 1.25, 3.25), ("dog", 4.75, 5.75), ("rain", 7.25, 7.75)]
     merged = detect_events(scores, centres, ["dog", "rain"], window_s=1.0, hop_s=hop, duration_s=10.5,
-                           settings=DetectionSettings(median_windows=1, merge_gap_s=1.0, min_duration_s=1.5))
-    assert [(e.label, e.start_s, e.end_s, e.score) for e in merged] == [("dog", 1.0, 6.0, 0.9)]
+                           settings=DetectionSettings(median_windows=1, merge_gap_s=1.5, min_duration_s=1.5))
+    assert [(e.label, e.start_s, e.end_s, e.score) for e in merged] == [("dog", 1.25, 5.75, 0.9)]
 
 
 def test_median_filter_removes_a_one_window_blip():

@@ -69,6 +69,10 @@ class AisfxEmbedder(Embedder):
     def hop_s(self) -> float:
         return self._hop_frames * HOP / self.sample_rate
 
+    def _hop_param(self, hop_s: float) -> tuple[str, object]:
+        frames = max(1, round(hop_s * self.sample_rate / HOP))
+        return "hop_blocks", frames / BLOCK
+
     def params(self) -> dict:
         return {"hop_blocks": self.hop_blocks, "n_fft": N_FFT, "hop_length": HOP, "n_mels": N_MELS, "block_frames": BLOCK}
 

@@ -108,6 +108,27 @@ class Embedder(ABC):
 
         return self.embed_stream(stream(path, sr=self.sample_rate))
 
+    def with_hop(self, hop_s: float) -> Embedder:
+        """A copy of this embedder with windows every ``hop_s`` seconds (nearest the model's own grid).
+
+        The windows themselves, and so the embeddings, are unchanged; only how
+        densely they are taken. Used by detection to sharpen event edges.
+        """
+        from earmark.errors import check_positive
+
+        check_positive("hop_s", hop_s)
+        name, value = self._hop_param(hop_s)
+        return type(self)(**{**self._init_kwargs(), name: value})
+
+    def _hop_param(self, hop_s: float) -> tuple[str, object]:
+        raise ParameterError(f"Embedder {self.name!r} cannot change its hop; leave --hop-s out.")
+
+    def _init_kwargs(self) -> dict:
+        import inspect
+
+        accepted = inspect.signature(type(self).__init__).parameters
+        return {k: v for k, v in self.params().items() if k in accepted}
+
     def identity(self) -> dict:
         """Name, version and parameters: everything that determines the output."""
         return {"name": self.name, "version": self.version, "params": self.params()}

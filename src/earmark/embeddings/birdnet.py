@@ -74,6 +74,9 @@ class BirdnetEmbedder(Embedder):
     def hop_s(self) -> float:
         return self._hop_s
 
+    def _hop_param(self, hop_s: float) -> tuple[str, object]:
+        return "hop_s", float(hop_s)
+
     def params(self) -> dict:
         return {"hop_s": self._hop_s}
 

@@ -52,6 +52,9 @@ class MfccEmbedder(Embedder):
     def hop_s(self) -> float:
         return self._hop_s
 
+    def _hop_param(self, hop_s: float) -> tuple[str, object]:
+        return "hop_s", float(hop_s)
+
     def params(self) -> dict:
         return {"window_s": self._window_s, "hop_s": self._hop_s, "n_mfcc": self.n_mfcc, "n_mels": self.n_mels, "n_fft": self.n_fft, "hop_length": self.hop_length, "normalize": self.normalize}
 

@@ -77,6 +77,9 @@ class SpeakerEmbedder(Embedder):
     def hop_s(self) -> float:
         return self.step_frames * HOP / SR
 
+    def _hop_param(self, hop_s: float) -> tuple[str, object]:
+        return "step_frames", max(1, round(hop_s * SR / HOP))
+
     def params(self) -> dict:
         return {"step_frames": self.step_frames, "target_dbfs": TARGET_DBFS}
 

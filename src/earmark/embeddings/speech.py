@@ -91,6 +91,9 @@ class SpeechEmbedder(Embedder):
     def hop_s(self) -> float:
         return self.hop_embeddings * self.step_frames * HOP / SR
 
+    def _hop_param(self, hop_s: float) -> tuple[str, object]:
+        return "hop_embeddings", max(1, round(hop_s / (self.step_frames * HOP / SR)))
+
     def params(self) -> dict:
         return {"step_frames": self.step_frames, "context": self.context, "hop_embeddings": self.hop_embeddings}
 

@@ -42,8 +42,8 @@ class DetectionSettings:
         return asdict(self)
 
 
-def window_scores(model, path: str | Path) -> tuple[np.ndarray, np.ndarray, float]:
-    """Per-window class probabilities of a recording.
+def window_scores(model, path: str | Path, *, embedder=None) -> tuple[np.ndarray, np.ndarray, float]:
+    """Per-window class probabilities of a recording (``embedder`` defaults to the model's).
 
     Returns
     -------
@@ -52,7 +52,7 @@ def window_scores(model, path: str | Path) -> tuple[np.ndarray, np.ndarray, floa
     centres_s : np.ndarray [shape=(n_windows,)]
     duration_s : float
     """
-    emb = model.embedder.embed_file(path)
+    emb = (embedder or model.embedder).embed_file(path)
     scores = model.classifier.predict_proba([v[None] for v in emb.vectors]) if len(emb.vectors) else np.zeros((0, len(model.classes)))
     if model.gate_db is not None:
         scores[emb.level_db < model.gate_db] = 0.0
@@ -69,19 +69,20 @@ def detect_events(scores: np.ndarray, centres_s: np.ndarray, classes: list[str],
     centres_s : np.ndarray [shape=(n_windows,)]
         Window centres in seconds.
     window_s, hop_s : float
-        Window length and hop; an active window spans its centre ± ``hop_s / 2``
-        (so consecutive windows tile the time line), widened to its full
-        length at the start and end of an event.
+        Window length and hop; an active window stands for its centre
+        ± ``hop_s / 2``, so consecutive windows tile the time line and an
+        event's edges are known to about half a hop.
     """
     if len(scores) == 0:
         return []
     if settings.median_windows > 1:
         scores = median_filter(scores, size=(settings.median_windows, 1), mode="nearest")
     events = []
+    half = min(hop_s, window_s) / 2
     for k, label in enumerate(classes):
         for a, b in _hysteresis(scores[:, k], settings.threshold, settings.threshold * settings.low_ratio):
-            start = max(0.0, centres_s[a] - window_s / 2)
-            end = min(duration_s, centres_s[b - 1] + window_s / 2)
+            start = max(0.0, centres_s[a] - half)
+            end = min(duration_s, centres_s[b - 1] + half)
             seg = scores[a:b, k]
             events.append([start, end, label, float(seg.max()), float(seg.mean())])
     events = _merge(sorted(events), settings.merge_gap_s)
@@ -122,8 +123,12 @@ def _merge(events: list[list], gap_s: float) -> list[list]:
 FORMATS = ("csv", "json", "audacity", "raven")
 
 
-def detect(model, path: str | Path, *, settings: DetectionSettings = DetectionSettings()) -> dict:
+def detect(model, path: str | Path, *, settings: DetectionSettings = DetectionSettings(), hop_s: float | None = None) -> dict:
     """Events in one recording, with the window scores they came from.
+
+    ``hop_s`` takes the model's windows more densely than in training (the
+    embeddings are the same kind, so the classifier applies unchanged), which
+    sharpens event edges at the cost of time.
 
     Returns
     -------
@@ -131,8 +136,9 @@ def detect(model, path: str | Path, *, settings: DetectionSettings = DetectionSe
         ``events`` (list of :class:`Event`), ``scores`` ``(n_windows, n_classes)``,
         ``centres_s``, ``duration_s``, ``classes``, ``settings``.
     """
-    scores, centres, duration = window_scores(model, path)
-    events = detect_events(scores, centres, model.classes, window_s=model.embedder.window_s, hop_s=model.embedder.hop_s,
+    embedder = model.embedder.with_hop(hop_s) if hop_s else model.embedder
+    scores, centres, duration = window_scores(model, path, embedder=embedder)
+    events = detect_events(scores, centres, model.classes, window_s=embedder.window_s, hop_s=embedder.hop_s,
                            duration_s=duration, settings=settings)
     return {"events": events, "scores": scores, "centres_s": centres, "duration_s": duration,
             "classes": model.classes, "settings": settings.to_dict()}
