@@ -1,6 +1,6 @@
-"""Peak memory and speed of `earmark predict` on a 60-minute recording.
+"""Peak memory and speed of `earmark predict` (or `detect`) on a 60-minute recording.
 
-    python benchmarks/bench_memory.py [--minutes 60]
+    python benchmarks/bench_memory.py [--minutes 60] [--command predict|detect]
 
 Builds a 60-minute 44.1 kHz FLAC from ESC-10 clips (under benchmarks/out/),
 trains a model on the demo clips, and runs `earmark predict` in a child
@@ -45,6 +45,7 @@ def long_file(minutes: int) -> Path:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=int, default=60)
+    ap.add_argument("--command", choices=["predict", "detect"], default="predict")
     args = ap.parse_args()
     path = long_file(args.minutes)
     model = OUT / "demo.earmark"
@@ -52,13 +53,14 @@ def main() -> None:
     if not model.is_file():
         subprocess.run(earmark + ["train", "data/demo/train", "--out", str(model), "--quiet"], check=True)
     t = time.perf_counter()
-    proc = subprocess.run(earmark + ["predict", str(model), str(path), "--quiet", "--format", "csv"], capture_output=True, text=True)
+    extra = ["--format", "csv"] + (["--out", str(OUT)] if args.command == "detect" else [])
+    proc = subprocess.run(earmark + [args.command, str(model), str(path), "--quiet", *extra], capture_output=True, text=True)
     wall = time.perf_counter() - t
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(proc.stdout.strip())
     if proc.returncode:
         raise SystemExit(proc.stderr)
-    print(f"predict on {args.minutes} min: {wall:.1f} s wall ({args.minutes * 60 / wall:.1f}x realtime), peak RSS {peak_mb:.0f} MB")
+    print(f"{args.command} on {args.minutes} min: {wall:.1f} s wall ({args.minutes * 60 / wall:.1f}x realtime), peak RSS {peak_mb:.0f} MB")
 
 
 if __name__ == "__main__":
