@@ -201,3 +201,35 @@ def test_detect_finds_clips_in_a_long_recording(demo_subset, cache_dir, tmp_path
     assert run("detect", model, long, "--format", "raven", "--out", tmp_path / "events", "--merge-gap-s", "1.0").exit_code == 0
     raven = read_raven(tmp_path / "events" / "long.selections.txt")
     assert [(round(e.start_s, 4), round(e.end_s, 4), e.label) for e in raven] == [(round(e.start_s, 4), round(e.end_s, 4), e.label) for e in events]
+
+
+def test_train_from_audacity_labels_over_long_recordings(demo_subset, tmp_path):
+    """Label tracks beside long recordings become training clips; silence becomes 'background'."""
+    from earmark.data.labels import Event, write_audacity
+
+    sr = 44100
+    rec_dir = tmp_path / "field"
+    rec_dir.mkdir()
+    clips = sorted(demo_subset.glob("*.flac"))
+    labels = {r["filename"]: r["label"] for r in __import__("csv").DictReader(open(demo_subset / "metadata.csv"))}
+    for k in range(2):  # two recordings, each with every clip once
+        parts, events, t = [np.zeros(2 * sr, np.float32)], [], 2.0
+        for clip in clips[k::2] + clips[1 - k::2]:
+            y, _ = sf.read(clip, dtype="float32")
+            parts += [y, np.zeros(3 * sr, np.float32)]
+            events.append(Event(t, t + len(y) / sr, labels[clip.name]))
+            t += len(y) / sr + 3.0
+        sf.write(rec_dir / f"rec{k}.flac", np.concatenate(parts), sr)
+        write_audacity(events, rec_dir / f"rec{k}.txt")
+    model = tmp_path / "field.earmark"
+    r = run("train", rec_dir, "--labels", "audacity", "--embedder", "mfcc", "--classifier", "logreg", "--out", model)
+    assert r.exit_code == 0, r.output
+    assert "24 labelled stretches in 2 recordings" in r.output
+    from earmark.model import Model
+
+    m = Model.load(model)
+    assert m.classes == ["background", "dog", "rain", "rooster"]
+    # 6 events per class; 20 silent runs, balanced down to 6 background clips
+    assert m.info["data"]["classes"] == {"background": 6, "dog": 6, "rain": 6, "rooster": 6}
+    r = run("train", tmp_path, "--labels", "raven", "--out", tmp_path / "x.earmark", "--embedder", "mfcc")
+    assert r.exit_code == 1 and "no recording has a raven label file" in r.output

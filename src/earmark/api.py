@@ -137,6 +137,41 @@ def train(data, *, embedder: str = DEFAULT_EMBEDDER, classifier: str = "logreg",
     return Model(emb, clf, gate_db, info)
 
 
+def train_from_labels(root, *, labels: str, embedder: str = DEFAULT_EMBEDDER, classifier: str = "logreg",
+                      aggregation: str = "mean", background: bool = True, classifier_params: dict | None = None,
+                      cache_dir=None, use_cache: bool = True, random_state: int = 0, progress: bool = False) -> Model:
+    """Train on labelled events in long recordings (Audacity or Raven label files beside them).
+
+    See :mod:`earmark.data.annotations`. With ``background``, unlabelled
+    stretches become a ``background`` class, so the model can say "none of these".
+    """
+    from earmark.data.annotations import annotated_recordings, balance_background, clips_from_events, read_events
+
+    _check([classifier], aggregation)
+    t0 = time.perf_counter()
+    pairs = annotated_recordings(root, labels)
+    emb = get_embedder(embedder) if isinstance(embedder, str) else embedder
+    done = embed_files([r for r, _ in pairs], emb, EmbeddingCache(cache_dir, enabled=use_cache), progress=progress)
+    clips, names = [], []
+    for rec, lab in pairs:
+        if rec in done.embeddings:
+            c, n = clips_from_events(done.embeddings[rec], read_events(lab, labels), background=background)
+            clips += c
+            names += n
+    clips, names = balance_background(clips, names, np.random.default_rng(random_state))
+    embed_s = time.perf_counter() - t0
+    clf = EmbeddingClassifier(classifier, aggregation=aggregation, classifier_params=classifier_params, random_state=random_state)
+    clf.fit(clips, names)
+    info = {
+        "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "earmark_version": __version__,
+        "data": {"root": str(root), "labels": labels, "n_recordings": len(done.embeddings), "n_events": len(names),
+                 "classes": _counts(names), "audio_seconds": done.audio_seconds, "n_skipped": len(done.skipped)},
+        "skipped": [{"file": str(p), "reason": r} for p, r in done.skipped],
+        "seconds": {"embed": embed_s, "fit": time.perf_counter() - t0 - embed_s},
+    }
+    return Model(emb, clf, None, info)
+
+
 def evaluate(data, *, embedder: str = DEFAULT_EMBEDDER, classifier: str = "logreg", aggregation: str = "mean",
              gate_db: float | None = DEFAULT_GATE_DB, classifier_params: dict | None = None, folds: str | None = None,
              test_folds: list[str] | None = None, cv: int = 5, file_column: str = "filename", label_column: str = "label",

@@ -87,6 +87,8 @@ def train(
     file_column: FileCol = "filename",
     label_column: LabelCol = "label",
     cv: Annotated[int | None, typer.Option(help="Also cross-validate (K folds) and store the figures in the model.")] = None,
+    labels: Annotated[str | None, typer.Option(help="Train from label files beside long recordings in DATA: audacity or raven.")] = None,
+    background: Annotated[bool, typer.Option(help="With --labels: unlabelled stretches become a 'background' class.")] = True,
     cache_dir: CacheDir = None,
     no_cache: NoCache = False,
     quiet: Quiet = False,
@@ -95,6 +97,17 @@ def train(
     import earmark
 
     def go(progress):
+        if labels is not None:
+            from earmark.api import train_from_labels
+
+            model = train_from_labels(data, labels=labels, embedder=embedder, classifier=classifier, aggregation=aggregation,
+                                      background=background, cache_dir=cache_dir, use_cache=not no_cache, progress=progress)
+            path = model.save(out_path)
+            _report_skipped(model.info["skipped"])
+            d = model.info["data"]
+            out.print(f"trained {classifier} on {embedder} embeddings of {d['n_events']} labelled stretches in {d['n_recordings']} "
+                      f"recordings: {', '.join(f'{k} {v}' for k, v in d['classes'].items())} -> {path}", highlight=False)
+            return
         model = earmark.train(data, embedder=embedder, classifier=classifier, aggregation=aggregation, gate_db=_gate(gate_db),
                               file_column=file_column, label_column=label_column, cache_dir=cache_dir, use_cache=not no_cache,
                               cv=cv, progress=progress)

@@ -37,3 +37,10 @@ def test_median_filter_removes_a_one_window_blip():
 def test_bad_settings_are_rejected():
     with pytest.raises(ParameterError, match="threshold"):
         DetectionSettings(threshold=0)
+
+
+def test_background_class_never_becomes_an_event():
+    scores = np.array([[0.9, 0.1]] * 5 + [[0.1, 0.9]] * 5)
+    events = detect_events(scores, np.arange(10.0), ["background", "bird"], window_s=1.0, hop_s=1.0, duration_s=10.0,
+                           settings=DetectionSettings(median_windows=1))
+    assert [(e.label, e.start_s, e.end_s) for e in events] == [("bird", 4.5, 9.5)]

@@ -80,6 +80,8 @@ def detect_events(scores: np.ndarray, centres_s: np.ndarray, classes: list[str],
     events = []
     half = min(hop_s, window_s) / 2
     for k, label in enumerate(classes):
+        if label == "background":  # the 'nothing of interest' class of models trained with --labels
+            continue
         for a, b in _hysteresis(scores[:, k], settings.threshold, settings.threshold * settings.low_ratio):
             start = max(0.0, centres_s[a] - half)
             end = min(duration_s, centres_s[b - 1] + half)
