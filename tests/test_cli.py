@@ -192,8 +192,9 @@ def test_detect_finds_clips_in_a_long_recording(demo_subset, cache_dir, tmp_path
         t += len(y) / sr + gap
     long = tmp_path / "long.flac"
     sf.write(long, np.concatenate(parts), sr)
-    r = run("detect", model, long, "--format", "audacity", "--out", tmp_path / "events", "--merge-gap-s", "1.0")
+    r = run("detect", model, long, "--format", "audacity", "--out", tmp_path / "events", "--merge-gap-s", "1.0", "--plot")
     assert r.exit_code == 0, r.output
+    assert (tmp_path / "events" / "long.detect.png").stat().st_size > 20000
     events = read_audacity(tmp_path / "events" / "long.labels.txt")
     assert events
     for e in events:

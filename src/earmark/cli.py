@@ -383,6 +383,7 @@ def detect(
     hop_s: Annotated[float | None, typer.Option("--hop-s", help="Take windows this often (default: the model's hop); smaller sharpens event edges.")] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="csv, json, audacity or raven.")] = "csv",
     out_dir: Annotated[Path | None, typer.Option("--out", help="Folder for one event file per recording (default: beside each recording).")] = None,
+    plot: Annotated[bool, typer.Option("--plot", help="Also write a PNG: spectrogram with the events, scores under it.")] = False,
     quiet: Quiet = False,
 ) -> None:
     """Find events in long recordings; writes one event file per recording and prints a summary.
@@ -414,6 +415,10 @@ def detect(
                 continue
             target = (out_dir or f.parent) / (f.stem + suffix)
             write_events(result["events"], target, fmt)
+            if plot:
+                from earmark.evaluation.plots import detection_png
+
+                detection_png(f, result, (out_dir or f.parent) / (f.stem + ".detect.png"), threshold=threshold)
             counts = {}
             for e in result["events"]:
                 counts[e.label] = counts.get(e.label, 0) + 1

@@ -96,3 +96,45 @@ def f1_heatmap_png(comparison: dict, path: Path, *, title: str) -> Path:
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="F1")
     fig.tight_layout()
     return _save(fig, path)
+
+
+def detection_png(path_audio, result: dict, path: Path, *, threshold: float, max_frames: int = 3000) -> Path:
+    """Spectrogram of a recording with its detected events, and the class scores under it.
+
+    The log-mel spectrogram (16 kHz, 64 bands) is computed while streaming the
+    file, with a hop chosen so that at most ``max_frames`` columns are drawn:
+    memory stays small for long recordings.
+    """
+    from earmark.audio import Framer, audio_info, stream
+    from earmark.features.mel import mel_frames
+
+    plt = _pyplot()
+    sr, n_fft = 16000, 1024
+    duration = audio_info(path_audio, min_duration_s=0).duration_s
+    hop = max(256, int(duration * sr / max_frames))
+    framer, cols = Framer(n_fft, hop), []
+    for chunk in stream(path_audio, sr=sr):
+        frames = framer.push(chunk)
+        if len(frames):
+            cols.append(mel_frames(frames, sr=sr, n_mels=64))
+    spec = 10 * np.log10(np.maximum(np.concatenate(cols), 1e-10)).T if cols else np.zeros((64, 1))
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(12, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
+    ax1.imshow(spec, origin="lower", aspect="auto", cmap="magma", extent=(0, duration, 0, 64), vmin=spec.max() - 80)
+    ax1.set_ylabel("mel band (16 kHz, 64 bands)")
+    colours = plt.get_cmap("tab10")
+    classes = result["classes"]
+    for e in result["events"]:
+        c = colours(classes.index(e.label) % 10)
+        ax1.axvspan(e.start_s, e.end_s, color=c, alpha=0.25)
+        ax1.text(e.start_s, 60, e.label, color="white", fontsize=8, va="top", clip_on=True)
+    ax1.set_title(f"{Path(path_audio).name}: {len(result['events'])} events")
+    for k, label in enumerate(classes):
+        if label != "background":
+            ax2.plot(result["centres_s"], result["scores"][:, k], color=colours(k % 10), label=label, linewidth=1.2)
+    ax2.axhline(threshold, color="grey", linestyle="--", linewidth=1, label=f"threshold {threshold}")
+    ax2.set_ylim(0, 1.02)
+    ax2.set_xlabel("time (s)")
+    ax2.set_ylabel("window score")
+    ax2.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    fig.tight_layout()
+    return _save(fig, path)
