@@ -234,3 +234,31 @@ def test_train_from_audacity_labels_over_long_recordings(demo_subset, tmp_path):
     assert m.info["data"]["classes"] == {"background": 6, "dog": 6, "rain": 6, "rooster": 6}
     r = run("train", tmp_path, "--labels", "raven", "--out", tmp_path / "x.earmark", "--embedder", "mfcc")
     assert r.exit_code == 1 and "no recording has a raven label file" in r.output
+
+
+def test_listen_classifies_a_file_stream_and_reports_latency(demo_subset, cache_dir, tmp_path):
+    model = tmp_path / "m.earmark"
+    assert run("train", demo_subset, "--out", model, "--embedder", "mfcc", "--classifier", "logreg", "--cache-dir", cache_dir).exit_code == 0
+    sr = 44100
+    rain = sorted(demo_subset.glob("*.flac"))[3]  # the demo subset is 3 dog, 3 rooster, 3 rain clips in that order
+    y, _ = sf.read(rain, dtype="float32")
+    stream_file = tmp_path / "stream.wav"
+    sf.write(stream_file, np.concatenate([np.zeros(2 * sr, np.float32), y, np.zeros(2 * sr, np.float32)]), sr)
+    r = run("listen", model, "--input", stream_file, "--no-realtime", "--hop-s", "0.5", "--threshold", "0.0")
+    assert r.exit_code == 0, r.output
+    lines = [line for line in r.stdout.splitlines() if " s  " in line]
+    times = [float(line.split()[0]) for line in lines]
+    assert lines and all(1.9 <= t <= 8.1 for t in times)  # silence before and after is never classified
+    assert "latency median" in r.stderr and "95th percentile" in r.stderr
+
+
+def test_listen_reads_raw_pcm_from_stdin(demo_subset, cache_dir, tmp_path):
+    model = tmp_path / "m.earmark"
+    assert run("train", demo_subset, "--out", model, "--embedder", "mfcc", "--cache-dir", cache_dir).exit_code == 0
+    y, _ = sf.read(sorted(demo_subset.glob("*.flac"))[3], dtype="float32")
+    import soxr
+
+    pcm = (np.clip(soxr.resample(y, 44100, 16000), -1, 1) * 32767).astype("<i2").tobytes()
+    r = runner.invoke(app, ["listen", str(model), "--input", "-", "--rate", "16000", "--threshold", "0.0"], input=pcm)
+    assert r.exit_code == 0, r.output
+    assert len([line for line in r.stdout.splitlines() if " s  " in line]) >= 5

@@ -434,6 +434,56 @@ def detect(
     _run(go, quiet)
 
 
+@app.command()
+def listen(
+    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="Model file from 'earmark train'.")],
+    input_: Annotated[str | None, typer.Option("--input", "-i", help="A file played at real-time pace, or - for raw 16-bit PCM on stdin.")] = None,
+    device: Annotated[str | None, typer.Option(help="Sound card (index or name) when no --input is given.")] = None,
+    rate: Annotated[int, typer.Option(help="Sample rate of the PCM on stdin.")] = 16000,
+    hop_s: Annotated[float, typer.Option("--hop-s", help="Classify the newest window this often.")] = 0.5,
+    gate_db: Annotated[float, typer.Option("--gate-db", help="Windows quieter than this (dBFS) are not classified.")] = -50.0,
+    threshold: Annotated[float, typer.Option(help="Print windows whose top score reaches this.")] = 0.5,
+    realtime: Annotated[bool, typer.Option(help="With --input FILE: play it at real-time pace (--no-realtime: as fast as possible).")] = True,
+) -> None:
+    """Classify live audio as it arrives; prints detections with their stream time and latency."""
+    import resource
+    import time as _time
+
+    import numpy as np
+
+    from earmark.inference.listen import file_blocks, listen as run_listen, microphone_blocks, stdin_blocks
+    from earmark.model import Model
+
+    def go(_progress):
+        model = Model.load(model_path)
+        sr, block_s = model.embedder.sample_rate, min(hop_s, 0.1)
+        if input_ == "-":
+            blocks = stdin_blocks(rate=rate, sr=sr, block_s=block_s)
+        elif input_:
+            blocks = file_blocks(input_, sr=sr, block_s=block_s, realtime=realtime)
+        else:
+            blocks = microphone_blocks(device=int(device) if device and device.isdigit() else device, sr=sr, block_s=block_s)
+        latencies, t0 = [], _time.perf_counter()
+        cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+        try:
+            for d in run_listen(model, blocks, hop_s=hop_s, gate_db=gate_db, threshold=threshold):
+                latencies.append(d.latency_s)
+                print(f"{d.end_s:9.2f} s  {d.label:<20} {d.score:.2f}  level {d.level_db:6.1f} dBFS  latency {d.latency_s * 1000:5.0f} ms", flush=True)
+        except KeyboardInterrupt:
+            pass
+        wall = _time.perf_counter() - t0
+        cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+        cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+        if latencies:
+            lat = np.array(latencies) * 1000
+            err.print(f"stream ended: {len(lat)} detections, latency median {np.median(lat):.0f} ms, "
+                      f"95th percentile {np.percentile(lat, 95):.0f} ms; CPU {cpu / wall:.2f} cores on average over {wall:.1f} s", highlight=False)
+        else:
+            err.print(f"stream ended: no detections; CPU {cpu / max(wall, 1e-9):.2f} cores on average over {wall:.1f} s", highlight=False)
+
+    _run(go)
+
+
 def _write_json(path: Path, obj) -> None:
     from earmark.fileio import atomic_write
 

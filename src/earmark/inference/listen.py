@@ -1,0 +1,112 @@
+"""Live classification of a stream: a microphone, a file played at real-time pace, or stdin.
+
+Samples arrive in blocks; every ``hop_s`` the newest ``window_s`` of audio
+is classified, unless its level is below the gate (silence is never
+classified). Each result carries the stream time of the window's end and
+the latency from the moment that last sample arrived to the result.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from earmark.audio.windows import rms_db
+from earmark.errors import AudioLoadError, EarmarkError, check_positive
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One classified window of a live stream."""
+
+    end_s: float
+    label: str
+    score: float
+    level_db: float
+    latency_s: float
+
+
+def file_blocks(path: str | Path, *, sr: int, block_s: float, realtime: bool) -> Iterator[tuple[np.ndarray, float]]:
+    """Blocks of a file at ``sr``, each with its arrival time; paced like a live source when ``realtime``."""
+    from earmark.audio import stream
+
+    block = max(1, int(block_s * sr))
+    start, n, buf = time.perf_counter(), 0, np.zeros(0, np.float32)
+    for chunk in stream(path, sr=sr):
+        buf = np.concatenate([buf, chunk])
+        while len(buf) >= block:
+            n += block
+            if realtime:
+                time.sleep(max(0.0, start + n / sr - time.perf_counter()))
+            yield buf[:block], time.perf_counter()
+            buf = buf[block:]
+    if len(buf):
+        yield buf, time.perf_counter()
+
+
+def stdin_blocks(*, rate: int, sr: int, block_s: float) -> Iterator[tuple[np.ndarray, float]]:
+    """Raw signed 16-bit little-endian mono PCM at ``rate`` Hz from stdin (e.g. ``arecord -f S16_LE -r 16000``)."""
+    import soxr
+
+    resampler = soxr.ResampleStream(rate, sr, 1, dtype="float32") if rate != sr else None
+    nbytes = 2 * max(1, int(block_s * rate))
+    stream = sys.stdin.buffer
+    while True:
+        raw = stream.read(nbytes)
+        if not raw:
+            return
+        x = np.frombuffer(raw[: len(raw) // 2 * 2], dtype="<i2").astype(np.float32) / 32768.0
+        arrived = time.perf_counter()
+        yield (resampler.resample_chunk(x) if resampler else x), arrived
+
+
+def microphone_blocks(*, device, sr: int, block_s: float) -> Iterator[tuple[np.ndarray, float]]:
+    """Blocks from a sound card through sounddevice (PortAudio)."""
+    try:
+        import sounddevice as sd
+    except (ImportError, OSError) as exc:
+        raise EarmarkError(f"live input needs sounddevice and PortAudio ({exc}); pip install sounddevice, "
+                           "or use --input FILE or --input - with a pipe") from None
+    import queue
+
+    q: queue.Queue = queue.Queue()
+    try:
+        with sd.InputStream(samplerate=sr, channels=1, dtype="float32", device=device, blocksize=int(block_s * sr),
+                            callback=lambda data, frames, t, status: q.put((data[:, 0].copy(), time.perf_counter()))):
+            while True:
+                try:
+                    yield q.get(timeout=5.0)
+                except queue.Empty:
+                    raise AudioLoadError(f"the input device {device!r} delivered no audio for 5 s; check it is connected.") from None
+    except sd.PortAudioError as exc:
+        raise AudioLoadError(f"the input device {device!r} failed ({exc}); list devices with: python -m sounddevice") from None
+
+
+def listen(model, blocks: Iterator[tuple[np.ndarray, float]], *, hop_s: float = 0.5, gate_db: float = -50.0,
+           threshold: float = 0.5) -> Iterator[Detection]:
+    """Classify the newest window every ``hop_s`` seconds; yield the windows whose top score reaches ``threshold``."""
+    check_positive("hop_s", hop_s)
+    emb = model.embedder
+    sr, length, hop = emb.sample_rate, int(round(emb.window_s * emb.sample_rate)), int(round(hop_s * emb.sample_rate))
+    ring, total, next_end = np.zeros(length, np.float32), 0, length
+    emb.embed(ring, sr=sr)  # load and optimise the network before the first sound, not during it
+    for block, arrived in blocks:
+        for i in range(0, len(block), hop):  # keep windows on a fixed grid whatever the block size
+            piece = block[i : i + hop]
+            ring = np.concatenate([ring, piece])[-length:]
+            total += len(piece)
+            if total < next_end:
+                continue
+            next_end += hop
+            level = float(rms_db(ring))
+            if level < gate_db:
+                continue
+            proba = model.predict_proba_embeddings([emb.embed(ring, sr=sr)])[0]
+            k = int(np.argmax(proba))
+            if proba[k] >= threshold:
+                yield Detection(total / sr, model.classes[k], float(proba[k]), level, time.perf_counter() - arrived)
