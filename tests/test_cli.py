@@ -262,3 +262,24 @@ def test_listen_reads_raw_pcm_from_stdin(demo_subset, cache_dir, tmp_path):
     r = runner.invoke(app, ["listen", str(model), "--input", "-", "--rate", "16000", "--threshold", "0.0"], input=pcm)
     assert r.exit_code == 0, r.output
     assert len([line for line in r.stdout.splitlines() if " s  " in line]) >= 5
+
+
+def test_listen_vad_gate_passes_speech_and_blocks_rain(demo_subset, fsdd, cache_dir, tmp_path):
+    from tests.conftest import available
+
+    available("speech")  # onnxruntime present (the VAD runs on it)
+    model = tmp_path / "m.earmark"
+    assert run("train", demo_subset, "--out", model, "--embedder", "mfcc", "--cache-dir", cache_dir).exit_code == 0
+    import soxr
+
+    rain, _ = sf.read(sorted(demo_subset.glob("*.flac"))[3], dtype="float32")
+    words = [soxr.resample(sf.read(fsdd / "audio" / f"{d}_jackson_0.wav", dtype="float32")[0], 8000, 44100) for d in range(6)]
+    speech = np.concatenate([np.concatenate([w, np.zeros(22050, np.float32)]) for w in words])
+    counts = {}
+    for name, y in (("rain", rain), ("speech", speech)):
+        path = tmp_path / f"{name}.wav"
+        sf.write(path, y, 44100)
+        r = run("listen", model, "--input", path, "--no-realtime", "--gate", "vad", "--threshold", "0.0", "--gate-db", "-80")
+        assert r.exit_code == 0, r.output
+        counts[name] = len([line for line in r.stdout.splitlines() if " s  " in line])
+    assert counts["rain"] == 0 and counts["speech"] >= 3, counts

@@ -442,6 +442,7 @@ def listen(
     rate: Annotated[int, typer.Option(help="Sample rate of the PCM on stdin.")] = 16000,
     hop_s: Annotated[float, typer.Option("--hop-s", help="Classify the newest window this often.")] = 0.5,
     gate_db: Annotated[float, typer.Option("--gate-db", help="Windows quieter than this (dBFS) are not classified.")] = -50.0,
+    gate: Annotated[str, typer.Option(help="energy, or vad: also skip windows without voice (Silero VAD).")] = "energy",
     threshold: Annotated[float, typer.Option(help="Print windows whose top score reaches this.")] = 0.5,
     realtime: Annotated[bool, typer.Option(help="With --input FILE: play it at real-time pace (--no-realtime: as fast as possible).")] = True,
 ) -> None:
@@ -466,7 +467,7 @@ def listen(
         latencies, t0 = [], _time.perf_counter()
         cpu0 = resource.getrusage(resource.RUSAGE_SELF)
         try:
-            for d in run_listen(model, blocks, hop_s=hop_s, gate_db=gate_db, threshold=threshold):
+            for d in run_listen(model, blocks, hop_s=hop_s, gate_db=gate_db, threshold=threshold, gate=gate):
                 latencies.append(d.latency_s)
                 print(f"{d.end_s:9.2f} s  {d.label:<20} {d.score:.2f}  level {d.level_db:6.1f} dBFS  latency {d.latency_s * 1000:5.0f} ms", flush=True)
         except KeyboardInterrupt:

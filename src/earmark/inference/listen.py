@@ -88,10 +88,19 @@ def microphone_blocks(*, device, sr: int, block_s: float) -> Iterator[tuple[np.n
 
 
 def listen(model, blocks: Iterator[tuple[np.ndarray, float]], *, hop_s: float = 0.5, gate_db: float = -50.0,
-           threshold: float = 0.5) -> Iterator[Detection]:
-    """Classify the newest window every ``hop_s`` seconds; yield the windows whose top score reaches ``threshold``."""
+           threshold: float = 0.5, gate: str = "energy", vad_threshold: float = 0.5) -> Iterator[Detection]:
+    """Classify the newest window every ``hop_s`` seconds; yield the windows whose top score reaches ``threshold``.
+
+    ``gate="energy"`` skips windows below ``gate_db``; ``gate="vad"`` also
+    skips windows in which Silero VAD finds no frame of voice at
+    ``vad_threshold`` or more.
+    """
+    from earmark.errors import check_choice
+
     check_positive("hop_s", hop_s)
+    check_choice("gate", gate, ("energy", "vad"))
     emb = model.embedder
+    vad = _VadTrack(emb.sample_rate, emb.window_s) if gate == "vad" else None
     sr, length, hop = emb.sample_rate, int(round(emb.window_s * emb.sample_rate)), int(round(hop_s * emb.sample_rate))
     ring, total, next_end = np.zeros(length, np.float32), 0, length
     emb.embed(ring, sr=sr)  # load and optimise the network before the first sound, not during it
@@ -100,13 +109,37 @@ def listen(model, blocks: Iterator[tuple[np.ndarray, float]], *, hop_s: float = 
             piece = block[i : i + hop]
             ring = np.concatenate([ring, piece])[-length:]
             total += len(piece)
+            if vad is not None:
+                vad.push(piece)
             if total < next_end:
                 continue
             next_end += hop
             level = float(rms_db(ring))
-            if level < gate_db:
+            if level < gate_db or (vad is not None and vad.recent_max() < vad_threshold):
                 continue
             proba = model.predict_proba_embeddings([emb.embed(ring, sr=sr)])[0]
             k = int(np.argmax(proba))
             if proba[k] >= threshold:
                 yield Detection(total / sr, model.classes[k], float(proba[k]), level, time.perf_counter() - arrived)
+
+
+class _VadTrack:
+    """Silero VAD probabilities over the last window of a stream at ``sr`` Hz."""
+
+    def __init__(self, sr: int, window_s: float) -> None:
+        import soxr
+
+        from earmark.inference.vad import FRAME, SR, SileroVad
+
+        self._vad = SileroVad()
+        self._resampler = soxr.ResampleStream(sr, SR, 1, dtype="float32") if sr != SR else None
+        self._probs = np.zeros(max(1, int(window_s * SR / FRAME)), np.float32)
+
+    def push(self, piece: np.ndarray) -> None:
+        x = self._resampler.resample_chunk(piece) if self._resampler else piece
+        new = self._vad.push(x)
+        if len(new):
+            self._probs = np.concatenate([self._probs, new])[-len(self._probs):]
+
+    def recent_max(self) -> float:
+        return float(self._probs.max())
