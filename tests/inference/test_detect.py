@@ -24,6 +24,7 @@ def test_events_from_scores_with_merge_and_min_duration():
     merged = detect_events(scores, centres, ["dog", "rain"], window_s=1.0, hop_s=hop, duration_s=10.5,
                            settings=DetectionSettings(median_windows=1, merge_gap_s=1.5, min_duration_s=1.5))
     assert [(e.label, e.start_s, e.end_s, e.score) for e in merged] == [("dog", 1.25, 5.75, 0.9)]
+    assert merged[0].mean_score == pytest.approx((4 * 0.9 + 2 * 0.8) / 6)  # over all six merged windows
 
 
 def test_median_filter_removes_a_one_window_blip():

@@ -37,6 +37,7 @@ class Event:
     score: float | None = None
     low_hz: float | None = None
     high_hz: float | None = None
+    mean_score: float | None = None
 
 
 def _check(events) -> list[Event]:

@@ -86,9 +86,9 @@ def detect_events(scores: np.ndarray, centres_s: np.ndarray, classes: list[str],
             start = max(0.0, centres_s[a] - half)
             end = min(duration_s, centres_s[b - 1] + half)
             seg = scores[a:b, k]
-            events.append([start, end, label, float(seg.max()), float(seg.mean())])
+            events.append([start, end, label, float(seg.max()), float(seg.sum()), len(seg)])
     events = _merge(sorted(events), settings.merge_gap_s)
-    return [Event(s, e, lab, peak) for s, e, lab, peak, _ in events if e - s >= settings.min_duration_s]
+    return [Event(s, e, lab, peak, mean_score=total / n) for s, e, lab, peak, total, n in events if e - s >= settings.min_duration_s]
 
 
 def _hysteresis(x: np.ndarray, high: float, low: float) -> list[tuple[int, int]]:
@@ -116,6 +116,8 @@ def _merge(events: list[list], gap_s: float) -> list[list]:
         if last is not None and ev[0] - last[1] <= gap_s:
             last[1] = max(last[1], ev[1])
             last[3] = max(last[3], ev[3])
+            last[4] += ev[4]  # score sum and window count: the mean stays over all merged windows
+            last[5] += ev[5]
         else:
             merged[ev[2]] = ev
             out.append(ev)
@@ -159,14 +161,15 @@ def write_events(events: list[Event], path: str | Path, fmt: str) -> Path:
         return write_audacity(events, path)
     if fmt == "raven":
         return write_raven(events, path)
-    rows = [{"start_s": round(e.start_s, 4), "end_s": round(e.end_s, 4), "label": e.label, "peak_score": e.score} for e in events]
+    rows = [{"start_s": round(e.start_s, 4), "end_s": round(e.end_s, 4), "label": e.label, "peak_score": e.score,
+             "mean_score": e.mean_score} for e in events]
     with atomic_write(path, "w") as f:
         if fmt == "json":
             json.dump(rows, f, indent=2, ensure_ascii=False)
         else:
             import csv
 
-            w = csv.DictWriter(f, fieldnames=["start_s", "end_s", "label", "peak_score"])
+            w = csv.DictWriter(f, fieldnames=["start_s", "end_s", "label", "peak_score", "mean_score"])
             w.writeheader()
             w.writerows(rows)
     return Path(path)
