@@ -163,10 +163,7 @@ def predict(
                 failed.append(str(exc))
         if preds:
             _print_predictions(preds, fmt, top_k)
-        for message in failed:
-            err.print(f"[red]error:[/red] {message}", highlight=False)
-        if failed:
-            raise typer.Exit(1)
+        _fail_if_any(failed)
 
     _run(go, quiet)
 
@@ -230,19 +227,29 @@ def evaluate(
         s = result["seconds"]
         out.print(f"{result['n_files']} clips ({result['audio_seconds']:.0f} s audio), {result['n_skipped']} skipped; "
                   f"embed {s['embed']:.1f} s, fit {s['fit']:.1f} s, total {s['total']:.1f} s", highlight=False)
-        if json_path:
-            _write_json(json_path, result)
-            out.print(f"wrote {json_path}")
-        if report:
-            from earmark.evaluation.report import evaluation_report
-
-            _print_written(evaluation_report(result, report))
+        _save_outputs(result, json_path, report, "evaluation_report")
 
     _run(go, quiet)
 
 
-def _print_written(paths: dict) -> None:
-    out.print(f"wrote {paths['html']} and {paths['markdown']}", highlight=False)
+def _save_outputs(result: dict, json_path: Path | None, report: Path | None, report_kind: str) -> None:
+    """Write the result as JSON and/or a report (``report_kind`` names the writer in earmark.evaluation.report)."""
+    if json_path:
+        _write_json(json_path, result)
+        out.print(f"wrote {json_path}")
+    if report:
+        from earmark.evaluation import report as reports
+
+        paths = getattr(reports, report_kind)(result, report)
+        out.print(f"wrote {paths['html']} and {paths['markdown']}", highlight=False)
+
+
+def _fail_if_any(failed: list[str]) -> None:
+    """Print each skipped file's error on stderr; exit 1 if there was any."""
+    for message in failed:
+        err.print(f"[red]error:[/red] {message}", highlight=False)
+    if failed:
+        raise typer.Exit(1)
 
 
 def _names(value: str, option: str) -> list[str]:
@@ -316,13 +323,7 @@ def curve(
         s = result["seconds"]
         out.print(f"chance {result['chance']:.3f}; {len(result['runs'])} runs; embed {s['embed']:.1f} s, "
                   f"fit+test {s['fit_and_test']:.1f} s, total {s['total']:.1f} s", highlight=False)
-        if json_path:
-            _write_json(json_path, result)
-            out.print(f"wrote {json_path}")
-        if report:
-            from earmark.evaluation.report import curve_report
-
-            _print_written(curve_report(result, report))
+        _save_outputs(result, json_path, report, "curve_report")
 
     _run(go, quiet)
 
@@ -361,13 +362,7 @@ def compare(
             table.add_row(r["embedder"], r["classifier"], str(r["dims"]), f"{r['accuracy_mean']:.3f} ± {r['accuracy_std']:.3f}{star}",
                           f"{r['balanced_accuracy_mean']:.3f}", f"{r['macro_f1_mean']:.3f}", f"{r['fit_seconds_per_fold']:.2f}")
         out.print(table)
-        if json_path:
-            _write_json(json_path, result)
-            out.print(f"wrote {json_path}")
-        if report:
-            from earmark.evaluation.report import compare_report
-
-            _print_written(compare_report(result, report))
+        _save_outputs(result, json_path, report, "compare_report")
 
     _run(go, quiet)
 
@@ -426,10 +421,7 @@ def detect(
                           ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), str(target))
         if table.row_count:
             out.print(table)
-        for message in failed:
-            err.print(f"[red]error:[/red] {message}", highlight=False)
-        if failed:
-            raise typer.Exit(1)
+        _fail_if_any(failed)
 
     _run(go, quiet)
 

@@ -2,9 +2,9 @@
 
 On small matrices (a few hundred windows by a few hundred dimensions, the
 normal size of earmark's few-shot problems) OpenBLAS's threads cost more
-than they give: a logistic regression on 900 x 512 took 0.66 s with two
-BLAS threads and 0.08 s with one on the 2-core reference machine, and idle
-OpenBLAS workers keep spinning after a call, slowing PyTorch code that runs
+than they give: a logistic regression on 906 x 512 takes about 0.5 s with two
+BLAS threads and 0.065 s with one on the 2-core reference machine
+(benchmarks/bench_blas.py), and idle OpenBLAS workers keep spinning after a call, slowing PyTorch code that runs
 next. Parallelism is instead applied at the level of folds and draws.
 """
 

@@ -106,6 +106,7 @@ def detection_png(path_audio, result: dict, path: Path, *, threshold: float, max
     memory stays small for long recordings.
     """
     from earmark.audio import Framer, audio_info, stream
+    from earmark.data.annotations import BACKGROUND
     from earmark.features.mel import mel_frames
 
     plt = _pyplot()
@@ -129,7 +130,7 @@ def detection_png(path_audio, result: dict, path: Path, *, threshold: float, max
         ax1.text(e.start_s, 60, e.label, color="white", fontsize=8, va="top", clip_on=True)
     ax1.set_title(f"{Path(path_audio).name}: {len(result['events'])} events")
     for k, label in enumerate(classes):
-        if label != "background":
+        if label != BACKGROUND:
             ax2.plot(result["centres_s"], result["scores"][:, k], color=colours(k % 10), label=label, linewidth=1.2)
     ax2.axhline(threshold, color="grey", linestyle="--", linewidth=1, label=f"threshold {threshold}")
     ax2.set_ylim(0, 1.02)

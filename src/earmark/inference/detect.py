@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from scipy.ndimage import median_filter
 
+from earmark.data.annotations import BACKGROUND
 from earmark.data.labels import Event
 from earmark.errors import check_positive
 
@@ -80,7 +81,7 @@ def detect_events(scores: np.ndarray, centres_s: np.ndarray, classes: list[str],
     events = []
     half = min(hop_s, window_s) / 2
     for k, label in enumerate(classes):
-        if label == "background":  # the 'nothing of interest' class of models trained with --labels
+        if label == BACKGROUND:  # the 'nothing of interest' class of models trained with --labels
             continue
         for a, b in _hysteresis(scores[:, k], settings.threshold, settings.threshold * settings.low_ratio):
             start = max(0.0, centres_s[a] - half)
