@@ -30,7 +30,8 @@ import earmark.audio
 from earmark.data import Dataset, load_dataset
 from earmark.data.labels import Event, read_audacity, read_raven
 from earmark.evaluation.events import event_based, segment_based
-from earmark.inference.detect import DetectionSettings, detect, detect_events, write_events
+from earmark.data.labels import write_labels
+from earmark.inference.detect import DetectionSettings, detect, detect_events
 
 warnings.filterwarnings("ignore")
 OUT = Path(__file__).parent / "out" / "detect"
@@ -65,13 +66,14 @@ def main() -> None:
     path = OUT / "esc10_fold1_long.flac"
     sf.write(path, y, SR)
     print(f"recording: {len(y) / SR / 60:.1f} min, {len(truth)} reference events (fold 1), model trained on folds 2-5", flush=True)
-    settings = DetectionSettings(threshold=0.5, merge_gap_s=1.0)
-    for hop in (None, 0.3):
+    for exclusive, hop in ((False, None), (False, 0.3), (True, None), (True, 0.3)):
+        settings = DetectionSettings(threshold=0.5, merge_gap_s=1.0, exclusive=exclusive)
         t0 = time.perf_counter()
         result = detect(model, path, settings=settings, hop_s=hop)
         wall = time.perf_counter() - t0
         events = result["events"]
-        print(f"detect --hop-s {hop or model.embedder.hop_s:.2f}: {len(events)} events in {wall:.1f} s "
+        print(f"detect --hop-s {hop or model.embedder.hop_s:.2f} {'--exclusive' if exclusive else '--no-exclusive'}: "
+              f"{len(events)} events in {wall:.1f} s "
               f"({len(y) / SR / wall:.0f}x realtime), settings {settings.to_dict()}")
         for collar in (0.2, 1.0):
             r = event_based(truth, events, onset_collar_s=collar, offset_collar_s=collar)
@@ -79,19 +81,19 @@ def main() -> None:
                   f"(precision {r['precision']:.3f}, recall {r['recall']:.3f}; tp {r['tp']}, fp {r['fp']}, fn {r['fn']})")
         r = segment_based(truth, events, duration_s=len(y) / SR, segment_s=1.0)
         print(f"   segment-based F1, 1 s segments: {r['f1']:.3f} (precision {r['precision']:.3f}, recall {r['recall']:.3f})", flush=True)
+    settings = DetectionSettings(threshold=0.5, merge_gap_s=1.0)
     result = detect(model, path, settings=settings)
     events = result["events"]
     same = {}
     for fmt, reader in (("audacity", read_audacity), ("raven", read_raven)):
-        out = write_events(events, OUT / f"events.{fmt}.txt", fmt)
+        out = write_labels(events, OUT / f"events.{fmt}.txt", fmt)
         back, want = reader(out), events  # written with 6 decimals: equal to a microsecond
         same[fmt] = len(back) == len(want) and all(
             a.label == b.label and abs(a.start_s - b.start_s) < 1e-5 and abs(a.end_s - b.end_s) < 1e-5 for a, b in zip(back, want))
     print(f"exports read back identical: {same}")
     decoded, _ = earmark.audio.load(path)  # the same 16-bit samples the stream decodes
     whole = model.embedder.embed(decoded, sr=SR)
-    scores = model.classifier.predict_proba([v[None] for v in whole.vectors])
-    scores[whole.level_db < model.gate_db] = 0.0
+    scores = model.window_scores(whole).scores
     in_memory = detect_events(scores, whole.times_s, model.classes, window_s=model.embedder.window_s, hop_s=model.embedder.hop_s,
                               duration_s=whole.duration_s, settings=settings)
     key = [(e.start_s, e.end_s, e.label) for e in events]

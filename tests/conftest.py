@@ -35,7 +35,7 @@ def shared_data(name: str) -> Path:
 def available(name: str):
     """The embedder ``name``, or a skip when its optional backend is missing (a failure under CI)."""
     from earmark.embeddings import get_embedder
-    from earmark.embeddings.packaged import MissingBackendError
+    from earmark.errors import MissingBackendError
 
     embedder = get_embedder(name)
     try:

@@ -26,7 +26,7 @@ def test_cross_validate_known_answer(rng):
     # two perfectly separable classes: every fold is 100% right
     labels = np.repeat(["lo", "hi"], 10)
     clips = [np.full((2, 3), -5.0 if c == "lo" else 5.0) + rng.normal(0, 0.1, (2, 3)) for c in labels]
-    r = cross_validate(clips, labels, cv=5, classifier="knn")
+    r = cross_validate("knn", clips, labels, cv=5)
     assert r["accuracy_mean"] == 1.0 and r["accuracy_std"] == 0.0 and len(r["folds"]) == 5
     assert r["confusion_matrix"] == [[10, 0], [0, 10]]
     assert r["per_class"]["lo"]["recall"] == 1.0
@@ -69,7 +69,11 @@ def test_learning_curve_pairs_every_combination(rng):
     labels = np.repeat(["lo", "hi"], 12)
     good = [np.full((1, 2), -3.0 if c == "lo" else 3.0) + rng.normal(0, 0.3, (1, 2)) for c in labels]
     noise = [rng.normal(0, 1, (1, 2)) for _ in labels]
-    r = learning_curve({"good": good, "noise": noise}, labels, classifiers=["knn", "logreg"], shots=[1, 4], repeats=3, cv=3)
+    from earmark.api import Candidate
+    from earmark.models import get_model
+
+    cands = [Candidate(e, m, get_model(m)) for e in ("good", "noise") for m in ("knn", "logreg")]
+    r = learning_curve({"good": good, "noise": noise}, labels, cands, shots=[1, 4], repeats=3, cv=3)
     assert len(r["runs"]) == 3 * 3 * 2 * 2 * 2
     by = {(s["embedder"], s["classifier"], s["n"]): s["accuracy_mean"] for s in r["summary"]}
     assert by[("good", "logreg", 4)] == 1.0 and by[("noise", "knn", 4)] < 0.8

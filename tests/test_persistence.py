@@ -6,7 +6,7 @@ import pytest
 
 import earmark
 from earmark.errors import ModelFileError
-from earmark.model import Model
+from earmark.pipeline import Model
 
 
 @pytest.fixture
@@ -21,9 +21,11 @@ def test_round_trip_gives_identical_predictions(trained, demo_subset, tmp_path):
     np.testing.assert_allclose(loaded.predict_proba(files), trained.predict_proba(files))
     assert loaded.classes == ["dog", "rain", "rooster"]
     meta = json.loads(zipfile.ZipFile(path).read("earmark.json"))
-    assert meta["embedder"]["name"] == "mfcc" and meta["info"]["data"]["n_files"] == 9
-    assert meta["earmark_version"] == earmark.__version__
-    assert not list(tmp_path.glob("*.tmp"))
+    assert meta["front_end"]["name"] == "mfcc" and meta["info"]["data"]["n_files"] == 9
+    assert meta["earmark_version"] == earmark.__version__ and meta["format_version"] == 2
+    assert meta["model"] == {"name": "knn", "kind": "embedding head", "params": loaded.estimator.get_params(deep=False)}
+    assert {n: p["format"] for n, p in meta["parts"].items()} == {"head": "skops", "fitted": "json"}
+    assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*.tmp"))
 
 
 def _rewrite(path, name, data):
@@ -38,9 +40,9 @@ def _rewrite(path, name, data):
 def test_tampered_classifier_is_refused(trained, tmp_path):
     path = trained.save(tmp_path / "m.earmark")
     with zipfile.ZipFile(path) as z:
-        blob = bytearray(z.read("head.skops"))
+        blob = bytearray(z.read("parts/head.skops"))
     blob[100] ^= 1
-    _rewrite(path, "head.skops", bytes(blob))
+    _rewrite(path, "parts/head.skops", bytes(blob))
     with pytest.raises(ModelFileError, match="checksum"):
         Model.load(path)
 
@@ -72,8 +74,8 @@ def test_untrusted_types_are_refused(trained, tmp_path):
     path = trained.save(tmp_path / "m.earmark")
     evil = sio.dumps(FunctionTransformer(func=eval))
     meta = json.loads(zipfile.ZipFile(path).read("earmark.json"))
-    meta["head_sha256"] = hashlib.sha256(evil).hexdigest()
-    _rewrite(path, "head.skops", evil)
+    meta["parts"]["head"]["sha256"] = hashlib.sha256(evil).hexdigest()
+    _rewrite(path, "parts/head.skops", evil)
     _rewrite(path, "earmark.json", json.dumps(meta))
     with pytest.raises(ModelFileError, match="does not trust"):
         Model.load(path)
@@ -90,7 +92,7 @@ def test_fused_model_round_trips(demo_subset, cache_dir, tmp_path):
 def test_changed_embedder_parameters_are_refused(trained, tmp_path):
     path = trained.save(tmp_path / "m.earmark")
     meta = json.loads(zipfile.ZipFile(path).read("earmark.json"))
-    meta["embedder"]["version"] = "0"
+    meta["front_end"]["version"] = "0"
     _rewrite(path, "earmark.json", json.dumps(meta))
     with pytest.raises(ModelFileError, match="retrain"):
         Model.load(path)

@@ -2,12 +2,12 @@
 
 >>> import earmark
 >>> model = earmark.train("data/demo/train")          # doctest: +SKIP
->>> model.predict(["clip.wav"])[0].label              # doctest: +SKIP
+>>> model.predict("clip.wav")[0].label                # doctest: +SKIP
 """
 
 __version__ = "0.1.0"
 
-from earmark.api import compare, curve, evaluate, load_model, train  # noqa: E402
-from earmark.model import Model, Prediction  # noqa: E402
+from earmark.api import compare, curve, detect, evaluate, load_model, predict, train  # noqa: E402
+from earmark.pipeline import Model, Prediction  # noqa: E402
 
-__all__ = ["Model", "Prediction", "__version__", "compare", "curve", "evaluate", "load_model", "train"]
+__all__ = ["Model", "Prediction", "__version__", "compare", "curve", "detect", "evaluate", "load_model", "predict", "train"]

@@ -1,6 +1,8 @@
 """The ``earmark`` command: parses options, calls :mod:`earmark.api`, prints.
 
-Domain errors become one line on stderr and exit code 1.
+Domain errors become one line on stderr and exit code 1. Nothing the user
+typed or the data holds (file names, labels, messages) is read as rich
+markup: it is printed as plain text.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ import csv
 import io
 import json
 import logging
+import re
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -16,33 +19,80 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from earmark.errors import EarmarkError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Few-shot sound classification by transfer learning.")
 # Off a terminal (pipes, files, tests) tables get room instead of rich's 80-column default.
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160, highlight=False)
+err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 160, highlight=False)
 
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
 CacheDir = Annotated[Path | None, typer.Option(help="Embedding cache folder (default: $EARMARK_CACHE_DIR or the user cache dir).")]
 NoCache = Annotated[bool, typer.Option("--no-cache", help="Compute embeddings without reading or writing the cache.")]
-EmbedderOpt = Annotated[str, typer.Option("--embedder", "-e", help="Embedder name; see 'earmark embedders'.")]
-ClassifierOpt = Annotated[str, typer.Option("--classifier", "-c", help="logreg, svm, knn, rf or mlp.")]
+EmbedderOpt = Annotated[str, typer.Option("--embedder", "-e", help="Embedder (front end) for embedding heads; see 'earmark embedders'; 'a+b' fuses two.")]
+ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="Any registered model; see 'earmark models'. Default: --classifier.")]
+ClassifierOpt = Annotated[str, typer.Option("--classifier", "-c", help="Embedding head: logreg, svm, knn, rf or mlp.")]
 AggOpt = Annotated[str, typer.Option(help="Window-to-clip aggregation: mean, vote or max.")]
 GateOpt = Annotated[float, typer.Option("--gate-db", help="Ignore windows quieter than this many dBFS (-inf: keep all).")]
 FileCol = Annotated[str, typer.Option(help="metadata.csv column with file paths.")]
 LabelCol = Annotated[str, typer.Option(help="metadata.csv column with labels.")]
+StrictPaths = Annotated[bool, typer.Option("--strict-paths", help="Refuse metadata.csv paths outside DATA (absolute or ../).")]
+FoldsOpt = Annotated[str | None, typer.Option(help="metadata.csv column with official folds.")]
+TestFoldOpt = Annotated[list[str] | None, typer.Option(help="Only this fold value is a test set (repeatable); e.g. --folds split --test-fold test.")]
+CvOpt = Annotated[int | None, typer.Option(help="Stratified K-fold when no --folds (default 5).")]
+JsonOpt = Annotated[Path | None, typer.Option("--json", help="Write the full result as JSON.")]
+ReportOpt = Annotated[Path | None, typer.Option(help="Write report.md, report.html and figures here.")]
+SeedOpt = Annotated[int, typer.Option(help="Seed of the draws and folds.")]
+DataArg = Annotated[Path, typer.Argument(metavar="DATA", help="Folder with metadata.csv or class sub-folders.")]
+ModelArg = Annotated[Path, typer.Argument(metavar="MODEL", help="Model file from 'earmark train'.")]
+
+# Python parameter names in library messages, as the options the user typed
+_OPTIONS = {"test_folds": "--test-fold", "train_folds": "--train-folds", "exclude_folds": "--exclude-fold", "classifier_params": "--classifier",
+            "fold_column": "--folds", "top_k": "--top-k", "embedder": "--embedder", "model": "--model", "classifier": "--classifier",
+            "format": "--format"}
+
+
+def _as_option(message: str) -> str:
+    return re.sub(r"The '(\w+)' parameter", lambda m: f"The '{_OPTIONS.get(m.group(1), '--' + m.group(1).replace('_', '-'))}' option", message)
+
+
+class _Warnings(logging.Handler):
+    """Library warnings as 'warning: ...' lines on stderr (plain text, never markup)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        err.print(Text("warning: ", style="yellow") + Text(record.getMessage()))
 
 
 def _run(fn, quiet: bool = False):
-    """Call ``fn``, turning earmark errors into one line and exit code 1."""
-    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    """Call ``fn(progress)``, turning earmark errors into one line and exit code 1."""
+    root = logging.getLogger("earmark")
+    if not any(isinstance(h, _Warnings) for h in root.handlers):
+        root.addHandler(_Warnings(level=logging.WARNING))
+        root.setLevel(logging.WARNING)
     try:
-        return fn(not quiet and sys.stderr.isatty())
+        return fn(not quiet)
     except EarmarkError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        _error(_as_option(str(exc)))
         raise typer.Exit(1) from None
+
+
+def _error(message: str) -> None:
+    err.print(Text("error: ", style="red") + Text(message))
+
+
+def _say(message: str) -> None:
+    out.print(Text(message))
+
+
+def _table(title: str, columns, rows, *, no_wrap=()) -> Table:
+    table = Table(title=Text(title))
+    for col in columns:
+        table.add_column(col, no_wrap=col in no_wrap)
+    for row in rows:
+        table.add_row(*(Text(str(c)) for c in row))
+    return table
 
 
 def _gate(value: float) -> float | None:
@@ -51,205 +101,27 @@ def _gate(value: float) -> float | None:
 
 def _report_skipped(skipped: list[dict]) -> None:
     for s in skipped:
-        err.print(f"[yellow]skipped[/yellow] {s['file']}: {s['reason']}", highlight=False, soft_wrap=True)
+        err.print(Text("skipped ", style="yellow") + Text(f"{s['file']}: {s['reason']}"))
 
 
-@app.command()
-def embedders() -> None:
-    """List the available embedders."""
-    from earmark.embeddings import DEFAULT_EMBEDDER, EMBEDDERS, get_embedder
+def _check_outputs(json_path: Path | None = None, report: Path | None = None, out_path: Path | None = None) -> None:
+    """Fail before any work if an output cannot be written."""
+    from earmark.fileio import check_writable_dir, check_writable_file
 
-    speeds = _measured_speeds()
-    table = Table(title="earmark embedders", caption="x realtime: measured on a 2-core CPU, see benchmarks/RESULTS.md")
-    for col in ("name", "dims", "Hz", "window s", "hop s", "licence", "use", "x realtime"):
-        table.add_column(col, no_wrap=col in ("name", "licence", "use"))
-    for name in EMBEDDERS:
-        d = get_embedder(name).describe()
-        label = f"{name} (default)" if name == DEFAULT_EMBEDDER else name
-        table.add_row(label, str(d["dims"]), str(d["sample_rate"]), f"{d['window_s']:.2f}", f"{d['hop_s']:.2f}",
-                      d["licence"], "any" if d["commercial_use"] else "non-commercial", speeds.get(name, "-"))
-    out.print(table)
-
-
-def _measured_speeds() -> dict[str, str]:
-    """Throughputs recorded by benchmarks/bench_embed.py on a 2-core CPU (see benchmarks/RESULTS.md)."""
-    return {"aisfx": "69x", "mfcc": "609x", "birdnet": "74x", "speech": "42x", "speaker": "185x"}
-
-
-@app.command()
-def train(
-    data: Annotated[Path, typer.Argument(help="Folder with metadata.csv or class sub-folders.")],
-    out_path: Annotated[Path, typer.Option("--out", "-o", help="Model file to write.")],
-    embedder: EmbedderOpt = "aisfx",
-    classifier: ClassifierOpt = "logreg",
-    aggregation: AggOpt = "mean",
-    gate_db: GateOpt = -60.0,
-    file_column: FileCol = "filename",
-    label_column: LabelCol = "label",
-    cv: Annotated[int | None, typer.Option(help="Also cross-validate (K folds) and store the figures in the model.")] = None,
-    labels: Annotated[str | None, typer.Option(help="Train from label files beside long recordings in DATA: audacity or raven.")] = None,
-    background: Annotated[bool, typer.Option(help="With --labels: unlabelled stretches become a 'background' class.")] = True,
-    cache_dir: CacheDir = None,
-    no_cache: NoCache = False,
-    quiet: Quiet = False,
-) -> None:
-    """Train a classifier on DATA and save it to --out."""
-    import earmark
-
-    def go(progress):
-        if labels is not None:
-            from earmark.api import train_from_labels
-
-            model = train_from_labels(data, labels=labels, embedder=embedder, classifier=classifier, aggregation=aggregation,
-                                      background=background, cache_dir=cache_dir, use_cache=not no_cache, progress=progress)
-            path = model.save(out_path)
-            _report_skipped(model.info["skipped"])
-            d = model.info["data"]
-            out.print(f"trained {classifier} on {embedder} embeddings of {d['n_events']} labelled stretches in {d['n_recordings']} "
-                      f"recordings: {', '.join(f'{k} {v}' for k, v in d['classes'].items())} -> {path}", highlight=False)
-            return
-        model = earmark.train(data, embedder=embedder, classifier=classifier, aggregation=aggregation, gate_db=_gate(gate_db),
-                              file_column=file_column, label_column=label_column, cache_dir=cache_dir, use_cache=not no_cache,
-                              cv=cv, progress=progress)
-        path = model.save(out_path)
-        _report_skipped(model.info["skipped"])
-        d = model.info["data"]
-        out.print(f"trained {classifier} on {embedder} embeddings: {d['n_files']} clips, {len(model.classes)} classes "
-                  f"({', '.join(model.classes)}), {d['n_skipped']} skipped -> {path}", highlight=False)
-        if "evaluation" in model.info:
-            ev = model.info["evaluation"]
-            out.print(f"{ev['protocol']}: accuracy {ev['accuracy_mean']:.3f} ± {ev['accuracy_std']:.3f}", highlight=False)
-        if not model.embedder.commercial_use:
-            out.print(f"note: the {embedder} weights are licensed {model.embedder.licence}: non-commercial use only.")
-
-    _run(go, quiet)
-
-
-@app.command()
-def predict(
-    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="Model file from 'earmark train'.")],
-    paths: Annotated[list[Path], typer.Argument(metavar="PATH...", help="Audio files or folders (searched recursively).")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
-    top_k: Annotated[int, typer.Option("--top-k", "-k", help="Also show the next K labels.")] = 0,
-    cache_dir: CacheDir = None,
-    no_cache: NoCache = False,
-    quiet: Quiet = False,
-) -> None:
-    """Classify audio files with a trained model.
-
-    Unreadable files are reported on stderr and skipped; the exit code is 1 if any was.
-    """
-    from earmark.audio import find_audio_files
-    from earmark.embeddings import EmbeddingCache
-    from earmark.errors import AudioLoadError, ParameterError
-    from earmark.model import Model
-    from earmark.progress import track
-
-    def go(progress):
-        if fmt not in ("table", "csv", "json"):
-            raise ParameterError(f"The '--format' option must be table, csv or json. Got {fmt!r} instead.")
-        if top_k < 0:
-            raise ParameterError(f"The '--top-k' option must be >= 0. Got {top_k} instead.")
-        model = Model.load(model_path)
-        files = find_audio_files(paths)
-        if not files:
-            raise ParameterError(f"No audio files found in {', '.join(map(str, paths))}; pass files or folders holding audio.")
-        cache = EmbeddingCache(cache_dir, enabled=not no_cache)
-        preds, failed = [], []
-        for f in track(files, description="classifying", total=len(files), enabled=progress):
-            try:
-                preds.append(model.predict([f], top_k=top_k + 1, cache=cache)[0])
-            except AudioLoadError as exc:  # report, skip, go on with the rest
-                failed.append(str(exc))
-        if preds:
-            _print_predictions(preds, fmt, top_k)
-        _fail_if_any(failed)
-
-    _run(go, quiet)
-
-
-def _print_predictions(preds, fmt: str, top_k: int) -> None:
-    rows = [{"file": str(p.path), "label": p.label, "score": round(p.score, 4),
-             "next": [{"label": lab, "score": round(s, 4)} for lab, s in zip(p.labels[1:], p.scores[1:])]} for p in preds]
-    if fmt == "json":
-        print(json.dumps(rows, indent=2))
-    elif fmt == "csv":
-        buf = io.StringIO()
-        w = csv.writer(buf)
-        w.writerow(["file", "label", "score"] + [c for i in range(1, top_k + 1) for c in (f"label_{i + 1}", f"score_{i + 1}")])
-        for r in rows:
-            w.writerow([r["file"], r["label"], r["score"]] + [v for n in r["next"] for v in (n["label"], n["score"])])
-        print(buf.getvalue(), end="")
-    else:
-        table = Table()
-        for col in ("file", "label", "score") + (("next",) if top_k else ()):
-            table.add_column(col)
-        for r in rows:
-            nxt = ", ".join(f"{n['label']} {n['score']:.2f}" for n in r["next"])
-            table.add_row(r["file"], r["label"], f"{r['score']:.3f}", *((nxt,) if top_k else ()))
-        out.print(table)
-
-
-@app.command()
-def evaluate(
-    data: Annotated[Path, typer.Argument(help="Folder with metadata.csv or class sub-folders.")],
-    embedder: EmbedderOpt = "aisfx",
-    classifier: ClassifierOpt = "logreg",
-    aggregation: AggOpt = "mean",
-    gate_db: GateOpt = -60.0,
-    folds: Annotated[str | None, typer.Option(help="metadata.csv column with official folds.")] = None,
-    test_fold: Annotated[list[str] | None, typer.Option(help="Only this fold value is a test set (repeatable); e.g. --folds split --test-fold test.")] = None,
-    cv: Annotated[int, typer.Option(help="Stratified K-fold when no --folds.")] = 5,
-    json_path: Annotated[Path | None, typer.Option("--json", help="Write the full result as JSON.")] = None,
-    report: Annotated[Path | None, typer.Option(help="Write report.md, report.html and a confusion matrix PNG here.")] = None,
-    file_column: FileCol = "filename",
-    label_column: LabelCol = "label",
-    cache_dir: CacheDir = None,
-    no_cache: NoCache = False,
-    quiet: Quiet = False,
-) -> None:
-    """Cross-validate an embedder and classifier on DATA."""
-    import earmark
-
-    def go(progress):
-        result = earmark.evaluate(data, embedder=embedder, classifier=classifier, aggregation=aggregation, gate_db=_gate(gate_db),
-                                  folds=folds, test_folds=test_fold or None, cv=cv, file_column=file_column, label_column=label_column,
-                                  cache_dir=cache_dir, use_cache=not no_cache, progress=progress)
-        _report_skipped(result["skipped"])
-        table = Table(title=f"{embedder} + {classifier}: {result['protocol']}")
-        for col in ("fold", "test clips", "accuracy", "balanced acc.", "macro F1"):
-            table.add_column(col)
-        for f in result["folds"]:
-            table.add_row(f["fold"], str(f["n_test"]), f"{f['accuracy']:.3f}", f"{f['balanced_accuracy']:.3f}", f"{f['macro_f1']:.3f}")
-        table.add_row("mean ± std", str(result["n_files"]), f"{result['accuracy_mean']:.3f} ± {result['accuracy_std']:.3f}",
-                      f"{result['balanced_accuracy_mean']:.3f}", f"{result['macro_f1_mean']:.3f}")
-        out.print(table)
-        s = result["seconds"]
-        out.print(f"{result['n_files']} clips ({result['audio_seconds']:.0f} s audio), {result['n_skipped']} skipped; "
-                  f"embed {s['embed']:.1f} s, fit {s['fit']:.1f} s, total {s['total']:.1f} s", highlight=False)
-        _save_outputs(result, json_path, report, "evaluation_report")
-
-    _run(go, quiet)
-
-
-def _save_outputs(result: dict, json_path: Path | None, report: Path | None, report_kind: str) -> None:
-    """Write the result as JSON and/or a report (``report_kind`` names the writer in earmark.evaluation.report)."""
     if json_path:
-        _write_json(json_path, result)
-        out.print(f"wrote {json_path}")
+        check_writable_file(json_path, "json")
     if report:
-        from earmark.evaluation import report as reports
+        check_writable_dir(report, "report")
+    if out_path:
+        check_writable_file(out_path, "out")
 
-        paths = getattr(reports, report_kind)(result, report)
-        out.print(f"wrote {paths['html']} and {paths['markdown']}", highlight=False)
 
+def _check_cv(cv: int | None, folds: str | None) -> int:
+    from earmark.errors import ParameterError
 
-def _fail_if_any(failed: list[str]) -> None:
-    """Print each skipped file's error on stderr; exit 1 if there was any."""
-    for message in failed:
-        err.print(f"[red]error:[/red] {message}", highlight=False)
-    if failed:
-        raise typer.Exit(1)
+    if cv is not None and folds:
+        raise ParameterError(f"--cv {cv} and --folds {folds} both choose the test folds; pass one of them.")
+    return 5 if cv is None else cv
 
 
 def _names(value: str, option: str) -> list[str]:
@@ -259,6 +131,230 @@ def _names(value: str, option: str) -> list[str]:
     if not names:
         raise ParameterError(f"The '{option}' option needs a comma-separated list of names. Got {value!r} instead.")
     return names
+
+
+@app.command()
+def embedders() -> None:
+    """List the available embedders (front ends) with their measured speed."""
+    from earmark.embeddings import DEFAULT_EMBEDDER, EMBEDDERS, get_embedder
+
+    rows = []
+    for name in EMBEDDERS:
+        e = get_embedder(name)
+        d = e.describe()
+        rows.append([f"{name} (default)" if name == DEFAULT_EMBEDDER else name, d["dims"], d["sample_rate"], f"{d['window_s']:.2f}",
+                     f"{d['hop_s']:.2f}", d["licence"], "any" if d["commercial_use"] else "non-commercial",
+                     f"{e.measured_realtime:.0f}x" if e.measured_realtime else "-"])
+    table = _table("earmark embedders", ("name", "dims", "Hz", "window s", "hop s", "licence", "use", "x realtime"), rows,
+                   no_wrap=("name", "licence", "use"))
+    table.caption = "x realtime: a new process, cold cache, 2-core CPU (benchmarks/bench_embed.py, see benchmarks/RESULTS.md)"
+    out.print(table)
+
+
+@app.command()
+def models() -> None:
+    """List every registered model with its kind, front end and parameter count."""
+    from earmark.embeddings import DEFAULT_EMBEDDER
+    from earmark.models import DEFAULT_MODEL, MODELS
+
+    rows = []
+    for name, spec in MODELS.items():
+        count = spec.factory().parameter_count(512, 10)
+        rows.append([f"{name} (default)" if name == DEFAULT_MODEL else name, spec.kind, spec.front_end or f"--embedder (default {DEFAULT_EMBEDDER})",
+                     f"{count:,}" if count is not None else "grows with the data", spec.description])
+    table = _table("earmark models", ("name", "kind", "front end", "parameters (512-d, 10 classes)", "what it is"), rows, no_wrap=("name",))
+    out.print(table)
+
+
+def _model_name(model: str | None, classifier: str) -> str:
+    """--model if given, else --classifier (checked under that option's name)."""
+    from earmark.errors import check_choice
+    from earmark.models import MODELS
+
+    return model if model is not None else check_choice("classifier", classifier, list(MODELS))
+
+
+def _csv_list(value: str | None, option: str) -> list[str] | None:
+    return _names(value, option) if value is not None else None
+
+
+@app.command()
+def train(
+    data: DataArg,
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Model file to write.")],
+    model: ModelOpt = None,
+    embedder: EmbedderOpt = "aisfx",
+    classifier: ClassifierOpt = "logreg",
+    aggregation: AggOpt = "mean",
+    gate_db: GateOpt = -60.0,
+    file_column: FileCol = "filename",
+    label_column: LabelCol = "label",
+    folds: FoldsOpt = None,
+    train_folds: Annotated[str | None, typer.Option(help="With --folds: train on these fold values only (comma-separated).")] = None,
+    exclude_fold: Annotated[str | None, typer.Option(help="With --folds: leave these fold values out (comma-separated).")] = None,
+    cv: Annotated[int | None, typer.Option(help="Also cross-validate (K folds) and store the figures in the model.")] = None,
+    labels: Annotated[str | None, typer.Option(help="Train from label files beside long recordings in DATA: audacity, raven, csv or json.")] = None,
+    background: Annotated[bool, typer.Option(help="With --labels: unlabelled stretches become a 'background' class.")] = True,
+    strict_paths: StrictPaths = False,
+    cache_dir: CacheDir = None,
+    no_cache: NoCache = False,
+    quiet: Quiet = False,
+) -> None:
+    """Train a model on DATA and save it to --out."""
+    from earmark import api
+    from earmark.errors import ParameterError
+
+    def go(progress):
+        _check_outputs(out_path=out_path)
+        if (train_folds or exclude_fold) and not folds:
+            raise ParameterError("--train-folds and --exclude-fold need --folds COLUMN to say where the folds are.")
+        if cv is not None and folds:
+            raise ParameterError(f"--cv {cv} cross-validates all of DATA and ignores --folds {folds}; pass one of them.")
+        name = _model_name(model, classifier)
+        if labels is not None:
+            m = api.train_from_labels(data, labels=labels, model=name, embedder=embedder, aggregation=aggregation,
+                                      background=background, cache_dir=cache_dir, use_cache=not no_cache, progress=progress)
+            path = m.save(out_path)
+            _report_skipped(m.info["skipped"])
+            d = m.info["data"]
+            _say(f"trained {name} on {m.front_end.name} features of {d['n_events']} labelled stretches in {d['n_recordings']} "
+                 f"recordings: {', '.join(f'{k} {v}' for k, v in d['classes'].items())} -> {path}")
+            return
+        m = api.train(data, model=name, embedder=embedder, aggregation=aggregation, gate_db=_gate(gate_db), file_column=file_column,
+                      label_column=label_column, folds=folds, train_folds=_csv_list(train_folds, "--train-folds"),
+                      exclude_folds=_csv_list(exclude_fold, "--exclude-fold"), strict_paths=strict_paths, cache_dir=cache_dir,
+                      use_cache=not no_cache, cv=cv, progress=progress)
+        path = m.save(out_path)
+        _report_skipped(m.info["skipped"])
+        d = m.info["data"]
+        on_folds = f", folds {', '.join(d['folds'])}" if d.get("folds") else ""
+        _say(f"trained {name} on {m.front_end.name} features: {d['n_files']} clips{on_folds}, {len(m.classes)} classes "
+             f"({', '.join(m.classes)}), {d['n_skipped']} skipped -> {path}")
+        if "evaluation" in m.info:
+            ev = m.info["evaluation"]
+            _say(f"{ev['protocol']}: accuracy {ev['accuracy_mean']:.3f} ± {ev['accuracy_std']:.3f}")
+        if not m.front_end.commercial_use:
+            _say(f"note: the {m.front_end.name} weights are licensed {m.front_end.licence}: non-commercial use only.")
+
+    _run(go, quiet)
+
+
+@app.command()
+def predict(
+    model_path: ModelArg,
+    paths: Annotated[list[Path], typer.Argument(metavar="PATH...", help="Audio files or folders (searched recursively).")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
+    top_k: Annotated[int, typer.Option("--top-k", "-k", help="Also show the next K labels (at most the number of classes - 1).")] = 0,
+    cache_dir: CacheDir = None,
+    no_cache: NoCache = False,
+    quiet: Quiet = False,
+) -> None:
+    """Classify audio files with a trained model.
+
+    Unreadable files are reported on stderr and skipped; the exit code is 1 if any was.
+    """
+    from earmark import api
+    from earmark.errors import ParameterError, check_choice
+    from earmark.pipeline import Model
+
+    def go(progress):
+        check_choice("format", fmt, ("table", "csv", "json"))
+        if top_k < 0:
+            raise ParameterError(f"The '--top-k' option must be >= 0. Got {top_k} instead.")
+        m = Model.load(model_path)
+        k = min(top_k, len(m.classes) - 1)
+        batch = api.predict(m, paths, top_k=k + 1, cache_dir=cache_dir, use_cache=not no_cache, progress=progress)
+        if batch.records:
+            _print_predictions(batch.records, fmt, k)
+        _fail_if_any(batch.skipped)
+
+    _run(go, quiet)
+
+
+def _print_predictions(preds, fmt: str, top_k: int) -> None:
+    rows = [{"file": str(p.path), "label": p.label, "score": None if p.silent else round(p.score, 4), "silent": p.silent,
+             "next": [{"label": lab, "score": round(s, 4)} for lab, s in zip(p.labels[1:], p.scores[1:])]} for p in preds]
+    if fmt == "json":
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+    elif fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(["file", "label", "score"] + [c for i in range(1, top_k + 1) for c in (f"label_{i + 1}", f"score_{i + 1}")])
+        for r in rows:
+            nxt = [v for n in r["next"] for v in (n["label"], n["score"])]
+            w.writerow([r["file"], r["label"], "" if r["score"] is None else r["score"]] + nxt + [""] * (2 * top_k - len(nxt)))
+        print(buf.getvalue(), end="")
+    else:
+        cols = ("file", "label", "score") + (("next",) if top_k else ())
+        body = [[r["file"], r["label"], "-" if r["score"] is None else f"{r['score']:.3f}",
+                 *((", ".join(f"{n['label']} {n['score']:.2f}" for n in r["next"]),) if top_k else ())] for r in rows]
+        out.print(_table("", cols, body))
+
+
+@app.command()
+def evaluate(
+    data: DataArg,
+    model: ModelOpt = None,
+    embedder: EmbedderOpt = "aisfx",
+    classifier: ClassifierOpt = "logreg",
+    aggregation: AggOpt = "mean",
+    gate_db: GateOpt = -60.0,
+    folds: FoldsOpt = None,
+    test_fold: TestFoldOpt = None,
+    cv: CvOpt = None,
+    json_path: JsonOpt = None,
+    report: ReportOpt = None,
+    file_column: FileCol = "filename",
+    label_column: LabelCol = "label",
+    strict_paths: StrictPaths = False,
+    cache_dir: CacheDir = None,
+    no_cache: NoCache = False,
+    quiet: Quiet = False,
+) -> None:
+    """Cross-validate a model on DATA (official folds or stratified K-fold)."""
+    from earmark import api
+
+    def go(progress):
+        _check_outputs(json_path, report)
+        result = api.evaluate(data, model=_model_name(model, classifier), embedder=embedder, aggregation=aggregation, gate_db=_gate(gate_db),
+                              folds=folds, test_folds=test_fold or None, cv=_check_cv(cv, folds), file_column=file_column,
+                              label_column=label_column, strict_paths=strict_paths, cache_dir=cache_dir, use_cache=not no_cache,
+                              progress=progress)
+        _report_skipped(result["skipped"])
+        rows = [[f["fold"], f["n_test"], f"{f['accuracy']:.3f}", f"{f['balanced_accuracy']:.3f}", f"{f['macro_f1']:.3f}"] for f in result["folds"]]
+        rows.append(["mean ± std", result["n_files"], f"{result['accuracy_mean']:.3f} ± {result['accuracy_std']:.3f}",
+                     f"{result['balanced_accuracy_mean']:.3f}", f"{result['macro_f1_mean']:.3f}"])
+        title = f"{result['embedder']['name']} + {result['classifier']['name']}: {result['protocol']}"
+        out.print(_table(title, ("fold", "test clips", "accuracy", "balanced acc.", "macro F1"), rows))
+        s = result["seconds"]
+        _say(f"{result['n_files']} clips ({result['audio_seconds']:.0f} s audio), {result['n_skipped']} skipped; "
+             f"embed {s['embed']:.1f} s, fit {s['fit']:.1f} s, total {s['total']:.1f} s")
+        _save_outputs(result, json_path, report, "evaluation_report")
+
+    _run(go, quiet)
+
+
+def _save_outputs(result: dict, json_path: Path | None, report: Path | None, report_kind: str) -> None:
+    """Write the result as JSON and/or a report (``report_kind`` names the writer in earmark.evaluation.report)."""
+    if json_path:
+        from earmark.fileio import atomic_write
+
+        with atomic_write(json_path, "w") as f:
+            json.dump(result, f, indent=2)
+        _say(f"wrote {json_path}")
+    if report:
+        from earmark.evaluation import report as reports
+
+        paths = getattr(reports, report_kind)(result, report)
+        _say(f"wrote {paths['html']} and {paths['markdown']}")
+
+
+def _fail_if_any(skipped: list[dict]) -> None:
+    """Print each skipped file's reason on stderr; exit 1 if there was any."""
+    for s in skipped:
+        _error(f"{s['file']}: {s['reason']}")
+    if skipped:
+        raise typer.Exit(1)
 
 
 def _shots(value: str) -> list[int]:
@@ -273,56 +369,53 @@ def _shots(value: str) -> list[int]:
     return shots
 
 
-EmbeddersOpt = Annotated[str, typer.Option(help="Comma-separated embedder names; 'a+b' is their fusion.")]
-ClassifiersOpt = Annotated[str, typer.Option(help="Comma-separated classifier names.")]
-FoldsOpt = Annotated[str | None, typer.Option(help="metadata.csv column with official folds.")]
-TestFoldOpt = Annotated[list[str] | None, typer.Option(help="Only this fold value is a test set (repeatable).")]
-CvOpt = Annotated[int, typer.Option(help="Stratified K-fold when no --folds.")]
-JsonOpt = Annotated[Path | None, typer.Option("--json", help="Write the full result as JSON.")]
-ReportOpt = Annotated[Path | None, typer.Option(help="Write report.md, report.html and figures here.")]
-SeedOpt = Annotated[int, typer.Option(help="Seed of the draws and folds.")]
+EmbeddersOpt = Annotated[str, typer.Option("--embedders", help="Comma-separated embedder names for embedding heads; 'a+b' is their fusion.")]
+ModelsOpt = Annotated[str | None, typer.Option("--models", help="Comma-separated registered models (see 'earmark models'); default: --classifiers.")]
+ClassifiersOpt = Annotated[str, typer.Option(help="Comma-separated embedding heads.")]
 
 
 @app.command()
 def curve(
-    data: Annotated[Path, typer.Argument(help="Folder with metadata.csv or class sub-folders.")],
-    embedders_: Annotated[str, typer.Option("--embedders", help="Comma-separated embedder names; 'a+b' is their fusion.")] = "mfcc,aisfx",
+    data: DataArg,
+    embedders_: EmbeddersOpt = "mfcc,aisfx",
+    models_: ModelsOpt = None,
     classifiers: ClassifiersOpt = "knn,logreg",
     shots: Annotated[str, typer.Option(help="Training clips per class, comma-separated.")] = "1,2,4,8,16,32",
     repeats: Annotated[int, typer.Option(help="Seeded draws per fold and n.")] = 10,
     folds: FoldsOpt = None,
     test_fold: TestFoldOpt = None,
-    cv: CvOpt = 5,
+    cv: CvOpt = None,
     json_path: JsonOpt = None,
     report: ReportOpt = None,
     gate_db: GateOpt = -60.0,
     file_column: FileCol = "filename",
     label_column: LabelCol = "label",
+    strict_paths: StrictPaths = False,
     seed: SeedOpt = 0,
     cache_dir: CacheDir = None,
     no_cache: NoCache = False,
     quiet: Quiet = False,
 ) -> None:
-    """Learning curves: accuracy against training clips per class, per embedder and classifier."""
-    import earmark
+    """Learning curves: accuracy against training clips per class, per model and embedder."""
+    from earmark import api
 
     def go(progress):
-        result = earmark.curve(data, embedders=_names(embedders_, "--embedders"), classifiers=_names(classifiers, "--classifiers"),
-                               shots=_shots(shots), repeats=repeats, folds=folds, test_folds=test_fold or None, cv=cv,
-                               gate_db=_gate(gate_db), file_column=file_column, label_column=label_column, cache_dir=cache_dir,
-                               use_cache=not no_cache, seed=seed, progress=progress)
+        _check_outputs(json_path, report)
+        result = api.curve(data, embedders=_names(embedders_, "--embedders"), models=_names(models_ or classifiers, "--models"),
+                           shots=_shots(shots), repeats=repeats, folds=folds, test_folds=test_fold or None, cv=_check_cv(cv, folds),
+                           gate_db=_gate(gate_db), file_column=file_column, label_column=label_column, strict_paths=strict_paths,
+                           cache_dir=cache_dir, use_cache=not no_cache, seed=seed, progress=progress)
         _report_skipped(result["data"]["skipped"])
-        table = Table(title=f"mean accuracy [95% CI], {result['protocol'].split(';')[0]}")
-        table.add_column("embedder / classifier", no_wrap=True)
-        for n in result["shots"]:
-            table.add_column(f"n={n}")
+        rows = []
         for emb, clf in dict.fromkeys((r["embedder"], r["classifier"]) for r in result["summary"]):
             cells = {r["n"]: r for r in result["summary"] if r["embedder"] == emb and r["classifier"] == clf}
-            table.add_row(f"{emb} / {clf}", *(f"{cells[n]['accuracy_mean']:.3f}\n[{cells[n]['ci95_low']:.2f}, {cells[n]['ci95_high']:.2f}]" for n in result["shots"]))
-        out.print(table)
+            rows.append([f"{emb} / {clf}", *(f"{cells[n]['accuracy_mean']:.3f}\n[{cells[n]['ci95_low']:.2f}, {cells[n]['ci95_high']:.2f}]"
+                                             for n in result["shots"])])
+        out.print(_table(f"mean accuracy [95% CI], {result['protocol'].split(';')[0]}",
+                         ["embedder / classifier", *(f"n={n}" for n in result["shots"])], rows, no_wrap=("embedder / classifier",)))
         s = result["seconds"]
-        out.print(f"chance {result['chance']:.3f}; {len(result['runs'])} runs; embed {s['embed']:.1f} s, "
-                  f"fit+test {s['fit_and_test']:.1f} s, total {s['total']:.1f} s", highlight=False)
+        _say(f"chance {result['chance']:.3f}; {len(result['runs'])} runs; embed {s['embed']:.1f} s, "
+             f"fit+test {s['fit_and_test']:.1f} s, total {s['total']:.1f} s")
         _save_outputs(result, json_path, report, "curve_report")
 
     _run(go, quiet)
@@ -330,38 +423,39 @@ def curve(
 
 @app.command()
 def compare(
-    data: Annotated[Path, typer.Argument(help="Folder with metadata.csv or class sub-folders.")],
-    embedders_: Annotated[str, typer.Option("--embedders", help="Comma-separated embedder names; 'a+b' is their fusion.")] = "mfcc,aisfx",
+    data: DataArg,
+    embedders_: EmbeddersOpt = "mfcc,aisfx",
+    models_: ModelsOpt = None,
     classifiers: ClassifiersOpt = "knn,logreg",
     folds: FoldsOpt = None,
     test_fold: TestFoldOpt = None,
-    cv: CvOpt = 5,
+    cv: CvOpt = None,
     json_path: JsonOpt = None,
     report: ReportOpt = None,
     gate_db: GateOpt = -60.0,
     file_column: FileCol = "filename",
     label_column: LabelCol = "label",
+    strict_paths: StrictPaths = False,
     seed: SeedOpt = 0,
     cache_dir: CacheDir = None,
     no_cache: NoCache = False,
     quiet: Quiet = False,
 ) -> None:
-    """Full-data comparison of embedders x classifiers on the same folds."""
-    import earmark
+    """Full-data comparison of models x embedders on the same folds."""
+    from earmark import api
 
     def go(progress):
-        result = earmark.compare(data, embedders=_names(embedders_, "--embedders"), classifiers=_names(classifiers, "--classifiers"),
-                                 folds=folds, test_folds=test_fold or None, cv=cv, gate_db=_gate(gate_db), file_column=file_column,
-                                 label_column=label_column, cache_dir=cache_dir, use_cache=not no_cache, seed=seed, progress=progress)
+        _check_outputs(json_path, report)
+        result = api.compare(data, embedders=_names(embedders_, "--embedders"), models=_names(models_ or classifiers, "--models"),
+                             folds=folds, test_folds=test_fold or None, cv=_check_cv(cv, folds), gate_db=_gate(gate_db),
+                             file_column=file_column, label_column=label_column, strict_paths=strict_paths, cache_dir=cache_dir,
+                             use_cache=not no_cache, seed=seed, progress=progress)
         _report_skipped(result["data"]["skipped"])
-        table = Table(title=f"{result['protocol']} (* best)")
-        for col in ("embedder", "classifier", "dims", "accuracy", "balanced acc.", "macro F1", "fit s/fold"):
-            table.add_column(col, no_wrap=col in ("embedder", "accuracy"))
-        for i, r in enumerate(result["rows"]):
-            star = " *" if i == result["best"] else ""
-            table.add_row(r["embedder"], r["classifier"], str(r["dims"]), f"{r['accuracy_mean']:.3f} ± {r['accuracy_std']:.3f}{star}",
-                          f"{r['balanced_accuracy_mean']:.3f}", f"{r['macro_f1_mean']:.3f}", f"{r['fit_seconds_per_fold']:.2f}")
-        out.print(table)
+        rows = [[r["embedder"], r["classifier"], r["dims"], f"{r['accuracy_mean']:.3f} ± {r['accuracy_std']:.3f}" + (" *" if i == result["best"] else ""),
+                 f"{r['balanced_accuracy_mean']:.3f}", f"{r['macro_f1_mean']:.3f}", f"{r['fit_seconds_per_fold']:.2f}"]
+                for i, r in enumerate(result["rows"])]
+        out.print(_table(f"{result['protocol']} (* best)", ("embedder", "classifier", "dims", "accuracy", "balanced acc.", "macro F1", "fit s/fold"),
+                         rows, no_wrap=("embedder", "accuracy")))
         _save_outputs(result, json_path, report, "compare_report")
 
     _run(go, quiet)
@@ -369,15 +463,16 @@ def compare(
 
 @app.command()
 def detect(
-    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="Model file from 'earmark train'.")],
+    model_path: ModelArg,
     recordings: Annotated[list[Path], typer.Argument(metavar="RECORDING...", help="Audio files or folders (searched recursively).")],
-    threshold: Annotated[float, typer.Option(help="Score at which an event starts (it lasts while above 0.6 x this).")] = 0.5,
+    threshold: Annotated[float, typer.Option(help="Score in (0, 1] at which an event starts (it lasts while above 0.6 x this).")] = 0.5,
     min_duration_s: Annotated[float, typer.Option("--min-duration-s", help="Drop events shorter than this.")] = 0.0,
     merge_gap_s: Annotated[float, typer.Option("--merge-gap-s", help="Merge same-label events closer than this.")] = 0.0,
     median_windows: Annotated[int, typer.Option(help="Median filter length over window scores.")] = 3,
     hop_s: Annotated[float | None, typer.Option("--hop-s", help="Take windows this often (default: the model's hop); smaller sharpens event edges.")] = None,
+    exclusive: Annotated[bool, typer.Option(help="One label at a time: each window keeps only its top class (--no-exclusive: classes may overlap).")] = True,
     fmt: Annotated[str, typer.Option("--format", "-f", help="csv, json, audacity or raven.")] = "csv",
-    out_dir: Annotated[Path | None, typer.Option("--out", help="Folder for one event file per recording (default: beside each recording).")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Folder for one event file per recording (default: ./earmark-events).")] = None,
     plot: Annotated[bool, typer.Option("--plot", help="Also write a PNG: spectrogram with the events, scores under it.")] = False,
     quiet: Quiet = False,
 ) -> None:
@@ -385,103 +480,65 @@ def detect(
 
     Unreadable recordings are reported and skipped; the exit code is 1 if any was.
     """
-    from earmark.audio import find_audio_files
-    from earmark.errors import AudioLoadError, ParameterError, check_choice
-    from earmark.inference.detect import FORMATS, DetectionSettings, detect as run_detect, write_events
-    from earmark.model import Model
-    from earmark.progress import track
+    from earmark import api
+    from earmark.inference.detect import DetectionSettings
 
     def go(progress):
-        check_choice("format", fmt, FORMATS)
-        settings = DetectionSettings(threshold=threshold, min_duration_s=min_duration_s, merge_gap_s=merge_gap_s, median_windows=median_windows)
-        model = Model.load(model_path)
-        files = find_audio_files(recordings)
-        if not files:
-            raise ParameterError(f"No audio files found in {', '.join(map(str, recordings))}; pass recordings or folders holding them.")
-        table, failed = Table(title=f"events ({fmt})"), []
-        for col in ("recording", "duration s", "events", "by label", "written to"):
-            table.add_column(col)
-        suffix = {"csv": ".events.csv", "json": ".events.json", "audacity": ".labels.txt", "raven": ".selections.txt"}[fmt]
-        for f in track(files, description="detecting", total=len(files), enabled=progress):
-            try:
-                result = run_detect(model, f, settings=settings, hop_s=hop_s)
-            except AudioLoadError as exc:
-                failed.append(str(exc))
-                continue
-            target = (out_dir or f.parent) / (f.stem + suffix)
-            write_events(result["events"], target, fmt)
-            if plot:
-                from earmark.evaluation.plots import detection_png
-
-                detection_png(f, result, (out_dir or f.parent) / (f.stem + ".detect.png"), threshold=threshold)
-            counts = {}
-            for e in result["events"]:
-                counts[e.label] = counts.get(e.label, 0) + 1
-            table.add_row(str(f), f"{result['duration_s']:.1f}", str(len(result["events"])),
-                          ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), str(target))
-        if table.row_count:
-            out.print(table)
-        _fail_if_any(failed)
+        settings = DetectionSettings(threshold=threshold, min_duration_s=min_duration_s, merge_gap_s=merge_gap_s,
+                                     median_windows=median_windows, exclusive=exclusive)
+        batch = api.detect(model_path, recordings, settings=settings, hop_s=hop_s, fmt=fmt, out_dir=out_dir, plot=plot, progress=progress)
+        rows = [[r["recording"], f"{r['duration_s']:.1f}", len(r["events"]), ", ".join(f"{k} {v}" for k, v in r["counts"].items()),
+                 r["written_to"]] for r in batch.records]
+        if rows:
+            out.print(_table(f"events ({fmt})", ("recording", "duration s", "events", "by label", "written to"), rows))
+            _say(f"wrote {len(rows)} event file(s) to {Path(batch.records[0]['written_to']).parent}")
+        _fail_if_any(batch.skipped)
 
     _run(go, quiet)
 
 
 @app.command()
 def listen(
-    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="Model file from 'earmark train'.")],
+    model_path: ModelArg,
     input_: Annotated[str | None, typer.Option("--input", "-i", help="A file played at real-time pace, or - for raw 16-bit PCM on stdin.")] = None,
     device: Annotated[str | None, typer.Option(help="Sound card (index or name) when no --input is given.")] = None,
     rate: Annotated[int, typer.Option(help="Sample rate of the PCM on stdin.")] = 16000,
     hop_s: Annotated[float, typer.Option("--hop-s", help="Classify the newest window this often.")] = 0.5,
     gate_db: Annotated[float, typer.Option("--gate-db", help="Windows quieter than this (dBFS) are not classified.")] = -50.0,
     gate: Annotated[str, typer.Option(help="energy, or vad: also skip windows without voice (Silero VAD).")] = "energy",
-    threshold: Annotated[float, typer.Option(help="Print windows whose top score reaches this.")] = 0.5,
+    threshold: Annotated[float, typer.Option(help="Print windows whose top score reaches this (0, 1].")] = 0.5,
     realtime: Annotated[bool, typer.Option(help="With --input FILE: play it at real-time pace (--no-realtime: as fast as possible).")] = True,
 ) -> None:
     """Classify live audio as it arrives; prints detections with their stream time and latency."""
-    import resource
-    import time as _time
-
-    import numpy as np
-
-    from earmark.inference.listen import file_blocks, listen as run_listen, microphone_blocks, stdin_blocks
-    from earmark.model import Model
+    from earmark import api
+    from earmark.inference.listen import file_blocks, microphone_blocks, stdin_blocks
+    from earmark.pipeline import Model
 
     def go(_progress):
-        model = Model.load(model_path)
-        sr, block_s = model.embedder.sample_rate, min(hop_s, 0.1)
+        api.inference.check_listen_options(rate=rate, hop_s=hop_s, sample_rate=1 << 30, gate=gate, threshold=threshold)
+        m = Model.load(model_path)
+        api.inference.check_listen_options(rate=rate, hop_s=hop_s, sample_rate=m.front_end.sample_rate, gate=gate, threshold=threshold)
+        sr, block_s = m.front_end.sample_rate, min(hop_s, 0.1)
         if input_ == "-":
             blocks = stdin_blocks(rate=rate, sr=sr, block_s=block_s)
         elif input_:
             blocks = file_blocks(input_, sr=sr, block_s=block_s, realtime=realtime)
         else:
             blocks = microphone_blocks(device=int(device) if device and device.isdigit() else device, sr=sr, block_s=block_s)
-        latencies, t0 = [], _time.perf_counter()
-        cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+        stats = api.ListenStats()
         try:
-            for d in run_listen(model, blocks, hop_s=hop_s, gate_db=gate_db, threshold=threshold, gate=gate):
-                latencies.append(d.latency_s)
+            for d in api.listen(m, blocks, hop_s=hop_s, gate_db=gate_db, threshold=threshold, gate=gate, stats=stats):
                 print(f"{d.end_s:9.2f} s  {d.label:<20} {d.score:.2f}  level {d.level_db:6.1f} dBFS  latency {d.latency_s * 1000:5.0f} ms", flush=True)
         except KeyboardInterrupt:
             pass
-        wall = _time.perf_counter() - t0
-        cpu1 = resource.getrusage(resource.RUSAGE_SELF)
-        cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
-        if latencies:
-            lat = np.array(latencies) * 1000
-            err.print(f"stream ended: {len(lat)} detections, latency median {np.median(lat):.0f} ms, "
-                      f"95th percentile {np.percentile(lat, 95):.0f} ms; CPU {cpu / wall:.2f} cores on average over {wall:.1f} s", highlight=False)
+        s = stats.summary()
+        if s["detections"]:
+            err.print(Text(f"stream ended: {s['detections']} detections, latency median {s['latency_median_ms']:.0f} ms, "
+                           f"95th percentile {s['latency_p95_ms']:.0f} ms; CPU {s['cores']:.2f} cores on average over {s['wall_s']:.1f} s"))
         else:
-            err.print(f"stream ended: no detections; CPU {cpu / max(wall, 1e-9):.2f} cores on average over {wall:.1f} s", highlight=False)
+            err.print(Text(f"stream ended: no detections; CPU {s['cores']:.2f} cores on average over {s['wall_s']:.1f} s"))
 
     _run(go)
-
-
-def _write_json(path: Path, obj) -> None:
-    from earmark.fileio import atomic_write
-
-    with atomic_write(path, "w") as f:
-        json.dump(obj, f, indent=2)
 
 
 def main() -> None:

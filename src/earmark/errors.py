@@ -27,6 +27,14 @@ class ModelFileError(EarmarkError):
     """A saved model file is missing, corrupted, tampered with or incompatible."""
 
 
+class MissingBackendError(EarmarkError):
+    """An optional backend (an embedder's package or runtime) is not installed."""
+
+
+class OutputError(EarmarkError):
+    """An output file or folder cannot be written."""
+
+
 def check_positive(name: str, value, *, kind: type = float, allow_zero: bool = False):
     """Return ``value`` if it is a positive number, else raise :class:`ParameterError`.
 
@@ -42,6 +50,18 @@ def check_positive(name: str, value, *, kind: type = float, allow_zero: bool = F
         what = "non-negative" if allow_zero else "positive"
         raise ParameterError(f"The '{name}' parameter must be a {what} {kind.__name__}. Got {value!r} instead.")
     return value
+
+
+def check_fraction(name: str, value) -> float:
+    """Return ``value`` if it is a number in (0, 1], else raise :class:`ParameterError`.
+
+    >>> check_fraction("threshold", 0.5)
+    0.5
+    """
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= 1
+    if not ok:
+        raise ParameterError(f"The '{name}' parameter must be a number in (0, 1]. Got {value!r} instead.")
+    return float(value)
 
 
 def check_choice(name: str, value, choices) -> str:

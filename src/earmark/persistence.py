@@ -1,29 +1,42 @@
 """Save and load trained models as one zip file that loads without running code.
 
-The file (``.earmark``) is a zip holding:
+A model file (``.earmark``, format 2) is a zip holding:
 
-- ``earmark.json``: format version, earmark version, classes, the embedder's
-  name, version and parameters, gating and aggregation settings, the
-  classifier's settings, a summary of the training data, evaluation figures
-  when known, and the SHA-256 of ``head.skops``;
-- ``head.skops``: the fitted scikit-learn pipeline in skops format, loaded
-  with an explicit list of trusted types (no pickle of arbitrary objects).
+- ``earmark.json``: the description: format version, earmark version, the
+  model's registry name, kind and parameters, the front end's name, version
+  and parameters, classes, gating, training-data summary, evaluation
+  figures, provenance, and for every part its file, format, size and SHA-256;
+- ``parts/NAME.json``, ``parts/NAME.skops`` (scikit-learn objects, loaded
+  with an explicit list of trusted types) and ``parts/NAME.safetensors``
+  (arrays): the estimator's fitted state as named parts.
 
+Nothing is pickled. Reading checks, before inflating anything, that every
+member's declared size is under a cap (so a small file cannot blow up
+memory), then each part's checksum, then the description against a schema.
+Files of format 1 (``earmark.json`` + ``head.skops``) still load.
 Writes go to a temporary file in the same folder, then are renamed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import zipfile
 from pathlib import Path
 
+import numpy as np
+
 from earmark.errors import ModelFileError
 from earmark.fileio import atomic_write
+from earmark.models.base import Tensors
+from earmark.schema import validate_description, validate_fitted
 
 FORMAT = "earmark-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+MAX_JSON_BYTES = 16 << 20  # a description or JSON part larger than this is not an earmark file
+MAX_PART_BYTES = 1 << 30  # no single part of a model earmark trains comes near 1 GiB
+MAX_TOTAL_BYTES = 2 << 30
 # Types beyond skops' defaults that earmark's heads contain; nothing else loads.
 TRUSTED_TYPES = [
     "sklearn.metrics._dist_metrics.EuclideanDistance64",
@@ -35,53 +48,142 @@ TRUSTED_TYPES = [
 ]
 
 
-def write_model_file(path: str | Path, meta: dict, head) -> Path:
-    """Write ``meta`` and the fitted scikit-learn ``head`` to ``path`` atomically."""
-    import skops.io as sio
+def _encode(name: str, value) -> tuple[str, bytes]:
+    if isinstance(value, Tensors):
+        from safetensors.numpy import save
 
+        return "safetensors", save({k: np.ascontiguousarray(v) for k, v in value.items()})
+    if hasattr(value, "get_params"):  # a scikit-learn object
+        import skops.io as sio
+
+        return "skops", sio.dumps(value)
+    return "json", json.dumps(value, sort_keys=True).encode()
+
+
+def write_model_file(path: str | Path, description: dict, parts: dict) -> Path:
+    """Write ``description`` and the named ``parts`` to ``path`` atomically."""
     path = Path(path)
-    blob = sio.dumps(head)
-    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, **meta, "head_sha256": hashlib.sha256(blob).hexdigest()}
+    index, blobs = {}, {}
+    for name, value in parts.items():
+        fmt, blob = _encode(name, value)
+        member = f"parts/{name}.{fmt}"
+        index[name] = {"file": member, "format": fmt, "bytes": len(blob), "sha256": hashlib.sha256(blob).hexdigest()}
+        blobs[member] = blob
+    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, **description, "parts": index}
     with atomic_write(path) as f, zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as z:
         z.writestr("earmark.json", json.dumps(meta, indent=2, sort_keys=True))
-        z.writestr("head.skops", blob)
+        for member, blob in blobs.items():
+            z.writestr(member, blob)
     return path
 
 
-def read_model_file(path: str | Path) -> tuple[dict, object]:
-    """Read a model file; return ``(meta, head)``.
+def read_model_file(path: str | Path) -> tuple[dict, dict]:
+    """Read a model file; return ``(description, parts)``.
+
+    Format-1 files are returned in format 2's shape (``model``,
+    ``front_end``, parts ``head`` and ``fitted``).
 
     Raises
     ------
     ModelFileError
         If the file is missing, not an earmark model, from a newer format,
-        tampered with, or holds types outside the trusted list.
+        oversized, tampered with, malformed, or holds types outside the trusted list.
     """
-    import skops.io as sio
-
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file; train one with 'earmark train DATA --out {path.name}'.")
     try:
         with zipfile.ZipFile(path) as z:
-            meta = json.loads(z.read("earmark.json"))
-            blob = z.read("head.skops")
-    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, OSError) as exc:
+            _check_sizes(path, z)
+            meta = json.loads(_read(z, "earmark.json"))
+            if not isinstance(meta, dict):
+                raise ModelFileError(f"{path}: not an earmark model file (its description is not an object); pass a file written by 'earmark train'.")
+            if meta.get("format") != FORMAT:
+                raise ModelFileError(f"{path}: not an earmark model file (format {meta.get('format')!r}); pass a file written by 'earmark train'.")
+            version = meta.get("format_version")
+            if not isinstance(version, int) or isinstance(version, bool):
+                raise ModelFileError(f"{path}: the model description is malformed ('format_version' is {version!r}, not a number); retrain the model.")
+            if version > FORMAT_VERSION:
+                raise ModelFileError(
+                    f"{path}: written by earmark {meta.get('earmark_version')} in model format {version}, "
+                    f"newer than this earmark reads ({FORMAT_VERSION}); upgrade earmark."
+                )
+            if version == 1:
+                meta = _upgrade_v1(path, meta)
+                validate_description(path, meta, parts=False)
+                raw = {"head": ("skops", _read(z, "head.skops"), meta.pop("_head_sha256"))}
+            else:
+                validate_description(path, meta)
+                raw = {n: (p["format"], _read(z, p["file"]), p["sha256"]) for n, p in meta["parts"].items()}
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError, OSError, EOFError) as exc:
         raise ModelFileError(f"{path}: not an earmark model file ({exc}); pass a file written by 'earmark train'.") from None
-    if meta.get("format") != FORMAT:
-        raise ModelFileError(f"{path}: not an earmark model file (format {meta.get('format')!r}); pass a file written by 'earmark train'.")
-    if meta.get("format_version", 0) > FORMAT_VERSION:
-        raise ModelFileError(
-            f"{path}: written by earmark {meta.get('earmark_version')} in model format {meta['format_version']}, "
-            f"newer than this earmark reads ({FORMAT_VERSION}); upgrade earmark."
-        )
-    if hashlib.sha256(blob).hexdigest() != meta.get("head_sha256"):
-        raise ModelFileError(f"{path}: the classifier inside does not match its checksum (modified or corrupted); retrain or restore the file.")
+    parts = {name: _decode(path, name, fmt, blob, sha) for name, (fmt, blob, sha) in raw.items()}
+    if "_fitted" in meta:
+        parts["fitted"] = meta.pop("_fitted")
+    validate_fitted(path, parts["fitted"], meta["classes"])
+    return meta, parts
+
+
+def _check_sizes(path: Path, z: zipfile.ZipFile) -> None:
+    """Refuse members whose declared inflated size is over the caps, before reading any."""
+    total = 0
+    for info in z.infolist():
+        cap = MAX_JSON_BYTES if info.filename.endswith(".json") else MAX_PART_BYTES
+        if info.file_size > cap:
+            raise ModelFileError(f"{path}: member {info.filename} declares {info.file_size} bytes, over the {cap} limit; "
+                                 "not a model earmark wrote, refusing to inflate it.")
+        total += info.file_size
+    if total > MAX_TOTAL_BYTES:
+        raise ModelFileError(f"{path}: declares {total} bytes in all, over the {MAX_TOTAL_BYTES} limit; refusing to inflate it.")
+
+
+def _read(z: zipfile.ZipFile, name: str) -> bytes:
+    info = z.getinfo(name)
+    with z.open(info) as f:
+        return f.read(info.file_size + 1)  # zipfile stops at the declared size and checks the CRC
+
+
+def _decode(path: Path, name: str, fmt: str, blob: bytes, sha: str):
+    if hashlib.sha256(blob).hexdigest() != sha:
+        raise ModelFileError(f"{path}: the part {name!r} inside does not match its checksum (modified or corrupted); retrain or restore the file.")
+    try:
+        if fmt == "json":
+            return json.loads(blob)
+        if fmt == "safetensors":
+            from safetensors.numpy import load
+
+            return Tensors(load(blob))
+        return _load_skops(path, blob)
+    except ModelFileError:
+        raise
+    except Exception as exc:  # skops and safetensors raise many types for malformed content
+        raise ModelFileError(f"{path}: the part {name!r} cannot be read ({type(exc).__name__}: {exc}); retrain the model.") from None
+
+
+def _load_skops(path: Path, blob: bytes):
+    import skops.io as sio
+
+    with zipfile.ZipFile(io.BytesIO(blob)) as inner:  # a skops file is itself a zip: cap it too
+        if sum(i.file_size for i in inner.infolist()) > MAX_PART_BYTES:
+            raise ModelFileError(f"{path}: a scikit-learn part declares more than {MAX_PART_BYTES} bytes inflated; refusing to load it.")
     untrusted = [t for t in sio.get_untrusted_types(data=blob) if t not in TRUSTED_TYPES]
     if untrusted:
         raise ModelFileError(f"{path}: holds types earmark does not trust ({', '.join(untrusted)}); refusing to load it.")
+    return sio.loads(blob, trusted=TRUSTED_TYPES)
+
+
+def _upgrade_v1(path: Path, meta: dict) -> dict:
+    """A format-1 description (embedder + one skops head) in format 2's shape."""
     try:
-        head = sio.loads(blob, trusted=TRUSTED_TYPES)
-    except Exception as exc:  # skops raises many types for malformed content
-        raise ModelFileError(f"{path}: the classifier inside cannot be read ({type(exc).__name__}: {exc}); retrain the model.") from None
-    return meta, head
+        c = meta["classifier"]
+        return {
+            "format": FORMAT, "format_version": 1, "earmark_version": meta.get("earmark_version"),
+            "model": {"name": c["name"], "kind": "embedding head",
+                      "params": {"classifier": c["name"], "aggregation": c["aggregation"], "classifier_params": c["params"] or None,
+                                 "random_state": c["random_state"]}},
+            "front_end": meta["embedder"], "classes": meta["classes"], "gate_db": meta.get("gate_db"),
+            "info": meta.get("info", {}), "_head_sha256": meta["head_sha256"],
+            "_fitted": {"classes": meta["classes"], "feature_shape": [meta["n_features"]]},
+        }
+    except (KeyError, TypeError) as exc:
+        raise ModelFileError(f"{path}: model description (format 1) is incomplete (missing {exc}); retrain the model.") from None

@@ -1,8 +1,15 @@
-"""Progress bars for long work, off when asked or when not on a terminal."""
+"""Progress for long work: a bar on a terminal, a line every few seconds elsewhere.
+
+Under ``nohup``, in a pipe or a log file, a bar would print nothing useful
+until the end; there, :func:`track` writes ``description: i/n (p%)`` to
+stderr at most every ``every_s`` seconds (and at the end), through the
+``earmark.progress`` logger when it has handlers, else to stderr directly.
+"""
 
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
@@ -10,14 +17,17 @@ T = TypeVar("T")
 
 
 def progress_enabled(quiet: bool = False) -> bool:
-    """Bars are shown only on an interactive terminal and when not ``quiet``."""
-    return not quiet and sys.stderr.isatty()
+    """Progress is shown unless ``quiet``."""
+    return not quiet
 
 
-def track(items: Iterable[T], *, description: str, total: int | None = None, enabled: bool = True) -> Iterator[T]:
-    """Iterate over ``items``, showing a rich progress bar on stderr when ``enabled``."""
+def track(items: Iterable[T], *, description: str, total: int | None = None, enabled: bool = True, every_s: float = 5.0) -> Iterator[T]:
+    """Iterate over ``items``, showing progress on stderr when ``enabled``."""
     if not enabled:
         yield from items
+        return
+    if not sys.stderr.isatty():
+        yield from _lines(items, description, total, every_s)
         return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -28,3 +38,22 @@ def track(items: Iterable[T], *, description: str, total: int | None = None, ena
         for item in items:
             yield item
             bar.advance(task)
+
+
+def _lines(items: Iterable[T], description: str, total: int | None, every_s: float) -> Iterator[T]:
+    t0 = last = time.monotonic()
+    done = 0
+    for item in items:
+        yield item
+        done += 1
+        now = time.monotonic()
+        if now - last >= every_s:
+            last = now
+            _line(description, done, total, now - t0)
+    if done and last != t0:
+        _line(description, done, total, time.monotonic() - t0)
+
+
+def _line(description: str, done: int, total: int | None, elapsed: float) -> None:
+    share = f" ({100 * done / total:.0f}%)" if total else ""
+    print(f"{description}: {done}/{total if total else '?'}{share}, {elapsed:.0f} s", file=sys.stderr, flush=True)

@@ -8,6 +8,7 @@ requested rate, so a long recording never needs to be in memory whole.
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -52,8 +53,14 @@ def audio_info(path: str | Path, *, min_duration_s: float = MIN_DURATION_S) -> A
         shorter than ``min_duration_s``.
     """
     path = Path(path)
+    if path.is_symlink() and not path.exists():
+        raise AudioLoadError(f"{path}: a broken symbolic link or a link loop; fix or remove the link.")
+    if path.is_dir():
+        raise AudioLoadError(f"{path}: is a folder, not an audio file; pass the files inside it.")
     if not path.is_file():
         raise AudioLoadError(f"{path}: no such file; check the path.")
+    if not os.access(path, os.R_OK):
+        raise AudioLoadError(f"{path}: cannot be read (permission denied); check the file's permissions.")
     if path.suffix.lower() not in SUPPORTED_EXTENSIONS:
         raise AudioLoadError(
             f"{path}: unsupported file type '{path.suffix}'; convert it to one of "
@@ -165,15 +172,21 @@ def find_audio_files(paths) -> list[Path]:
     """Expand files and folders (recursively) into a sorted list of audio files.
 
     Files named explicitly are kept whatever their extension, so a bad one gets
-    a clear error later; inside folders only supported extensions are taken.
+    a clear error later; inside folders only supported extensions are taken
+    (broken links and link loops among them too, so they are reported).
     """
     found: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            found.extend(sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in SUPPORTED_EXTENSIONS))
+            found.extend(sorted(q for q in p.rglob("*") if q.suffix.lower() in SUPPORTED_EXTENSIONS and (q.is_file() or _dangling(q))))
         else:
             found.append(p)
     return found
+
+
+def _dangling(path: Path) -> bool:
+    """A symbolic link that leads nowhere (broken, or a loop): kept so that it is reported, not silently dropped."""
+    return path.is_symlink() and not path.exists()
 
 
 def _short(exc: Exception) -> str:

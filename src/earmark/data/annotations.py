@@ -1,8 +1,9 @@
 """Training data from label tracks over long recordings.
 
 Each recording under a folder may have a label file beside it with the same
-stem: ``<stem>.txt`` (Audacity label track) or ``<stem>.selections.txt`` /
-``<stem>.Table.1.selections.txt`` (Raven selection table). Every labelled
+stem, in any format of :data:`earmark.data.labels.LABEL_FORMATS` (for
+example ``<stem>.txt``, an Audacity label track, or ``<stem>.selections.txt``,
+a Raven selection table). Every labelled
 event becomes one training clip made of the analysis windows whose centres
 fall inside it (the nearest window if none does). With ``background=True``,
 runs of windows that touch no event become clips of class ``background``,
@@ -17,17 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from earmark.audio.io import find_audio_files
-from earmark.data.labels import read_audacity, read_raven
-from earmark.errors import DatasetError, check_choice
+from earmark.data.labels import BACKGROUND, label_file, label_format
+from earmark.errors import DatasetError
 
-FORMATS = ("audacity", "raven")
-BACKGROUND = "background"
-
-
-def label_file(recording: Path, fmt: str) -> Path | None:
-    """The label file beside ``recording`` for ``fmt``, or None."""
-    names = [f"{recording.stem}.txt"] if fmt == "audacity" else [f"{recording.stem}.selections.txt", f"{recording.stem}.Table.1.selections.txt"]
-    return next((recording.parent / n for n in names if (recording.parent / n).is_file()), None)
+__all__ = ["BACKGROUND", "annotated_recordings", "balance_background", "clips_from_events"]
 
 
 def annotated_recordings(root: str | Path, fmt: str) -> list[tuple[Path, Path]]:
@@ -38,10 +32,10 @@ def annotated_recordings(root: str | Path, fmt: str) -> list[tuple[Path, Path]]:
     DatasetError
         If no recording has a label file of that format beside it.
     """
-    check_choice("labels", fmt, FORMATS)
+    spec = label_format(fmt)
     pairs = [(r, lab) for r in find_audio_files([root]) if (lab := label_file(r, fmt)) is not None]
     if not pairs:
-        example = "rec.wav + rec.txt" if fmt == "audacity" else "rec.wav + rec.selections.txt"
+        example = "rec.wav + " + spec.sidecars[0].format(stem="rec")
         raise DatasetError(f"{root}: no recording has a {fmt} label file beside it (expected e.g. {example}).")
     return pairs
 
@@ -75,7 +69,3 @@ def balance_background(clips: list[np.ndarray], labels: list[str], rng: np.rando
     keep = set(rng.permutation(bg)[: max(counts.values())].tolist()) if bg else set()
     idx = [i for i, lab in enumerate(labels) if lab != BACKGROUND or i in keep]
     return [clips[i] for i in idx], [labels[i] for i in idx]
-
-
-def read_events(path: Path, fmt: str):
-    return read_audacity(path) if fmt == "audacity" else read_raven(path)

@@ -10,12 +10,15 @@ Two layouts are understood:
 from __future__ import annotations
 
 import csv
+import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from earmark.audio.io import SUPPORTED_EXTENSIONS
 from earmark.errors import DatasetError
+
+log = logging.getLogger(__name__)
 
 METADATA = "metadata.csv"
 
@@ -49,9 +52,13 @@ class Dataset:
 
 
 def load_dataset(
-    root: str | Path, *, file_column: str = "filename", label_column: str = "label", fold_column: str | None = None
+    root: str | Path, *, file_column: str = "filename", label_column: str = "label", fold_column: str | None = None,
+    strict_paths: bool = False,
 ) -> Dataset:
     """Read ``root`` as a dataset.
+
+    Paths in ``metadata.csv`` that are absolute or climb out of ``root``
+    (``../``) are allowed with one warning, or refused with ``strict_paths``.
 
     Raises
     ------
@@ -63,13 +70,16 @@ def load_dataset(
     if not root.is_dir():
         raise DatasetError(f"{root}: not a folder; DATA must be a folder with {METADATA} or class sub-folders.")
     csv_path = root / METADATA
-    ds = _from_csv(root, csv_path, file_column, label_column, fold_column) if csv_path.is_file() else _from_folders(root, fold_column)
+    if csv_path.is_file():
+        ds = _from_csv(root, csv_path, file_column, label_column, fold_column, strict_paths)
+    else:
+        ds = _from_folders(root, fold_column)
     if not ds.clips:
         raise DatasetError(f"{root}: no audio clips found ({', '.join(SUPPORTED_EXTENSIONS)}); check the folder.")
     return ds
 
 
-def _from_csv(root: Path, csv_path: Path, file_column: str, label_column: str, fold_column: str | None) -> Dataset:
+def _from_csv(root: Path, csv_path: Path, file_column: str, label_column: str, fold_column: str | None, strict_paths: bool) -> Dataset:
     try:
         with open(csv_path, newline="", encoding="utf-8-sig") as f:
             reader = csv.DictReader(f)
@@ -82,27 +92,40 @@ def _from_csv(root: Path, csv_path: Path, file_column: str, label_column: str, f
             raise DatasetError(
                 f"{csv_path}: no column named {name!r} (columns: {', '.join(columns) or 'none'}); pass the right name with {option}."
             )
-    clips, missing = [], []
+    clips, missing, outside = [], [], []
     for line, row in enumerate(rows, start=2):
         rel, label = (row.get(file_column) or "").strip(), (row.get(label_column) or "").strip()
         if not rel or not label:
             raise DatasetError(f"{csv_path}, line {line}: empty {file_column!r} or {label_column!r} value; fill it in or remove the row.")
         path = root / rel
+        if Path(rel).is_absolute() or ".." in Path(rel).parts:
+            if strict_paths:
+                raise DatasetError(f"{csv_path}, line {line}: {rel!r} points outside {root}; move the file inside it or drop --strict-paths.")
+            outside.append(rel)
+        if path.is_symlink() and not path.exists():
+            missing.append((path, f"listed in {METADATA} line {line} but a broken link or a link loop"))
+            continue
         if not path.is_file():
             missing.append((path, f"listed in {METADATA} line {line} but not found"))
             continue
         fold = (row.get(fold_column) or "").strip() if fold_column else None
         clips.append(Clip(path, label, fold or None))
+    if outside:
+        log.warning("%s: %d path(s) point outside %s (e.g. %r); allowed, but the dataset is not self-contained "
+                    "(--strict-paths refuses them)", csv_path, len(outside), root, outside[0])
     return Dataset(root, clips, missing)
 
 
 def _from_folders(root: Path, fold_column: str | None) -> Dataset:
     if fold_column is not None:
         raise DatasetError(f"{root}: --folds needs a {METADATA} with a fold column; this folder has none.")
-    clips = [
-        Clip(p, sub.name)
-        for sub in sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
-        for p in sorted(sub.rglob("*"))
-        if p.is_file() and p.suffix.lower() in SUPPORTED_EXTENSIONS
-    ]
-    return Dataset(root, clips)
+    clips, missing = [], []
+    for sub in sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")):
+        for p in sorted(sub.rglob("*")):
+            if p.suffix.lower() not in SUPPORTED_EXTENSIONS:
+                continue
+            if p.is_file():
+                clips.append(Clip(p, sub.name))
+            elif p.is_symlink() and not p.exists():
+                missing.append((p, "a broken link or a link loop; fix or remove it"))
+    return Dataset(root, clips, missing)

@@ -1,4 +1,9 @@
-"""Event label files: Audacity label tracks and Raven selection tables.
+"""Event label files, one registry of formats: Audacity, Raven, CSV and JSON.
+
+:data:`LABEL_FORMATS` maps a format name to its reader, writer, the suffix
+of the files earmark writes, and the names of the label file it looks for
+beside a recording. ``train --labels``, ``detect --format`` and the writers
+all go through it; a new format is one reader, one writer and one entry.
 
 - Audacity: tab-separated ``start<TAB>end<TAB>label``, no header, times in
   seconds; lines starting with a backslash carry a spectral selection's
@@ -9,6 +14,9 @@
   ``label_column``), and writes the standard columns plus ``Annotation`` and
   ``Score``.
 
+- CSV and JSON: the event files ``earmark detect`` writes (``start_s``,
+  ``end_s``, ``label``, ``peak_score``, ``mean_score``).
+
 Files are UTF-8; labels may hold spaces and any characters but tabs and
 newlines. Writes are atomic.
 """
@@ -17,11 +25,15 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from earmark.errors import DatasetError, ParameterError
 from earmark.fileio import atomic_write
+
+BACKGROUND = "background"  # the "none of these" class of models trained from label files; never reported as an event
 
 RAVEN_COLUMNS = ["Selection", "View", "Channel", "Begin Time (s)", "End Time (s)", "Low Freq (Hz)", "High Freq (Hz)", "Annotation", "Score"]
 RAVEN_LABELS = ("Annotation", "Label", "Species", "Class")
@@ -153,3 +165,117 @@ def _optional(path: Path, number: int, value) -> float | None:
     if value is None or not str(value).strip():
         return None
     return _floats(path, number, [value])[0]
+
+
+_CSV_COLUMNS = ["start_s", "end_s", "label", "peak_score", "mean_score"]
+
+
+def _rows(events) -> list[dict]:
+    return [{"start_s": round(e.start_s, 4), "end_s": round(e.end_s, 4), "label": e.label, "peak_score": e.score,
+             "mean_score": e.mean_score} for e in events]
+
+
+def write_csv(events, path: str | Path) -> Path:
+    """Write events as CSV with columns ``start_s, end_s, label, peak_score, mean_score``."""
+    events = _check(events)
+    with atomic_write(path, "w") as f:
+        w = csv.DictWriter(f, fieldnames=_CSV_COLUMNS)
+        w.writeheader()
+        w.writerows(_rows(events))
+    return Path(path)
+
+
+def write_json(events, path: str | Path) -> Path:
+    """Write events as a JSON list of objects with the CSV's fields."""
+    events = _check(events)
+    with atomic_write(path, "w") as f:
+        json.dump(_rows(events), f, indent=2, ensure_ascii=False)
+    return Path(path)
+
+
+def _event(path: Path, number: int, row: dict) -> Event:
+    if not isinstance(row, dict) or "label" not in row:
+        raise DatasetError(f"{path}, item {number}: expected start_s, end_s and label; fix the file.")
+    start, end = _floats(path, number, [row.get("start_s"), row.get("end_s")])
+    if end < start:
+        raise DatasetError(f"{path}, line {number}: end {end} s is before start {start} s; swap them.")
+    return Event(start, end, str(row["label"] or ""), _optional(path, number, row.get("peak_score")), None, None,
+                 _optional(path, number, row.get("mean_score")))
+
+
+def read_csv(path: str | Path) -> list[Event]:
+    """Read an event CSV written by :func:`write_csv` (``start_s``, ``end_s``, ``label`` at least)."""
+    path = Path(path)
+    reader = csv.DictReader(io.StringIO("\n".join(_lines(path))))
+    missing = [c for c in ("start_s", "end_s", "label") if c not in (reader.fieldnames or [])]
+    if missing:
+        raise DatasetError(f"{path}: not an earmark event CSV, missing column(s) {', '.join(missing)}.")
+    return [_event(path, n, row) for n, row in enumerate(reader, start=2)]
+
+
+def read_json(path: str | Path) -> list[Event]:
+    """Read an event JSON list written by :func:`write_json`."""
+    path = Path(path)
+    try:
+        rows = json.loads("\n".join(_lines(path)))
+    except json.JSONDecodeError as exc:
+        raise DatasetError(f"{path}: not valid JSON ({exc}); fix the file.") from None
+    if not isinstance(rows, list):
+        raise DatasetError(f"{path}: expected a JSON list of events; fix the file.")
+    return [_event(path, n, row) for n, row in enumerate(rows, start=1)]
+
+
+@dataclass(frozen=True)
+class LabelFormat:
+    """One label-file format: how to read and write it, and where it sits beside a recording.
+
+    ``sidecars`` are file names with ``{stem}`` for the recording's stem,
+    tried in order; ``suffix`` is what earmark appends to a recording's stem
+    when it writes events.
+    """
+
+    name: str
+    read: Callable[[Path], list[Event]]
+    write: Callable[[list, Path], Path]
+    suffix: str
+    sidecars: tuple[str, ...]
+
+
+LABEL_FORMATS: dict[str, LabelFormat] = {
+    "csv": LabelFormat("csv", read_csv, write_csv, ".events.csv", ("{stem}.events.csv",)),
+    "json": LabelFormat("json", read_json, write_json, ".events.json", ("{stem}.events.json",)),
+    "audacity": LabelFormat("audacity", read_audacity, write_audacity, ".labels.txt", ("{stem}.txt", "{stem}.labels.txt")),
+    "raven": LabelFormat("raven", read_raven, write_raven, ".selections.txt", ("{stem}.selections.txt", "{stem}.Table.1.selections.txt")),
+}
+
+
+def label_format(name: str) -> LabelFormat:
+    """The registered format ``name``.
+
+    Raises
+    ------
+    ParameterError
+        Listing the formats if ``name`` is unknown.
+    """
+    if name not in LABEL_FORMATS:
+        raise ParameterError(f"The 'format' parameter must be one of {', '.join(LABEL_FORMATS)}. Got {name!r} instead.")
+    return LABEL_FORMATS[name]
+
+
+def read_labels(path: str | Path, fmt: str) -> list[Event]:
+    """Read the label file ``path`` in format ``fmt``."""
+    return label_format(fmt).read(Path(path))
+
+
+def write_labels(events, path: str | Path, fmt: str) -> Path:
+    """Write ``events`` to ``path`` in format ``fmt`` (atomically)."""
+    return label_format(fmt).write(list(events), Path(path))
+
+
+def label_file(recording: Path, fmt: str) -> Path | None:
+    """The label file of format ``fmt`` beside ``recording``, or None."""
+    for pattern in label_format(fmt).sidecars:
+        candidate = recording.parent / pattern.format(stem=recording.stem)
+        if candidate.is_file():
+            return candidate
+    return None

@@ -55,6 +55,7 @@ class AisfxEmbedder(Embedder):
     sample_rate = 44100
     dims = 512
     licence = "CC BY 4.0"
+    measured_realtime = 68.7
 
     def __init__(self, *, hop_blocks: float = 0.5, batch_size: int = 32) -> None:
         self.hop_blocks = check_positive("hop_blocks", hop_blocks)

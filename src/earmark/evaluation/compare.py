@@ -11,17 +11,19 @@ from earmark.progress import track
 def compare(
     clip_sets: dict[str, list[np.ndarray]],
     labels,
+    candidates,
     *,
     dims: dict[str, int],
-    classifiers=("knn", "logreg"),
     folds=None,
     test_folds=None,
     cv: int = 5,
-    aggregation: str = "mean",
     seed: int = 0,
     progress: bool = False,
 ) -> dict:
-    """Cross-validate every embedder x classifier on the same folds.
+    """Cross-validate every candidate model on the same folds.
+
+    ``candidates`` hold ``front_end`` (a key of ``clip_sets``), ``name`` and
+    an unfitted ``estimator``, as for :func:`earmark.evaluation.fewshot.learning_curve`.
 
     Returns
     -------
@@ -32,11 +34,10 @@ def compare(
         mean accuracy; ``results``: the full :func:`cross_validate` result
         per combination, keyed ``"embedder / classifier"``.
     """
-    combos = [(e, c) for e in clip_sets for c in classifiers]
     rows, results = [], {}
-    for emb, clf in track(combos, description="compare", total=len(combos), enabled=progress):
-        r = cross_validate(clip_sets[emb], labels, folds=folds, test_folds=test_folds, cv=cv, classifier=clf,
-                           aggregation=aggregation, random_state=seed)
+    for cand in track(candidates, description="compare", total=len(candidates), enabled=progress):
+        emb, clf = cand.front_end, cand.name
+        r = cross_validate(cand.estimator, clip_sets[emb], labels, folds=folds, test_folds=test_folds, cv=cv, random_state=seed)
         key = f"{emb} / {clf}"
         results[key] = r
         n_folds = len(r["folds"])

@@ -1,4 +1,4 @@
-"""Cross-validation of an :class:`EmbeddingClassifier` over clips."""
+"""Cross-validation of any clip model over clips: one fresh clone per fold."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_m
 from sklearn.model_selection import StratifiedKFold
 
 from earmark.errors import ParameterError
-from earmark.models.heads import EmbeddingClassifier
+from sklearn.base import clone
+
+from earmark.models.registry import get_model
 from earmark.progress import track
 
 log = logging.getLogger(__name__)
@@ -30,7 +32,8 @@ def splits(labels: np.ndarray, *, folds=None, test_folds=None, cv: int = 5, rand
         if test_folds is not None:
             unknown = [f for f in test_folds if f not in names]
             if unknown:
-                raise ParameterError(f"The 'test_folds' parameter names folds {unknown} that are not in the fold column ({names}).")
+                raise ParameterError(f"The 'test_folds' parameter names folds {unknown} that are not in the fold column ({names}); "
+                                     "pick test folds from those values.")
             names = [f for f in names if f in test_folds]
         return [(str(f), np.flatnonzero(folds != f), np.flatnonzero(folds == f)) for f in names]
     counts = np.unique(labels, return_counts=True)[1]
@@ -41,24 +44,24 @@ def splits(labels: np.ndarray, *, folds=None, test_folds=None, cv: int = 5, rand
 
 
 def cross_validate(
+    estimator,
     clips: list[np.ndarray],
     labels,
     *,
     folds=None,
     test_folds=None,
     cv: int = 5,
-    classifier: str = "logreg",
-    aggregation: str = "mean",
-    classifier_params: dict | None = None,
     random_state: int | None = 0,
     progress: bool = False,
 ) -> dict:
-    """Train on all folds but one, test on it, for every fold.
+    """Train a fresh clone of ``estimator`` on all folds but one, test on it, for every fold.
 
     Parameters
     ----------
-    clips : list of np.ndarray [shape=(n_windows, dims)]
-        Window embeddings per clip (already gated).
+    estimator : ClipModel or str
+        An unfitted clip model, or a registered model name.
+    clips : list of np.ndarray [shape=(n_windows, *shape)]
+        Window features per clip (already gated).
     labels : array-like [shape=(n_clips,)]
     folds : array-like or None
         Official fold of each clip; ``None`` uses stratified ``cv``-fold.
@@ -71,13 +74,15 @@ def cross_validate(
         (precision, recall, F1, support over all test predictions),
         ``confusion_matrix`` and ``classes``, ``fit_seconds``.
     """
+    if isinstance(estimator, str):
+        estimator = get_model(estimator)
     labels = np.asarray(labels)
     classes = np.unique(labels)
     predictions = np.empty(len(labels), dtype=object)
     fold_rows, fit_seconds = [], 0.0
     for name, train, test in track(splits(labels, folds=folds, test_folds=test_folds, cv=cv, random_state=random_state), description="folds", enabled=progress):
         t0 = time.perf_counter()
-        model = EmbeddingClassifier(classifier, aggregation=aggregation, classifier_params=classifier_params, random_state=random_state)
+        model = clone(estimator)
         model.fit([clips[i] for i in train], labels[train])
         t1 = time.perf_counter()
         pred = model.predict([clips[i] for i in test])

@@ -18,7 +18,8 @@ from sklearn.metrics import accuracy_score
 
 from earmark.errors import ParameterError
 from earmark.evaluation.cv import splits
-from earmark.models.heads import EmbeddingClassifier
+from sklearn.base import clone
+
 from earmark.progress import track
 
 log = logging.getLogger(__name__)
@@ -36,24 +37,27 @@ def nested_draws(labels: np.ndarray, train: np.ndarray, shots, rng: np.random.Ge
 def learning_curve(
     clip_sets: dict[str, list[np.ndarray]],
     labels,
+    candidates,
     *,
-    classifiers=("knn", "logreg"),
     shots=(1, 2, 4, 8, 16, 32),
     repeats: int = 10,
     folds=None,
     test_folds=None,
     cv: int = 5,
-    aggregation: str = "mean",
     seed: int = 0,
     progress: bool = False,
 ) -> dict:
-    """Few-shot accuracy of every embedder x classifier at every n.
+    """Few-shot accuracy of every candidate model at every n.
 
     Parameters
     ----------
     clip_sets : dict
-        Embedder name -> window embeddings per clip (same clip order for all).
+        Front end name -> window features per clip (same clip order for all).
     labels : array-like [shape=(n_clips,)]
+    candidates : sequence
+        Items with ``front_end`` (a key of ``clip_sets``), ``name`` and an
+        unfitted ``estimator`` (cloned for every run); see
+        :class:`earmark.api.training.Candidate`.
     shots : sequence of int
         Training clips per class.
     repeats : int
@@ -81,16 +85,16 @@ def learning_curve(
     for fi, fold, train, test, r in track(tasks, description="curve (fold x repeat)", total=len(tasks), enabled=progress):
         draws = nested_draws(labels, train, shots, np.random.default_rng([seed, fi, r]))
         for n, idx in draws.items():
-            for emb, clips in clip_sets.items():
-                for clf in classifiers:
-                    runs.append(_one_run(clips, labels, idx, test, clf, aggregation, seed) | {"fold": fold, "repeat": r, "n": n, "embedder": emb, "classifier": clf})
+            for c in candidates:
+                runs.append(_one_run(clip_sets[c.front_end], labels, idx, test, c.estimator)
+                            | {"fold": fold, "repeat": r, "n": n, "embedder": c.front_end, "classifier": c.name})
     return {"runs": runs, "summary": summarise(runs), "chance": 1.0 / len(np.unique(labels)), "shots": shots,
             "repeats": repeats, "folds": [f[0] for f in fold_list]}
 
 
-def _one_run(clips, labels, train_idx, test_idx, classifier, aggregation, seed) -> dict:
+def _one_run(clips, labels, train_idx, test_idx, estimator) -> dict:
     t0 = time.perf_counter()
-    model = EmbeddingClassifier(classifier, aggregation=aggregation, random_state=seed)
+    model = clone(estimator)
     model.fit([clips[i] for i in train_idx], labels[train_idx])
     t1 = time.perf_counter()
     pred = model.predict([clips[i] for i in test_idx])

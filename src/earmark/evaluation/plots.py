@@ -106,7 +106,7 @@ def detection_png(path_audio, result: dict, path: Path, *, threshold: float, max
     memory stays small for long recordings.
     """
     from earmark.audio import Framer, audio_info, stream
-    from earmark.data.annotations import BACKGROUND
+    from earmark.data.labels import BACKGROUND
     from earmark.features.mel import mel_frames
 
     plt = _pyplot()

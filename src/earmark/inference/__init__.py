@@ -1,5 +1,5 @@
-"""Putting a trained model to work: detection in long recordings."""
+"""Putting a trained model to work: detection in long recordings, live streams."""
 
-from earmark.inference.detect import DetectionSettings, detect_events, window_scores
+from earmark.inference.detect import DetectionSettings, detect, detect_events
 
-__all__ = ["DetectionSettings", "detect_events", "window_scores"]
+__all__ = ["DetectionSettings", "detect", "detect_events"]

@@ -1,9 +1,11 @@
 """Detect events in long recordings with a trained clip model.
 
 Each analysis window of the recording (streamed from disk, constant memory)
-gets class probabilities from the model's classifier; windows quieter than
-the model's gate get none. Scores are median-filtered over windows, then
-each class is thresholded with hysteresis (an event starts when its score
+gets class probabilities through :meth:`earmark.pipeline.Model.window_scores`;
+windows quieter than the model's gate get none. Scores are median-filtered
+over windows; with ``exclusive`` (the default for single-label models) each
+window keeps only its top class, so events of two classes never overlap.
+Then each class is thresholded with hysteresis (an event starts when its score
 reaches ``threshold`` and lasts while it stays above ``threshold * low_ratio``);
 events closer than ``merge_gap_s`` merge, shorter than ``min_duration_s``
 are dropped.
@@ -12,14 +14,12 @@ are dropped.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 from scipy.ndimage import median_filter
 
-from earmark.data.annotations import BACKGROUND
-from earmark.data.labels import Event
-from earmark.errors import check_positive
+from earmark.data.labels import BACKGROUND, Event
+from earmark.errors import check_fraction, check_positive
 
 
 @dataclass(frozen=True)
@@ -31,33 +31,17 @@ class DetectionSettings:
     median_windows: int = 3
     min_duration_s: float = 0.0
     merge_gap_s: float = 0.0
+    exclusive: bool = True
 
     def __post_init__(self) -> None:
-        check_positive("threshold", self.threshold)
-        check_positive("low_ratio", self.low_ratio)
+        check_fraction("threshold", self.threshold)
+        check_fraction("low_ratio", self.low_ratio)
         check_positive("median_windows", self.median_windows, kind=int)
         check_positive("min_duration_s", self.min_duration_s, allow_zero=True)
         check_positive("merge_gap_s", self.merge_gap_s, allow_zero=True)
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def window_scores(model, path: str | Path, *, embedder=None) -> tuple[np.ndarray, np.ndarray, float]:
-    """Per-window class probabilities of a recording (``embedder`` defaults to the model's).
-
-    Returns
-    -------
-    scores : np.ndarray [shape=(n_windows, n_classes)]
-        Zero for windows below the model's gate.
-    centres_s : np.ndarray [shape=(n_windows,)]
-    duration_s : float
-    """
-    emb = (embedder or model.embedder).embed_file(path)
-    scores = model.classifier.predict_proba([v[None] for v in emb.vectors]) if len(emb.vectors) else np.zeros((0, len(model.classes)))
-    if model.gate_db is not None:
-        scores[emb.level_db < model.gate_db] = 0.0
-    return scores, emb.times_s, emb.duration_s
 
 
 def detect_events(scores: np.ndarray, centres_s: np.ndarray, classes: list[str], *, window_s: float, hop_s: float,
@@ -78,6 +62,8 @@ def detect_events(scores: np.ndarray, centres_s: np.ndarray, classes: list[str],
         return []
     if settings.median_windows > 1:
         scores = median_filter(scores, size=(settings.median_windows, 1), mode="nearest")
+    if settings.exclusive:
+        scores = _top_class_only(scores, classes)
     events = []
     half = min(hop_s, window_s) / 2
     for k, label in enumerate(classes):
@@ -90,6 +76,15 @@ def detect_events(scores: np.ndarray, centres_s: np.ndarray, classes: list[str],
             events.append([start, end, label, float(seg.max()), float(seg.sum()), len(seg)])
     events = _merge(sorted(events), settings.merge_gap_s)
     return [Event(s, e, lab, peak, mean_score=total / n) for s, e, lab, peak, total, n in events if e - s >= settings.min_duration_s]
+
+
+def _top_class_only(scores: np.ndarray, classes: list[str]) -> np.ndarray:
+    """Zero every score but each window's highest (background counts as a class here)."""
+    out = np.zeros_like(scores)
+    rows = np.arange(len(scores))
+    top = scores.argmax(axis=1)
+    out[rows, top] = scores[rows, top]
+    return out
 
 
 def _hysteresis(x: np.ndarray, high: float, low: float) -> list[tuple[int, int]]:
@@ -125,14 +120,11 @@ def _merge(events: list[list], gap_s: float) -> list[list]:
     return out
 
 
-FORMATS = ("csv", "json", "audacity", "raven")
-
-
-def detect(model, path: str | Path, *, settings: DetectionSettings = DetectionSettings(), hop_s: float | None = None) -> dict:
+def detect(model, path, *, settings: DetectionSettings = DetectionSettings(), hop_s: float | None = None, cache=None) -> dict:
     """Events in one recording, with the window scores they came from.
 
     ``hop_s`` takes the model's windows more densely than in training (the
-    embeddings are the same kind, so the classifier applies unchanged), which
+    features are the same kind, so the estimator applies unchanged), which
     sharpens event edges at the cost of time.
 
     Returns
@@ -141,36 +133,10 @@ def detect(model, path: str | Path, *, settings: DetectionSettings = DetectionSe
         ``events`` (list of :class:`Event`), ``scores`` ``(n_windows, n_classes)``,
         ``centres_s``, ``duration_s``, ``classes``, ``settings``.
     """
-    embedder = model.embedder.with_hop(hop_s) if hop_s else model.embedder
-    scores, centres, duration = window_scores(model, path, embedder=embedder)
-    events = detect_events(scores, centres, model.classes, window_s=embedder.window_s, hop_s=embedder.hop_s,
-                           duration_s=duration, settings=settings)
-    return {"events": events, "scores": scores, "centres_s": centres, "duration_s": duration,
-            "classes": model.classes, "settings": settings.to_dict()}
-
-
-def write_events(events: list[Event], path: str | Path, fmt: str) -> Path:
-    """Write events as csv, json, an Audacity label track or a Raven selection table (atomically)."""
-    import json
-
-    from earmark.data.labels import write_audacity, write_raven
-    from earmark.errors import check_choice
-    from earmark.fileio import atomic_write
-
-    check_choice("format", fmt, FORMATS)
-    if fmt == "audacity":
-        return write_audacity(events, path)
-    if fmt == "raven":
-        return write_raven(events, path)
-    rows = [{"start_s": round(e.start_s, 4), "end_s": round(e.end_s, 4), "label": e.label, "peak_score": e.score,
-             "mean_score": e.mean_score} for e in events]
-    with atomic_write(path, "w") as f:
-        if fmt == "json":
-            json.dump(rows, f, indent=2, ensure_ascii=False)
-        else:
-            import csv
-
-            w = csv.DictWriter(f, fieldnames=["start_s", "end_s", "label", "peak_score", "mean_score"])
-            w.writeheader()
-            w.writerows(rows)
-    return Path(path)
+    if hop_s is not None:
+        check_positive("hop_s", hop_s)
+    ws = model.window_scores(path, hop_s=hop_s, cache=cache)
+    events = detect_events(ws.scores, ws.times_s, ws.classes, window_s=ws.window_s, hop_s=ws.hop_s,
+                           duration_s=ws.duration_s, settings=settings)
+    return {"events": events, "scores": ws.scores, "centres_s": ws.times_s, "duration_s": ws.duration_s,
+            "classes": ws.classes, "settings": settings.to_dict()}

@@ -11,24 +11,12 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from earmark.audio.windows import rms_db
-from earmark.errors import AudioLoadError, EarmarkError, check_positive
-
-
-@dataclass(frozen=True)
-class Detection:
-    """One classified window of a live stream."""
-
-    end_s: float
-    label: str
-    score: float
-    level_db: float
-    latency_s: float
+from earmark.errors import AudioLoadError, EarmarkError
 
 
 def file_blocks(path: str | Path, *, sr: int, block_s: float, realtime: bool) -> Iterator[tuple[np.ndarray, float]]:
@@ -88,22 +76,20 @@ def microphone_blocks(*, device, sr: int, block_s: float) -> Iterator[tuple[np.n
 
 
 def listen(model, blocks: Iterator[tuple[np.ndarray, float]], *, hop_s: float = 0.5, gate_db: float = -50.0,
-           threshold: float = 0.5, gate: str = "energy", vad_threshold: float = 0.5) -> Iterator[Detection]:
-    """Classify the newest window every ``hop_s`` seconds; yield the windows whose top score reaches ``threshold``.
+           threshold: float = 0.5, gate: str = "energy", vad_threshold: float = 0.5) -> Iterator[tuple]:
+    """Classify the newest window every ``hop_s`` seconds; yield ``(end_s, label, score, level_db, latency_s)``
+    for the windows whose top score reaches ``threshold``.
 
-    ``gate="energy"`` skips windows below ``gate_db``; ``gate="vad"`` also
-    skips windows in which Silero VAD finds no frame of voice at
-    ``vad_threshold`` or more.
+    Scores come from :meth:`earmark.pipeline.Model.window_scores` with
+    ``gate_db`` as the gate (the one gating path); ``gate="vad"`` also skips
+    windows in which Silero VAD finds no frame of voice at ``vad_threshold``
+    or more. Options are validated by :func:`earmark.api.listen`.
     """
-    from earmark.errors import check_choice
-
-    check_positive("hop_s", hop_s)
-    check_choice("gate", gate, ("energy", "vad"))
-    emb = model.embedder
-    vad = _VadTrack(emb.sample_rate, emb.window_s) if gate == "vad" else None
-    sr, length, hop = emb.sample_rate, int(round(emb.window_s * emb.sample_rate)), int(round(hop_s * emb.sample_rate))
+    front = model.front_end
+    vad = _VadTrack(front.sample_rate, front.window_s) if gate == "vad" else None
+    sr, length, hop = front.sample_rate, int(round(front.window_s * front.sample_rate)), max(1, int(round(hop_s * front.sample_rate)))
     ring, total, next_end = np.zeros(length, np.float32), 0, length
-    emb.embed(ring, sr=sr)  # load and optimise the network before the first sound, not during it
+    front.embed(ring, sr=sr)  # load and optimise the network before the first sound, not during it
     for block, arrived in blocks:
         for i in range(0, len(block), hop):  # keep windows on a fixed grid whatever the block size
             piece = block[i : i + hop]
@@ -114,13 +100,15 @@ def listen(model, blocks: Iterator[tuple[np.ndarray, float]], *, hop_s: float = 
             if total < next_end:
                 continue
             next_end += hop
-            level = float(rms_db(ring))
-            if level < gate_db or (vad is not None and vad.recent_max() < vad_threshold):
+            if float(rms_db(ring)) < gate_db or (vad is not None and vad.recent_max() < vad_threshold):
+                continue  # cheap pre-check: no network call for a quiet ring
+            ws = model.window_scores(front.embed(ring, sr=sr), gate_db=gate_db)
+            if ws.gated.all():
                 continue
-            proba = model.predict_proba_embeddings([emb.embed(ring, sr=sr)])[0]
+            proba = ws.scores[~ws.gated].mean(axis=0)
             k = int(np.argmax(proba))
             if proba[k] >= threshold:
-                yield Detection(total / sr, model.classes[k], float(proba[k]), level, time.perf_counter() - arrived)
+                yield total / sr, ws.classes[k], float(proba[k]), float(ws.level_db.max()), time.perf_counter() - arrived
 
 
 class _VadTrack:

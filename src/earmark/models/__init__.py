@@ -1,7 +1,10 @@
-"""Classifier heads on window embeddings, and window-to-clip aggregation."""
+"""Trainable clip models: the contract, the registry, the scikit-learn heads, aggregation."""
 
 from earmark.models.aggregation import AGGREGATIONS, aggregate, aggregate_clips
+from earmark.models.base import ClipModel, Tensors, as_clips
 from earmark.models.heads import CLASSIFIERS, EmbeddingClassifier, make_head
+from earmark.models.registry import DEFAULT_MODEL, MODELS, ModelSpec, get_model, model_name, model_spec, register_model, unregister_model
 
-__all__ = ["AGGREGATIONS", "CLASSIFIERS", "EmbeddingClassifier", "aggregate",
-    "aggregate_clips", "make_head"]
+__all__ = ["AGGREGATIONS", "CLASSIFIERS", "DEFAULT_MODEL", "MODELS", "ClipModel", "EmbeddingClassifier", "ModelSpec", "Tensors",
+           "aggregate", "aggregate_clips", "as_clips", "get_model", "make_head", "model_name", "model_spec", "register_model",
+           "unregister_model"]

@@ -1,60 +1,80 @@
-"""scikit-learn classifiers on window embeddings, with clip-level aggregation."""
+"""scikit-learn classifiers on window embeddings: the embedding heads."""
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import LabelEncoder, StandardScaler
-from sklearn.utils.validation import check_is_fitted
+from sklearn.preprocessing import StandardScaler
 
 from earmark.errors import ParameterError, check_choice
-from earmark.models.aggregation import AGGREGATIONS, aggregate_clips
+from earmark.models.base import ClipModel
 from earmark.threads import single_blas_thread
 
 CLASSIFIERS = ("logreg", "svm", "knn", "rf", "mlp")
+
+
+def _estimator_class(name: str):
+    if name == "logreg":
+        from sklearn.linear_model import LogisticRegression
+
+        return LogisticRegression, {"max_iter": 2000, "C": 0.1}
+    if name == "svm":
+        from sklearn.svm import SVC
+
+        return SVC, {"C": 10.0}
+    if name == "knn":
+        from sklearn.neighbors import KNeighborsClassifier
+
+        return KNeighborsClassifier, {"n_neighbors": 1}
+    if name == "rf":
+        from sklearn.ensemble import RandomForestClassifier
+
+        return RandomForestClassifier, {"n_estimators": 300, "n_jobs": -1}
+    from sklearn.neural_network import MLPClassifier
+
+    return MLPClassifier, {"hidden_layer_sizes": (256,), "max_iter": 500, "alpha": 1e-3}
+
+
+def check_head_params(name: str, params: dict | None) -> dict:
+    """Return ``params`` if classifier ``name`` accepts every key, else raise :class:`ParameterError`."""
+    check_choice("classifier", name, CLASSIFIERS)
+    cls, _ = _estimator_class(name)
+    accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
+    unknown = sorted(set(params or {}) - accepted)
+    if unknown:
+        raise ParameterError(
+            f"The 'classifier_params' parameter holds {', '.join(map(repr, unknown))}, which {cls.__name__} ({name}) "
+            f"does not take; use some of: {', '.join(sorted(accepted))}."
+        )
+    return dict(params or {})
 
 
 def make_head(name: str, *, random_state: int | None = 0, **params) -> Pipeline:
     """A standardising scikit-learn pipeline for classifier ``name``.
 
     ``knn`` is 1-nearest-neighbour unless ``n_neighbors`` is given (the
-    baseline of the field); ``svm`` is an RBF SVM with probability outputs.
+    baseline of the field); ``svm`` is an RBF SVM with Platt-scaled
+    probabilities (``CalibratedClassifierCV``).
     """
-    check_choice("classifier", name, CLASSIFIERS)
-    if name == "logreg":
-        from sklearn.linear_model import LogisticRegression
-
-        clf = LogisticRegression(**{"max_iter": 2000, "C": 0.1, **params})
-    elif name == "svm":
+    check_head_params(name, params)
+    cls, defaults = _estimator_class(name)
+    if "random_state" in inspect.signature(cls.__init__).parameters:
+        defaults = {**defaults, "random_state": random_state}
+    clf = cls(**{**defaults, **params})
+    if name == "svm":
         from sklearn.calibration import CalibratedClassifierCV
-        from sklearn.svm import SVC
 
-        # Platt-scaled probabilities, the replacement for SVC(probability=True)
-        clf = CalibratedClassifierCV(SVC(**{"C": 10.0, "random_state": random_state, **params}), ensemble=False, cv=3)
-    elif name == "knn":
-        from sklearn.neighbors import KNeighborsClassifier
-
-        clf = KNeighborsClassifier(**{"n_neighbors": 1, **params})
-    elif name == "rf":
-        from sklearn.ensemble import RandomForestClassifier
-
-        clf = RandomForestClassifier(**{"n_estimators": 300, "random_state": random_state, "n_jobs": -1, **params})
-    else:
-        from sklearn.neural_network import MLPClassifier
-
-        clf = MLPClassifier(**{"hidden_layer_sizes": (256,), "max_iter": 500, "alpha": 1e-3, "random_state": random_state, **params})
+        clf = CalibratedClassifierCV(clf, ensemble=False, cv=3)
     return make_pipeline(StandardScaler(), clf)
 
 
-class EmbeddingClassifier(ClassifierMixin, BaseEstimator):
-    """Classify clips from their window embeddings.
+class EmbeddingClassifier(ClipModel):
+    """Classify clips from their window embeddings with a scikit-learn classifier.
 
-    Each clip is an array of window vectors ``(n_windows, dims)``; every window
-    inherits its clip's label for training, and window probabilities are
-    aggregated back to one prediction per clip. ``X`` may also be a 2-D array
-    (one window per clip), so the estimator works in ``Pipeline`` and
-    ``cross_val_score``.
+    Every window inherits its clip's label for training; window
+    probabilities are aggregated back to one prediction per clip.
 
     Parameters
     ----------
@@ -70,57 +90,40 @@ class EmbeddingClassifier(ClassifierMixin, BaseEstimator):
     head_ : sklearn.pipeline.Pipeline
     """
 
-    def __init__(self, classifier: str = "logreg", *, aggregation: str = "mean", classifier_params: dict | None = None, random_state: int | None = 0) -> None:
+    def __init__(self, classifier: str = "logreg", *, aggregation: str = "mean", classifier_params: dict | None = None,
+                 random_state: int | None = 0) -> None:
         self.classifier = classifier
         self.aggregation = aggregation
         self.classifier_params = classifier_params
         self.random_state = random_state
 
-    def fit(self, X, y) -> EmbeddingClassifier:
-        """Fit on clips ``X`` (sequence of ``(n_windows, dims)`` arrays) with labels ``y``."""
-        check_choice("aggregation", self.aggregation, AGGREGATIONS)
-        clips = _as_clips(X)
-        y = np.asarray(y)
-        if len(clips) != len(y):
-            raise ParameterError(f"X has {len(clips)} clips but y has {len(y)} labels; they must match.")
-        self._encoder = LabelEncoder().fit(y)
-        self.classes_ = self._encoder.classes_
-        if len(self.classes_) < 2:
-            raise ParameterError(f"Training needs at least 2 classes. Got {len(self.classes_)} ({list(self.classes_)}); add clips of another class.")
-        windows = np.concatenate(clips)
-        labels = np.repeat(self._encoder.transform(y), [len(c) for c in clips])
+    def _fit(self, clips, y) -> None:
+        windows = np.concatenate(clips).reshape(sum(len(c) for c in clips), -1)
+        labels = np.repeat(y, [len(c) for c in clips])
         self.head_ = make_head(self.classifier, random_state=self.random_state, **(self.classifier_params or {}))
         with single_blas_thread():  # 8x faster on these sizes, see earmark.threads
             self.head_.fit(windows, labels)
-        self.n_features_in_ = windows.shape[1]
-        return self
 
-    def predict_proba(self, X) -> np.ndarray:
-        """Clip probabilities, shape ``(n_clips, n_classes)``, columns in ``classes_`` order."""
-        check_is_fitted(self, "head_")
-        clips = _as_clips(X)
-        if not clips:
-            return np.zeros((0, len(self.classes_)))
-        windows = np.concatenate(clips)
-        if windows.shape[1] != self.n_features_in_:
-            raise ParameterError(f"Embeddings have {windows.shape[1]} dims but the classifier was trained on {self.n_features_in_}; use the same embedder.")
-        window_proba = np.zeros((len(windows), len(self.classes_)))
+    def _window_proba(self, windows: np.ndarray) -> np.ndarray:
+        proba = np.zeros((len(windows), len(self.classes_)))
         with single_blas_thread():
-            window_proba[:, self.head_.classes_] = self.head_.predict_proba(windows)
-        return aggregate_clips(window_proba, [len(c) for c in clips], self.aggregation)
+            proba[:, self.head_.classes_] = self.head_.predict_proba(windows.reshape(len(windows), -1))
+        return proba
 
-    def predict(self, X) -> np.ndarray:
-        """The most probable class of each clip."""
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+    def _parts(self) -> dict:
+        return {"head": self.head_}
 
+    def _restore(self, parts: dict) -> None:
+        head = parts["head"]
+        if not isinstance(head, Pipeline) or not hasattr(head, "predict_proba"):
+            raise ParameterError(f"the 'head' part is a {type(head).__name__}, not a fitted scikit-learn pipeline.")
+        self.head_ = head
 
-def _as_clips(X) -> list[np.ndarray]:
-    if isinstance(X, np.ndarray) and X.dtype != object:
-        if X.ndim != 2:
-            raise ParameterError(f"X must be a 2-D array or a sequence of 2-D arrays. Got an array of shape {X.shape} instead.")
-        return list(X[:, None, :].astype(np.float32))
-    clips = [np.atleast_2d(np.asarray(c, dtype=np.float32)) for c in X]
-    for i, c in enumerate(clips):
-        if c.ndim != 2 or len(c) == 0 or not np.isfinite(c).all():
-            raise ParameterError(f"Clip {i} of X must be a non-empty, finite (n_windows, dims) array. Got shape {c.shape}.")
-    return clips
+    def parameter_count(self, n_features: int, n_classes: int) -> int | None:
+        if self.classifier == "logreg":
+            return (n_features + 1) * (n_classes if n_classes > 2 else 1) + 2 * n_features
+        if self.classifier == "mlp":
+            hidden = (self.classifier_params or {}).get("hidden_layer_sizes", (256,))
+            sizes = [n_features, *hidden, n_classes]
+            return sum((a + 1) * b for a, b in zip(sizes, sizes[1:])) + 2 * n_features
+        return None  # knn keeps the training windows, svm its support vectors, rf its trees

@@ -1,0 +1,147 @@
+"""A dataset read, checked and turned into window features by one or more front ends.
+
+Everything that can be wrong with a dataset is found here, before any
+training: files that cannot be read, the same audio listed twice (it would
+leak across folds), the same audio listed with two labels, clips with no
+window above the gate (digital silence). Each is skipped with a reason; the
+rest goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from collections import Counter
+
+import numpy as np
+
+from earmark import __version__
+from earmark.audio.io import audio_info
+from earmark.data import Dataset, load_dataset
+from earmark.embeddings import Embedder, EmbeddingCache, get_embedder
+from earmark.embeddings.cache import file_sha256
+from earmark.embeddings.runner import embed_files
+from earmark.errors import DatasetError, ParameterError
+from earmark.pipeline import gated_features, is_silent
+
+log = logging.getLogger(__name__)
+
+
+def select_folds(ds: Dataset, *, train_folds=None, exclude_folds=None) -> Dataset:
+    """Keep only the clips in ``train_folds`` and not in ``exclude_folds`` (fold values as strings)."""
+    if not train_folds and not exclude_folds:
+        return ds
+    present = sorted({c.fold for c in ds.clips if c.fold is not None})
+    for option, values in (("train_folds", train_folds), ("exclude_folds", exclude_folds)):
+        unknown = [f for f in values or [] if f not in present]
+        if unknown:
+            raise ParameterError(f"The '{option}' parameter names folds {unknown} that are not in the fold column ({present}).")
+    keep = [c for c in ds.clips if (not train_folds or c.fold in train_folds) and c.fold not in (exclude_folds or [])]
+    if not keep:
+        raise ParameterError(f"The fold selection leaves no clips (folds present: {present}); keep at least one fold.")
+    return Dataset(ds.root, keep, ds.missing)
+
+
+def dedupe(clips) -> tuple[list, list[tuple[object, str]]]:
+    """Drop repeated audio: the same content listed twice keeps its first row; with two labels, every row goes.
+
+    Returns the kept clips and ``(path, reason)`` for each dropped one.
+    """
+    groups: dict[str, list] = {}
+    for c in clips:
+        try:
+            groups.setdefault(file_sha256(c.path), []).append(c)
+        except OSError:  # unreadable: the embedding step reports it
+            groups.setdefault(f"unreadable:{c.path}", []).append(c)
+    kept, dropped = [], []
+    for group in groups.values():
+        labels = sorted({c.label for c in group})
+        if len(labels) > 1:
+            dropped += [(c.path, f"the same audio is listed {len(group)} times with different labels ({', '.join(labels)}); "
+                                 "keep one row per file") for c in group]
+            continue
+        kept.append(group[0])
+        dropped += [(c.path, f"duplicate of {group[0].path} (same content, label {c.label}); kept once so it cannot "
+                             "be in a training and a test fold") for c in group[1:]]
+    order = {id(c): i for i, c in enumerate(clips)}
+    kept.sort(key=lambda c: order[id(c)])
+    if dropped:
+        log.warning("%d duplicate or conflicting rows dropped (see the skipped list)", len(dropped))
+    return kept, dropped
+
+
+class Prepared:
+    """A dataset embedded by one or more front ends: the clips every front end could use."""
+
+    def __init__(self, data, front_ends, *, file_column="filename", label_column="label", fold_column=None, cache_dir=None,
+                 use_cache=True, gate_db=-60.0, progress=False, train_folds=None, exclude_folds=None, strict_paths=False):
+        t0 = time.perf_counter()
+        ds = data if isinstance(data, Dataset) else load_dataset(data, file_column=file_column, label_column=label_column,
+                                                                 fold_column=fold_column, strict_paths=strict_paths)
+        self.ds = select_folds(ds, train_folds=train_folds, exclude_folds=exclude_folds)
+        self.front_ends: dict[str, Embedder] = {}
+        for e in front_ends:
+            emb = get_embedder(e) if isinstance(e, str) else e
+            self.front_ends[emb.name] = emb
+        clips, dropped = dedupe(self.ds.clips)
+        cache = EmbeddingCache(cache_dir, enabled=use_cache)
+        done = {name: embed_files([c.path for c in clips], emb, cache, progress=progress) for name, emb in self.front_ends.items()}
+        skipped = dict(self.ds.missing)
+        skipped.update({p: r for p, r in dropped})
+        for d in done.values():
+            for path, reason in d.skipped:
+                skipped.setdefault(path, reason)
+        usable = [c for c in clips if all(c.path in d.embeddings for d in done.values())]
+        first = next(iter(done.values()))
+        self.clips = []
+        for c in usable:
+            if is_silent(first.embeddings[c.path].level_db, gate_db):
+                gate = "the -100 dBFS floor" if gate_db is None else f"the {gate_db:g} dBFS gate"
+                skipped.setdefault(c.path, f"silent: no window reaches {gate}; not used")
+            else:
+                self.clips.append(c)
+        self.skipped = [{"file": str(p), "reason": r} for p, r in skipped.items()]
+        if not self.clips:
+            raise DatasetError(f"{self.ds.root}: none of the {len(self.ds.clips)} files could be used; see the skipped list.")
+        if fold_column is not None and any(c.fold is None for c in self.clips):
+            raise DatasetError(f"{self.ds.root}: some rows have an empty {fold_column!r} value; fill in every fold or drop --folds.")
+        self.labels = np.array([c.label for c in self.clips])
+        self.folds = [c.fold for c in self.clips] if fold_column else None
+        self.clip_sets = {name: [gated_features(d.embeddings[c.path], gate_db) for c in self.clips] for name, d in done.items()}
+        self.durations = np.array([first.embeddings[c.path].duration_s for c in self.clips])
+        self.embed_seconds = time.perf_counter() - t0
+
+    def describe(self) -> dict:
+        """Clips, classes, durations, sample rates and skipped files, for reports and JSON."""
+        rates = Counter(audio_info(c.path, min_duration_s=0).sample_rate for c in self.clips)
+        d = self.durations
+        return {"root": str(self.ds.root), "n_files": len(self.clips), "n_skipped": len(self.skipped), "skipped": self.skipped,
+                "classes": counts(self.labels), "sample_rates": {str(k): v for k, v in sorted(rates.items())},
+                "duration_s": {"min": float(d.min()), "median": float(np.median(d)), "max": float(d.max()), "total": float(d.sum())}}
+
+    def protocol(self, folds: str | None, test_folds, cv: int, seed: int) -> str:
+        if folds:
+            return f"official folds from column {folds!r}" + (f", tested on {', '.join(test_folds)}" if test_folds else "")
+        return f"stratified {cv}-fold cross-validation (seed {seed})"
+
+    def versions(self) -> dict:
+        import librosa
+        import sklearn
+        import torch
+
+        base = {"earmark": __version__, "python": platform.python_version(), "numpy": np.__version__,
+                "scikit-learn": sklearn.__version__, "torch": torch.__version__, "librosa": librosa.__version__}
+        return base | {f"embedder {n}": f"{e.version} ({e.licence})" for n, e in self.front_ends.items()}
+
+    def with_root(self, fn):
+        """Run ``fn``; parameter errors about the folds get the dataset's name in front."""
+        try:
+            return fn()
+        except ParameterError as exc:
+            raise ParameterError(f"{self.ds.root}: {exc}") from None
+
+
+def counts(labels) -> dict[str, int]:
+    values, n = np.unique(np.asarray(list(labels)), return_counts=True)
+    return {str(v): int(c) for v, c in zip(values, n)}

@@ -1,0 +1,308 @@
+"""train / evaluate / curve / compare: the operations the CLI and users call.
+
+A model is named by its registry name (``model="logreg"``, see
+``earmark models``) or given as an unfitted :class:`~earmark.models.ClipModel`;
+``classifier=`` is the same thing under the name earlier versions used.
+Models whose registry entry has no front end of their own run on
+``embedder``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from earmark import __version__
+from earmark.api.prepare import Prepared, counts
+from earmark.embeddings import DEFAULT_EMBEDDER, EmbeddingCache, get_embedder
+from earmark.embeddings.runner import embed_files
+from earmark.errors import ParameterError, check_choice
+from earmark.evaluation.compare import compare as _compare
+from earmark.evaluation.cv import cross_validate
+from earmark.evaluation.fewshot import learning_curve
+from earmark.models import AGGREGATIONS, ClipModel, get_model, model_name, model_spec
+from earmark.models.heads import EmbeddingClassifier, check_head_params
+from earmark.pipeline import Model
+
+log = logging.getLogger(__name__)
+
+DEFAULT_GATE_DB = -60.0
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One model to train or evaluate: its front end, its name, and an unfitted estimator."""
+
+    front_end: str
+    name: str
+    estimator: ClipModel
+
+
+def build_model(model, *, aggregation: str | None = None, classifier_params: dict | None = None,
+                random_state: int | None = None) -> tuple[str, ClipModel]:
+    """``(registry name, unfitted estimator)`` for a name or an estimator, with the common options set.
+
+    Raises
+    ------
+    ParameterError
+        For an unknown name, an option the model does not take, or an
+        unknown key in ``classifier_params`` (before any audio work).
+    """
+    if isinstance(model, ClipModel):
+        name, est = model_name(model), model
+    else:
+        name, est = model, get_model(model)
+    params = est.get_params(deep=False)
+    if aggregation is not None:
+        check_choice("aggregation", aggregation, AGGREGATIONS)
+        est.set_params(aggregation=aggregation)
+    if classifier_params:
+        if not isinstance(est, EmbeddingClassifier):
+            raise ParameterError(f"The 'classifier_params' parameter applies to embedding heads only; model {name!r} takes {', '.join(sorted(params))}.")
+        check_head_params(est.classifier, classifier_params)
+        est.set_params(classifier_params=classifier_params)
+    if random_state is not None and "random_state" in params:
+        est.set_params(random_state=random_state)
+    return name, est
+
+
+def candidates(embedders, models, *, aggregation: str | None, random_state: int | None) -> list[Candidate]:
+    """Every model on every embedder; a model with a front end of its own appears once, on it."""
+    out, seen = [], set()
+    for m in models:
+        name, est = build_model(m, aggregation=aggregation, random_state=random_state)
+        own = model_spec(name).front_end
+        for e in ([own] if own else embedders):
+            if (e, name) not in seen:
+                seen.add((e, name))
+                out.append(Candidate(e, name, est))
+    return out
+
+
+def _front_end_of(model_name_: str, embedder):
+    return model_spec(model_name_).front_end or embedder
+
+
+def train(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: str = "logreg", aggregation: str = "mean",
+          gate_db: float | None = DEFAULT_GATE_DB, classifier_params: dict | None = None, file_column: str = "filename",
+          label_column: str = "label", folds: str | None = None, train_folds=None, exclude_folds=None,
+          strict_paths: bool = False, cache_dir=None, use_cache: bool = True, cv: int | None = None,
+          random_state: int = 0, progress: bool = False) -> Model:
+    """Train a model on a dataset folder.
+
+    Parameters
+    ----------
+    data : str, Path or Dataset
+        Folder with ``metadata.csv`` or class sub-folders.
+    model : str or ClipModel or None
+        A registered model name (``earmark models``) or an unfitted estimator;
+        ``None`` uses ``classifier``.
+    embedder : str
+        Front end for models without one of their own (``earmark embedders``; ``a+b`` fuses two).
+    classifier, aggregation : str
+        Embedding head and window-to-clip aggregation (:data:`earmark.models.AGGREGATIONS`).
+    gate_db : float or None
+        Ignore windows quieter than this level in dBFS; a clip with no window
+        at or above it is silent and skipped.
+    folds, train_folds, exclude_folds
+        Fold column, and the fold values to train on or to leave out.
+    cv : int or None
+        Also run stratified ``cv``-fold cross-validation on the same
+        features and record the figures in ``model.info["evaluation"]``.
+
+    Returns
+    -------
+    Model
+        ``model.info["skipped"]`` lists the files that could not be used.
+
+    Examples
+    --------
+    >>> model = earmark.train("data/demo/train", model="logreg")  # doctest: +SKIP
+    >>> model.save("demo.earmark")  # doctest: +SKIP
+    """
+    name, est = build_model(model if model is not None else classifier, aggregation=aggregation,
+                            classifier_params=classifier_params, random_state=random_state)
+    if cv is not None and folds is None:
+        from earmark.errors import check_positive
+
+        check_positive("cv", cv, kind=int)
+    p = Prepared(data, [_front_end_of(name, embedder)], file_column=file_column, label_column=label_column, fold_column=folds,
+                 cache_dir=cache_dir, use_cache=use_cache, gate_db=gate_db, progress=progress, train_folds=train_folds,
+                 exclude_folds=exclude_folds, strict_paths=strict_paths)
+    (front,), (clips,) = p.front_ends.values(), p.clip_sets.values()
+    t0 = time.perf_counter()
+    fitted = est.fit(clips, p.labels)
+    info = {
+        "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "earmark_version": __version__,
+        "data": {"root": str(p.ds.root), "n_files": len(p.clips), "classes": counts(p.labels),
+                 "audio_seconds": float(p.durations.sum()), "n_skipped": len(p.skipped),
+                 **({"folds": sorted(set(p.folds))} if p.folds else {})},
+        "skipped": p.skipped,
+        "seconds": {"embed": p.embed_seconds, "fit": time.perf_counter() - t0},
+    }
+    if cv:
+        scores = cross_validate(est, clips, p.labels, cv=cv, random_state=random_state)
+        info["evaluation"] = {"protocol": p.protocol(None, None, cv, random_state), **{k: v for k, v in scores.items() if k.endswith(("_mean", "_std"))}}
+    log.info("trained %s on %d clips of %d classes", name, len(p.clips), len(fitted.classes_))
+    return Model(front, fitted, name, gate_db, info)
+
+
+def train_from_labels(root, *, labels: str, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: str = "logreg",
+                      aggregation: str = "mean", background: bool = True, classifier_params: dict | None = None,
+                      cache_dir=None, use_cache: bool = True, random_state: int = 0, progress: bool = False) -> Model:
+    """Train on labelled events in long recordings (label files beside them, see :mod:`earmark.data.annotations`).
+
+    With ``background``, unlabelled stretches become a ``background`` class,
+    so the model can say "none of these".
+    """
+    from earmark.data.annotations import annotated_recordings, balance_background, clips_from_events
+    from earmark.data.labels import read_labels
+
+    name, est = build_model(model if model is not None else classifier, aggregation=aggregation,
+                            classifier_params=classifier_params, random_state=random_state)
+    t0 = time.perf_counter()
+    pairs = annotated_recordings(root, labels)
+    emb = get_embedder(_front_end_of(name, embedder))
+    done = embed_files([r for r, _ in pairs], emb, EmbeddingCache(cache_dir, enabled=use_cache), progress=progress)
+    clips, names = [], []
+    for rec, lab in pairs:
+        if rec in done.embeddings:
+            c, n = clips_from_events(done.embeddings[rec], read_labels(lab, labels), background=background)
+            clips += c
+            names += n
+    clips, names = balance_background(clips, names, np.random.default_rng(random_state))
+    embed_s = time.perf_counter() - t0
+    fitted = est.fit(clips, names)
+    info = {
+        "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "earmark_version": __version__,
+        "data": {"root": str(root), "labels": labels, "n_recordings": len(done.embeddings), "n_events": len(names),
+                 "classes": counts(names), "audio_seconds": done.audio_seconds, "n_skipped": len(done.skipped)},
+        "skipped": [{"file": str(p), "reason": r} for p, r in done.skipped],
+        "seconds": {"embed": embed_s, "fit": time.perf_counter() - t0 - embed_s},
+    }
+    return Model(emb, fitted, name, None, info)
+
+
+def evaluate(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: str = "logreg", aggregation: str = "mean",
+             gate_db: float | None = DEFAULT_GATE_DB, classifier_params: dict | None = None, folds: str | None = None,
+             test_folds: list[str] | None = None, cv: int = 5, file_column: str = "filename", label_column: str = "label",
+             strict_paths: bool = False, cache_dir=None, use_cache: bool = True, random_state: int = 0, progress: bool = False) -> dict:
+    """Cross-validate a model on a dataset, one fresh clone of it per fold.
+
+    ``folds`` names the metadata column with official folds; without it,
+    stratified ``cv``-fold cross-validation is used. ``test_folds`` limits
+    the test sets to those fold values (an official train/test split:
+    ``folds="split", test_folds=["test"]``).
+
+    Returns
+    -------
+    dict
+        Keys: ``accuracy_mean``, ``accuracy_std``, ``balanced_accuracy_mean``,
+        ``macro_f1_mean``, ``n_files``, ``n_skipped``, ``skipped``,
+        ``embedder``, ``classifier``, ``audio_seconds``, ``seconds``
+        (``embed``, ``fit``, ``total``), ``folds``, ``per_class``,
+        ``confusion_matrix``, ``classes``, ``protocol``, ``data``, ``versions``.
+    """
+    t_start = time.perf_counter()
+    name, est = build_model(model if model is not None else classifier, aggregation=aggregation,
+                            classifier_params=classifier_params, random_state=random_state)
+    p = Prepared(data, [_front_end_of(name, embedder)], file_column=file_column, label_column=label_column, fold_column=folds,
+                 cache_dir=cache_dir, use_cache=use_cache, gate_db=gate_db, progress=progress, strict_paths=strict_paths)
+    (front,), (clips,) = p.front_ends.values(), p.clip_sets.values()
+    result = p.with_root(lambda: cross_validate(est, clips, p.labels, folds=p.folds, test_folds=test_folds, cv=cv,
+                                                random_state=random_state, progress=progress))
+    fit_s = result.pop("fit_seconds")
+    return {
+        **result,
+        "n_files": len(p.clips), "n_skipped": len(p.skipped), "skipped": p.skipped,
+        "embedder": front.identity() | {"licence": front.licence},
+        "classifier": {"name": name, "kind": model_spec(name).kind, "aggregation": getattr(est, "aggregation", None),
+                       "params": classifier_params or {}, "model_params": est.get_params(deep=False), "gate_db": gate_db},
+        "protocol": p.protocol(folds, test_folds, cv, random_state),
+        "data": p.describe(), "versions": p.versions(),
+        "audio_seconds": float(p.durations.sum()),
+        "seconds": {"embed": p.embed_seconds, "fit": fit_s, "total": time.perf_counter() - t_start},
+        "earmark_version": __version__,
+    }
+
+
+def _prepare_candidates(data, embedders, models, *, aggregation, seed, **prepare) -> tuple[list[Candidate], Prepared]:
+    """Every candidate model, and the dataset embedded once by each front end they need."""
+    cands = candidates(list(embedders), list(models), aggregation=aggregation, random_state=seed)
+    p = Prepared(data, list(dict.fromkeys(c.front_end for c in cands)), **prepare)
+    return cands, p
+
+
+def curve(data, *, embedders=("mfcc", DEFAULT_EMBEDDER), classifiers=("knn", "logreg"), models=None, shots=(1, 2, 4, 8, 16, 32),
+          repeats: int = 10, folds: str | None = None, test_folds: list[str] | None = None, cv: int = 5,
+          aggregation: str = "mean", gate_db: float | None = DEFAULT_GATE_DB, file_column: str = "filename",
+          label_column: str = "label", strict_paths: bool = False, cache_dir=None, use_cache: bool = True, seed: int = 0,
+          progress: bool = False) -> dict:
+    """Few-shot learning curves: accuracy against training clips per class for every model on every embedder.
+
+    ``models`` (names or estimators; default ``classifiers``) are crossed
+    with ``embedders``; a model with a front end of its own runs once, on
+    it. Each (file, front end) pair is embedded once (through the cache) and
+    reused for every n, repeat and model. See
+    :func:`earmark.evaluation.fewshot.learning_curve` for the protocol.
+
+    Returns
+    -------
+    dict
+        ``summary`` (mean accuracy and 95% CI per embedder, classifier, n),
+        ``runs`` (every single run), ``chance``, ``data``, ``protocol``,
+        ``settings``, ``versions``, ``seconds``.
+    """
+    t0 = time.perf_counter()
+    cands, p = _prepare_candidates(data, embedders, models or classifiers, aggregation=aggregation, seed=seed, file_column=file_column,
+                                   label_column=label_column, fold_column=folds, cache_dir=cache_dir, use_cache=use_cache,
+                                   gate_db=gate_db, progress=progress, strict_paths=strict_paths)
+    t1 = time.perf_counter()
+    result = p.with_root(lambda: learning_curve(p.clip_sets, p.labels, cands, shots=shots, repeats=repeats, folds=p.folds,
+                                                test_folds=test_folds, cv=cv, seed=seed, progress=progress))
+    protocol = (p.protocol(folds, test_folds, cv, seed) + f"; n clips per class drawn from the training folds only, "
+                f"{repeats} seeded repeats per fold (seed {seed}), nested draws, the same draw for every embedder and classifier")
+    return result | {
+        "data": p.describe(), "protocol": protocol, "versions": p.versions(),
+        "settings": [f"embedders: {', '.join(p.front_ends)}", f"classifiers: {', '.join(dict.fromkeys(c.name for c in cands))}",
+                     f"aggregation `{aggregation}`, gate {gate_db} dBFS"],
+        "title": f"Learning curves on {p.ds.root.name} ({len(np.unique(p.labels))} classes, {repeats} repeats x {len(result['folds'])} fold{'s' if len(result['folds']) > 1 else ''})",
+        "seconds": {"embed": t1 - t0, "fit_and_test": time.perf_counter() - t1, "total": time.perf_counter() - t0},
+    }
+
+
+def compare(data, *, embedders=("mfcc", DEFAULT_EMBEDDER), classifiers=("knn", "logreg"), models=None, folds: str | None = None,
+            test_folds: list[str] | None = None, cv: int = 5, aggregation: str = "mean", gate_db: float | None = DEFAULT_GATE_DB,
+            file_column: str = "filename", label_column: str = "label", strict_paths: bool = False, cache_dir=None,
+            use_cache: bool = True, seed: int = 0, progress: bool = False) -> dict:
+    """Full-data cross-validation of every model on every embedder, on the same folds.
+
+    Returns
+    -------
+    dict
+        ``rows`` (accuracy, balanced accuracy, macro-F1 mean and std, fit and
+        predict time, dims, per-class F1), ``best`` (row index), ``results``,
+        ``data``, ``protocol``, ``settings``, ``versions``, ``seconds``.
+    """
+    t0 = time.perf_counter()
+    cands, p = _prepare_candidates(data, embedders, models or classifiers, aggregation=aggregation, seed=seed, file_column=file_column,
+                                   label_column=label_column, fold_column=folds, cache_dir=cache_dir, use_cache=use_cache,
+                                   gate_db=gate_db, progress=progress, strict_paths=strict_paths)
+    t1 = time.perf_counter()
+    result = p.with_root(lambda: _compare(p.clip_sets, p.labels, cands, dims={n: e.dims for n, e in p.front_ends.items()},
+                                          folds=p.folds, test_folds=test_folds, cv=cv, seed=seed, progress=progress))
+    return result | {
+        "data": p.describe(), "protocol": p.protocol(folds, test_folds, cv, seed), "versions": p.versions(),
+        "settings": [f"embedders: {', '.join(p.front_ends)}", f"classifiers: {', '.join(dict.fromkeys(c.name for c in cands))}",
+                     f"aggregation `{aggregation}`, gate {gate_db} dBFS"],
+        "seconds": {"embed": t1 - t0, "fit_and_test": time.perf_counter() - t1, "total": time.perf_counter() - t0},
+    }
+
+
+def load_model(path) -> Model:
+    """Load a model saved with :meth:`Model.save`."""
+    return Model.load(path)

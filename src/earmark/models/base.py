@@ -1,0 +1,198 @@
+"""The clip-model contract every trainable earmark model follows.
+
+A *clip* is what a front end (an embedder or feature extractor) makes of one
+recording: an array ``(n_windows, *feature_shape)``, one row of features per
+analysis window. A clip model is a scikit-learn classifier over clips:
+
+- ``fit(clips, y)`` learns from clips and one label per clip;
+- ``window_proba(clip)`` scores every window, ``(n_windows, n_classes)``
+  (what ``detect`` and ``listen`` use);
+- ``predict_proba(clips)`` pools window scores into one row per clip
+  (``aggregation``: mean by default);
+- ``classes_``, ``sklearn.base.clone`` and ``get_params`` work as usual;
+- ``fitted_parts()`` / ``restore_parts(parts)`` save and restore the fitted
+  state as named parts (:class:`Tensors` go to safetensors, scikit-learn
+  objects to skops, anything else to JSON), so a model file never pickles.
+
+``X`` may also be a 2-D array (each row one clip of one window), so every
+clip model runs in ``Pipeline``, ``cross_val_score`` and scikit-learn's own
+estimator checks.
+
+A new model subclasses :class:`ClipModel`, implements ``_fit``,
+``_window_proba``, ``_parts`` and ``_restore``, and is registered with one
+line in :mod:`earmark.models.registry`.
+"""
+
+from __future__ import annotations
+
+from abc import ABCMeta, abstractmethod
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
+
+from earmark.errors import ParameterError, check_choice
+from earmark.models.aggregation import AGGREGATIONS, aggregate_clips
+
+
+class Tensors(dict):
+    """A named part made of arrays only: stored as safetensors in a model file."""
+
+
+class ClipModel(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
+    """Base class of clip models (see the module docstring for the contract).
+
+    Subclasses keep ``__init__`` to storing parameters, and must accept an
+    ``aggregation`` parameter (``"mean"``, ``"vote"`` or ``"max"``).
+
+    Attributes
+    ----------
+    classes_ : np.ndarray [shape=(n_classes,)]
+    feature_shape_ : tuple of int
+        Shape of one window's features seen in ``fit``.
+    n_features_in_ : int
+        Number of values per window (the product of ``feature_shape_``).
+    """
+
+    aggregation: str = "mean"
+
+    # --- what a subclass implements -------------------------------------------------
+    @abstractmethod
+    def _fit(self, clips: list[np.ndarray], y: np.ndarray) -> None:
+        """Learn from ``clips`` and encoded labels ``y`` (ints in ``range(n_classes)``)."""
+
+    @abstractmethod
+    def _window_proba(self, windows: np.ndarray) -> np.ndarray:
+        """Class probabilities of stacked windows ``(n, *feature_shape_)``, shape ``(n, n_classes)``."""
+
+    @abstractmethod
+    def _parts(self) -> dict:
+        """The fitted state as named parts (``Tensors``, scikit-learn objects, JSON values)."""
+
+    @abstractmethod
+    def _restore(self, parts: dict) -> None:
+        """Set the fitted state from the parts :meth:`_parts` returned."""
+
+    def parameter_count(self, n_features: int, n_classes: int) -> int | None:
+        """Learned parameters for ``n_features`` per window and ``n_classes`` (None: depends on the data)."""
+        return None
+
+    # --- the contract ---------------------------------------------------------------
+    def fit(self, X, y) -> ClipModel:
+        """Fit on clips ``X`` (a sequence of ``(n_windows, *shape)`` arrays, or a 2-D array) with labels ``y``.
+
+        Raises
+        ------
+        ParameterError
+            If ``y`` is missing, continuous or has one class, or ``X`` and ``y`` differ in length.
+        """
+        check_choice("aggregation", self.aggregation, AGGREGATIONS)
+        if y is None:
+            raise ParameterError(f"{type(self).__name__} needs labels: call fit(X, y) with one label per clip.")
+        clips = as_clips(X)
+        y = np.asarray(y)
+        if y.ndim != 1:
+            y = np.ravel(y) if y.ndim == 2 and y.shape[1] == 1 else y
+        check_classification_targets(y)
+        if len(clips) != len(y):
+            raise ParameterError(f"X has {len(clips)} clips but y has {len(y)} labels; they must match.")
+        shapes = {c.shape[1:] for c in clips}
+        if len(shapes) != 1:
+            raise ParameterError(f"Every clip's windows must have the same feature shape. Got {sorted(shapes)}.")
+        encoder = LabelEncoder().fit(y)
+        if len(encoder.classes_) < 2:
+            raise ParameterError(
+                f"Training needs at least 2 classes. Got {len(encoder.classes_)} ({list(encoder.classes_)}); add clips of another class."
+            )
+        self.classes_ = encoder.classes_
+        self.feature_shape_ = tuple(int(d) for d in shapes.pop())
+        self.n_features_in_ = int(np.prod(self.feature_shape_))
+        self._fit(clips, encoder.transform(y))
+        return self
+
+    def window_proba(self, clip) -> np.ndarray:
+        """Class probabilities of every window of one clip, shape ``(n_windows, n_classes)``."""
+        check_is_fitted(self, "classes_")
+        (clip,) = as_clips([clip])
+        return self._checked_proba(clip)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Clip probabilities, shape ``(n_clips, n_classes)``, columns in ``classes_`` order."""
+        check_is_fitted(self, "classes_")
+        clips = as_clips(X)
+        if not clips:
+            return np.zeros((0, len(self.classes_)))
+        proba = self._checked_proba(np.concatenate(clips))
+        return aggregate_clips(proba, [len(c) for c in clips], self.aggregation)
+
+    def predict(self, X) -> np.ndarray:
+        """The most probable class of each clip."""
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    def _checked_proba(self, windows: np.ndarray) -> np.ndarray:
+        if windows.shape[1:] != self.feature_shape_:
+            raise ParameterError(
+                f"X has {windows.shape[1:]} features per window, but {type(self).__name__} is expecting "
+                f"{self.feature_shape_} features as input; use the front end it was trained with."
+            )
+        return self._window_proba(windows)
+
+    # --- persistence ------------------------------------------------------------------
+    def fitted_parts(self) -> dict:
+        """Named parts of the fitted state, plus ``"fitted"``: classes and shapes as JSON."""
+        check_is_fitted(self, "classes_")
+        parts = dict(self._parts())
+        parts["fitted"] = {"classes": self.classes_.tolist(), "feature_shape": list(self.feature_shape_)}
+        return parts
+
+    def restore_parts(self, parts: dict) -> ClipModel:
+        """Set the fitted state from :meth:`fitted_parts` output; returns ``self``."""
+        fitted = parts["fitted"]
+        self.classes_ = np.asarray(fitted["classes"])
+        self.feature_shape_ = tuple(int(d) for d in fitted["feature_shape"])
+        self.n_features_in_ = int(np.prod(self.feature_shape_))
+        self._restore({k: v for k, v in parts.items() if k != "fitted"})
+        return self
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
+
+
+def as_clips(X) -> list[np.ndarray]:
+    """Clips from ``X``: a 2-D array gives one single-window clip per row; else each item is a clip.
+
+    Raises
+    ------
+    ParameterError
+        For empty, non-finite or shapeless clips.
+    """
+    if isinstance(X, np.ndarray) and X.dtype != object:
+        if X.ndim < 2:
+            raise ValueError(
+                f"Expected 2D array, got {X.ndim}D array instead. Reshape your data either using array.reshape(-1, 1) "
+                "if your data has a single feature or array.reshape(1, -1) if it contains a single sample."
+            )
+        if X.ndim == 2:
+            X = X[:, None, :]
+    if isinstance(X, str):
+        raise ParameterError("X must be clips of window features, not a string; pass audio files to Model.predict instead.")
+    try:
+        clips = [np.asarray(c, dtype=np.float32) for c in X]
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"X must be a sequence of (n_windows, *shape) arrays of numbers ({exc}).") from None
+    if not clips and not (isinstance(X, np.ndarray) and X.ndim >= 2):
+        return clips
+    if isinstance(X, np.ndarray) and len(clips) == 0:
+        raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required.")
+    for i, c in enumerate(clips):
+        if c.ndim == 1:
+            clips[i] = c = c[None, :]
+        if c.ndim < 2 or len(c) == 0 or c.shape[1] == 0:
+            raise ValueError(f"Clip {i} of X must be a non-empty (n_windows, *shape) array. Got shape {c.shape}; 0 feature(s) is not allowed.")
+        if not np.isfinite(c).all():
+            raise ValueError(f"Clip {i} of X contains NaN or infinity; clean the features first.")
+    return clips

@@ -1,0 +1,103 @@
+"""Trainable models by name: ``get_model("logreg")``, ``register_model(...)``.
+
+A registry entry names a factory of :class:`~earmark.models.base.ClipModel`
+estimators, what kind of model it is, and its front end: ``None`` for a
+head that runs on whichever embedder the user picks (``--embedder``), or
+the name of the front end the model always needs. Adding a model is one
+module and one :func:`register_model` call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+from earmark.errors import ParameterError
+from earmark.models.base import ClipModel
+from earmark.models.heads import CLASSIFIERS, EmbeddingClassifier
+
+DEFAULT_MODEL = "logreg"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A registered model: its name, factory, kind and front end."""
+
+    name: str
+    factory: Callable[..., ClipModel]
+    kind: str
+    front_end: str | None = None
+    description: str = ""
+
+
+MODELS: dict[str, ModelSpec] = {}
+
+
+def register_model(name: str, factory: Callable[..., ClipModel], *, kind: str, front_end: str | None = None,
+                   description: str = "", replace: bool = False) -> ModelSpec:
+    """Make ``factory`` available as model ``name`` everywhere (train, evaluate, curve, compare, model files).
+
+    Raises
+    ------
+    ParameterError
+        If ``name`` is taken (unless ``replace``) or is not a plain name.
+    """
+    if not name or any(ch in name for ch in ",+ /"):
+        raise ParameterError(f"Model name {name!r} must be non-empty without commas, '+', spaces or slashes.")
+    if name in MODELS and not replace:
+        raise ParameterError(f"A model named {name!r} is already registered; pick another name.")
+    MODELS[name] = spec = ModelSpec(name, factory, kind, front_end, description)
+    return spec
+
+
+def unregister_model(name: str) -> None:
+    """Remove model ``name`` (for tests and plug-ins that register temporarily)."""
+    MODELS.pop(name, None)
+
+
+def model_spec(name: str) -> ModelSpec:
+    """The registry entry for ``name``.
+
+    Raises
+    ------
+    ParameterError
+        Listing the registered names if ``name`` is unknown.
+    """
+    if name not in MODELS:
+        raise ParameterError(f"The 'model' parameter must be one of {', '.join(MODELS)}. Got {name!r} instead; see 'earmark models'.")
+    return MODELS[name]
+
+
+def get_model(name: str, **params) -> ClipModel:
+    """A fresh, unfitted estimator of model ``name`` with ``params`` set."""
+    est = model_spec(name).factory()
+    if params:
+        accepted = est.get_params(deep=False)
+        unknown = sorted(set(params) - set(accepted))
+        if unknown:
+            raise ParameterError(f"Model {name!r} takes no parameter {', '.join(map(repr, unknown))}; it takes {', '.join(sorted(accepted))}.")
+        est.set_params(**params)
+    return est
+
+
+def model_name(estimator: ClipModel) -> str:
+    """The registered name whose factory builds estimators like ``estimator``."""
+    if isinstance(estimator, EmbeddingClassifier) and estimator.classifier in MODELS:
+        return estimator.classifier
+    for spec in MODELS.values():
+        probe = spec.factory()
+        if type(probe) is type(estimator) and not isinstance(estimator, EmbeddingClassifier):
+            return spec.name
+    raise ParameterError(f"{type(estimator).__name__} is not a registered model; register it with earmark.models.register_model.")
+
+
+_HEADS = {
+    "logreg": "logistic regression (C = 0.1) on standardised embeddings",
+    "svm": "RBF support-vector machine (C = 10), Platt-scaled",
+    "knn": "1-nearest neighbour, the field's baseline",
+    "rf": "random forest, 300 trees",
+    "mlp": "one hidden layer of 256 units",
+}
+for _name in CLASSIFIERS:
+    register_model(_name, partial(EmbeddingClassifier, _name), kind="embedding head", description=_HEADS[_name])

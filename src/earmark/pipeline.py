@@ -1,0 +1,257 @@
+"""A trained earmark model: a front end, a fitted clip model, and how they were made.
+
+The front end (an embedder or feature extractor, see :mod:`earmark.embeddings`)
+turns audio into window features; the estimator (any registered
+:class:`~earmark.models.base.ClipModel`) turns window features into class
+scores. :meth:`Model.window_scores` is the one path from audio to scored
+windows, with quiet-window gating in one place; ``predict``, ``detect`` and
+``listen`` all go through it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from earmark import __version__
+from earmark.embeddings import Embedder, EmbeddingCache, get_embedder
+from earmark.embeddings.base import Embedding
+from earmark.errors import ModelFileError, ParameterError
+from earmark.models.base import ClipModel
+from earmark.models.registry import get_model, model_spec
+from earmark.persistence import read_model_file, write_model_file
+
+log = logging.getLogger(__name__)
+
+SILENCE_DB = -100.0  # with gating off, a clip whose loudest window is below this is digital silence
+_MODEL_GATE = object()
+
+
+def is_silent(level_db: np.ndarray, gate_db: float | None) -> bool:
+    """True when no window reaches the gate (or, with no gate, when all are digital silence)."""
+    floor = SILENCE_DB if gate_db is None else gate_db
+    return len(level_db) == 0 or float(np.max(level_db)) < floor
+
+
+def gated_features(emb: Embedding, gate_db: float | None) -> np.ndarray | None:
+    """The window features at or above ``gate_db``; ``None`` if the clip is silent."""
+    if is_silent(emb.level_db, gate_db):
+        return None
+    return emb.vectors if gate_db is None else emb.vectors[emb.level_db >= gate_db]
+
+
+@dataclass
+class Prediction:
+    """The classes of one file, most probable first (none when the file is silent)."""
+
+    path: Path
+    labels: list[str]
+    scores: list[float]
+    n_windows: int
+    silent: bool = False
+
+    @property
+    def label(self) -> str:
+        return self.labels[0] if self.labels else "(silent)"
+
+    @property
+    def score(self) -> float:
+        return self.scores[0] if self.scores else float("nan")
+
+
+@dataclass
+class WindowScores:
+    """Class scores of every analysis window of one recording.
+
+    Attributes
+    ----------
+    scores : np.ndarray [shape=(n_windows, n_classes)]
+        Zero for gated (quiet) windows.
+    times_s : np.ndarray [shape=(n_windows,)]
+        Window centres in seconds.
+    level_db : np.ndarray [shape=(n_windows,)]
+    gated : np.ndarray [shape=(n_windows,), dtype=bool]
+        True for windows below the gate, which were not classified.
+    duration_s, window_s, hop_s : float
+    classes : list of str
+    """
+
+    scores: np.ndarray
+    times_s: np.ndarray
+    level_db: np.ndarray
+    gated: np.ndarray
+    duration_s: float
+    window_s: float
+    hop_s: float
+    classes: list[str]
+
+
+@dataclass
+class Model:
+    """A front end, a fitted clip model, and how they were made.
+
+    Attributes
+    ----------
+    front_end : Embedder
+    estimator : ClipModel
+        Fitted; its registry name is ``name``.
+    name : str
+        The estimator's name in :data:`earmark.models.MODELS`.
+    gate_db : float or None
+        Windows quieter than this (dBFS) are ignored; a clip with none louder is silent.
+    info : dict
+        Training data summary, evaluation figures, provenance.
+    """
+
+    front_end: Embedder
+    estimator: ClipModel
+    name: str
+    gate_db: float | None = -60.0
+    info: dict = field(default_factory=dict)
+
+    @property
+    def embedder(self) -> Embedder:
+        """The front end (the name earlier versions used)."""
+        return self.front_end
+
+    @property
+    def classes(self) -> list[str]:
+        return [str(c) for c in self.estimator.classes_]
+
+    def embed(self, source, *, cache: EmbeddingCache | None = None, hop_s: float | None = None) -> Embedding:
+        """Window features of a file (through ``cache``) or of an :class:`Embedding` given as is."""
+        if isinstance(source, Embedding):
+            return source
+        front = self.front_end.with_hop(hop_s) if hop_s else self.front_end
+        return (cache or EmbeddingCache(enabled=False)).get(front, source)
+
+    def window_scores(self, source, *, cache: EmbeddingCache | None = None, hop_s: float | None = None,
+                      gate_db=_MODEL_GATE) -> WindowScores:
+        """Score every window of ``source`` (a file or an :class:`Embedding`); windows below the gate score zero.
+
+        ``gate_db`` defaults to the model's own; ``hop_s`` takes windows more
+        densely than in training (the features are the same kind).
+        """
+        gate = self.gate_db if gate_db is _MODEL_GATE else gate_db
+        emb = self.embed(source, cache=cache, hop_s=hop_s)
+        quiet = np.zeros(len(emb.vectors), bool) if gate is None else emb.level_db < gate
+        scores = np.zeros((len(emb.vectors), len(self.classes)))
+        if (~quiet).any():
+            scores[~quiet] = self.estimator.window_proba(emb.vectors[~quiet])
+        front = self.front_end.with_hop(hop_s) if hop_s else self.front_end
+        return WindowScores(scores, emb.times_s, emb.level_db, quiet, emb.duration_s, front.window_s, front.hop_s, self.classes)
+
+    def predict_proba(self, paths, *, cache: EmbeddingCache | None = None) -> np.ndarray:
+        """Clip probabilities for audio files, ``(n_files, n_classes)``; a silent file's row is NaN.
+
+        Raises
+        ------
+        AudioLoadError
+            For the first file that cannot be read.
+        """
+        rows = []
+        for p in _paths(paths):
+            x = gated_features(self.embed(p, cache=cache), self.gate_db)
+            rows.append(np.full(len(self.classes), np.nan) if x is None else self.estimator.predict_proba([x])[0])
+        return np.array(rows).reshape(len(rows), len(self.classes))
+
+    def predict(self, paths, *, top_k: int = 1, cache: EmbeddingCache | None = None) -> list[Prediction]:
+        """Top-``top_k`` labels and scores for each file (``paths``: one path or several)."""
+        out = []
+        for p in _paths(paths):
+            emb = self.embed(p, cache=cache)
+            x = gated_features(emb, self.gate_db)
+            if x is None:
+                out.append(Prediction(Path(p), [], [], len(emb.vectors), silent=True))
+                continue
+            proba = self.estimator.predict_proba([x])[0]
+            order = np.argsort(-proba, kind="stable")[: max(1, top_k)]
+            out.append(Prediction(Path(p), [self.classes[i] for i in order], [float(proba[i]) for i in order], len(emb.vectors)))
+        return out
+
+    def to_dict(self) -> dict:
+        """The description saved with the model: everything but the fitted state, JSON-serialisable."""
+        spec = model_spec(self.name)
+        return {
+            "earmark_version": __version__,
+            "model": {"name": self.name, "kind": spec.kind, "params": _json_params(self.estimator)},
+            "front_end": {**self.front_end.identity(), "licence": self.front_end.licence, "commercial_use": self.front_end.commercial_use},
+            "classes": self.classes,
+            "gate_db": self.gate_db,
+            "info": self.info,
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write the model to one file atomically (see :mod:`earmark.persistence`)."""
+        return write_model_file(path, self.to_dict(), self.estimator.fitted_parts())
+
+    @classmethod
+    def load(cls, path: str | Path) -> Model:
+        """Load a model file written by :meth:`save` (or by earmark 0.1's format 1); runs no code from the file.
+
+        Raises
+        ------
+        ModelFileError
+            If the file cannot be used here, with the reason and the fix.
+        """
+        meta, parts = read_model_file(path)
+        front = _front_end(path, meta["front_end"])
+        name = meta["model"]["name"]
+        try:
+            estimator = get_model(name, **meta["model"]["params"])
+            estimator.restore_parts(parts)
+        except ParameterError as exc:
+            raise ModelFileError(f"{path}: its model cannot be rebuilt here ({exc}); retrain the model.") from None
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelFileError(f"{path}: its fitted state is incomplete or malformed ({type(exc).__name__}: {exc}); retrain the model.") from None
+        expected = getattr(front, "feature_shape", (front.dims,))
+        if tuple(estimator.feature_shape_) != tuple(expected):
+            raise ModelFileError(f"{path}: the model expects window features {tuple(estimator.feature_shape_)} but front end "
+                                 f"{front.name} gives {tuple(expected)}; retrain.")
+        return cls(front, estimator, name, meta.get("gate_db"), meta.get("info", {}))
+
+
+def _paths(paths) -> list:
+    """One path or a sequence of them."""
+    return [paths] if isinstance(paths, (str, Path)) else list(paths)
+
+
+def _json_params(estimator: ClipModel) -> dict:
+    import json
+
+    params = estimator.get_params(deep=False)
+    try:
+        json.dumps(params)
+    except TypeError as exc:
+        raise ParameterError(f"{type(estimator).__name__} parameters must be JSON values to be saved ({exc}).") from None
+    return params
+
+
+def _front_end(path, emb_meta: dict) -> Embedder:
+    try:
+        front = get_embedder(emb_meta["name"], **_init_params(emb_meta))
+    except ParameterError as exc:
+        raise ModelFileError(f"{path}: its front end cannot be built here ({exc}); retrain the model.") from None
+    recorded = {k: emb_meta[k] for k in ("name", "version", "params")}
+    if front.identity() != recorded:
+        raise ModelFileError(
+            f"{path}: trained with front end {emb_meta['name']} version {emb_meta['version']} {emb_meta['params']}, "
+            f"this earmark builds version {front.version} {front.params()}; retrain the model."
+        )
+    return front
+
+
+def _init_params(emb_meta: dict) -> dict:
+    """The constructor arguments among a front end's recorded parameters."""
+    import inspect
+
+    from earmark.embeddings.registry import EMBEDDERS
+
+    if emb_meta["name"] not in EMBEDDERS:  # a fusion, or unknown: built from its name alone
+        return {}
+    probe = EMBEDDERS[emb_meta["name"]]()
+    accepted = inspect.signature(type(probe).__init__).parameters
+    return {k: v for k, v in emb_meta.get("params", {}).items() if k in accepted}

@@ -1,0 +1,85 @@
+"""The schema of a model file's description, checked field by field on load.
+
+A hand-edited or foreign description gets one :class:`ModelFileError`
+naming the field, what it holds and what it should hold, never a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from earmark.errors import ModelFileError
+
+_NUMBER = (int, float)
+PART_FORMATS = ("json", "skops", "safetensors")
+
+
+def _fail(path: Path, field: str, value, expected: str):
+    shown = repr(value)
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    raise ModelFileError(f"{path}: the model description is malformed ('{field}' is {shown}, expected {expected}); retrain the model.")
+
+
+def _is(value, types) -> bool:
+    return isinstance(value, types) and not isinstance(value, bool)
+
+
+def _dict(path, meta, field) -> dict:
+    value = meta.get(field.rsplit(".", 1)[-1], None) if isinstance(meta, dict) else None
+    if not isinstance(value, dict):
+        _fail(path, field, value, "an object")
+    return value
+
+
+def _str(path, meta, field, *, optional: bool = False) -> None:
+    value = meta.get(field.rsplit(".", 1)[-1])
+    if not (isinstance(value, str) or (optional and value is None)):
+        _fail(path, field, value, "a string")
+
+
+def validate_description(path: str | Path, meta: dict, *, parts: bool = True) -> None:
+    """Check every field earmark reads from a model description.
+
+    Raises
+    ------
+    ModelFileError
+        Naming the first field that is missing or of the wrong type.
+    """
+    path = Path(path)
+    _str(path, meta, "earmark_version", optional=True)
+    model = _dict(path, meta, "model")
+    _str(path, model, "model.name")
+    _str(path, model, "model.kind")
+    _dict(path, model, "model.params")
+    front = _dict(path, meta, "front_end")
+    _str(path, front, "front_end.name")
+    _str(path, front, "front_end.version")
+    _dict(path, front, "front_end.params")
+    classes = meta.get("classes")
+    if not isinstance(classes, list) or len(classes) < 2 or not all(_is(c, (str, int)) for c in classes):
+        _fail(path, "classes", classes, "a list of at least 2 class names")
+    gate = meta.get("gate_db")
+    if gate is not None and not _is(gate, _NUMBER):
+        _fail(path, "gate_db", gate, "a number of dBFS or null")
+    if not isinstance(meta.get("info", {}), dict):
+        _fail(path, "info", meta.get("info"), "an object")
+    if parts:
+        for name, p in _dict(path, meta, "parts").items():
+            if not isinstance(p, dict):
+                _fail(path, f"parts.{name}", p, "an object")
+            if not isinstance(p.get("file"), str) or p.get("format") not in PART_FORMATS or not isinstance(p.get("sha256"), str):
+                _fail(path, f"parts.{name}", p, f"file, format ({', '.join(PART_FORMATS)}) and sha256")
+        if "fitted" not in meta["parts"]:
+            _fail(path, "parts", sorted(meta["parts"]), "a 'fitted' part")
+
+
+def validate_fitted(path: str | Path, fitted, classes: list) -> None:
+    """Check the ``fitted`` part (classes and window feature shape) against the description."""
+    path = Path(path)
+    if not isinstance(fitted, dict):
+        _fail(path, "parts.fitted", fitted, "an object")
+    shape = fitted.get("feature_shape")
+    if not isinstance(shape, list) or not shape or not all(_is(d, int) and d > 0 for d in shape):
+        _fail(path, "fitted.feature_shape", shape, "a list of positive integers")
+    if fitted.get("classes") != classes:
+        _fail(path, "fitted.classes", fitted.get("classes"), f"the description's classes {classes}")
