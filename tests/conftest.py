@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import csv
 import os
+
+# scikit-learn's estimator checks (tests/models) run their array-API input check only with this set,
+# and it must be set before scipy is imported.
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
 import shutil
 from pathlib import Path
 

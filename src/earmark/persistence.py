@@ -39,6 +39,8 @@ MAX_PART_BYTES = 1 << 30  # no single part of a model earmark trains comes near 
 MAX_TOTAL_BYTES = 2 << 30
 # Types beyond skops' defaults that earmark's heads contain; nothing else loads.
 TRUSTED_TYPES = [
+    "sklearn.calibration._CalibratedClassifier",  # the svm head's Platt scaling
+    "sklearn.calibration._SigmoidCalibration",
     "sklearn.metrics._dist_metrics.EuclideanDistance64",
     "sklearn.neighbors._kd_tree.KDTree",
     "sklearn.neighbors._ball_tree.BallTree",

@@ -28,10 +28,11 @@ from __future__ import annotations
 from abc import ABCMeta, abstractmethod
 
 import numpy as np
+from scipy.sparse import issparse
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from earmark.errors import ParameterError, check_choice
 from earmark.models.aggregation import AGGREGATIONS, aggregate_clips
@@ -90,11 +91,14 @@ class ClipModel(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         """
         check_choice("aggregation", self.aggregation, AGGREGATIONS)
         if y is None:
-            raise ParameterError(f"{type(self).__name__} needs labels: call fit(X, y) with one label per clip.")
-        clips = as_clips(X)
-        y = np.asarray(y)
-        if y.ndim != 1:
-            y = np.ravel(y) if y.ndim == 2 and y.shape[1] == 1 else y
+            raise ParameterError(f"{type(self).__name__} requires y to be passed, but the target y is None; "
+                                 "call fit(X, y) with one label per clip.")
+        if _tabular(X):
+            X, y = validate_data(self, X, y)
+            clips = list(X[:, None, :])
+        else:
+            clips = as_clips(X)
+            y = column_or_1d(y, warn=True)
         check_classification_targets(y)
         if len(clips) != len(y):
             raise ParameterError(f"X has {len(clips)} clips but y has {len(y)} labels; they must match.")
@@ -104,7 +108,8 @@ class ClipModel(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         encoder = LabelEncoder().fit(y)
         if len(encoder.classes_) < 2:
             raise ParameterError(
-                f"Training needs at least 2 classes. Got {len(encoder.classes_)} ({list(encoder.classes_)}); add clips of another class."
+                f"Training needs at least 2 classes. Got 1 class ({', '.join(map(str, encoder.classes_.tolist()))}); "
+                "add clips of another class."
             )
         self.classes_ = encoder.classes_
         self.feature_shape_ = tuple(int(d) for d in shapes.pop())
@@ -121,7 +126,10 @@ class ClipModel(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
     def predict_proba(self, X) -> np.ndarray:
         """Clip probabilities, shape ``(n_clips, n_classes)``, columns in ``classes_`` order."""
         check_is_fitted(self, "classes_")
-        clips = as_clips(X)
+        if _tabular(X):
+            clips = list(validate_data(self, X, reset=False)[:, None, :])
+        else:
+            clips = as_clips(X)
         if not clips:
             return np.zeros((0, len(self.classes_)))
         proba = self._checked_proba(np.concatenate(clips))
@@ -129,7 +137,8 @@ class ClipModel(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
 
     def predict(self, X) -> np.ndarray:
         """The most probable class of each clip."""
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[proba.argmax(axis=1)]
 
     def _checked_proba(self, windows: np.ndarray) -> np.ndarray:
         if windows.shape[1:] != self.feature_shape_:
@@ -160,6 +169,17 @@ class ClipModel(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         return tags
+
+
+def _tabular(X) -> bool:
+    """True for a 2-D table (each row a one-window clip), as scikit-learn passes; False for a sequence of clips."""
+    if issparse(X):
+        return True
+    if isinstance(X, np.ndarray):
+        return X.ndim <= 2 and not (X.dtype == object and X.ndim == 1)
+    if isinstance(X, (list, tuple)):
+        return not X or np.ndim(X[0]) < 2
+    return hasattr(X, "__array__") or hasattr(X, "shape")
 
 
 def as_clips(X) -> list[np.ndarray]:

@@ -1,0 +1,139 @@
+"""The clip-model contract: scikit-learn's own checks over every registered model, and a model
+defined only here (a nearest-centroid classifier) run through every command with no change to earmark."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.utils.estimator_checks import parametrize_with_checks
+from typer.testing import CliRunner
+
+from earmark.cli import app
+from earmark.models import MODELS, ClipModel, Tensors, get_model, register_model, unregister_model
+
+
+class NearestCentroid(ClipModel):
+    """Windows scored by a softmax over negative distances to each class's mean window."""
+
+    def __init__(self, *, aggregation: str = "mean", temperature: float = 1.0) -> None:
+        self.aggregation = aggregation
+        self.temperature = temperature
+
+    def _fit(self, clips, y) -> None:
+        windows = np.concatenate([c.reshape(len(c), -1) for c in clips])
+        labels = np.repeat(y, [len(c) for c in clips])
+        self.mean_, self.scale_ = windows.mean(0), windows.std(0) + 1e-9
+        z = (windows - self.mean_) / self.scale_
+        self.centroids_ = np.stack([z[labels == k].mean(0) for k in range(len(self.classes_))])
+
+    def _window_proba(self, windows) -> np.ndarray:
+        z = (windows.reshape(len(windows), -1) - self.mean_) / self.scale_
+        d = np.linalg.norm(z[:, None, :] - self.centroids_[None], axis=2) / np.sqrt(z.shape[1])
+        e = np.exp(-(d - d.min(axis=1, keepdims=True)) / self.temperature)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def _parts(self) -> dict:
+        return {"centroids": Tensors(centroids=self.centroids_, mean=self.mean_, scale=self.scale_)}
+
+    def _restore(self, parts) -> None:
+        t = parts["centroids"]
+        self.centroids_, self.mean_, self.scale_ = t["centroids"], t["mean"], t["scale"]
+
+
+@pytest.fixture
+def centroid_model():
+    register_model("centroid", NearestCentroid, kind="embedding head", description="nearest class mean (test only)")
+    yield "centroid"
+    unregister_model("centroid")
+
+
+def _estimators():
+    yield from (get_model(name) for name in MODELS)
+    yield NearestCentroid()
+
+
+def _expected_failures(estimator) -> dict:
+    return getattr(estimator, "_expected_failed_checks", lambda: {})()
+
+
+@parametrize_with_checks(list(_estimators()), expected_failed_checks=_expected_failures)
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+def run(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def test_a_model_defined_in_a_test_runs_through_every_command(centroid_model, demo_subset, cache_dir, tmp_path):
+    model = tmp_path / "c.earmark"
+    r = run("models")
+    assert r.exit_code == 0 and "centroid" in r.output and "nearest class mean" in r.output
+
+    r = run("train", demo_subset, "--model", "centroid", "--embedder", "mfcc", "--out", model, "--cache-dir", cache_dir)
+    assert r.exit_code == 0, r.output
+    meta = json.loads(zipfile.ZipFile(model).read("earmark.json"))
+    assert meta["model"]["name"] == "centroid" and meta["parts"]["centroids"]["format"] == "safetensors"
+
+    clips = sorted(demo_subset.glob("*.flac"))
+    r = run("predict", model, *clips, "--format", "json", "--cache-dir", cache_dir)
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.output)
+    truth = dict(line.split(",") for line in (demo_subset / "metadata.csv").read_text().split()[1:])
+    assert len(rows) == len(truth) == 9
+    assert sum(row["label"] == truth[row["file"].rsplit("/", 1)[-1]] for row in rows) >= 7  # its own training clips
+
+    r = run("evaluate", demo_subset, "--model", "centroid", "--embedder", "mfcc", "--cv", "3", "--json", tmp_path / "e.json",
+            "--cache-dir", cache_dir)
+    assert r.exit_code == 0, r.output
+    result = json.loads((tmp_path / "e.json").read_text())
+    assert result["classifier"]["name"] == "centroid" and len(result["folds"]) == 3 and result["accuracy_mean"] > 1 / 3
+
+    r = run("curve", demo_subset, "--models", "centroid,knn", "--embedders", "mfcc", "--shots", "1,2", "--repeats", "2", "--cv", "3",
+            "--json", tmp_path / "c.json", "--cache-dir", cache_dir)
+    assert r.exit_code == 0, r.output
+    assert {s["classifier"] for s in json.loads((tmp_path / "c.json").read_text())["summary"]} == {"centroid", "knn"}
+
+    r = run("compare", demo_subset, "--models", "centroid,logreg", "--embedders", "mfcc", "--cv", "3", "--json", tmp_path / "k.json",
+            "--cache-dir", cache_dir)
+    assert r.exit_code == 0, r.output
+    assert [row["classifier"] for row in json.loads((tmp_path / "k.json").read_text())["rows"]] == ["centroid", "logreg"]
+
+    r = run("detect", model, clips[0], "--out", tmp_path / "events", "--threshold", "0.4")
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "events" / f"{clips[0].stem}.events.csv").is_file()
+
+    from earmark.pipeline import Model
+
+    loaded = Model.load(model)
+    assert isinstance(loaded.estimator, NearestCentroid) and loaded.classes == ["dog", "rain", "rooster"]
+    ws = loaded.window_scores(clips[0])
+    assert ws.scores.shape == (len(ws.times_s), 3) and np.allclose(ws.scores[~ws.gated].sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_every_registered_model_round_trips_its_parts(name, rng):
+    from earmark.persistence import read_model_file, write_model_file
+
+    X = [rng.normal(size=(3, 8)) + (k % 3) for k in range(30)]
+    y = np.array(["a", "b", "c"] * 10)
+    est = clone(get_model(name)).fit(X, y)
+    path = write_model_file(rng.integers(1 << 30).__str__() and _tmp(rng), {
+        "earmark_version": "test", "model": {"name": name, "kind": MODELS[name].kind, "params": est.get_params(deep=False)},
+        "front_end": {"name": "mfcc", "version": "1", "params": {}}, "classes": ["a", "b", "c"], "gate_db": None, "info": {}},
+        est.fitted_parts())
+    _, parts = read_model_file(path)
+    back = get_model(name, **est.get_params(deep=False)).restore_parts(parts)
+    np.testing.assert_allclose(back.predict_proba(X), est.predict_proba(X))
+    np.testing.assert_allclose(back.window_proba(X[0]), est.window_proba(X[0]))
+
+
+def _tmp(rng):
+    import tempfile
+    from pathlib import Path
+
+    return Path(tempfile.mkdtemp()) / "m.earmark"
