@@ -23,10 +23,20 @@ from rich.text import Text
 
 from earmark.errors import EarmarkError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Few-shot sound classification by transfer learning.")
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Few-shot sound classification by transfer learning.",
+                  pretty_exceptions_enable=False, rich_markup_mode=None)
 # Off a terminal (pipes, files, tests) tables get room instead of rich's 80-column default.
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160, highlight=False)
 err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 160, highlight=False)
+
+
+
+def _usage_name(self) -> str:
+    """Arguments in the usage line as ``DATA`` / ``PATH...`` (click's convention), not typer 0.29's ``{DATA}``."""
+    return self.display_name_raw + ("..." if self.nargs != 1 and not self.display_name_raw.endswith("...") else "")
+
+
+typer.core.TyperArgument._usage_display_name = _usage_name
 
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
 CacheDir = Annotated[Path | None, typer.Option(help="Embedding cache folder (default: $EARMARK_CACHE_DIR or the user cache dir).")]

@@ -2,8 +2,7 @@
 
 Under ``nohup``, in a pipe or a log file, a bar would print nothing useful
 until the end; there, :func:`track` writes ``description: i/n (p%)`` to
-stderr at most every ``every_s`` seconds (and at the end), through the
-``earmark.progress`` logger when it has handlers, else to stderr directly.
+stderr every ``EVERY_S`` seconds, and once more at the end.
 """
 
 from __future__ import annotations
@@ -14,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
 T = TypeVar("T")
+EVERY_S = 5.0  # seconds between progress lines off a terminal
 
 
 def progress_enabled(quiet: bool = False) -> bool:
@@ -21,13 +21,13 @@ def progress_enabled(quiet: bool = False) -> bool:
     return not quiet
 
 
-def track(items: Iterable[T], *, description: str, total: int | None = None, enabled: bool = True, every_s: float = 5.0) -> Iterator[T]:
+def track(items: Iterable[T], *, description: str, total: int | None = None, enabled: bool = True, every_s: float | None = None) -> Iterator[T]:
     """Iterate over ``items``, showing progress on stderr when ``enabled``."""
     if not enabled:
         yield from items
         return
     if not sys.stderr.isatty():
-        yield from _lines(items, description, total, every_s)
+        yield from _lines(items, description, total, EVERY_S if every_s is None else every_s)
         return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -50,7 +50,7 @@ def _lines(items: Iterable[T], description: str, total: int | None, every_s: flo
         if now - last >= every_s:
             last = now
             _line(description, done, total, now - t0)
-    if done and last != t0:
+    if done and last != t0:  # work that printed a line along the way also says when it ended
         _line(description, done, total, time.monotonic() - t0)
 
 

