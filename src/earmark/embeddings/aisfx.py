@@ -16,8 +16,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from earmark.audio.windows import Framer, rms_db
-from earmark.embeddings.base import Embedder, Embedding
+from earmark.audio.windows import rms_db
+from earmark.embeddings.base import Embedder, Embedding, block_levels, block_starts
 from earmark.errors import check_positive
 from earmark.features.mel import mel_frames
 
@@ -44,8 +44,9 @@ class AisfxEmbedder(Embedder):
 
     Parameters
     ----------
-    hop_blocks : float
-        Hop between 100-frame blocks as a fraction of a block (0.5 in the paper).
+    hop_s : float or None
+        Hop between 100-frame blocks in seconds, snapped to whole frames
+        (default: half a block, 1.16 s, as in the paper).
     batch_size : int
         Blocks per forward pass.
     """
@@ -57,10 +58,11 @@ class AisfxEmbedder(Embedder):
     licence = "CC BY 4.0"
     measured_realtime = 68.7
 
-    def __init__(self, *, hop_blocks: float = 0.5, batch_size: int = 32) -> None:
-        self.hop_blocks = check_positive("hop_blocks", hop_blocks)
+    def __init__(self, *, hop_s: float | None = None, batch_size: int = 32) -> None:
+        if hop_s is not None:
+            check_positive("hop_s", hop_s)
         self.batch_size = check_positive("batch_size", batch_size, kind=int)
-        self._hop_frames = max(1, int(round(BLOCK * hop_blocks)))
+        self._hop_frames = BLOCK // 2 if hop_s is None else max(1, round(hop_s * self.sample_rate / HOP))
 
     @property
     def window_s(self) -> float:
@@ -70,12 +72,8 @@ class AisfxEmbedder(Embedder):
     def hop_s(self) -> float:
         return self._hop_frames * HOP / self.sample_rate
 
-    def _hop_param(self, hop_s: float) -> tuple[str, object]:
-        frames = max(1, round(hop_s * self.sample_rate / HOP))
-        return "hop_blocks", frames / BLOCK
-
     def params(self) -> dict:
-        return {"hop_blocks": self.hop_blocks, "n_fft": N_FFT, "hop_length": HOP, "n_mels": N_MELS, "block_frames": BLOCK}
+        return {"hop_blocks": self._hop_frames / BLOCK, "n_fft": N_FFT, "hop_length": HOP, "n_mels": N_MELS, "block_frames": BLOCK}
 
     def spectrogram(self, chunks: Iterable[np.ndarray]) -> tuple[np.ndarray, np.ndarray, int]:
         """Normalised log-mel frames of a chunk stream.
@@ -83,36 +81,33 @@ class AisfxEmbedder(Embedder):
         Returns
         -------
         spec : np.ndarray [shape=(n_frames, 96), dtype=float32]
-        frame_db : np.ndarray [shape=(n_frames,)]
+        frame_power : np.ndarray [shape=(n_frames,)]
+            Mean-square level of each frame (before peak normalisation).
         n_samples : int
         """
-        framer = Framer(N_FFT, HOP, pad_start=N_FFT // 2)
-        mels, levels, peak = [], [], 0.0
-        for chunk in chunks:
+        mels, powers, peak = [], [], [0.0]
+
+        def on_chunk(chunk: np.ndarray) -> None:
             if len(chunk):
-                peak = max(peak, float(np.max(np.abs(chunk))))
-            self._mel(framer.push(chunk), mels, levels)
-        self._mel(framer.finish(N_FFT // 2), mels, levels)
+                peak[0] = max(peak[0], float(np.max(np.abs(chunk))))
+
+        def on_frames(frames: np.ndarray) -> None:
+            mels.append(mel_frames(frames, sr=self.sample_rate, n_mels=N_MELS, fmin=0.0, fmax=22050.0, htk=True, norm=1.0))
+            powers.append(10.0 ** (rms_db(frames).astype(np.float64) / 10.0))
+
+        n_samples = self._stft_frames(chunks, n_fft=N_FFT, hop=HOP, on_frames=on_frames, on_chunk=on_chunk)
         spec = np.concatenate(mels) if mels else np.zeros((0, N_MELS), np.float32)
-        gain = 1.0 / peak**2 if peak > 0 else 1.0  # peak normalisation scales power by 1/peak^2
+        gain = 1.0 / peak[0] ** 2 if peak[0] > 0 else 1.0  # peak normalisation scales power by 1/peak^2
         spec = np.log10(spec * np.float32(gain * 1e4) + 1.0) / np.float32(SPEC_MAX)
-        return spec.astype(np.float32, copy=False), np.concatenate(levels) if levels else np.zeros(0, np.float32), framer.n_samples
+        return spec.astype(np.float32, copy=False), np.concatenate(powers) if powers else np.zeros(0), n_samples
 
     def embed_stream(self, chunks: Iterable[np.ndarray]) -> Embedding:
-        spec, frame_db, n_samples = self.spectrogram(chunks)
-        starts = self._block_starts(len(spec))
+        spec, power, n_samples = self.spectrogram(chunks)
+        starts = block_starts(len(spec), BLOCK, self._hop_frames)
         if len(spec) < starts[-1] + BLOCK:
             spec = np.pad(spec, ((0, starts[-1] + BLOCK - len(spec)), (0, 0)))
-            frame_db = np.pad(frame_db, (0, max(0, len(spec) - len(frame_db))), constant_values=-120.0)
-        vectors = self._forward(spec, starts)
-        power = 10.0 ** (frame_db.astype(np.float64) / 10.0)
-        level = np.array([10.0 * np.log10(max(power[s : s + BLOCK].mean(), 1e-12)) for s in starts], np.float32)
         times = (starts + BLOCK / 2) * HOP / self.sample_rate
-        return Embedding(vectors, times, level, n_samples / self.sample_rate)
-
-    def _block_starts(self, n_frames: int) -> np.ndarray:
-        n_blocks = max(1, 1 + (n_frames - BLOCK) // self._hop_frames) if n_frames >= BLOCK else 1
-        return np.arange(n_blocks) * self._hop_frames
+        return Embedding(self._forward(spec, starts), times, block_levels(power, starts, BLOCK), n_samples / self.sample_rate)
 
     def _forward(self, spec: np.ndarray, starts: np.ndarray) -> np.ndarray:
         import torch
@@ -125,9 +120,3 @@ class AisfxEmbedder(Embedder):
                 batch = np.ascontiguousarray(blocks[starts[i : i + self.batch_size]])
                 out.append(net(torch.from_numpy(batch)).numpy())
         return np.concatenate(out).astype(np.float32, copy=False)
-
-    @staticmethod
-    def _mel(frames: np.ndarray, mels: list, levels: list) -> None:
-        if len(frames):
-            mels.append(mel_frames(frames, sr=AisfxEmbedder.sample_rate, n_mels=N_MELS, fmin=0.0, fmax=22050.0, htk=True, norm=1.0))
-            levels.append(rms_db(frames))

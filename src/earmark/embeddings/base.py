@@ -1,10 +1,19 @@
 """The embedder contract every pretrained model or feature extractor follows.
 
-An embedder turns mono audio at its own ``sample_rate`` into one vector per
-analysis window (``window_s`` long, every ``hop_s``). It can take a whole
-signal (:meth:`Embedder.embed`) or a stream of chunks
-(:meth:`Embedder.embed_stream`); both give identical results, because the
-first is the second with one chunk.
+An embedder (a *front end*) turns mono audio at its own ``sample_rate``
+into one feature array per analysis window (``window_s`` long, every
+``hop_s`` seconds). It can take a whole signal (:meth:`Embedder.embed`) or a
+stream of chunks (:meth:`Embedder.embed_stream`); both give identical
+results, because the first is the second with one chunk.
+
+The framing every embedder needs lives here, once: :meth:`Embedder._embed_windows`
+cuts a chunk stream into sample windows (padding a short clip to one
+window, measuring each window's level, timing its centre) and hands them to
+the subclass in batches; :meth:`Embedder._stft_frames`,
+:func:`block_starts` and :func:`block_levels` do the same for models that
+take blocks of spectrogram frames. Every embedder's constructor takes
+``hop_s`` in seconds (snapped to the model's own grid), so
+:meth:`Embedder.with_hop` is the same for all.
 """
 
 from __future__ import annotations
@@ -22,13 +31,27 @@ import soxr
 from earmark.errors import ParameterError
 
 
+def block_starts(n_frames: int, block: int, hop: int) -> np.ndarray:
+    """First frame of every ``block``-frame window every ``hop`` frames; at least one (a short input is padded to it)."""
+    n_blocks = 1 + (n_frames - block) // hop if n_frames >= block else 1
+    return np.arange(n_blocks) * hop
+
+
+def block_levels(frame_power: np.ndarray, starts: np.ndarray, block: int) -> np.ndarray:
+    """Mean power of each block of frames in dBFS (float32); frames past the end count as silence."""
+    power = np.pad(np.asarray(frame_power, np.float64), (0, max(0, int(starts[-1]) + block - len(frame_power)))) if len(starts) else frame_power
+    mean = np.array([power[s : s + block].mean() for s in starts]) if len(starts) else np.zeros(0)
+    return (10.0 * np.log10(np.maximum(mean, 1e-12))).astype(np.float32)
+
+
 @dataclass(frozen=True)
 class Embedding:
     """Window embeddings of one signal.
 
     Attributes
     ----------
-    vectors : np.ndarray [shape=(n_windows, dims), dtype=float32]
+    vectors : np.ndarray [shape=(n_windows, *feature_shape), dtype=float32]
+        ``feature_shape`` is ``(dims,)`` for the embedders here.
     times_s : np.ndarray [shape=(n_windows,), dtype=float64]
         Centre of each window in seconds from the start of the signal.
     level_db : np.ndarray [shape=(n_windows,), dtype=float32]
@@ -120,11 +143,60 @@ class Embedder(ABC):
         from earmark.errors import check_positive
 
         check_positive("hop_s", hop_s)
-        name, value = self._hop_param(hop_s)
-        return type(self)(**{**self._init_kwargs(), name: value})
+        return type(self)(**{**self._init_kwargs(), "hop_s": float(hop_s)})
 
-    def _hop_param(self, hop_s: float) -> tuple[str, object]:
-        raise ParameterError(f"Embedder {self.name!r} cannot change its hop; leave --hop-s out.")
+    # --- shared framing -------------------------------------------------------------
+    def _embed_windows(self, chunks: Iterable[np.ndarray], *, length: int, hop: int, batch_size: int, embed) -> Embedding:
+        """Cut a chunk stream into windows of ``length`` samples every ``hop`` and embed them in batches.
+
+        ``embed(windows)`` maps ``(n, length)`` float32 windows to ``(n, *feature_shape)``.
+        A clip shorter than one window is zero-padded to one window; each
+        window's level (dBFS) is measured on the samples as they arrived.
+        Memory stays bounded by ``batch_size`` windows whatever the stream's length.
+        """
+        from earmark.audio.windows import Framer, rms_db
+
+        framer = Framer(length, hop)
+        vectors, levels, pending = [], [], []
+
+        def flush(final: bool) -> None:
+            while pending and (final or sum(map(len, pending)) >= batch_size):
+                batch = np.concatenate(pending)
+                take, rest = batch[:batch_size], batch[batch_size:]
+                pending[:] = [rest] if len(rest) else []
+                if len(take):
+                    vectors.append(embed(take))
+                    levels.append(rms_db(take))
+
+        for chunk in chunks:
+            pending.append(framer.push(chunk))
+            flush(False)
+        if framer.n_samples < length:
+            pending.append(framer.finish(length - framer.n_samples))
+        flush(True)
+        out = np.concatenate(vectors).astype(np.float32, copy=False) if vectors else np.zeros((0, self.dims), np.float32)
+        times = np.arange(len(out)) * hop / self.sample_rate + length / (2 * self.sample_rate)
+        return Embedding(out, times, np.concatenate(levels) if levels else np.zeros(0, np.float32), framer.n_samples / self.sample_rate)
+
+    def _stft_frames(self, chunks: Iterable[np.ndarray], *, n_fft: int, hop: int, on_frames, on_chunk=None) -> int:
+        """Feed centred STFT frames (``n_fft // 2`` zeros at both ends, as librosa) of a chunk stream to ``on_frames``.
+
+        ``on_chunk(chunk)`` sees every raw chunk first (for a peak, say).
+        Returns the number of samples in the stream.
+        """
+        from earmark.audio.windows import Framer
+
+        framer = Framer(n_fft, hop, pad_start=n_fft // 2)
+        for chunk in chunks:
+            if on_chunk is not None:
+                on_chunk(chunk)
+            frames = framer.push(chunk)
+            if len(frames):
+                on_frames(frames)
+        frames = framer.finish(n_fft // 2)
+        if len(frames):
+            on_frames(frames)
+        return framer.n_samples
 
     def _init_kwargs(self) -> dict:
         import inspect

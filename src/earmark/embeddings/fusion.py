@@ -40,6 +40,11 @@ class FusedEmbedder(Embedder):
     def params(self) -> dict:
         return {"parts": [p.identity() for p in self.parts]}
 
+    def with_hop(self, hop_s: float) -> Embedder:
+        from earmark.errors import ParameterError
+
+        raise ParameterError(f"The fused embedder {self.name!r} cannot change its hop (its parts keep their own windows); leave --hop-s out.")
+
     def embed(self, y: np.ndarray, *, sr: int) -> Embedding:
         return fuse([p.embed(y, sr=sr) for p in self.parts])
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from earmark.audio.windows import Framer, peak_normalize, rms_db
+from earmark.audio.windows import peak_normalize
 from earmark.embeddings.base import Embedder, Embedding
 from earmark.errors import check_positive
 from earmark.features import mfcc
@@ -53,29 +53,15 @@ class MfccEmbedder(Embedder):
     def hop_s(self) -> float:
         return self._hop_s
 
-    def _hop_param(self, hop_s: float) -> tuple[str, object]:
-        return "hop_s", float(hop_s)
-
     def params(self) -> dict:
         return {"window_s": self._window_s, "hop_s": self._hop_s, "n_mfcc": self.n_mfcc, "n_mels": self.n_mels, "n_fft": self.n_fft, "hop_length": self.hop_length, "normalize": self.normalize}
 
     def embed_stream(self, chunks: Iterable[np.ndarray]) -> Embedding:
-        length = int(round(self._window_s * self.sample_rate))
-        hop = int(round(self._hop_s * self.sample_rate))
-        framer = Framer(length, hop)
-        vectors, levels = [], []
+        length, hop = int(round(self._window_s * self.sample_rate)), int(round(self._hop_s * self.sample_rate))
+        return self._embed_windows(chunks, length=length, hop=hop, batch_size=64, embed=self._vectors)
 
-        def consume(windows: np.ndarray) -> None:  # windows are reduced at once: memory stays bounded
-            levels.append(rms_db(windows))
-            vectors.extend(self._stats(w) for w in (peak_normalize(windows) if self.normalize else windows))
-
-        for chunk in chunks:
-            consume(framer.push(chunk))
-        if framer.n_samples < length:  # short clip: pad to one window
-            consume(framer.finish(length - framer.n_samples))
-        out = np.stack(vectors).astype(np.float32) if vectors else np.zeros((0, self.dims), np.float32)
-        times = np.arange(len(out)) * hop / self.sample_rate + length / (2 * self.sample_rate)
-        return Embedding(out, times, np.concatenate(levels), framer.n_samples / self.sample_rate)
+    def _vectors(self, windows: np.ndarray) -> np.ndarray:
+        return np.stack([self._stats(w) for w in (peak_normalize(windows) if self.normalize else windows)])
 
     def _stats(self, window: np.ndarray) -> np.ndarray:
         m = mfcc(window, sr=self.sample_rate, n_mfcc=self.n_mfcc, n_mels=self.n_mels, n_fft=self.n_fft, hop_length=self.hop_length)

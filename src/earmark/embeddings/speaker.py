@@ -17,8 +17,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from earmark.audio.windows import Framer, rms_db
-from earmark.embeddings.base import Embedder, Embedding
+from earmark.audio.windows import rms_db
+from earmark.embeddings.base import Embedder, Embedding, block_levels, block_starts
 from earmark.embeddings.packaged import packaged_file
 from earmark.errors import check_positive
 from earmark.features.mel import mel_frames
@@ -56,8 +56,8 @@ class SpeakerEmbedder(Embedder):
 
     Parameters
     ----------
-    step_frames : int
-        Hop between windows in 10 ms frames (80 = 0.8 s).
+    hop_s : float
+        Hop between windows in seconds, snapped to 10 ms frames (0.8 s by default).
     """
 
     name = "speaker"
@@ -67,8 +67,9 @@ class SpeakerEmbedder(Embedder):
     licence = "Apache-2.0"
     measured_realtime = 185.0
 
-    def __init__(self, *, step_frames: int = 80) -> None:
-        self.step_frames = check_positive("step_frames", step_frames, kind=int)
+    def __init__(self, *, hop_s: float = 0.8) -> None:
+        check_positive("hop_s", hop_s)
+        self.step_frames = max(1, round(hop_s * SR / HOP))
 
     @property
     def window_s(self) -> float:
@@ -78,26 +79,22 @@ class SpeakerEmbedder(Embedder):
     def hop_s(self) -> float:
         return self.step_frames * HOP / SR
 
-    def _hop_param(self, hop_s: float) -> tuple[str, object]:
-        return "step_frames", max(1, round(hop_s * SR / HOP))
-
     def params(self) -> dict:
         return {"step_frames": self.step_frames, "target_dbfs": TARGET_DBFS}
 
     def embed_stream(self, chunks: Iterable[np.ndarray]) -> Embedding:
-        framer = Framer(N_FFT, HOP, pad_start=N_FFT // 2)  # librosa's centred frames
-        mels, levels = [], []
-        for chunk in chunks:
-            self._frames(framer.push(chunk), mels, levels)
-        self._frames(framer.finish(N_FFT // 2), mels, levels)
+        mels, powers = [], []
+
+        def on_frames(frames: np.ndarray) -> None:
+            mels.append(mel_frames(frames, sr=SR, n_mels=N_MELS))
+            powers.append(10 ** (rms_db(frames).astype(np.float64) / 10))
+
+        n_samples = self._stft_frames(chunks, n_fft=N_FFT, hop=HOP, on_frames=on_frames)  # librosa's centred frames
         spec = np.concatenate(mels) if mels else np.zeros((0, N_MELS), np.float32)
-        power = np.concatenate(levels) if levels else np.zeros(0)
+        starts = block_starts(len(spec), PARTIAL, self.step_frames)
         if len(spec) < PARTIAL:  # short clip: zero-pad to one window
-            power = np.pad(power, (0, PARTIAL - len(spec)))
             spec = np.pad(spec, ((0, PARTIAL - len(spec)), (0, 0)))
-        starts = np.arange(0, len(spec) - PARTIAL + 1, self.step_frames)
-        mean_power = np.array([power[s : s + PARTIAL].mean() for s in starts])
-        level = (10 * np.log10(np.maximum(mean_power, 1e-12))).astype(np.float32)
+        level = block_levels(np.concatenate(powers) if powers else np.zeros(0), starts, PARTIAL)
         gain = np.maximum(1.0, 10 ** ((TARGET_DBFS - level) / 10))  # power gain, raise only
         blocks = np.lib.stride_tricks.sliding_window_view(spec, (PARTIAL, N_MELS))[starts, 0] * gain[:, None, None].astype(np.float32)
         import torch
@@ -105,10 +102,4 @@ class SpeakerEmbedder(Embedder):
         with torch.inference_mode():
             vectors = _network()(torch.from_numpy(np.ascontiguousarray(blocks, dtype=np.float32))).numpy()
         times = (starts * HOP + PARTIAL * HOP / 2) / SR
-        return Embedding(vectors.astype(np.float32), times, level, framer.n_samples / SR)
-
-    @staticmethod
-    def _frames(frames: np.ndarray, mels: list, levels: list) -> None:
-        if len(frames):
-            mels.append(mel_frames(frames, sr=SR, n_mels=N_MELS))
-            levels.append(10 ** (rms_db(frames).astype(np.float64) / 10))
+        return Embedding(vectors.astype(np.float32), times, level, n_samples / SR)

@@ -63,8 +63,9 @@ class SpeechEmbedder(Embedder):
         Hop between the 96-d embeddings in 10 ms mel frames (8 = 80 ms, as openwakeword).
     context : int
         Consecutive embeddings per earmark window.
-    hop_embeddings : int
-        Hop between earmark windows, in embeddings (8 = 0.64 s).
+    hop_s : float
+        Hop between earmark windows in seconds, snapped to whole embeddings
+        (0.64 s, 8 embeddings, by default).
     batch_size : int
         Embeddings per embedding-model call.
     """
@@ -75,10 +76,11 @@ class SpeechEmbedder(Embedder):
     licence = "Apache-2.0"
     measured_realtime = 42.0
 
-    def __init__(self, *, step_frames: int = 8, context: int = 16, hop_embeddings: int = 8, batch_size: int = 256) -> None:
+    def __init__(self, *, step_frames: int = 8, context: int = 16, hop_s: float = 0.64, batch_size: int = 256) -> None:
         self.step_frames = check_positive("step_frames", step_frames, kind=int)
         self.context = check_positive("context", context, kind=int)
-        self.hop_embeddings = check_positive("hop_embeddings", hop_embeddings, kind=int)
+        check_positive("hop_s", hop_s)
+        self.hop_embeddings = max(1, round(hop_s / (self.step_frames * HOP / SR)))
         self.batch_size = check_positive("batch_size", batch_size, kind=int)
         self.dims = 96 * self.context
         self._lead = (self.context - 1) * self.step_frames * HOP  # silence before the audio
@@ -91,9 +93,6 @@ class SpeechEmbedder(Embedder):
     @property
     def hop_s(self) -> float:
         return self.hop_embeddings * self.step_frames * HOP / SR
-
-    def _hop_param(self, hop_s: float) -> tuple[str, object]:
-        return "hop_embeddings", max(1, round(hop_s / (self.step_frames * HOP / SR)))
 
     def params(self) -> dict:
         return {"step_frames": self.step_frames, "context": self.context, "hop_embeddings": self.hop_embeddings}
