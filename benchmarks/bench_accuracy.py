@@ -10,6 +10,7 @@ times is the cache speed-up.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 import json
 import tempfile
 import warnings
@@ -58,6 +59,7 @@ def main() -> None:
             show(f"FSDD {task} {emb} + {clf} (official split)", r)
             results[f"fsdd-{task}/{emb}/{clf}"] = r
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
 

@@ -15,7 +15,6 @@ compared with those from the whole signal in memory.
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 import warnings
 from pathlib import Path

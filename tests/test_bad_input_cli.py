@@ -161,6 +161,13 @@ def test_digital_silence_is_reported_not_labelled(model_file, demo_subset, cache
         f.write("silence.wav,dog\n")
     m = earmark.train(demo_subset, embedder="mfcc", cache_dir=cache_dir)
     assert m.info["data"]["n_files"] == 9 and any("silent" in s["reason"] for s in m.info["skipped"])
+    # a short, quiet but real sound (0.3 s at -55 dBFS RMS) is not silence, although zero-padding it to the
+    # 1 s mfcc window puts that window at -60.2 dBFS, under the gate
+    t = np.arange(int(0.3 * 22050)) / 22050
+    quiet = tmp_path / "quiet.wav"
+    sf.write(quiet, (10 ** (-55 / 20) * np.sqrt(2) * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 22050, subtype="FLOAT")
+    (p,) = Model.load(model_file).predict(quiet)
+    assert not p.silent and p.label in ("dog", "rain", "rooster")
 
 
 # 8 -----------------------------------------------------------------------------------------

@@ -7,28 +7,19 @@ markup: it is printed as plain text.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
-import re
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
+from earmark.console import Warnings, as_option, err, error, fail_if_any, out, plain_table, print_predictions, report_skipped, say
 from earmark.errors import EarmarkError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Few-shot sound classification by transfer learning.",
                   pretty_exceptions_enable=False, rich_markup_mode=None)
-# Off a terminal (pipes, files, tests) tables get room instead of rich's 80-column default.
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160, highlight=False)
-err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 160, highlight=False)
-
 
 
 def _usage_name(self) -> str:
@@ -58,60 +49,23 @@ SeedOpt = Annotated[int, typer.Option(help="Seed of the draws and folds.")]
 DataArg = Annotated[Path, typer.Argument(metavar="DATA", help="Folder with metadata.csv or class sub-folders.")]
 ModelArg = Annotated[Path, typer.Argument(metavar="MODEL", help="Model file from 'earmark train'.")]
 
-# Python parameter names in library messages, as the options the user typed
-_OPTIONS = {"test_folds": "--test-fold", "train_folds": "--train-folds", "exclude_folds": "--exclude-fold", "classifier_params": "--classifier",
-            "fold_column": "--folds", "top_k": "--top-k", "embedder": "--embedder", "model": "--model", "classifier": "--classifier",
-            "format": "--format"}
-
-
-def _as_option(message: str) -> str:
-    return re.sub(r"The '(\w+)' parameter", lambda m: f"The '{_OPTIONS.get(m.group(1), '--' + m.group(1).replace('_', '-'))}' option", message)
-
-
-class _Warnings(logging.Handler):
-    """Library warnings as 'warning: ...' lines on stderr (plain text, never markup)."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        err.print(Text("warning: ", style="yellow") + Text(record.getMessage()))
 
 
 def _run(fn, quiet: bool = False):
     """Call ``fn(progress)``, turning earmark errors into one line and exit code 1."""
     root = logging.getLogger("earmark")
-    if not any(isinstance(h, _Warnings) for h in root.handlers):
-        root.addHandler(_Warnings(level=logging.WARNING))
+    if not any(isinstance(h, Warnings) for h in root.handlers):
+        root.addHandler(Warnings(level=logging.WARNING))
         root.setLevel(logging.WARNING)
     try:
         return fn(not quiet)
     except EarmarkError as exc:
-        _error(_as_option(str(exc)))
+        error(as_option(str(exc)))
         raise typer.Exit(1) from None
-
-
-def _error(message: str) -> None:
-    err.print(Text("error: ", style="red") + Text(message))
-
-
-def _say(message: str) -> None:
-    out.print(Text(message))
-
-
-def _table(title: str, columns, rows, *, no_wrap=()) -> Table:
-    table = Table(title=Text(title))
-    for col in columns:
-        table.add_column(col, no_wrap=col in no_wrap)
-    for row in rows:
-        table.add_row(*(Text(str(c)) for c in row))
-    return table
 
 
 def _gate(value: float) -> float | None:
     return None if value == float("-inf") else value
-
-
-def _report_skipped(skipped: list[dict]) -> None:
-    for s in skipped:
-        err.print(Text("skipped ", style="yellow") + Text(f"{s['file']}: {s['reason']}"))
 
 
 def _check_outputs(json_path: Path | None = None, report: Path | None = None, out_path: Path | None = None) -> None:
@@ -155,10 +109,10 @@ def embedders() -> None:
         rows.append([f"{name} (default)" if name == DEFAULT_EMBEDDER else name, d["dims"], d["sample_rate"], f"{d['window_s']:.2f}",
                      f"{d['hop_s']:.2f}", d["licence"], "any" if d["commercial_use"] else "non-commercial",
                      f"{e.measured_realtime:.0f}x" if e.measured_realtime else "-"])
-    table = _table("earmark embedders", ("name", "dims", "Hz", "window s", "hop s", "licence", "use", "x realtime"), rows,
+    listing = plain_table("earmark embedders", ("name", "dims", "Hz", "window s", "hop s", "licence", "use", "x realtime"), rows,
                    no_wrap=("name", "licence", "use"))
-    table.caption = "x realtime: a new process, cold cache, 2-core CPU (benchmarks/bench_embed.py, see benchmarks/RESULTS.md)"
-    out.print(table)
+    listing.caption = "x realtime: a new process, cold cache, 2-core CPU (benchmarks/bench_embed.py, see benchmarks/RESULTS.md)"
+    out.print(listing)
 
 
 @app.command()
@@ -172,8 +126,8 @@ def models() -> None:
         count = spec.factory().parameter_count(512, 10)
         rows.append([f"{name} (default)" if name == DEFAULT_MODEL else name, spec.kind, spec.front_end or f"--embedder (default {DEFAULT_EMBEDDER})",
                      f"{count:,}" if count is not None else "grows with the data", spec.description])
-    table = _table("earmark models", ("name", "kind", "front end", "parameters (512-d, 10 classes)", "what it is"), rows, no_wrap=("name",))
-    out.print(table)
+    listing = plain_table("earmark models", ("name", "kind", "front end", "parameters (512-d, 10 classes)", "what it is"), rows, no_wrap=("name",))
+    out.print(listing)
 
 
 def _model_name(model: str | None, classifier: str) -> str:
@@ -225,9 +179,9 @@ def train(
             m = api.train_from_labels(data, labels=labels, model=name, embedder=embedder, aggregation=aggregation,
                                       background=background, cache_dir=cache_dir, use_cache=not no_cache, progress=progress)
             path = m.save(out_path)
-            _report_skipped(m.info["skipped"])
+            report_skipped(m.info["skipped"])
             d = m.info["data"]
-            _say(f"trained {name} on {m.front_end.name} features of {d['n_events']} labelled stretches in {d['n_recordings']} "
+            say(f"trained {name} on {m.front_end.name} features of {d['n_events']} labelled stretches in {d['n_recordings']} "
                  f"recordings: {', '.join(f'{k} {v}' for k, v in d['classes'].items())} -> {path}")
             return
         m = api.train(data, model=name, embedder=embedder, aggregation=aggregation, gate_db=_gate(gate_db), file_column=file_column,
@@ -235,16 +189,16 @@ def train(
                       exclude_folds=_csv_list(exclude_fold, "--exclude-fold"), strict_paths=strict_paths, cache_dir=cache_dir,
                       use_cache=not no_cache, cv=cv, progress=progress)
         path = m.save(out_path)
-        _report_skipped(m.info["skipped"])
+        report_skipped(m.info["skipped"])
         d = m.info["data"]
         on_folds = f", folds {', '.join(d['folds'])}" if d.get("folds") else ""
-        _say(f"trained {name} on {m.front_end.name} features: {d['n_files']} clips{on_folds}, {len(m.classes)} classes "
+        say(f"trained {name} on {m.front_end.name} features: {d['n_files']} clips{on_folds}, {len(m.classes)} classes "
              f"({', '.join(m.classes)}), {d['n_skipped']} skipped -> {path}")
         if "evaluation" in m.info:
             ev = m.info["evaluation"]
-            _say(f"{ev['protocol']}: accuracy {ev['accuracy_mean']:.3f} ± {ev['accuracy_std']:.3f}")
+            say(f"{ev['protocol']}: accuracy {ev['accuracy_mean']:.3f} ± {ev['accuracy_std']:.3f}")
         if not m.front_end.commercial_use:
-            _say(f"note: the {m.front_end.name} weights are licensed {m.front_end.licence}: non-commercial use only.")
+            say(f"note: the {m.front_end.name} weights are licensed {m.front_end.licence}: non-commercial use only.")
 
     _run(go, quiet)
 
@@ -275,30 +229,10 @@ def predict(
         k = min(top_k, len(m.classes) - 1)
         batch = api.predict(m, paths, top_k=k + 1, cache_dir=cache_dir, use_cache=not no_cache, progress=progress)
         if batch.records:
-            _print_predictions(batch.records, fmt, k)
-        _fail_if_any(batch.skipped)
+            print_predictions(batch.records, fmt, k)
+        fail_if_any(batch.skipped)
 
     _run(go, quiet)
-
-
-def _print_predictions(preds, fmt: str, top_k: int) -> None:
-    rows = [{"file": str(p.path), "label": p.label, "score": None if p.silent else round(p.score, 4), "silent": p.silent,
-             "next": [{"label": lab, "score": round(s, 4)} for lab, s in zip(p.labels[1:], p.scores[1:])]} for p in preds]
-    if fmt == "json":
-        print(json.dumps(rows, indent=2, ensure_ascii=False))
-    elif fmt == "csv":
-        buf = io.StringIO()
-        w = csv.writer(buf)
-        w.writerow(["file", "label", "score"] + [c for i in range(1, top_k + 1) for c in (f"label_{i + 1}", f"score_{i + 1}")])
-        for r in rows:
-            nxt = [v for n in r["next"] for v in (n["label"], n["score"])]
-            w.writerow([r["file"], r["label"], "" if r["score"] is None else r["score"]] + nxt + [""] * (2 * top_k - len(nxt)))
-        print(buf.getvalue(), end="")
-    else:
-        cols = ("file", "label", "score") + (("next",) if top_k else ())
-        body = [[r["file"], r["label"], "-" if r["score"] is None else f"{r['score']:.3f}",
-                 *((", ".join(f"{n['label']} {n['score']:.2f}" for n in r["next"]),) if top_k else ())] for r in rows]
-        out.print(_table("", cols, body))
 
 
 @app.command()
@@ -330,14 +264,14 @@ def evaluate(
                               folds=folds, test_folds=test_fold or None, cv=_check_cv(cv, folds), file_column=file_column,
                               label_column=label_column, strict_paths=strict_paths, cache_dir=cache_dir, use_cache=not no_cache,
                               progress=progress)
-        _report_skipped(result["skipped"])
+        report_skipped(result["skipped"])
         rows = [[f["fold"], f["n_test"], f"{f['accuracy']:.3f}", f"{f['balanced_accuracy']:.3f}", f"{f['macro_f1']:.3f}"] for f in result["folds"]]
         rows.append(["mean ± std", result["n_files"], f"{result['accuracy_mean']:.3f} ± {result['accuracy_std']:.3f}",
                      f"{result['balanced_accuracy_mean']:.3f}", f"{result['macro_f1_mean']:.3f}"])
         title = f"{result['embedder']['name']} + {result['classifier']['name']}: {result['protocol']}"
-        out.print(_table(title, ("fold", "test clips", "accuracy", "balanced acc.", "macro F1"), rows))
+        out.print(plain_table(title, ("fold", "test clips", "accuracy", "balanced acc.", "macro F1"), rows))
         s = result["seconds"]
-        _say(f"{result['n_files']} clips ({result['audio_seconds']:.0f} s audio), {result['n_skipped']} skipped; "
+        say(f"{result['n_files']} clips ({result['audio_seconds']:.0f} s audio), {result['n_skipped']} skipped; "
              f"embed {s['embed']:.1f} s, fit {s['fit']:.1f} s, total {s['total']:.1f} s")
         _save_outputs(result, json_path, report, "evaluation_report")
 
@@ -351,20 +285,12 @@ def _save_outputs(result: dict, json_path: Path | None, report: Path | None, rep
 
         with atomic_write(json_path, "w") as f:
             json.dump(result, f, indent=2)
-        _say(f"wrote {json_path}")
+        say(f"wrote {json_path}")
     if report:
         from earmark.evaluation import report as reports
 
         paths = getattr(reports, report_kind)(result, report)
-        _say(f"wrote {paths['html']} and {paths['markdown']}")
-
-
-def _fail_if_any(skipped: list[dict]) -> None:
-    """Print each skipped file's reason on stderr; exit 1 if there was any."""
-    for s in skipped:
-        _error(f"{s['file']}: {s['reason']}")
-    if skipped:
-        raise typer.Exit(1)
+        say(f"wrote {paths['html']} and {paths['markdown']}")
 
 
 def _shots(value: str) -> list[int]:
@@ -415,16 +341,16 @@ def curve(
                            shots=_shots(shots), repeats=repeats, folds=folds, test_folds=test_fold or None, cv=_check_cv(cv, folds),
                            gate_db=_gate(gate_db), file_column=file_column, label_column=label_column, strict_paths=strict_paths,
                            cache_dir=cache_dir, use_cache=not no_cache, seed=seed, progress=progress)
-        _report_skipped(result["data"]["skipped"])
+        report_skipped(result["data"]["skipped"])
         rows = []
         for emb, clf in dict.fromkeys((r["embedder"], r["classifier"]) for r in result["summary"]):
             cells = {r["n"]: r for r in result["summary"] if r["embedder"] == emb and r["classifier"] == clf}
             rows.append([f"{emb} / {clf}", *(f"{cells[n]['accuracy_mean']:.3f}\n[{cells[n]['ci95_low']:.2f}, {cells[n]['ci95_high']:.2f}]"
                                              for n in result["shots"])])
-        out.print(_table(f"mean accuracy [95% CI], {result['protocol'].split(';')[0]}",
+        out.print(plain_table(f"mean accuracy [95% CI], {result['protocol'].split(';')[0]}",
                          ["embedder / classifier", *(f"n={n}" for n in result["shots"])], rows, no_wrap=("embedder / classifier",)))
         s = result["seconds"]
-        _say(f"chance {result['chance']:.3f}; {len(result['runs'])} runs; embed {s['embed']:.1f} s, "
+        say(f"chance {result['chance']:.3f}; {len(result['runs'])} runs; embed {s['embed']:.1f} s, "
              f"fit+test {s['fit_and_test']:.1f} s, total {s['total']:.1f} s")
         _save_outputs(result, json_path, report, "curve_report")
 
@@ -460,11 +386,11 @@ def compare(
                              folds=folds, test_folds=test_fold or None, cv=_check_cv(cv, folds), gate_db=_gate(gate_db),
                              file_column=file_column, label_column=label_column, strict_paths=strict_paths, cache_dir=cache_dir,
                              use_cache=not no_cache, seed=seed, progress=progress)
-        _report_skipped(result["data"]["skipped"])
+        report_skipped(result["data"]["skipped"])
         rows = [[r["embedder"], r["classifier"], r["dims"], f"{r['accuracy_mean']:.3f} ± {r['accuracy_std']:.3f}" + (" *" if i == result["best"] else ""),
                  f"{r['balanced_accuracy_mean']:.3f}", f"{r['macro_f1_mean']:.3f}", f"{r['fit_seconds_per_fold']:.2f}"]
                 for i, r in enumerate(result["rows"])]
-        out.print(_table(f"{result['protocol']} (* best)", ("embedder", "classifier", "dims", "accuracy", "balanced acc.", "macro F1", "fit s/fold"),
+        out.print(plain_table(f"{result['protocol']} (* best)", ("embedder", "classifier", "dims", "accuracy", "balanced acc.", "macro F1", "fit s/fold"),
                          rows, no_wrap=("embedder", "accuracy")))
         _save_outputs(result, json_path, report, "compare_report")
 
@@ -500,9 +426,9 @@ def detect(
         rows = [[r["recording"], f"{r['duration_s']:.1f}", len(r["events"]), ", ".join(f"{k} {v}" for k, v in r["counts"].items()),
                  r["written_to"]] for r in batch.records]
         if rows:
-            out.print(_table(f"events ({fmt})", ("recording", "duration s", "events", "by label", "written to"), rows))
-            _say(f"wrote {len(rows)} event file(s) to {Path(batch.records[0]['written_to']).parent}")
-        _fail_if_any(batch.skipped)
+            out.print(plain_table(f"events ({fmt})", ("recording", "duration s", "events", "by label", "written to"), rows))
+            say(f"wrote {len(rows)} event file(s) to {Path(batch.records[0]['written_to']).parent}")
+        fail_if_any(batch.skipped)
 
     _run(go, quiet)
 
@@ -525,7 +451,7 @@ def listen(
     from earmark.pipeline import Model
 
     def go(_progress):
-        api.inference.check_listen_options(rate=rate, hop_s=hop_s, sample_rate=1 << 30, gate=gate, threshold=threshold)
+        api.inference.check_listen_options(rate=rate, hop_s=hop_s, gate=gate, threshold=threshold)  # before loading anything
         m = Model.load(model_path)
         api.inference.check_listen_options(rate=rate, hop_s=hop_s, sample_rate=m.front_end.sample_rate, gate=gate, threshold=threshold)
         sr, block_s = m.front_end.sample_rate, min(hop_s, 0.1)

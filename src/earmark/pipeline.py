@@ -30,17 +30,30 @@ SILENCE_DB = -100.0  # with gating off, a clip whose loudest window is below thi
 _MODEL_GATE = object()
 
 
-def is_silent(level_db: np.ndarray, gate_db: float | None) -> bool:
-    """True when no window reaches the gate (or, with no gate, when all are digital silence)."""
+def is_silent(emb: Embedding, gate_db: float | None, window_s: float) -> bool:
+    """True when the clip's audio never reaches the gate (with no gate: when it is digital silence).
+
+    A clip shorter than one window was zero-padded to it, which lowers its
+    window's level by ``10 log10(window_s / duration_s)`` dB; that is added
+    back, so a short, quiet but real sound is not taken for silence.
+    """
+    if len(emb.level_db) == 0:
+        return True
     floor = SILENCE_DB if gate_db is None else gate_db
-    return len(level_db) == 0 or float(np.max(level_db)) < floor
+    padding_db = 10 * np.log10(window_s / emb.duration_s) if 0 < emb.duration_s < window_s else 0.0
+    return float(np.max(emb.level_db)) + padding_db < floor
 
 
-def gated_features(emb: Embedding, gate_db: float | None) -> np.ndarray | None:
-    """The window features at or above ``gate_db``; ``None`` if the clip is silent."""
-    if is_silent(emb.level_db, gate_db):
+def gated_features(emb: Embedding, gate_db: float | None, window_s: float) -> np.ndarray | None:
+    """The window features at or above ``gate_db`` (the loudest one if none is); ``None`` if the clip is silent."""
+    if is_silent(emb, gate_db, window_s):
         return None
-    return emb.vectors if gate_db is None else emb.vectors[emb.level_db >= gate_db]
+    if gate_db is None:
+        return emb.vectors
+    keep = emb.level_db >= gate_db
+    if not keep.any():
+        keep = emb.level_db == emb.level_db.max()
+    return emb.vectors[keep]
 
 
 @dataclass
@@ -154,7 +167,7 @@ class Model:
         """
         rows = []
         for p in _paths(paths):
-            x = gated_features(self.embed(p, cache=cache), self.gate_db)
+            x = gated_features(self.embed(p, cache=cache), self.gate_db, self.front_end.window_s)
             rows.append(np.full(len(self.classes), np.nan) if x is None else self.estimator.predict_proba([x])[0])
         return np.array(rows).reshape(len(rows), len(self.classes))
 
@@ -163,7 +176,7 @@ class Model:
         out = []
         for p in _paths(paths):
             emb = self.embed(p, cache=cache)
-            x = gated_features(emb, self.gate_db)
+            x = gated_features(emb, self.gate_db, self.front_end.window_s)
             if x is None:
                 out.append(Prediction(Path(p), [], [], len(emb.vectors), silent=True))
                 continue
@@ -174,7 +187,11 @@ class Model:
 
     def to_dict(self) -> dict:
         """The description saved with the model: everything but the fitted state, JSON-serialisable."""
-        spec = model_spec(self.name)
+        try:
+            spec = model_spec(self.name)
+        except ParameterError:
+            raise ParameterError(f"Model {self.name!r} is not registered, so a file of it could not be loaded again; "
+                                 "register it with earmark.models.register_model before saving.") from None
         return {
             "earmark_version": __version__,
             "model": {"name": self.name, "kind": spec.kind, "params": _json_params(self.estimator)},

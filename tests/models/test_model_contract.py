@@ -137,3 +137,16 @@ def _tmp(rng):
     from pathlib import Path
 
     return Path(tempfile.mkdtemp()) / "m.earmark"
+
+
+def test_an_unregistered_estimator_evaluates_but_is_not_saved(demo_subset, cache_dir, tmp_path):
+    import earmark
+    from earmark.errors import ParameterError
+
+    r = earmark.evaluate(demo_subset, model=NearestCentroid(temperature=0.5), embedder="mfcc", cv=3, cache_dir=cache_dir)
+    assert r["classifier"]["name"] == "NearestCentroid" and r["classifier"]["model_params"]["temperature"] == 0.5
+    assert len(r["folds"]) == 3 and r["accuracy_mean"] > 1 / 3
+    m = earmark.train(demo_subset, model=NearestCentroid(), embedder="mfcc", cache_dir=cache_dir)
+    with pytest.raises(ParameterError, match="not registered"):
+        m.save(tmp_path / "x.earmark")
+    assert not list(tmp_path.glob("*.earmark")) and not list(tmp_path.glob(".*.tmp"))

@@ -179,14 +179,17 @@ class ListenStats:
                 "latency_p95_ms": float(np.percentile(lat, 95)) if len(lat) else None, "cores": self.cores, "wall_s": self.wall_s}
 
 
-def check_listen_options(*, rate: int | None = None, hop_s: float, sample_rate: int, gate: str, threshold: float) -> None:
-    """Validate live-stream options before any audio flows (each error names the option)."""
+def check_listen_options(*, rate: int | None = None, hop_s: float, sample_rate: int | None = None, gate: str, threshold: float) -> None:
+    """Validate live-stream options before any audio flows (each error names the option).
+
+    ``sample_rate`` (the model's) also checks that ``hop_s`` is at least one sample.
+    """
     from earmark.errors import check_choice
 
     if rate is not None:
         check_positive("rate", rate, kind=int)
     check_positive("hop_s", hop_s)
-    if hop_s * sample_rate < 1:
+    if sample_rate is not None and hop_s * sample_rate < 1:
         raise ParameterError(f"The 'hop_s' parameter must be at least one sample ({1 / sample_rate:.2g} s at {sample_rate} Hz). Got {hop_s!r} instead.")
     check_choice("gate", gate, ("energy", "vad"))
     check_fraction("threshold", threshold)

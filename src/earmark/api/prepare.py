@@ -98,9 +98,10 @@ class Prepared:
                 skipped.setdefault(path, reason)
         usable = [c for c in clips if all(c.path in d.embeddings for d in done.values())]
         first = next(iter(done.values()))
+        window_s = next(iter(self.front_ends.values())).window_s
         self.clips = []
         for c in usable:
-            if is_silent(first.embeddings[c.path].level_db, gate_db):
+            if is_silent(first.embeddings[c.path], gate_db, window_s):
                 gate = "the -100 dBFS floor" if gate_db is None else f"the {gate_db:g} dBFS gate"
                 skipped.setdefault(c.path, f"silent: no window reaches {gate}; not used")
             else:
@@ -112,7 +113,8 @@ class Prepared:
             raise DatasetError(f"{self.ds.root}: some rows have an empty {fold_column!r} value; fill in every fold or drop --folds.")
         self.labels = np.array([c.label for c in self.clips])
         self.folds = [c.fold for c in self.clips] if fold_column else None
-        self.clip_sets = {name: [gated_features(d.embeddings[c.path], gate_db) for c in self.clips] for name, d in done.items()}
+        self.clip_sets = {name: [_windows(d.embeddings[c.path], gate_db, self.front_ends[name].window_s) for c in self.clips]
+                          for name, d in done.items()}
         self.durations = np.array([first.embeddings[c.path].duration_s for c in self.clips])
         self.embed_seconds = time.perf_counter() - t0
 
@@ -145,6 +147,12 @@ class Prepared:
             return fn()
         except ParameterError as exc:
             raise ParameterError(f"{self.ds.root}: {exc}") from None
+
+
+def _windows(emb, gate_db, window_s) -> np.ndarray:
+    """The gated windows of a clip the first front end found sound in (all of them if this front end hears none)."""
+    x = gated_features(emb, gate_db, window_s)
+    return emb.vectors if x is None else x
 
 
 def counts(labels) -> dict[str, int]:

@@ -23,7 +23,7 @@ from earmark.errors import ParameterError, check_choice
 from earmark.evaluation.compare import compare as _compare
 from earmark.evaluation.cv import cross_validate
 from earmark.evaluation.fewshot import learning_curve
-from earmark.models import AGGREGATIONS, ClipModel, get_model, model_name, model_spec
+from earmark.models import AGGREGATIONS, MODELS, ClipModel, get_model, model_name
 from earmark.models.heads import EmbeddingClassifier, check_head_params
 from earmark.pipeline import Model
 
@@ -52,7 +52,11 @@ def build_model(model, *, aggregation: str | None = None, classifier_params: dic
         unknown key in ``classifier_params`` (before any audio work).
     """
     if isinstance(model, ClipModel):
-        name, est = model_name(model), model
+        try:
+            name = model_name(model)
+        except ParameterError:  # an unregistered estimator evaluates fine; saving it needs a registry entry
+            name = type(model).__name__
+        est = model
     else:
         name, est = model, get_model(model)
     params = est.get_params(deep=False)
@@ -70,20 +74,26 @@ def build_model(model, *, aggregation: str | None = None, classifier_params: dic
 
 
 def candidates(embedders, models, *, aggregation: str | None, random_state: int | None) -> list[Candidate]:
-    """Every model on every embedder; a model with a front end of its own appears once, on it."""
+    """Every model on every embedder (embedder by embedder); a model with a front end of its own appears once, on it."""
+    built = [build_model(m, aggregation=aggregation, random_state=random_state) for m in models]
     out, seen = [], set()
-    for m in models:
-        name, est = build_model(m, aggregation=aggregation, random_state=random_state)
-        own = model_spec(name).front_end
-        for e in ([own] if own else embedders):
-            if (e, name) not in seen:
-                seen.add((e, name))
-                out.append(Candidate(e, name, est))
+    for e in [*embedders, None]:
+        for name, est in built:
+            own = _front_end_of(name, None)
+            front = own if own else e
+            if front is None or (own and e is not None) or (front, name) in seen:
+                continue
+            seen.add((front, name))
+            out.append(Candidate(front, name, est))
     return out
 
 
-def _front_end_of(model_name_: str, embedder):
-    return model_spec(model_name_).front_end or embedder
+def _front_end_of(name: str, embedder):
+    return (MODELS[name].front_end if name in MODELS else None) or embedder
+
+
+def _kind(name: str) -> str:
+    return MODELS[name].kind if name in MODELS else "unregistered estimator"
 
 
 def train(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: str = "logreg", aggregation: str = "mean",
@@ -220,7 +230,7 @@ def evaluate(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: 
         **result,
         "n_files": len(p.clips), "n_skipped": len(p.skipped), "skipped": p.skipped,
         "embedder": front.identity() | {"licence": front.licence},
-        "classifier": {"name": name, "kind": model_spec(name).kind, "aggregation": getattr(est, "aggregation", None),
+        "classifier": {"name": name, "kind": _kind(name), "aggregation": getattr(est, "aggregation", None),
                        "params": classifier_params or {}, "model_params": est.get_params(deep=False), "gate_db": gate_db},
         "protocol": p.protocol(folds, test_folds, cv, random_state),
         "data": p.describe(), "versions": p.versions(),

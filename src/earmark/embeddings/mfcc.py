@@ -32,7 +32,7 @@ class MfccEmbedder(Embedder):
     version = "1"
     sample_rate = 22050
     licence = "none"
-    measured_realtime = 609.0
+    measured_realtime = 723.0
 
     def __init__(self, *, window_s: float = 1.0, hop_s: float = 0.5, n_mfcc: int = 20, n_mels: int = 40, n_fft: int = 1024, hop_length: int = 512,
                  normalize: bool = False) -> None:
