@@ -25,6 +25,7 @@ install: $(BIN)/.installed
 
 demo: install
 	$(BIN)/earmark embedders
+	$(BIN)/earmark models
 	$(BIN)/earmark evaluate data/demo/train --cv 4 --report $(OUT)/demo-report --json $(OUT)/demo-eval.json --cache-dir $(OUT)/cache
 	$(BIN)/earmark train data/demo/train --out $(OUT)/demo.earmark --cv 4 --cache-dir $(OUT)/cache
 	$(BIN)/earmark predict $(OUT)/demo.earmark data/demo/unseen --top-k 2

@@ -60,10 +60,10 @@ def main() -> None:
 
     for name in ("empty.wav", "text.wav", "nan.wav", "short.wav", "trunc.wav", "nonexistent.wav", "loop.wav"):
         case(f"bad audio file: {name}", "predict", model, tmp / name)
-    case("digital silence", "predict", model, tmp / "silence.wav")
+    case("digital silence", "predict", model, tmp / "silence.wav", "--format", "csv")
     odd = tmp / "[dog] bark.flac"
     shutil.copy(clips[0], odd)
-    case("file name that looks like markup", "predict", model, odd)
+    case("file name that looks like markup", "predict", model, odd, "--format", "csv")
     case("--top-k beyond the classes", "predict", model, clips[0], "--format", "csv", "--top-k", "7")
 
     blocker = tmp / "a-file"
@@ -82,7 +82,7 @@ def main() -> None:
         w.writerow([rows_csv[0]["filename"], "rain"])
         w.writerow(["../outside.flac", "dog"])
         w.writerow(["gone.wav", "dog"])
-    shutil.copy(clips[1], tmp / "outside.flac")
+    sf.write(tmp / "outside.flac", tone(880, sr=22050, duration_s=2.0), 22050)
     case("metadata.csv: rows repeated, one file with two labels, a path outside DATA, a missing file",
          "evaluate", data, "--embedder", "mfcc", "--classifier", "knn", "--cv", "2")
     case("the same with --strict-paths", "evaluate", data, "--embedder", "mfcc", "--cv", "2", "--strict-paths")

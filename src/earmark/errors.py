@@ -32,7 +32,11 @@ class MissingBackendError(EarmarkError):
 
 
 class OutputError(EarmarkError):
-    """An output file or folder cannot be written."""
+    """An output file or folder cannot be written; ``reason`` says why in a few words."""
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason or message
 
 
 def check_positive(name: str, value, *, kind: type = float, allow_zero: bool = False):

@@ -52,12 +52,12 @@ def check_writable_dir(folder: str | Path, option: str) -> Path:
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
-        raise OutputError(f"--{option} {folder}: exists and is not a folder; pick another path.") from None
+    except (FileExistsError, NotADirectoryError):
+        raise OutputError(f"--{option} {folder}: exists and is not a folder; pick another path.", f"{folder} is not a folder") from None
     except OSError as exc:
-        raise OutputError(f"--{option} {folder}: cannot create the folder ({exc.strerror}); pick a writable location.") from None
+        raise OutputError(f"--{option} {folder}: cannot create the folder ({exc.strerror}); pick a writable location.", exc.strerror) from None
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise OutputError(f"--{option} {folder}: the folder is not writable; pick a writable location.")
+        raise OutputError(f"--{option} {folder}: the folder is not writable; pick a writable location.", f"{folder} is not writable")
     return folder
 
 
@@ -66,7 +66,10 @@ def check_writable_file(path: str | Path, option: str) -> Path:
     path = Path(path)
     if path.is_dir():
         raise OutputError(f"--{option} {path}: is a folder; give a file name.")
-    check_writable_dir(path.parent if str(path.parent) else Path("."), option)
+    try:
+        check_writable_dir(path.parent if str(path.parent) else Path("."), option)
+    except OutputError as exc:
+        raise OutputError(f"--{option} {path}: cannot be written there ({exc.reason}); pick a writable location.", exc.reason) from None
     if path.exists() and not os.access(path, os.W_OK):
         raise OutputError(f"--{option} {path}: the file exists and is read-only; pick another name or make it writable.")
     return path
@@ -99,7 +102,8 @@ def atomic_write(path: str | Path, mode: str = "wb") -> Iterator:
     except OSError as exc:
         if tmp:
             Path(tmp).unlink(missing_ok=True)
-        raise OutputError(f"{path}: cannot write ({exc.strerror or exc}); check the location has space and is writable.") from None
+        reason = exc.strerror or str(exc)
+        raise OutputError(f"{path}: cannot write ({reason}); check the location has space and is writable.", reason) from None
     except BaseException:
         if tmp:
             Path(tmp).unlink(missing_ok=True)

@@ -46,14 +46,7 @@ def is_silent(emb: Embedding, gate_db: float | None, window_s: float) -> bool:
 
 def gated_features(emb: Embedding, gate_db: float | None, window_s: float) -> np.ndarray | None:
     """The window features at or above ``gate_db`` (the loudest one if none is); ``None`` if the clip is silent."""
-    if is_silent(emb, gate_db, window_s):
-        return None
-    if gate_db is None:
-        return emb.vectors
-    keep = emb.level_db >= gate_db
-    if not keep.any():
-        keep = emb.level_db == emb.level_db.max()
-    return emb.vectors[keep]
+    return None if is_silent(emb, gate_db, window_s) else emb.gated(gate_db)
 
 
 @dataclass

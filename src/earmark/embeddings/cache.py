@@ -145,4 +145,4 @@ class EmbeddingCache:
                 np.savez(f, **arrays)
         except OutputError as exc:
             self.writable = False
-            log.warning("the embedding cache cannot be written (%s); going on without storing embeddings", exc)
+            log.warning("the embedding cache %s cannot be written (%s); going on without storing embeddings", self.directory, exc.reason)
