@@ -61,3 +61,35 @@ def test_label_with_tab_cannot_be_written(tmp_path):
 
     with pytest.raises(ParameterError, match="tab"):
         write_audacity([Event(0, 1, "a\tb")], tmp_path / "x.txt")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "audacity", "raven"])
+def test_every_registered_format_round_trips_and_is_found_beside_its_recording(tmp_path, fmt):
+    from earmark.data.labels import LABEL_FORMATS, label_file, read_labels, write_labels
+
+    events = [Event(0.25, 1.5, "dog", 0.9, mean_score=0.7), Event(2.0, 3.125, "bird song, far", 0.6, mean_score=0.55)]
+    spec = LABEL_FORMATS[fmt]
+    recording = tmp_path / "rec.wav"
+    path = write_labels(events, tmp_path / spec.sidecars[0].format(stem="rec"), fmt)
+    assert label_file(recording, fmt) == path
+    back = read_labels(path, fmt)
+    assert [(e.start_s, e.end_s, e.label) for e in back] == [(e.start_s, e.end_s, e.label) for e in events]
+    if fmt in ("csv", "json"):
+        assert [(e.score, e.mean_score) for e in back] == [(0.9, 0.7), (0.6, 0.55)]
+
+
+def test_an_unknown_label_format_lists_the_registered_ones():
+    from earmark.data.labels import read_labels
+    from earmark.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="csv, json, audacity, raven"):
+        read_labels("x.txt", "textgrid")
+
+
+def test_a_malformed_event_csv_names_the_line(tmp_path):
+    from earmark.data.labels import read_labels
+
+    path = tmp_path / "rec.events.csv"
+    path.write_text("start_s,end_s,label\n0.5,1.0,dog\nsoon,2.0,cat\n", encoding="utf-8")
+    with pytest.raises(DatasetError, match="line 3"):
+        read_labels(path, "csv")
