@@ -7,11 +7,13 @@ stderr every ``EVERY_S`` seconds, and once more at the end.
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 EVERY_S = 5.0  # seconds between progress lines off a terminal
 
@@ -56,4 +58,6 @@ def _lines(items: Iterable[T], description: str, total: int | None, every_s: flo
 
 def _line(description: str, done: int, total: int | None, elapsed: float) -> None:
     share = f" ({100 * done / total:.0f}%)" if total else ""
-    print(f"{description}: {done}/{total if total else '?'}{share}, {elapsed:.0f} s", file=sys.stderr, flush=True)
+    line = f"{description}: {done}/{total if total else '?'}{share}, {elapsed:.0f} s"
+    log.info(line)  # for log files; the line below is for whoever watches stderr
+    print(line, file=sys.stderr, flush=True)
