@@ -46,6 +46,13 @@ CvOpt = Annotated[int | None, typer.Option(help="Stratified K-fold when no --fol
 JsonOpt = Annotated[Path | None, typer.Option("--json", help="Write the full result as JSON.")]
 ReportOpt = Annotated[Path | None, typer.Option(help="Write report.md, report.html and figures here.")]
 SeedOpt = Annotated[int, typer.Option(help="Seed of the draws and folds.")]
+MaxEpochsOpt = Annotated[int | None, typer.Option("--max-epochs", help="Networks: at most this many epochs (early stopping may end sooner).")]
+BudgetOpt = Annotated[float | None, typer.Option("--time-budget-s", help="Networks: stop training after this many seconds.")]
+
+
+def _network_params(max_epochs: int | None, time_budget_s: float | None) -> dict | None:
+    params = {k: v for k, v in (("max_epochs", max_epochs), ("time_budget_s", time_budget_s)) if v is not None}
+    return params or None
 DataArg = Annotated[Path, typer.Argument(metavar="DATA", help="Folder with metadata.csv or class sub-folders.")]
 ModelArg = Annotated[Path, typer.Argument(metavar="MODEL", help="Model file from 'earmark train'.")]
 
@@ -118,15 +125,16 @@ def embedders() -> None:
 @app.command()
 def models() -> None:
     """List every registered model with its kind, front end and parameter count."""
-    from earmark.embeddings import DEFAULT_EMBEDDER
+    from earmark.embeddings import DEFAULT_EMBEDDER, get_embedder
     from earmark.models import DEFAULT_MODEL, MODELS
 
     rows = []
     for name, spec in MODELS.items():
-        count = spec.factory().parameter_count(512, 10)
+        shape = get_embedder(spec.front_end).feature_shape if spec.front_end else (512,)
+        count = spec.factory().parameter_count(shape, 10)
         rows.append([f"{name} (default)" if name == DEFAULT_MODEL else name, spec.kind, spec.front_end or f"--embedder (default {DEFAULT_EMBEDDER})",
                      f"{count:,}" if count is not None else "grows with the data", spec.description])
-    listing = plain_table("earmark models", ("name", "kind", "front end", "parameters (512-d, 10 classes)", "what it is"), rows, no_wrap=("name",))
+    listing = plain_table("earmark models", ("name", "kind", "front end", "parameters (10 classes; heads on 512-d)", "what it is"), rows, no_wrap=("name",))
     out.print(listing)
 
 
@@ -157,6 +165,8 @@ def train(
     train_folds: Annotated[str | None, typer.Option(help="With --folds: train on these fold values only (comma-separated).")] = None,
     exclude_fold: Annotated[str | None, typer.Option(help="With --folds: leave these fold values out (comma-separated).")] = None,
     cv: Annotated[int | None, typer.Option(help="Also cross-validate (K folds) and store the figures in the model.")] = None,
+    max_epochs: MaxEpochsOpt = None,
+    time_budget_s: BudgetOpt = None,
     labels: Annotated[str | None, typer.Option(help="Train from label files beside long recordings in DATA: audacity, raven, csv or json.")] = None,
     background: Annotated[bool, typer.Option(help="With --labels: unlabelled stretches become a 'background' class.")] = True,
     strict_paths: StrictPaths = False,
@@ -187,7 +197,7 @@ def train(
         m = api.train(data, model=name, embedder=embedder, aggregation=aggregation, gate_db=_gate(gate_db), file_column=file_column,
                       label_column=label_column, folds=folds, train_folds=_csv_list(train_folds, "--train-folds"),
                       exclude_folds=_csv_list(exclude_fold, "--exclude-fold"), strict_paths=strict_paths, cache_dir=cache_dir,
-                      use_cache=not no_cache, cv=cv, progress=progress)
+                      use_cache=not no_cache, cv=cv, model_params=_network_params(max_epochs, time_budget_s), progress=progress)
         path = m.save(out_path)
         report_skipped(m.info["skipped"])
         d = m.info["data"]
@@ -251,6 +261,8 @@ def evaluate(
     file_column: FileCol = "filename",
     label_column: LabelCol = "label",
     strict_paths: StrictPaths = False,
+    max_epochs: MaxEpochsOpt = None,
+    time_budget_s: BudgetOpt = None,
     cache_dir: CacheDir = None,
     no_cache: NoCache = False,
     quiet: Quiet = False,
@@ -263,7 +275,7 @@ def evaluate(
         result = api.evaluate(data, model=_model_name(model, classifier), embedder=embedder, aggregation=aggregation, gate_db=_gate(gate_db),
                               folds=folds, test_folds=test_fold or None, cv=_check_cv(cv, folds), file_column=file_column,
                               label_column=label_column, strict_paths=strict_paths, cache_dir=cache_dir, use_cache=not no_cache,
-                              progress=progress)
+                              model_params=_network_params(max_epochs, time_budget_s), progress=progress)
         report_skipped(result["skipped"])
         rows = [[f["fold"], f["n_test"], f"{f['accuracy']:.3f}", f"{f['balanced_accuracy']:.3f}", f"{f['macro_f1']:.3f}"] for f in result["folds"]]
         rows.append(["mean ± std", result["n_files"], f"{result['accuracy_mean']:.3f} ± {result['accuracy_std']:.3f}",

@@ -215,9 +215,9 @@ class Model:
             estimator.restore_parts(parts)
         except ParameterError as exc:
             raise ModelFileError(f"{path}: its model cannot be rebuilt here ({exc}); retrain the model.") from None
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise ModelFileError(f"{path}: its fitted state is incomplete or malformed ({type(exc).__name__}: {exc}); retrain the model.") from None
-        expected = getattr(front, "feature_shape", (front.dims,))
+        expected = front.feature_shape
         if tuple(estimator.feature_shape_) != tuple(expected):
             raise ModelFileError(f"{path}: the model expects window features {tuple(estimator.feature_shape_)} but front end "
                                  f"{front.name} gives {tuple(expected)}; retrain.")

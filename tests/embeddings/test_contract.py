@@ -27,8 +27,8 @@ def test_shape_dtype_finite_and_timestamps(embedder, signals):
     sr, ys = signals
     for y in ys:
         e = embedder.embed(y, sr=sr)
-        assert e.vectors.dtype == np.float32 and e.vectors.ndim == 2
-        assert e.vectors.shape[1] == embedder.dims and len(e.vectors) >= 1
+        assert e.vectors.dtype == np.float32 and e.vectors.shape[1:] == embedder.feature_shape
+        assert int(np.prod(embedder.feature_shape)) == embedder.dims and len(e.vectors) >= 1
         assert np.isfinite(e.vectors).all()
         assert len(e.times_s) == len(e.vectors) == len(e.level_db)
         if len(e.times_s) > 1:

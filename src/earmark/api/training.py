@@ -42,8 +42,10 @@ class Candidate:
 
 
 def build_model(model, *, aggregation: str | None = None, classifier_params: dict | None = None,
-                random_state: int | None = None) -> tuple[str, ClipModel]:
+                random_state: int | None = None, model_params: dict | None = None) -> tuple[str, ClipModel]:
     """``(registry name, unfitted estimator)`` for a name or an estimator, with the common options set.
+
+    ``model_params`` sets the estimator's own parameters (``max_epochs`` of a network, say).
 
     Raises
     ------
@@ -70,6 +72,11 @@ def build_model(model, *, aggregation: str | None = None, classifier_params: dic
         est.set_params(classifier_params=classifier_params)
     if random_state is not None and "random_state" in params:
         est.set_params(random_state=random_state)
+    if model_params:
+        unknown = sorted(set(model_params) - set(params))
+        if unknown:
+            raise ParameterError(f"Model {name!r} takes no parameter {', '.join(map(repr, unknown))}; it takes {', '.join(sorted(params))}.")
+        est.set_params(**model_params)
     return name, est
 
 
@@ -100,7 +107,7 @@ def train(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: str
           gate_db: float | None = DEFAULT_GATE_DB, classifier_params: dict | None = None, file_column: str = "filename",
           label_column: str = "label", folds: str | None = None, train_folds=None, exclude_folds=None,
           strict_paths: bool = False, cache_dir=None, use_cache: bool = True, cv: int | None = None,
-          random_state: int = 0, progress: bool = False) -> Model:
+          random_state: int = 0, model_params: dict | None = None, progress: bool = False) -> Model:
     """Train a model on a dataset folder.
 
     Parameters
@@ -110,6 +117,8 @@ def train(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: str
     model : str or ClipModel or None
         A registered model name (``earmark models``) or an unfitted estimator;
         ``None`` uses ``classifier``.
+    model_params : dict or None
+        The model's own parameters, e.g. ``{"max_epochs": 30}`` for a network.
     embedder : str
         Front end for models without one of their own (``earmark embedders``; ``a+b`` fuses two).
     classifier, aggregation : str
@@ -134,7 +143,7 @@ def train(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: str
     >>> model.save("demo.earmark")  # doctest: +SKIP
     """
     name, est = build_model(model if model is not None else classifier, aggregation=aggregation,
-                            classifier_params=classifier_params, random_state=random_state)
+                            classifier_params=classifier_params, random_state=random_state, model_params=model_params)
     if cv is not None and folds is None:
         from earmark.errors import check_positive
 
@@ -200,7 +209,8 @@ def train_from_labels(root, *, labels: str, model=None, embedder: str = DEFAULT_
 def evaluate(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: str = "logreg", aggregation: str = "mean",
              gate_db: float | None = DEFAULT_GATE_DB, classifier_params: dict | None = None, folds: str | None = None,
              test_folds: list[str] | None = None, cv: int = 5, file_column: str = "filename", label_column: str = "label",
-             strict_paths: bool = False, cache_dir=None, use_cache: bool = True, random_state: int = 0, progress: bool = False) -> dict:
+             strict_paths: bool = False, cache_dir=None, use_cache: bool = True, random_state: int = 0, model_params: dict | None = None,
+             progress: bool = False) -> dict:
     """Cross-validate a model on a dataset, one fresh clone of it per fold.
 
     ``folds`` names the metadata column with official folds; without it,
@@ -219,7 +229,7 @@ def evaluate(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: 
     """
     t_start = time.perf_counter()
     name, est = build_model(model if model is not None else classifier, aggregation=aggregation,
-                            classifier_params=classifier_params, random_state=random_state)
+                            classifier_params=classifier_params, random_state=random_state, model_params=model_params)
     p = Prepared(data, [_front_end_of(name, embedder)], file_column=file_column, label_column=label_column, fold_column=folds,
                  cache_dir=cache_dir, use_cache=use_cache, gate_db=gate_db, progress=progress, strict_paths=strict_paths)
     (front,), (clips,) = p.front_ends.values(), p.clip_sets.values()

@@ -89,6 +89,11 @@ class Embedder(ABC):
     measured_realtime: float | None = None
 
     @property
+    def feature_shape(self) -> tuple[int, ...]:
+        """Shape of one window's features: ``(dims,)`` for embedders, e.g. ``(n_mels, n_frames)`` for patches."""
+        return (self.dims,)
+
+    @property
     @abstractmethod
     def window_s(self) -> float:
         """Length of one analysis window in seconds."""

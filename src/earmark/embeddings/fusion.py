@@ -22,6 +22,12 @@ class FusedEmbedder(Embedder):
     version = "fusion-1"
 
     def __init__(self, parts: list[Embedder]) -> None:
+        from earmark.errors import ParameterError
+
+        flat = [p.name for p in parts if len(p.feature_shape) != 1]
+        if flat:
+            raise ParameterError(f"Embedder {'+'.join(p.name for p in parts)!r} cannot be fused: {', '.join(flat)} gives "
+                                 "patches, not vectors; fuse vector embedders only.")
         self.parts = list(parts)
         self.name = "+".join(p.name for p in self.parts)
         self.sample_rate = self.parts[0].sample_rate

@@ -40,12 +40,19 @@ def _speaker(**kw) -> Embedder:
     return SpeakerEmbedder(**kw)
 
 
+def _logmel(**kw) -> Embedder:
+    from earmark.embeddings.logmel import LogMelPatches
+
+    return LogMelPatches(**kw)
+
+
 EMBEDDERS: dict[str, Callable[..., Embedder]] = {
     "aisfx": _aisfx,
     "mfcc": _mfcc,
     "birdnet": _birdnet,
     "speech": _speech,
     "speaker": _speaker,
+    "logmel": _logmel,
 }
 
 

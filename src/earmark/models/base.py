@@ -76,8 +76,8 @@ class ClipModel(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
     def _restore(self, parts: dict) -> None:
         """Set the fitted state from the parts :meth:`_parts` returned."""
 
-    def parameter_count(self, n_features: int, n_classes: int) -> int | None:
-        """Learned parameters for ``n_features`` per window and ``n_classes`` (None: depends on the data)."""
+    def parameter_count(self, feature_shape: tuple[int, ...], n_classes: int) -> int | None:
+        """Learned parameters for windows of ``feature_shape`` and ``n_classes`` (None: grows with the data)."""
         return None
 
     # --- the contract ---------------------------------------------------------------

@@ -119,7 +119,8 @@ class EmbeddingClassifier(ClipModel):
             raise ParameterError(f"the 'head' part is a {type(head).__name__}, not a fitted scikit-learn pipeline.")
         self.head_ = head
 
-    def parameter_count(self, n_features: int, n_classes: int) -> int | None:
+    def parameter_count(self, feature_shape: tuple[int, ...], n_classes: int) -> int | None:
+        n_features = int(np.prod(feature_shape))
         if self.classifier == "logreg":
             return (n_features + 1) * (n_classes if n_classes > 2 else 1) + 2 * n_features
         if self.classifier == "mlp":

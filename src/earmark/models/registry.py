@@ -16,6 +16,7 @@ from functools import partial
 from earmark.errors import ParameterError
 from earmark.models.base import ClipModel
 from earmark.models.heads import CLASSIFIERS, EmbeddingClassifier
+from earmark.models.network import NetworkClassifier
 
 DEFAULT_MODEL = "logreg"
 
@@ -85,9 +86,11 @@ def model_name(estimator: ClipModel) -> str:
     """The registered name whose factory builds estimators like ``estimator``."""
     if isinstance(estimator, EmbeddingClassifier) and estimator.classifier in MODELS:
         return estimator.classifier
+    if isinstance(estimator, NetworkClassifier) and estimator.architecture in MODELS:
+        return estimator.architecture
     for spec in MODELS.values():
         probe = spec.factory()
-        if type(probe) is type(estimator) and not isinstance(estimator, EmbeddingClassifier):
+        if type(probe) is type(estimator) and not isinstance(estimator, (EmbeddingClassifier, NetworkClassifier)):
             return spec.name
     raise ParameterError(f"{type(estimator).__name__} is not a registered model; register it with earmark.models.register_model.")
 
@@ -101,3 +104,11 @@ _HEADS = {
 }
 for _name in CLASSIFIERS:
     register_model(_name, partial(EmbeddingClassifier, _name), kind="embedding head", description=_HEADS[_name])
+
+_NETWORKS = {
+    "sbcnn": "Salamon & Bello's SB-CNN: three 5x5 conv layers, max-pooling, a dense layer (trained here)",
+    "vgg-small": "five 3x3 conv layers with batch norm and 2x2 max-pooling (trained here)",
+    "timbre": "one conv layer of tall filters over 90% of the mel bands, max-pooled (trained here)",
+}
+for _name, _what in _NETWORKS.items():
+    register_model(_name, partial(NetworkClassifier, _name), kind="network", front_end="logmel", description=_what)

@@ -1,0 +1,105 @@
+"""Networks trained here as clip models: a PyTorch architecture behind the clip-model contract.
+
+Windows are standardised with the training windows' mean and standard
+deviation per mel band, scored by the network, and pooled to clip scores
+by ``aggregation`` (mean by default), so the same model gives window scores
+over time for ``detect`` and ``listen``. The fitted state is the weights
+(safetensors), the standardisation (safetensors) and the training history
+(JSON); nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from earmark.models.base import ClipModel, Tensors
+from earmark.models.networks import build_network, count_parameters
+from earmark.models.training import TrainSettings, train_network
+
+
+class NetworkClassifier(ClipModel):
+    """A small network trained on window features (log-mel patches) with clip labels.
+
+    Parameters
+    ----------
+    architecture : {"sbcnn", "vgg-small", "timbre"}
+    aggregation : {"mean", "vote", "max"}
+    max_epochs, batch_size, learning_rate, weight_decay, patience, validation_fraction, time_budget_s
+        See :class:`earmark.models.training.TrainSettings`.
+    random_state : int
+        Seed of the initial weights, the validation split and the batch order.
+
+    Attributes
+    ----------
+    network_ : torch.nn.Module
+    history_ : dict
+        Per-epoch loss and accuracy, why training stopped, seconds.
+    """
+
+    def __init__(self, architecture: str = "sbcnn", *, aggregation: str = "mean", max_epochs: int = 40, batch_size: int = 32,
+                 learning_rate: float = 1e-3, weight_decay: float = 1e-4, patience: int = 8, validation_fraction: float = 0.15,
+                 time_budget_s: float | None = None, random_state: int | None = 0) -> None:
+        self.architecture = architecture
+        self.aggregation = aggregation
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.time_budget_s = time_budget_s
+        self.random_state = random_state
+
+    def _settings(self) -> TrainSettings:
+        return TrainSettings(max_epochs=self.max_epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
+                             weight_decay=self.weight_decay, patience=self.patience, validation_fraction=self.validation_fraction,
+                             time_budget_s=self.time_budget_s, seed=0 if self.random_state is None else int(self.random_state))
+
+    def _fit(self, clips, y) -> None:
+        import torch
+
+        settings = self._settings()
+        torch.manual_seed(settings.seed)
+        self.network_ = build_network(self.architecture, self.feature_shape_, len(self.classes_))
+        windows = self._patches(np.concatenate(clips))
+        self.mean_ = windows.mean(axis=(0, 2))[:, None].astype(np.float32)  # per mel band (per feature for vectors)
+        self.scale_ = (windows.std(axis=(0, 2)) + 1e-6)[:, None].astype(np.float32)
+        labels = np.repeat(y, [len(c) for c in clips])
+        clip_of = np.repeat(np.arange(len(clips)), [len(c) for c in clips])
+        self.history_ = train_network(self.network_, np.ascontiguousarray((windows - self.mean_) / self.scale_), labels, clip_of, len(self.classes_), settings)
+
+    def _patches(self, windows: np.ndarray) -> np.ndarray:
+        """Windows as ``(n, n_mels, n_frames)`` float32; vectors become one-frame patches."""
+        shape = self.feature_shape_ if len(self.feature_shape_) == 2 else (self.feature_shape_[0], 1)
+        return np.asarray(windows, dtype=np.float32).reshape(len(windows), *shape)
+
+    def _standardise(self, windows: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray((self._patches(windows) - self.mean_) / self.scale_, dtype=np.float32)
+
+    def _window_proba(self, windows: np.ndarray) -> np.ndarray:
+        import torch
+
+        x = torch.from_numpy(self._standardise(windows))
+        self.network_.eval()
+        out = []
+        with torch.inference_mode():
+            for i in range(0, len(x), 256):
+                out.append(torch.softmax(self.network_(x[i : i + 256]), dim=1).numpy())
+        return np.concatenate(out).astype(np.float64)
+
+    def _parts(self) -> dict:
+        weights = {k: v.detach().cpu().numpy() for k, v in self.network_.state_dict().items()}
+        return {"weights": Tensors(weights), "standardise": Tensors(mean=self.mean_, scale=self.scale_), "history": self.history_}
+
+    def _restore(self, parts: dict) -> None:
+        import torch
+
+        self.network_ = build_network(self.architecture, self.feature_shape_, len(self.classes_))
+        state = {k: torch.from_numpy(np.array(v)) for k, v in parts["weights"].items()}
+        self.network_.load_state_dict(state, strict=True)
+        self.network_.eval()
+        self.mean_, self.scale_ = np.asarray(parts["standardise"]["mean"]), np.asarray(parts["standardise"]["scale"])
+        self.history_ = parts.get("history", {})
+
+    def parameter_count(self, feature_shape: tuple[int, ...], n_classes: int) -> int | None:
+        return count_parameters(build_network(self.architecture, feature_shape, n_classes))

@@ -1,0 +1,147 @@
+"""One training loop for every network trained here.
+
+The validation set is taken from the training clips only (whole clips,
+stratified, never the test fold); the loss is class-weighted for
+imbalance; training stops early when the validation loss has not improved
+for ``patience`` epochs (the best weights are kept), at ``max_epochs``, or
+when ``time_budget_s`` runs out. Everything random draws from one seed, so
+a run repeats exactly on this machine. Each epoch is logged with its loss,
+accuracy and time.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from earmark.errors import check_fraction, check_positive
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How a network is trained (all recorded in the model file)."""
+
+    max_epochs: int = 40
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+    patience: int = 8
+    validation_fraction: float = 0.15
+    time_budget_s: float | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_positive("max_epochs", self.max_epochs, kind=int)
+        check_positive("batch_size", self.batch_size, kind=int)
+        check_positive("learning_rate", self.learning_rate)
+        check_positive("weight_decay", self.weight_decay, allow_zero=True)
+        check_positive("patience", self.patience, kind=int)
+        if self.validation_fraction:
+            check_fraction("validation_fraction", self.validation_fraction)
+        if self.time_budget_s is not None:
+            check_positive("time_budget_s", self.time_budget_s)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def validation_split(clip_labels: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """Indices of the clips held out for validation: ``fraction`` of each class, at least one clip of a class
+    that has three or more, none when that would leave a class without training clips."""
+    held = []
+    for c in np.unique(clip_labels):
+        idx = rng.permutation(np.flatnonzero(clip_labels == c))
+        k = int(round(fraction * len(idx)))
+        k = max(k, 1) if len(idx) >= 3 else 0
+        held.extend(idx[:k].tolist())
+    return np.sort(np.array(held, dtype=int))
+
+
+def train_network(module, windows: np.ndarray, labels: np.ndarray, clip_of: np.ndarray, n_classes: int,
+                  settings: TrainSettings) -> dict:
+    """Train ``module`` in place on ``windows`` (``(n, *shape)``) with window ``labels``; returns the history.
+
+    ``clip_of`` gives each window's clip, so the validation split never cuts
+    a clip in two.
+
+    Returns
+    -------
+    dict
+        ``epochs`` (one record per epoch: loss, accuracy, validation loss and
+        accuracy, seconds), ``best_epoch``, ``stopped`` (why), ``seconds``.
+    """
+    import torch
+    from torch import nn
+
+    torch.manual_seed(settings.seed)
+    rng = np.random.default_rng(settings.seed)
+    clips = np.unique(clip_of)
+    clip_labels = np.array([labels[clip_of == c][0] for c in clips])
+    val_clips = clips[validation_split(clip_labels, settings.validation_fraction, rng)] if settings.validation_fraction else clips[:0]
+    is_val = np.isin(clip_of, val_clips)
+    x_train, y_train = torch.from_numpy(windows[~is_val]), torch.from_numpy(labels[~is_val].astype(np.int64))
+    x_val, y_val = torch.from_numpy(windows[is_val]), torch.from_numpy(labels[is_val].astype(np.int64))
+    counts = np.bincount(labels[~is_val], minlength=n_classes).astype(np.float64)
+    weights = torch.tensor(np.where(counts > 0, len(y_train) / (n_classes * np.maximum(counts, 1)), 0.0), dtype=torch.float32)
+    loss_fn = nn.CrossEntropyLoss(weight=weights)
+    optimiser = torch.optim.AdamW(module.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
+    history, best, best_epoch, best_state, t_start = [], float("inf"), 0, None, time.perf_counter()
+    stopped = "max_epochs"
+    for epoch in range(1, settings.max_epochs + 1):
+        t0 = time.perf_counter()
+        module.train()
+        order = rng.permutation(len(x_train))
+        total, correct = 0.0, 0
+        for i in range(0, len(order), settings.batch_size):
+            idx = torch.from_numpy(order[i : i + settings.batch_size])
+            if len(idx) < 2 and len(order) > 1:  # batch norm needs two samples; the last one waits for the next epoch
+                continue
+            optimiser.zero_grad()
+            logits = module(x_train[idx])
+            loss = loss_fn(logits, y_train[idx])
+            loss.backward()
+            optimiser.step()
+            total += float(loss) * len(idx)
+            correct += int((logits.argmax(1) == y_train[idx]).sum())
+        record = {"epoch": epoch, "loss": total / max(1, len(order)), "accuracy": correct / max(1, len(order))}
+        if len(x_val):
+            val_loss, val_acc = _evaluate(module, x_val, y_val, loss_fn, settings.batch_size)
+            record |= {"val_loss": val_loss, "val_accuracy": val_acc}
+        monitored = record.get("val_loss", record["loss"])
+        record["seconds"] = time.perf_counter() - t0
+        history.append(record)
+        log.info("epoch %d/%d: loss %.3f, accuracy %.3f%s, %.1f s", epoch, settings.max_epochs, record["loss"], record["accuracy"],
+                 f", validation loss {record['val_loss']:.3f}, accuracy {record['val_accuracy']:.3f}" if "val_loss" in record else "",
+                 record["seconds"])
+        if monitored < best - 1e-4:
+            best, best_epoch = monitored, epoch
+            best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
+        elif epoch - best_epoch >= settings.patience:
+            stopped = "early stopping"
+            break
+        if settings.time_budget_s is not None and time.perf_counter() - t_start >= settings.time_budget_s:
+            stopped = "time budget"
+            break
+    if best_state is not None:
+        module.load_state_dict(best_state)
+    module.eval()
+    return {"epochs": history, "best_epoch": best_epoch, "stopped": stopped, "seconds": time.perf_counter() - t_start,
+            "n_train_windows": int(len(x_train)), "n_validation_windows": int(len(x_val)), "n_validation_clips": int(len(val_clips))}
+
+
+def _evaluate(module, x, y, loss_fn, batch_size: int) -> tuple[float, float]:
+    import torch
+
+    module.eval()
+    total, correct = 0.0, 0
+    with torch.inference_mode():
+        for i in range(0, len(x), batch_size):
+            logits = module(x[i : i + batch_size])
+            total += float(loss_fn(logits, y[i : i + batch_size])) * len(logits)
+            correct += int((logits.argmax(1) == y[i : i + batch_size]).sum())
+    return total / len(x), correct / len(x)

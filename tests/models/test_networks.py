@@ -1,0 +1,91 @@
+"""Networks trained here: parameter counts, shapes, learning, repeatability, persistence, detect and listen."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+from typer.testing import CliRunner
+
+from earmark.cli import app
+from earmark.models import get_model
+from earmark.models.networks import ARCHITECTURES, build_network, count_parameters
+
+PAPER_COUNTS = {"sbcnn": 250_000, "vgg-small": 50_000, "timbre": 10_000}
+
+
+@pytest.mark.parametrize("name", sorted(ARCHITECTURES))
+def test_parameter_counts_are_within_20_percent_of_the_papers(name):
+    n = count_parameters(build_network(name, (128, 128), 10))
+    assert abs(n - PAPER_COUNTS[name]) <= 0.2 * PAPER_COUNTS[name], n
+
+
+@pytest.mark.parametrize("name", sorted(ARCHITECTURES))
+@pytest.mark.parametrize("shape", [(128, 128), (128, 40), (64, 300), (12,)])
+def test_any_patch_size_gives_one_row_of_logits_per_window(name, shape):
+    import torch
+
+    net = build_network(name, shape, 4).eval()
+    x = torch.zeros(3, *shape) if len(shape) == 2 else torch.zeros(3, shape[0], 1)
+    assert net(x).shape == (3, 4)
+
+
+@pytest.mark.parametrize("name", sorted(ARCHITECTURES))
+def test_each_network_overfits_a_tiny_batch(name, rng):
+    # four classes of patches with a known answer: a bright band at a class-specific height
+    y = np.repeat(np.arange(4), 6)
+    X = rng.normal(0, 1, (24, 1, 32, 24)).astype(np.float32)
+    for i, k in enumerate(y):
+        X[i, 0, 4 + 6 * k : 8 + 6 * k] += 4.0
+    est = get_model(name, max_epochs=60, validation_fraction=0.0, learning_rate=3e-3, patience=60, random_state=1)
+    est.fit(list(X), np.array(["a", "b", "c", "d"])[y])
+    losses = [e["loss"] for e in est.history_["epochs"]]
+    assert losses[-1] < 0.5 * losses[0]
+    assert (est.predict(list(X)) == np.array(["a", "b", "c", "d"])[y]).mean() >= 0.9
+
+
+def test_training_repeats_exactly_for_a_seed(rng):
+    X = list(rng.normal(0, 1, (20, 2, 16, 12)).astype(np.float32))
+    y = np.array(["x", "y"] * 10)
+    a = get_model("timbre", max_epochs=3, random_state=3).fit(X, y)
+    b = get_model("timbre", max_epochs=3, random_state=3).fit(X, y)
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+    assert a.history_["n_validation_clips"] == 4  # 15% of each class's ten clips, whole clips
+
+
+def test_a_network_model_runs_through_train_predict_detect_listen(demo_subset, cache_dir, tmp_path):
+    runner = CliRunner()
+    model = tmp_path / "net.earmark"
+    r = runner.invoke(app, ["train", str(demo_subset), "--model", "timbre", "--max-epochs", "3", "--out", str(model),
+                            "--cache-dir", str(cache_dir)])
+    assert r.exit_code == 0, r.output
+    assert "trained timbre on logmel features: 9 clips" in r.output
+    import zipfile
+
+    meta = json.loads(zipfile.ZipFile(model).read("earmark.json"))
+    assert meta["model"]["params"]["max_epochs"] == 3 and meta["front_end"]["name"] == "logmel"
+    assert {n: p["format"] for n, p in meta["parts"].items()} == {"weights": "safetensors", "standardise": "safetensors",
+                                                                   "history": "json", "fitted": "json"}
+    from earmark.pipeline import Model
+
+    trained = Model.load(model)
+    clips = sorted(demo_subset.glob("*.flac"))
+    short = tmp_path / "short.wav"
+    sf.write(short, 0.3 * np.sin(2 * np.pi * 440 * np.arange(4410) / 22050).astype(np.float32), 22050)
+    first = trained.predict_proba([*clips[:3], short])
+    assert first.shape == (4, 3) and np.allclose(first.sum(axis=1), 1.0)
+    np.testing.assert_allclose(Model.load(model).predict_proba([*clips[:3], short]), first)  # load gives identical predictions
+    ws = trained.window_scores(clips[0])
+    assert ws.scores.shape == (3, 3)  # a 5 s clip: three 3 s patches a second apart
+
+    long = tmp_path / "long.wav"
+    y = np.concatenate([sf.read(c, dtype="float32")[0] for c in clips])
+    sf.write(long, y, 44100)
+    r = runner.invoke(app, ["detect", str(model), str(long), "--out", str(tmp_path / "ev"), "--threshold", "0.4"])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "ev" / "long.events.csv").is_file()
+    r = runner.invoke(app, ["listen", str(model), "--input", str(clips[0]), "--no-realtime", "--threshold", "0.01"])
+    assert r.exit_code == 0, r.output
+    assert "stream ended:" in r.output and "latency" in r.output
