@@ -9,7 +9,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "earmark"
 LAYERS = [
     {"errors", "fileio", "progress", "threads"},
     {"audio"},
-    {"features"},
+    {"features", "augment"},
     {"embeddings"},
     {"models"},
     {"persistence", "schema"},

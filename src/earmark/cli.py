@@ -50,8 +50,11 @@ MaxEpochsOpt = Annotated[int | None, typer.Option("--max-epochs", help="Networks
 BudgetOpt = Annotated[float | None, typer.Option("--time-budget-s", help="Networks: stop training after this many seconds.")]
 
 
-def _network_params(max_epochs: int | None, time_budget_s: float | None) -> dict | None:
-    params = {k: v for k, v in (("max_epochs", max_epochs), ("time_budget_s", time_budget_s)) if v is not None}
+AugmentOpt = Annotated[str | None, typer.Option("--augment", help="Networks, in training only: specaugment, mixup (comma-separated).")]
+
+
+def _network_params(max_epochs: int | None, time_budget_s: float | None, augment: str | None = None) -> dict | None:
+    params = {k: v for k, v in (("max_epochs", max_epochs), ("time_budget_s", time_budget_s), ("augment", augment)) if v is not None}
     return params or None
 DataArg = Annotated[Path, typer.Argument(metavar="DATA", help="Folder with metadata.csv or class sub-folders.")]
 ModelArg = Annotated[Path, typer.Argument(metavar="MODEL", help="Model file from 'earmark train'.")]
@@ -167,6 +170,7 @@ def train(
     cv: Annotated[int | None, typer.Option(help="Also cross-validate (K folds) and store the figures in the model.")] = None,
     max_epochs: MaxEpochsOpt = None,
     time_budget_s: BudgetOpt = None,
+    augment: AugmentOpt = None,
     labels: Annotated[str | None, typer.Option(help="Train from label files beside long recordings in DATA: audacity, raven, csv or json.")] = None,
     background: Annotated[bool, typer.Option(help="With --labels: unlabelled stretches become a 'background' class.")] = True,
     strict_paths: StrictPaths = False,
@@ -197,7 +201,7 @@ def train(
         m = api.train(data, model=name, embedder=embedder, aggregation=aggregation, gate_db=_gate(gate_db), file_column=file_column,
                       label_column=label_column, folds=folds, train_folds=_csv_list(train_folds, "--train-folds"),
                       exclude_folds=_csv_list(exclude_fold, "--exclude-fold"), strict_paths=strict_paths, cache_dir=cache_dir,
-                      use_cache=not no_cache, cv=cv, model_params=_network_params(max_epochs, time_budget_s), progress=progress)
+                      use_cache=not no_cache, cv=cv, model_params=_network_params(max_epochs, time_budget_s, augment), progress=progress)
         path = m.save(out_path)
         report_skipped(m.info["skipped"])
         d = m.info["data"]
@@ -263,6 +267,7 @@ def evaluate(
     strict_paths: StrictPaths = False,
     max_epochs: MaxEpochsOpt = None,
     time_budget_s: BudgetOpt = None,
+    augment: AugmentOpt = None,
     cache_dir: CacheDir = None,
     no_cache: NoCache = False,
     quiet: Quiet = False,
@@ -275,7 +280,7 @@ def evaluate(
         result = api.evaluate(data, model=_model_name(model, classifier), embedder=embedder, aggregation=aggregation, gate_db=_gate(gate_db),
                               folds=folds, test_folds=test_fold or None, cv=_check_cv(cv, folds), file_column=file_column,
                               label_column=label_column, strict_paths=strict_paths, cache_dir=cache_dir, use_cache=not no_cache,
-                              model_params=_network_params(max_epochs, time_budget_s), progress=progress)
+                              model_params=_network_params(max_epochs, time_budget_s, augment), progress=progress)
         report_skipped(result["skipped"])
         rows = [[f["fold"], f["n_test"], f"{f['accuracy']:.3f}", f"{f['balanced_accuracy']:.3f}", f"{f['macro_f1']:.3f}"] for f in result["folds"]]
         rows.append(["mean ± std", result["n_files"], f"{result['accuracy_mean']:.3f} ± {result['accuracy_std']:.3f}",

@@ -13,10 +13,10 @@ from earmark.cli import app
 from earmark.models import get_model
 from earmark.models.networks import ARCHITECTURES, build_network, count_parameters
 
-PAPER_COUNTS = {"sbcnn": 250_000, "vgg-small": 50_000, "timbre": 10_000}
+PAPER_COUNTS = {"sbcnn": 250_000, "vgg-small": 50_000, "timbre": 10_000, "crnn": 28_000}
 
 
-@pytest.mark.parametrize("name", sorted(ARCHITECTURES))
+@pytest.mark.parametrize("name", sorted(PAPER_COUNTS))
 def test_parameter_counts_are_within_20_percent_of_the_papers(name):
     n = count_parameters(build_network(name, (128, 128), 10))
     assert abs(n - PAPER_COUNTS[name]) <= 0.2 * PAPER_COUNTS[name], n
@@ -27,8 +27,13 @@ def test_parameter_counts_are_within_20_percent_of_the_papers(name):
 def test_any_patch_size_gives_one_row_of_logits_per_window(name, shape):
     import torch
 
+    from earmark.models.networks import WAVEFORM
+
     net = build_network(name, shape, 4).eval()
-    x = torch.zeros(3, *shape) if len(shape) == 2 else torch.zeros(3, shape[0], 1)
+    if name in WAVEFORM:
+        x = torch.zeros(3, int(np.prod(shape)))
+    else:
+        x = torch.zeros(3, *shape) if len(shape) == 2 else torch.zeros(3, shape[0], 1)
     assert net(x).shape == (3, 4)
 
 
@@ -89,3 +94,32 @@ def test_a_network_model_runs_through_train_predict_detect_listen(demo_subset, c
     r = runner.invoke(app, ["listen", str(model), "--input", str(clips[0]), "--no-realtime", "--threshold", "0.01"])
     assert r.exit_code == 0, r.output
     assert "stream ended:" in r.output and "latency" in r.output
+
+
+def test_models_lists_the_networks_with_their_parameter_counts():
+    r = CliRunner().invoke(app, ["models"])
+    assert r.exit_code == 0
+    for name, count in (("sbcnn", "241,434"), ("vgg-small", "53,186"), ("timbre", "9,826"), ("crnn", "27,530"), ("wavecnn", "93,578")):
+        line = next(line for line in r.output.splitlines() if line.startswith(f"│ {name} "))
+        assert count in line and "network" in line and ("wave" if name == "wavecnn" else "logmel") in line
+
+
+def test_bad_network_options_are_one_line_before_any_audio_work(demo_subset, tmp_path):
+    cache = tmp_path / "cache"
+    r = CliRunner().invoke(app, ["train", str(demo_subset), "--model", "sbcnn", "--augment", "pitch", "--out", str(tmp_path / "m.earmark"),
+                                 "--cache-dir", str(cache)])
+    assert r.exit_code == 1 and "The '--augment' option names 'pitch'" in r.output and len(r.output.strip().splitlines()) == 1
+    assert not cache.exists()
+    r = CliRunner().invoke(app, ["train", str(demo_subset), "--model", "logreg", "--max-epochs", "3", "--out", str(tmp_path / "m.earmark")])
+    assert r.exit_code == 1 and "takes no parameter 'max_epochs'" in r.output
+
+
+def test_wavecnn_learns_from_raw_samples(demo_subset, cache_dir, tmp_path):
+    import earmark
+
+    m = earmark.train(demo_subset, model="wavecnn", model_params={"max_epochs": 2}, cache_dir=cache_dir)
+    assert m.front_end.name == "wave" and m.estimator.network_[1].kernel_size == (80,)
+    from earmark.pipeline import Model
+
+    clips = sorted(demo_subset.glob("*.flac"))[:2]
+    np.testing.assert_allclose(Model.load(m.save(tmp_path / "w.earmark")).predict_proba(clips), m.predict_proba(clips))

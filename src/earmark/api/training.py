@@ -77,6 +77,7 @@ def build_model(model, *, aggregation: str | None = None, classifier_params: dic
         if unknown:
             raise ParameterError(f"Model {name!r} takes no parameter {', '.join(map(repr, unknown))}; it takes {', '.join(sorted(params))}.")
         est.set_params(**model_params)
+    est.check_params()
     return name, est
 
 

@@ -229,3 +229,21 @@ class Embedder(ABC):
             "licence": self.licence,
             "commercial_use": self.commercial_use,
         }
+
+
+class SecondsWindows(Embedder):
+    """An embedder whose windows are set in seconds (``window_s``, ``hop_s`` constructor arguments)."""
+
+    def __init__(self, *, window_s: float, hop_s: float) -> None:
+        from earmark.errors import check_positive
+
+        self._window_s = check_positive("window_s", window_s)
+        self._hop_s = check_positive("hop_s", hop_s)
+
+    @property
+    def window_s(self) -> float:
+        return self._window_s
+
+    @property
+    def hop_s(self) -> float:
+        return self._hop_s

@@ -7,12 +7,12 @@ from collections.abc import Iterable
 import numpy as np
 
 from earmark.audio.windows import peak_normalize
-from earmark.embeddings.base import Embedder, Embedding
+from earmark.embeddings.base import Embedding, SecondsWindows
 from earmark.errors import check_positive
 from earmark.features import mfcc
 
 
-class MfccEmbedder(Embedder):
+class MfccEmbedder(SecondsWindows):
     """Mean and std of ``n_mfcc`` MFCCs over each analysis window (``2 * n_mfcc`` dims).
 
     Parameters
@@ -36,22 +36,13 @@ class MfccEmbedder(Embedder):
 
     def __init__(self, *, window_s: float = 1.0, hop_s: float = 0.5, n_mfcc: int = 20, n_mels: int = 40, n_fft: int = 1024, hop_length: int = 512,
                  normalize: bool = False) -> None:
-        self._window_s = check_positive("window_s", window_s)
-        self._hop_s = check_positive("hop_s", hop_s)
+        super().__init__(window_s=window_s, hop_s=hop_s)
         self.n_mfcc = check_positive("n_mfcc", n_mfcc, kind=int)
         self.n_mels = check_positive("n_mels", n_mels, kind=int)
         self.n_fft = check_positive("n_fft", n_fft, kind=int)
         self.hop_length = check_positive("hop_length", hop_length, kind=int)
         self.normalize = bool(normalize)
         self.dims = 2 * self.n_mfcc
-
-    @property
-    def window_s(self) -> float:
-        return self._window_s
-
-    @property
-    def hop_s(self) -> float:
-        return self._hop_s
 
     def params(self) -> dict:
         return {"window_s": self._window_s, "hop_s": self._hop_s, "n_mfcc": self.n_mfcc, "n_mels": self.n_mels, "n_fft": self.n_fft, "hop_length": self.hop_length, "normalize": self.normalize}

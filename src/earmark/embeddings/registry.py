@@ -46,6 +46,12 @@ def _logmel(**kw) -> Embedder:
     return LogMelPatches(**kw)
 
 
+def _wave(**kw) -> Embedder:
+    from earmark.embeddings.wave import WaveWindows
+
+    return WaveWindows(**kw)
+
+
 EMBEDDERS: dict[str, Callable[..., Embedder]] = {
     "aisfx": _aisfx,
     "mfcc": _mfcc,
@@ -53,6 +59,7 @@ EMBEDDERS: dict[str, Callable[..., Embedder]] = {
     "speech": _speech,
     "speaker": _speaker,
     "logmel": _logmel,
+    "wave": _wave,
 }
 
 

@@ -43,6 +43,16 @@ def splits(labels: np.ndarray, *, folds=None, test_folds=None, cv: int = 5, rand
     return [(str(i + 1), tr, te) for i, (tr, te) in enumerate(skf.split(np.zeros(len(labels)), labels))]
 
 
+def _training_summary(model) -> dict:
+    """Epochs, why training stopped and seconds per epoch, for models that train in epochs (networks)."""
+    history = getattr(model, "history_", None)
+    if not history or not history.get("epochs"):
+        return {}
+    epochs = history["epochs"]
+    return {"epochs": len(epochs), "best_epoch": history.get("best_epoch"), "stopped": history.get("stopped"),
+            "seconds_per_epoch": sum(e["seconds"] for e in epochs) / len(epochs)}
+
+
 def cross_validate(
     estimator,
     clips: list[np.ndarray],
@@ -96,6 +106,7 @@ def cross_validate(
             "balanced_accuracy": float(balanced_accuracy_score(truth, pred)),
             "macro_f1": float(f1_score(truth, pred, average="macro", labels=classes, zero_division=0)),
             "fit_seconds": t1 - t0, "predict_seconds": t2 - t1,
+            **_training_summary(model),
         })
         log.info("fold %s: accuracy %.3f", name, fold_rows[-1]["accuracy"])
     result = {}

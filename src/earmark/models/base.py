@@ -76,6 +76,10 @@ class ClipModel(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
     def _restore(self, parts: dict) -> None:
         """Set the fitted state from the parts :meth:`_parts` returned."""
 
+    def check_params(self) -> None:
+        """Raise :class:`ParameterError` for a bad parameter value, before any audio work (``fit`` checks again)."""
+        check_choice("aggregation", self.aggregation, AGGREGATIONS)
+
     def parameter_count(self, feature_shape: tuple[int, ...], n_classes: int) -> int | None:
         """Learned parameters for windows of ``feature_shape`` and ``n_classes`` (None: grows with the data)."""
         return None

@@ -97,6 +97,10 @@ class EmbeddingClassifier(ClipModel):
         self.classifier_params = classifier_params
         self.random_state = random_state
 
+    def check_params(self) -> None:
+        super().check_params()
+        check_head_params(self.classifier, self.classifier_params)
+
     def _fit(self, clips, y) -> None:
         windows = np.concatenate(clips).reshape(sum(len(c) for c in clips), -1)
         labels = np.repeat(y, [len(c) for c in clips])

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from earmark.augment import parse_augment
 from earmark.models.base import ClipModel, Tensors
-from earmark.models.networks import build_network, count_parameters
+from earmark.models.networks import WAVEFORM, build_network, count_parameters
 from earmark.models.training import TrainSettings, train_network
 
 
@@ -22,8 +23,12 @@ class NetworkClassifier(ClipModel):
 
     Parameters
     ----------
-    architecture : {"sbcnn", "vgg-small", "timbre"}
+    architecture : {"sbcnn", "vgg-small", "timbre", "crnn", "wavecnn"}
     aggregation : {"mean", "vote", "max"}
+    augment : str or None
+        Training-time augmentation, comma-separated: ``specaugment`` (a
+        frequency band and a stretch of frames masked per patch), ``mixup``
+        (patches and labels mixed in pairs). Never applied when scoring.
     max_epochs, batch_size, learning_rate, weight_decay, patience, validation_fraction, time_budget_s
         See :class:`earmark.models.training.TrainSettings`.
     random_state : int
@@ -36,11 +41,13 @@ class NetworkClassifier(ClipModel):
         Per-epoch loss and accuracy, why training stopped, seconds.
     """
 
-    def __init__(self, architecture: str = "sbcnn", *, aggregation: str = "mean", max_epochs: int = 40, batch_size: int = 32,
+    def __init__(self, architecture: str = "sbcnn", *, aggregation: str = "mean", augment: str | None = None, max_epochs: int = 40,
+                 batch_size: int = 32,
                  learning_rate: float = 1e-3, weight_decay: float = 1e-4, patience: int = 8, validation_fraction: float = 0.15,
                  time_budget_s: float | None = None, random_state: int | None = 0) -> None:
         self.architecture = architecture
         self.aggregation = aggregation
+        self.augment = augment
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
@@ -53,7 +60,12 @@ class NetworkClassifier(ClipModel):
     def _settings(self) -> TrainSettings:
         return TrainSettings(max_epochs=self.max_epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
                              weight_decay=self.weight_decay, patience=self.patience, validation_fraction=self.validation_fraction,
-                             time_budget_s=self.time_budget_s, seed=0 if self.random_state is None else int(self.random_state))
+                             time_budget_s=self.time_budget_s, seed=0 if self.random_state is None else int(self.random_state),
+                             augment=tuple(parse_augment(self.augment)))
+
+    def check_params(self) -> None:
+        super().check_params()
+        self._settings()
 
     def _fit(self, clips, y) -> None:
         import torch
@@ -62,14 +74,19 @@ class NetworkClassifier(ClipModel):
         torch.manual_seed(settings.seed)
         self.network_ = build_network(self.architecture, self.feature_shape_, len(self.classes_))
         windows = self._patches(np.concatenate(clips))
-        self.mean_ = windows.mean(axis=(0, 2))[:, None].astype(np.float32)  # per mel band (per feature for vectors)
-        self.scale_ = (windows.std(axis=(0, 2)) + 1e-6)[:, None].astype(np.float32)
+        if self.architecture in WAVEFORM:  # one scale for every sample of a waveform
+            self.mean_, self.scale_ = np.zeros(1, np.float32), np.array([windows.std() + 1e-6], np.float32)
+        else:  # per mel band (per feature for vectors)
+            self.mean_ = windows.mean(axis=(0, 2))[:, None].astype(np.float32)
+            self.scale_ = (windows.std(axis=(0, 2)) + 1e-6)[:, None].astype(np.float32)
         labels = np.repeat(y, [len(c) for c in clips])
         clip_of = np.repeat(np.arange(len(clips)), [len(c) for c in clips])
         self.history_ = train_network(self.network_, np.ascontiguousarray((windows - self.mean_) / self.scale_), labels, clip_of, len(self.classes_), settings)
 
     def _patches(self, windows: np.ndarray) -> np.ndarray:
-        """Windows as ``(n, n_mels, n_frames)`` float32; vectors become one-frame patches."""
+        """Windows as ``(n, n_mels, n_frames)`` float32 (vectors become one-frame patches), or ``(n, n_samples)`` for waveforms."""
+        if self.architecture in WAVEFORM:
+            return np.asarray(windows, dtype=np.float32).reshape(len(windows), -1)
         shape = self.feature_shape_ if len(self.feature_shape_) == 2 else (self.feature_shape_[0], 1)
         return np.asarray(windows, dtype=np.float32).reshape(len(windows), *shape)
 

@@ -109,6 +109,9 @@ _NETWORKS = {
     "sbcnn": "Salamon & Bello's SB-CNN: three 5x5 conv layers, max-pooling, a dense layer (trained here)",
     "vgg-small": "five 3x3 conv layers with batch norm and 2x2 max-pooling (trained here)",
     "timbre": "one conv layer of tall filters over 90% of the mel bands, max-pooled (trained here)",
+    "crnn": "conv blocks over frequency, then a bidirectional GRU over time (trained here)",
+    "wavecnn": "raw-waveform 1-D CNN in the style of M5, on 8 kHz samples (trained here)",
 }
 for _name, _what in _NETWORKS.items():
-    register_model(_name, partial(NetworkClassifier, _name), kind="network", front_end="logmel", description=_what)
+    register_model(_name, partial(NetworkClassifier, _name), kind="network", front_end="wave" if _name == "wavecnn" else "logmel",
+                   description=_what)

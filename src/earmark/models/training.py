@@ -34,8 +34,12 @@ class TrainSettings:
     validation_fraction: float = 0.15
     time_budget_s: float | None = None
     seed: int = 0
+    augment: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        from earmark.augment import parse_augment
+
+        parse_augment(",".join(self.augment))
         check_positive("max_epochs", self.max_epochs, kind=int)
         check_positive("batch_size", self.batch_size, kind=int)
         check_positive("learning_rate", self.learning_rate)
@@ -84,7 +88,8 @@ def train_network(module, windows: np.ndarray, labels: np.ndarray, clip_of: np.n
     clip_labels = np.array([labels[clip_of == c][0] for c in clips])
     val_clips = clips[validation_split(clip_labels, settings.validation_fraction, rng)] if settings.validation_fraction else clips[:0]
     is_val = np.isin(clip_of, val_clips)
-    x_train, y_train = torch.from_numpy(windows[~is_val]), torch.from_numpy(labels[~is_val].astype(np.int64))
+    x_np, y_np = windows[~is_val], labels[~is_val].astype(np.int64)
+    x_train, y_train = torch.from_numpy(x_np), torch.from_numpy(y_np)
     x_val, y_val = torch.from_numpy(windows[is_val]), torch.from_numpy(labels[is_val].astype(np.int64))
     counts = np.bincount(labels[~is_val], minlength=n_classes).astype(np.float64)
     weights = torch.tensor(np.where(counts > 0, len(y_train) / (n_classes * np.maximum(counts, 1)), 0.0), dtype=torch.float32)
@@ -102,11 +107,12 @@ def train_network(module, windows: np.ndarray, labels: np.ndarray, clip_of: np.n
             if len(idx) < 2 and len(order) > 1:  # batch norm needs two samples; the last one waits for the next epoch
                 continue
             optimiser.zero_grad()
-            logits = module(x_train[idx])
-            loss = loss_fn(logits, y_train[idx])
+            xb, target = _augmented(x_np[idx.numpy()], y_np[idx.numpy()], n_classes, settings.augment, rng)
+            logits = module(xb)
+            loss = loss_fn(logits, target)
             loss.backward()
             optimiser.step()
-            total += float(loss) * len(idx)
+            total += float(loss.detach()) * len(idx)
             correct += int((logits.argmax(1) == y_train[idx]).sum())
         record = {"epoch": epoch, "loss": total / max(1, len(order)), "accuracy": correct / max(1, len(order))}
         if len(x_val):
@@ -132,6 +138,22 @@ def train_network(module, windows: np.ndarray, labels: np.ndarray, clip_of: np.n
     module.eval()
     return {"epochs": history, "best_epoch": best_epoch, "stopped": stopped, "seconds": time.perf_counter() - t_start,
             "n_train_windows": int(len(x_train)), "n_validation_windows": int(len(x_val)), "n_validation_clips": int(len(val_clips))}
+
+
+def _augmented(x: np.ndarray, y: np.ndarray, n_classes: int, augment: tuple[str, ...], rng: np.random.Generator):
+    """A training batch with its augmentations applied: ``(inputs, targets)`` as tensors (soft targets after mixup)."""
+    import torch
+
+    from earmark.augment import Mixup, SpecAugment
+
+    if "specaugment" in augment and x.ndim == 3:
+        spec = SpecAugment()
+        x = spec.apply(x, spec.draw(rng, len(x), x.shape[1:]))
+    if "mixup" in augment:
+        mix = Mixup()
+        x, soft = mix.apply(x, np.eye(n_classes, dtype=np.float32)[y], mix.draw(rng, len(x)))
+        return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(soft)
+    return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(y)
 
 
 def _evaluate(module, x, y, loss_fn, batch_size: int) -> tuple[float, float]:
