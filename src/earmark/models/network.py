@@ -18,6 +18,9 @@ from earmark.models.networks import WAVEFORM, build_network, count_parameters
 from earmark.models.training import TrainSettings, train_network
 
 
+_SCORE_BATCH = 32
+
+
 class NetworkClassifier(ClipModel):
     """A small network trained on window features (log-mel patches) with clip labels.
 
@@ -96,12 +99,15 @@ class NetworkClassifier(ClipModel):
     def _window_proba(self, windows: np.ndarray) -> np.ndarray:
         import torch
 
-        x = torch.from_numpy(self._standardise(windows))
+        x = self._standardise(windows)
         self.network_.eval()
         out = []
         with torch.inference_mode():
-            for i in range(0, len(x), 256):
-                out.append(torch.softmax(self.network_(x[i : i + 256]), dim=1).numpy())
+            for i in range(0, len(x), _SCORE_BATCH):  # every call sees one batch shape, so a window's scores never depend
+                batch = x[i : i + _SCORE_BATCH]      # on which others are scored with it (kernels are chosen by shape)
+                padded = np.zeros((_SCORE_BATCH, *batch.shape[1:]), np.float32)
+                padded[: len(batch)] = batch
+                out.append(torch.softmax(self.network_(torch.from_numpy(padded)), dim=1).numpy()[: len(batch)])
         return np.concatenate(out).astype(np.float64)
 
     def _parts(self) -> dict:
