@@ -2,6 +2,7 @@
 
     python benchmarks/bench_embed.py [--embedder aisfx] [--limit N]
     python benchmarks/bench_embed.py --embedder birdnet --long-s 95   # one long file: first and second embedding
+    python benchmarks/bench_embed.py --birdnet-first-call 1,2,8      # TFLite's first call per batch size, fresh processes
 
 Embeds ESC-10 clips with the cache disabled (every clip decoded and run
 through the network), prints audio seconds / wall seconds twice: as a new
@@ -45,6 +46,30 @@ def plain_aisfx(paths) -> float:
     return time.perf_counter() - t
 
 
+_FIRST_CALL = """
+import time, numpy as np
+from earmark.embeddings.birdnet import _interpreter, WINDOW
+b = {b}
+it, inp, out, lock = _interpreter(b)
+x = np.zeros((b, WINDOW), np.float32)
+t = time.perf_counter(); it.set_tensor(inp, x); it.invoke(); first = time.perf_counter() - t
+t = time.perf_counter()
+for _ in range(5):
+    it.set_tensor(inp, x); it.invoke()
+print(f"batch {{b}}: first call {{first:.2f}} s, then {{(time.perf_counter() - t) / 5 / b:.3f}} s per window")
+"""
+
+
+def birdnet_first_call(sizes) -> None:
+    """TensorFlow Lite's one-off cost of the first call at each batch size, each in a fresh process."""
+    import subprocess
+    import sys
+
+    for b in sizes:
+        out = subprocess.run([sys.executable, "-c", _FIRST_CALL.format(b=b)], capture_output=True, text=True, check=True)
+        print(out.stdout.strip())
+
+
 def long_file(name: str, paths, seconds: float) -> None:
     """A new process embeds one long file twice: the first run pays every one-off cost, the second none."""
     import tempfile
@@ -69,8 +94,11 @@ def main() -> None:
     ap.add_argument("--embedder", default="aisfx")
     ap.add_argument("--limit", type=int, default=400)
     ap.add_argument("--long-s", type=float, default=None, help="instead: one file this long, embedded twice in a new process")
+    ap.add_argument("--birdnet-first-call", default=None, help="instead: batch sizes whose first BirdNET call is timed, each in a new process")
     args = ap.parse_args()
     print(machine())
+    if args.birdnet_first_call:
+        return birdnet_first_call([int(b) for b in args.birdnet_first_call.split(",")])
     paths = sorted((data_root() / "esc10/audio").glob("*.flac"))[: args.limit]
     if args.long_s:
         return long_file(args.embedder, paths, args.long_s)

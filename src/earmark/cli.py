@@ -48,17 +48,14 @@ ReportOpt = Annotated[Path | None, typer.Option(help="Write report.md, report.ht
 SeedOpt = Annotated[int, typer.Option(help="Seed of the draws and folds.")]
 MaxEpochsOpt = Annotated[int | None, typer.Option("--max-epochs", help="Networks: at most this many epochs (early stopping may end sooner).")]
 BudgetOpt = Annotated[float | None, typer.Option("--time-budget-s", help="Networks: stop training after this many seconds.")]
-
-
 AugmentOpt = Annotated[str | None, typer.Option("--augment", help="Networks, in training only: specaugment, mixup (comma-separated).")]
+DataArg = Annotated[Path, typer.Argument(metavar="DATA", help="Folder with metadata.csv or class sub-folders.")]
+ModelArg = Annotated[Path, typer.Argument(metavar="MODEL", help="Model file from 'earmark train'.")]
 
 
 def _network_params(max_epochs: int | None, time_budget_s: float | None, augment: str | None = None) -> dict | None:
     params = {k: v for k, v in (("max_epochs", max_epochs), ("time_budget_s", time_budget_s), ("augment", augment)) if v is not None}
     return params or None
-DataArg = Annotated[Path, typer.Argument(metavar="DATA", help="Folder with metadata.csv or class sub-folders.")]
-ModelArg = Annotated[Path, typer.Argument(metavar="MODEL", help="Model file from 'earmark train'.")]
-
 
 
 def _run(fn, quiet: bool = False):
@@ -469,8 +466,7 @@ def listen(
 
     def go(_progress):
         api.inference.check_listen_options(rate=rate, hop_s=hop_s, gate=gate, threshold=threshold)  # before loading anything
-        m = Model.load(model_path)
-        api.inference.check_listen_options(rate=rate, hop_s=hop_s, sample_rate=m.front_end.sample_rate, gate=gate, threshold=threshold)
+        m = Model.load(model_path)  # api.listen checks --hop-s against the model's sample rate before any audio flows
         sr, block_s = m.front_end.sample_rate, min(hop_s, 0.1)
         if input_ == "-":
             blocks = stdin_blocks(rate=rate, sr=sr, block_s=block_s)

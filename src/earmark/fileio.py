@@ -37,7 +37,7 @@ def remove_stale_temporaries(folder: Path, prefix: str = ".") -> int:
     except OSError:
         return 0
     for entry in entries:
-        if entry.name.startswith(prefix) and entry.name.endswith(".tmp") and entry.name.startswith("."):
+        if entry.name.startswith(prefix) and entry.name.endswith(".tmp"):
             try:
                 if entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_mtime < _PROCESS_START:
                     os.unlink(entry.path)

@@ -50,7 +50,7 @@ TRUSTED_TYPES = [
 ]
 
 
-def _encode(name: str, value) -> tuple[str, bytes]:
+def _encode(value) -> tuple[str, bytes]:
     if isinstance(value, Tensors):
         from safetensors.numpy import save
 
@@ -67,7 +67,7 @@ def write_model_file(path: str | Path, description: dict, parts: dict) -> Path:
     path = Path(path)
     index, blobs = {}, {}
     for name, value in parts.items():
-        fmt, blob = _encode(name, value)
+        fmt, blob = _encode(value)
         member = f"parts/{name}.{fmt}"
         index[name] = {"file": member, "format": fmt, "bytes": len(blob), "sha256": hashlib.sha256(blob).hexdigest()}
         blobs[member] = blob
@@ -111,17 +111,15 @@ def read_model_file(path: str | Path) -> tuple[dict, dict]:
                     f"newer than this earmark reads ({FORMAT_VERSION}); upgrade earmark."
                 )
             if version == 1:
-                meta = _upgrade_v1(path, meta)
+                meta, head_sha, fitted = _upgrade_v1(path, meta)
                 validate_description(path, meta, parts=False)
-                raw = {"head": ("skops", _read(z, "head.skops"), meta.pop("_head_sha256"))}
+                raw, given = {"head": ("skops", _read(z, "head.skops"), head_sha)}, {"fitted": fitted}
             else:
                 validate_description(path, meta)
-                raw = {n: (p["format"], _read(z, p["file"]), p["sha256"]) for n, p in meta["parts"].items()}
+                raw, given = {n: (p["format"], _read(z, p["file"]), p["sha256"]) for n, p in meta["parts"].items()}, {}
     except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError, OSError, EOFError) as exc:
         raise ModelFileError(f"{path}: not an earmark model file ({exc}); pass a file written by 'earmark train'.") from None
-    parts = {name: _decode(path, name, fmt, blob, sha) for name, (fmt, blob, sha) in raw.items()}
-    if "_fitted" in meta:
-        parts["fitted"] = meta.pop("_fitted")
+    parts = {name: _decode(path, name, fmt, blob, sha) for name, (fmt, blob, sha) in raw.items()} | given
     validate_fitted(path, parts["fitted"], meta["classes"])
     return meta, parts
 
@@ -174,18 +172,18 @@ def _load_skops(path: Path, blob: bytes):
     return sio.loads(blob, trusted=TRUSTED_TYPES)
 
 
-def _upgrade_v1(path: Path, meta: dict) -> dict:
-    """A format-1 description (embedder + one skops head) in format 2's shape."""
+def _upgrade_v1(path: Path, meta: dict) -> tuple[dict, str, dict]:
+    """A format-1 description (embedder + one skops head) in format 2's shape, the head's SHA-256, and its ``fitted`` part."""
     try:
         c = meta["classifier"]
-        return {
+        description = {
             "format": FORMAT, "format_version": 1, "earmark_version": meta.get("earmark_version"),
             "model": {"name": c["name"], "kind": "embedding head",
                       "params": {"classifier": c["name"], "aggregation": c["aggregation"], "classifier_params": c["params"] or None,
                                  "random_state": c["random_state"]}},
             "front_end": meta["embedder"], "classes": meta["classes"], "gate_db": meta.get("gate_db"),
-            "info": meta.get("info", {}), "_head_sha256": meta["head_sha256"],
-            "_fitted": {"classes": meta["classes"], "feature_shape": [meta["n_features"]]},
+            "info": meta.get("info", {}),
         }
+        return description, meta["head_sha256"], {"classes": meta["classes"], "feature_shape": [meta["n_features"]]}
     except (KeyError, TypeError) as exc:
         raise ModelFileError(f"{path}: model description (format 1) is incomplete (missing {exc}); retrain the model.") from None

@@ -127,12 +127,11 @@ class Model:
     def classes(self) -> list[str]:
         return [str(c) for c in self.estimator.classes_]
 
-    def embed(self, source, *, cache: EmbeddingCache | None = None, hop_s: float | None = None) -> Embedding:
-        """Window features of a file (through ``cache``) or of an :class:`Embedding` given as is."""
+    def embed(self, source, *, cache: EmbeddingCache | None = None, front: Embedder | None = None) -> Embedding:
+        """Window features of a file (through ``cache``, by ``front``, default the model's) or an :class:`Embedding` as is."""
         if isinstance(source, Embedding):
             return source
-        front = self.front_end.with_hop(hop_s) if hop_s else self.front_end
-        return (cache or EmbeddingCache(enabled=False)).get(front, source)
+        return (cache or EmbeddingCache(enabled=False)).get(front or self.front_end, source)
 
     def window_scores(self, source, *, cache: EmbeddingCache | None = None, hop_s: float | None = None,
                       gate_db=_MODEL_GATE) -> WindowScores:
@@ -142,12 +141,12 @@ class Model:
         densely than in training (the features are the same kind).
         """
         gate = self.gate_db if gate_db is _MODEL_GATE else gate_db
-        emb = self.embed(source, cache=cache, hop_s=hop_s)
+        front = self.front_end.with_hop(hop_s) if hop_s else self.front_end
+        emb = self.embed(source, cache=cache, front=front)
         quiet = np.zeros(len(emb.vectors), bool) if gate is None else emb.level_db < gate
         scores = np.zeros((len(emb.vectors), len(self.classes)))
         if (~quiet).any():
             scores[~quiet] = self.estimator.window_proba(emb.vectors[~quiet])
-        front = self.front_end.with_hop(hop_s) if hop_s else self.front_end
         return WindowScores(scores, emb.times_s, emb.level_db, quiet, emb.duration_s, front.window_s, front.hop_s, self.classes)
 
     def predict_proba(self, paths, *, cache: EmbeddingCache | None = None) -> np.ndarray:
@@ -158,25 +157,26 @@ class Model:
         AudioLoadError
             For the first file that cannot be read.
         """
-        rows = []
-        for p in _paths(paths):
-            x = gated_features(self.embed(p, cache=cache), self.gate_db, self.front_end.window_s)
-            rows.append(np.full(len(self.classes), np.nan) if x is None else self.estimator.predict_proba([x])[0])
-        return np.array(rows).reshape(len(rows), len(self.classes))
+        rows = [self._clip_proba(self.embed(p, cache=cache)) for p in _paths(paths)]
+        return np.array([np.full(len(self.classes), np.nan) if r is None else r for r in rows]).reshape(len(rows), len(self.classes))
 
     def predict(self, paths, *, top_k: int = 1, cache: EmbeddingCache | None = None) -> list[Prediction]:
         """Top-``top_k`` labels and scores for each file (``paths``: one path or several)."""
         out = []
         for p in _paths(paths):
             emb = self.embed(p, cache=cache)
-            x = gated_features(emb, self.gate_db, self.front_end.window_s)
-            if x is None:
+            proba = self._clip_proba(emb)
+            if proba is None:
                 out.append(Prediction(Path(p), [], [], len(emb.vectors), silent=True))
                 continue
-            proba = self.estimator.predict_proba([x])[0]
             order = np.argsort(-proba, kind="stable")[: max(1, top_k)]
             out.append(Prediction(Path(p), [self.classes[i] for i in order], [float(proba[i]) for i in order], len(emb.vectors)))
         return out
+
+    def _clip_proba(self, emb: Embedding) -> np.ndarray | None:
+        """One clip's class probabilities from its gated windows; ``None`` if it is silent."""
+        x = gated_features(emb, self.gate_db, self.front_end.window_s)
+        return None if x is None else self.estimator.predict_proba([x])[0]
 
     def to_dict(self) -> dict:
         """The description saved with the model: everything but the fitted state, JSON-serialisable."""

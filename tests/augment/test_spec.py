@@ -44,7 +44,10 @@ def test_mixup_targets_sum_to_one_and_mix_the_partner(rng):
 def test_draws_repeat_for_a_seed():
     a = Mixup().draw(np.random.default_rng(5), 8)
     b = Mixup().draw(np.random.default_rng(5), 8)
-    np.testing.assert_array_equal(a[0], b[0]) and np.testing.assert_array_equal(a[1], b[1])
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    c = Mixup().draw(np.random.default_rng(6), 8)
+    assert not np.array_equal(a[0], c[0])
 
 
 def test_unknown_augmentations_are_named():

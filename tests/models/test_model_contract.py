@@ -116,13 +116,13 @@ def test_a_model_defined_in_a_test_runs_through_every_command(centroid_model, de
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
-def test_every_registered_model_round_trips_its_parts(name, rng):
+def test_every_registered_model_round_trips_its_parts(name, rng, tmp_path):
     from earmark.persistence import read_model_file, write_model_file
 
     X = [rng.normal(size=(3, 8)) + (k % 3) for k in range(30)]
     y = np.array(["a", "b", "c"] * 10)
     est = clone(get_model(name)).fit(X, y)
-    path = write_model_file(rng.integers(1 << 30).__str__() and _tmp(rng), {
+    path = write_model_file(tmp_path / "m.earmark", {
         "earmark_version": "test", "model": {"name": name, "kind": MODELS[name].kind, "params": est.get_params(deep=False)},
         "front_end": {"name": "mfcc", "version": "1", "params": {}}, "classes": ["a", "b", "c"], "gate_db": None, "info": {}},
         est.fitted_parts())
@@ -130,13 +130,6 @@ def test_every_registered_model_round_trips_its_parts(name, rng):
     back = get_model(name, **est.get_params(deep=False)).restore_parts(parts)
     np.testing.assert_allclose(back.predict_proba(X), est.predict_proba(X))
     np.testing.assert_allclose(back.window_proba(X[0]), est.window_proba(X[0]))
-
-
-def _tmp(rng):
-    import tempfile
-    from pathlib import Path
-
-    return Path(tempfile.mkdtemp()) / "m.earmark"
 
 
 def test_an_unregistered_estimator_evaluates_but_is_not_saved(demo_subset, cache_dir, tmp_path):

@@ -21,10 +21,10 @@ import numpy as np
 from earmark.audio import find_audio_files
 from earmark.data.labels import label_format, write_labels
 from earmark.embeddings import EmbeddingCache
-from earmark.errors import AudioLoadError, OutputError, ParameterError, check_fraction, check_positive
+from earmark.errors import AudioLoadError, ParameterError, check_fraction, check_positive
 from earmark.fileio import check_writable_dir
 from earmark.inference.detect import DetectionSettings, detect as detect_one
-from earmark.pipeline import Model, Prediction
+from earmark.pipeline import Model
 from earmark.progress import track
 
 log = logging.getLogger(__name__)
@@ -45,10 +45,10 @@ def _as_model(model) -> Model:
 
 
 def _files(paths, what: str) -> list[Path]:
-    files = find_audio_files([paths] if isinstance(paths, (str, Path)) else paths)
+    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    files = find_audio_files(paths)
     if not files:
-        raise ParameterError(f"No audio files found in {', '.join(map(str, [paths] if isinstance(paths, (str, Path)) else paths))}; "
-                             f"pass {what} or folders holding them.")
+        raise ParameterError(f"No audio files found in {', '.join(map(str, paths))}; pass {what} or folders holding them.")
     return files
 
 
@@ -87,18 +87,6 @@ def predict(model, paths, *, top_k: int = 1, cache_dir=None, use_cache: bool = T
         except AudioLoadError as exc:
             _skip(batch, f, exc)
     return batch
-
-
-def prediction_rows(preds: list[Prediction], top_k: int) -> list[dict]:
-    """Predictions as flat rows with ``label_1..k`` / ``score_1..k`` (empty for a silent file)."""
-    rows = []
-    for p in preds:
-        row = {"file": str(p.path), "silent": p.silent}
-        for i in range(top_k):
-            row[f"label_{i + 1}"] = p.labels[i] if i < len(p.labels) else ""
-            row[f"score_{i + 1}"] = round(p.scores[i], 4) if i < len(p.scores) else ""
-        rows.append(row)
-    return rows
 
 
 def detect(model, recordings, *, settings: DetectionSettings | None = None, hop_s: float | None = None, fmt: str = "csv",
@@ -223,4 +211,4 @@ def _cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-__all__ = ["Batch", "Detection", "ListenStats", "OutputError", "check_listen_options", "detect", "listen", "predict", "prediction_rows"]
+__all__ = ["Batch", "Detection", "ListenStats", "check_listen_options", "detect", "listen", "predict"]

@@ -59,6 +59,7 @@ def dedupe(clips) -> tuple[list, list[tuple[object, str]], int]:
     for group in groups.values():
         labels = sorted({c.label for c in group})
         if len(labels) > 1:
+            n_rows += len(group)
             dropped += [(c.path, f"the same audio is listed {len(group)} times with different labels ({', '.join(labels)}); "
                                  "keep one row per file") for c in group]
             continue
@@ -68,7 +69,6 @@ def dedupe(clips) -> tuple[list, list[tuple[object, str]], int]:
                              "be in a training and a test fold") for c in group[1:] if c.path != group[0].path]
     order = {id(c): i for i, c in enumerate(clips)}
     kept.sort(key=lambda c: order[id(c)])
-    n_rows += sum(1 for _ in dropped if "different labels" in _[1])
     if n_rows:
         log.warning("%d repeated or conflicting rows dropped: the same audio is used once, so it cannot be in a "
                     "training and a test fold", n_rows)

@@ -24,6 +24,7 @@ from earmark.evaluation.compare import compare as _compare
 from earmark.evaluation.cv import cross_validate
 from earmark.evaluation.fewshot import learning_curve
 from earmark.models import AGGREGATIONS, MODELS, ClipModel, get_model, model_name
+from earmark.models.registry import set_model_params
 from earmark.models.heads import EmbeddingClassifier, check_head_params
 from earmark.pipeline import Model
 
@@ -72,11 +73,7 @@ def build_model(model, *, aggregation: str | None = None, classifier_params: dic
         est.set_params(classifier_params=classifier_params)
     if random_state is not None and "random_state" in params:
         est.set_params(random_state=random_state)
-    if model_params:
-        unknown = sorted(set(model_params) - set(params))
-        if unknown:
-            raise ParameterError(f"Model {name!r} takes no parameter {', '.join(map(repr, unknown))}; it takes {', '.join(sorted(params))}.")
-        est.set_params(**model_params)
+    set_model_params(est, name, model_params or {})
     est.check_params()
     return name, est
 
@@ -84,16 +81,9 @@ def build_model(model, *, aggregation: str | None = None, classifier_params: dic
 def candidates(embedders, models, *, aggregation: str | None, random_state: int | None) -> list[Candidate]:
     """Every model on every embedder (embedder by embedder); a model with a front end of its own appears once, on it."""
     built = [build_model(m, aggregation=aggregation, random_state=random_state) for m in models]
-    out, seen = [], set()
-    for e in [*embedders, None]:
-        for name, est in built:
-            own = _front_end_of(name, None)
-            front = own if own else e
-            if front is None or (own and e is not None) or (front, name) in seen:
-                continue
-            seen.add((front, name))
-            out.append(Candidate(front, name, est))
-    return out
+    heads = [Candidate(e, name, est) for e in embedders for name, est in built if not _front_end_of(name, None)]
+    own = [Candidate(_front_end_of(name, None), name, est) for name, est in built if _front_end_of(name, None)]
+    return list({(c.front_end, c.name): c for c in heads + own}.values())  # each (front end, model) once, in order
 
 
 def _front_end_of(name: str, embedder):

@@ -39,8 +39,8 @@ def block_starts(n_frames: int, block: int, hop: int) -> np.ndarray:
 
 def block_levels(frame_power: np.ndarray, starts: np.ndarray, block: int) -> np.ndarray:
     """Mean power of each block of frames in dBFS (float32); frames past the end count as silence."""
-    power = np.pad(np.asarray(frame_power, np.float64), (0, max(0, int(starts[-1]) + block - len(frame_power)))) if len(starts) else frame_power
-    mean = np.array([power[s : s + block].mean() for s in starts]) if len(starts) else np.zeros(0)
+    power = np.pad(np.asarray(frame_power, np.float64), (0, max(0, int(starts[-1]) + block - len(frame_power))))
+    mean = np.array([power[s : s + block].mean() for s in starts])
     return (10.0 * np.log10(np.maximum(mean, 1e-12))).astype(np.float32)
 
 

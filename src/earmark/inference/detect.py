@@ -63,7 +63,7 @@ def detect_events(scores: np.ndarray, centres_s: np.ndarray, classes: list[str],
     if settings.median_windows > 1:
         scores = median_filter(scores, size=(settings.median_windows, 1), mode="nearest")
     if settings.exclusive:
-        scores = _top_class_only(scores, classes)
+        scores = _top_class_only(scores)
     events = []
     half = min(hop_s, window_s) / 2
     for k, label in enumerate(classes):
@@ -78,7 +78,7 @@ def detect_events(scores: np.ndarray, centres_s: np.ndarray, classes: list[str],
     return [Event(s, e, lab, peak, mean_score=total / n) for s, e, lab, peak, total, n in events if e - s >= settings.min_duration_s]
 
 
-def _top_class_only(scores: np.ndarray, classes: list[str]) -> np.ndarray:
+def _top_class_only(scores: np.ndarray) -> np.ndarray:
     """Zero every score but each window's highest (background counts as a class here)."""
     out = np.zeros_like(scores)
     rows = np.arange(len(scores))

@@ -208,10 +208,10 @@ def as_clips(X) -> list[np.ndarray]:
         clips = [np.asarray(c, dtype=np.float32) for c in X]
     except (TypeError, ValueError) as exc:
         raise ParameterError(f"X must be a sequence of (n_windows, *shape) arrays of numbers ({exc}).") from None
-    if not clips and not (isinstance(X, np.ndarray) and X.ndim >= 2):
+    if not clips:
+        if isinstance(X, np.ndarray):
+            raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required.")
         return clips
-    if isinstance(X, np.ndarray) and len(clips) == 0:
-        raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required.")
     for i, c in enumerate(clips):
         if c.ndim == 1:
             clips[i] = c = c[None, :]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+import inspect
 from functools import partial
 
 from earmark.errors import ParameterError
@@ -72,25 +73,34 @@ def model_spec(name: str) -> ModelSpec:
 
 def get_model(name: str, **params) -> ClipModel:
     """A fresh, unfitted estimator of model ``name`` with ``params`` set."""
-    est = model_spec(name).factory()
+    return set_model_params(model_spec(name).factory(), name, params)
+
+
+def set_model_params(estimator: ClipModel, name: str, params: dict) -> ClipModel:
+    """Set ``params`` on ``estimator`` (called ``name`` in messages); unknown keys are refused, listing the known ones."""
     if params:
-        accepted = est.get_params(deep=False)
+        accepted = estimator.get_params(deep=False)
         unknown = sorted(set(params) - set(accepted))
         if unknown:
             raise ParameterError(f"Model {name!r} takes no parameter {', '.join(map(repr, unknown))}; it takes {', '.join(sorted(accepted))}.")
-        est.set_params(**params)
-    return est
+        estimator.set_params(**params)
+    return estimator
 
 
 def model_name(estimator: ClipModel) -> str:
-    """The registered name whose factory builds estimators like ``estimator``."""
-    if isinstance(estimator, EmbeddingClassifier) and estimator.classifier in MODELS:
-        return estimator.classifier
-    if isinstance(estimator, NetworkClassifier) and estimator.architecture in MODELS:
-        return estimator.architecture
+    """The registered name whose factory builds estimators like ``estimator``.
+
+    A factory that is a class matches its instances; a ``partial(cls, value)``
+    (the heads, the networks) matches instances of ``cls`` whose first
+    constructor parameter holds ``value``.
+    """
     for spec in MODELS.values():
-        probe = spec.factory()
-        if type(probe) is type(estimator) and not isinstance(estimator, (EmbeddingClassifier, NetworkClassifier)):
+        factory = spec.factory
+        if isinstance(factory, partial):
+            first = next(iter(inspect.signature(factory.func).parameters))  # the constructor's first parameter
+            if type(estimator) is factory.func and factory.args and estimator.get_params(deep=False).get(first) == factory.args[0]:
+                return spec.name
+        elif factory is type(estimator):
             return spec.name
     raise ParameterError(f"{type(estimator).__name__} is not a registered model; register it with earmark.models.register_model.")
 
