@@ -48,7 +48,9 @@ ReportOpt = Annotated[Path | None, typer.Option(help="Write report.md, report.ht
 SeedOpt = Annotated[int, typer.Option(help="Seed of the draws and folds.")]
 MaxEpochsOpt = Annotated[int | None, typer.Option("--max-epochs", help="Networks: at most this many epochs (early stopping may end sooner).")]
 BudgetOpt = Annotated[float | None, typer.Option("--time-budget-s", help="Networks: stop training after this many seconds.")]
-AugmentOpt = Annotated[str | None, typer.Option("--augment", help="Networks, in training only: specaugment, mixup (comma-separated).")]
+AugmentOpt = Annotated[str | None, typer.Option("--augment", help=(
+    "In training only, comma-separated: shift, stretch, pitch, gain, noise, background=DIR (augmented copies, any model; "
+    "copies=N, default 2), specaugment, mixup (networks); strengths as name=value, e.g. pitch=3,noise=20,mixup=0.4."))]
 DataArg = Annotated[Path, typer.Argument(metavar="DATA", help="Folder with metadata.csv or class sub-folders.")]
 ModelArg = Annotated[Path, typer.Argument(metavar="MODEL", help="Model file from 'earmark train'.")]
 
@@ -98,7 +100,9 @@ def _check_cv(cv: int | None, folds: str | None) -> int:
 def _names(value: str, option: str) -> list[str]:
     from earmark.errors import ParameterError
 
-    names = [v.strip() for v in value.split(",") if v.strip()]
+    from earmark.models.registry import split_models
+
+    names = split_models(value)
     if not names:
         raise ParameterError(f"The '{option}' option needs a comma-separated list of names. Got {value!r} instead.")
     return names
@@ -320,7 +324,9 @@ def _shots(value: str) -> list[int]:
 
 
 EmbeddersOpt = Annotated[str, typer.Option("--embedders", help="Comma-separated embedder names for embedding heads; 'a+b' is their fusion.")]
-ModelsOpt = Annotated[str | None, typer.Option("--models", help="Comma-separated registered models (see 'earmark models'); default: --classifiers.")]
+ModelsOpt = Annotated[str | None, typer.Option("--models", help=(
+    "Comma-separated registered models (see 'earmark models'), each optionally with options: "
+    "'sbcnn,sbcnn[augment=pitch,specaugment; max_epochs=20]'; default: --classifiers."))]
 ClassifiersOpt = Annotated[str, typer.Option(help="Comma-separated embedding heads.")]
 
 

@@ -52,8 +52,13 @@ def test_draws_repeat_for_a_seed():
 
 def test_unknown_augmentations_are_named():
     assert parse_augment("specaugment, mixup") == ["specaugment", "mixup"] and parse_augment(None) == []
-    with pytest.raises(ParameterError, match="'pitch'.*specaugment, mixup"):
-        parse_augment("pitch")
+    assert parse_augment("mixup=0.4,pitch=3") == ["mixup=0.4", "pitch=3"]
+    with pytest.raises(ParameterError, match="'reverb'.*specaugment, mixup, shift"):
+        parse_augment("reverb")
+    with pytest.raises(ParameterError, match="'pitch' twice"):
+        parse_augment("pitch,pitch=2")
+    with pytest.raises(ParameterError, match="mixup=strong is not a number"):
+        parse_augment("mixup=strong")
 
 
 def test_augmentation_is_used_in_training_and_never_when_scoring(rng):

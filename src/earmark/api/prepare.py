@@ -22,7 +22,8 @@ from earmark.data import Dataset, load_dataset
 from earmark.embeddings import Embedder, EmbeddingCache, get_embedder
 from earmark.embeddings.cache import file_sha256
 from earmark.embeddings.runner import embed_files
-from earmark.errors import DatasetError, ParameterError
+from earmark.errors import DatasetError, EarmarkError, ParameterError
+from earmark.progress import track
 from earmark.pipeline import gated_features, is_silent
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,8 @@ class Prepared:
             emb = get_embedder(e) if isinstance(e, str) else e
             self.front_ends[emb.name] = emb
         clips, dropped, self.n_duplicate_rows = dedupe(self.ds.clips)
-        cache = EmbeddingCache(cache_dir, enabled=use_cache)
+        cache = self._cache = EmbeddingCache(cache_dir, enabled=use_cache)
+        self._gate_db, self._progress, self._copies = gate_db, progress, {}
         done = {name: embed_files([c.path for c in clips], emb, cache, progress=progress) for name, emb in self.front_ends.items()}
         skipped = dict(self.ds.missing)
         skipped.update({p: r for p, r in dropped})
@@ -117,6 +119,28 @@ class Prepared:
                           for name, d in done.items()}
         self.durations = np.array([first.embeddings[c.path].duration_s for c in self.clips])
         self.embed_seconds = time.perf_counter() - t0
+
+    def copies(self, front_end: str, augment, *, seed: int = 0) -> list[list[np.ndarray]]:
+        """Gated windows of ``augment.copies`` augmented copies of every clip, by front end ``front_end`` (computed once).
+
+        A clip whose copies cannot be made keeps none (logged); the rest go on.
+        """
+        key = (front_end, augment.fingerprint(), seed)
+        if key not in self._copies:
+            emb = self.front_ends[front_end]
+            t0 = time.perf_counter()
+            out = []
+            for c in track(self.clips, description=f"augmenting ({emb.name})", total=len(self.clips), enabled=self._progress):
+                try:
+                    copies = self._cache.get_copies(emb, c.path, augment, seed=seed)
+                except EarmarkError as exc:
+                    log.warning("no augmented copies of %s: %s", c.path, exc)
+                    copies = []
+                out.append([_windows(e, self._gate_db, emb.window_s) for e in copies])
+            self._copies[key] = out
+            self.embed_seconds += time.perf_counter() - t0
+            log.info("%d augmented copies of %d clips by %s in %.1f s", sum(map(len, out)), len(out), emb.name, time.perf_counter() - t0)
+        return self._copies[key]
 
     def describe(self) -> dict:
         """Clips, classes, durations, sample rates and skipped files, for reports and JSON."""

@@ -12,11 +12,13 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from earmark import __version__
 from earmark.api.prepare import Prepared, counts
+from earmark.augment import waveform_part
 from earmark.embeddings import DEFAULT_EMBEDDER, EmbeddingCache, get_embedder
 from earmark.embeddings.runner import embed_files
 from earmark.errors import ParameterError, check_choice
@@ -24,7 +26,7 @@ from earmark.evaluation.compare import compare as _compare
 from earmark.evaluation.cv import cross_validate
 from earmark.evaluation.fewshot import learning_curve
 from earmark.models import AGGREGATIONS, MODELS, ClipModel, get_model, model_name
-from earmark.models.registry import set_model_params
+from earmark.models.registry import parse_model, set_model_params
 from earmark.models.heads import EmbeddingClassifier, check_head_params
 from earmark.pipeline import Model
 
@@ -35,11 +37,27 @@ DEFAULT_GATE_DB = -60.0
 
 @dataclass(frozen=True)
 class Candidate:
-    """One model to train or evaluate: its front end, its name, and an unfitted estimator."""
+    """One model to train or evaluate: its front end, its name, an unfitted estimator, and augmented copies of the clips if it asks for them."""
 
     front_end: str
     name: str
     estimator: ClipModel
+    copies: list | None = None
+
+
+def _checkpoints(est, cache_dir, use_cache: bool) -> None:
+    """Networks checkpoint every epoch beside the embedding cache (unless the cache is off or a folder is set), so
+    running an interrupted command again resumes it."""
+    if use_cache and "checkpoint_dir" in est.get_params(deep=False) and est.checkpoint_dir is None:
+        from earmark.embeddings.cache import default_cache_dir
+
+        est.set_params(checkpoint_dir=str((Path(cache_dir) if cache_dir is not None else default_cache_dir()) / "checkpoints"))
+
+
+def _copies_for(p: Prepared, front_end: str, est, seed: int):
+    """Augmented copies of every clip by ``front_end`` if ``est`` asks for waveform augmentation, else None."""
+    wave = waveform_part(getattr(est, "augment", None))
+    return None if wave is None else p.copies(front_end, wave, seed=seed)
 
 
 def build_model(model, *, aggregation: str | None = None, classifier_params: dict | None = None,
@@ -61,7 +79,8 @@ def build_model(model, *, aggregation: str | None = None, classifier_params: dic
             name = type(model).__name__
         est = model
     else:
-        name, est = model, get_model(model)
+        base, options = parse_model(model)
+        name, est = model, set_model_params(get_model(base), base, options)
     params = est.get_params(deep=False)
     if aggregation is not None:
         check_choice("aggregation", aggregation, AGGREGATIONS)
@@ -87,11 +106,13 @@ def candidates(embedders, models, *, aggregation: str | None, random_state: int 
 
 
 def _front_end_of(name: str, embedder):
-    return (MODELS[name].front_end if name in MODELS else None) or embedder
+    base = parse_model(name)[0]
+    return (MODELS[base].front_end if base in MODELS else None) or embedder
 
 
 def _kind(name: str) -> str:
-    return MODELS[name].kind if name in MODELS else "unregistered estimator"
+    base = parse_model(name)[0]
+    return MODELS[base].kind if base in MODELS else "unregistered estimator"
 
 
 def train(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: str = "logreg", aggregation: str = "mean",
@@ -135,6 +156,7 @@ def train(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: str
     """
     name, est = build_model(model if model is not None else classifier, aggregation=aggregation,
                             classifier_params=classifier_params, random_state=random_state, model_params=model_params)
+    _checkpoints(est, cache_dir, use_cache)
     if cv is not None and folds is None:
         from earmark.errors import check_positive
 
@@ -143,8 +165,9 @@ def train(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: str
                  cache_dir=cache_dir, use_cache=use_cache, gate_db=gate_db, progress=progress, train_folds=train_folds,
                  exclude_folds=exclude_folds, strict_paths=strict_paths)
     (front,), (clips,) = p.front_ends.values(), p.clip_sets.values()
+    copies = _copies_for(p, front.name, est, random_state)
     t0 = time.perf_counter()
-    fitted = est.fit(clips, p.labels)
+    fitted = est.fit(clips, p.labels) if copies is None else est.fit(clips, p.labels, augmented=copies)
     info = {
         "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "earmark_version": __version__,
@@ -155,10 +178,10 @@ def train(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: str
         "seconds": {"embed": p.embed_seconds, "fit": time.perf_counter() - t0},
     }
     if cv:
-        scores = cross_validate(est, clips, p.labels, cv=cv, random_state=random_state)
+        scores = cross_validate(est, clips, p.labels, cv=cv, random_state=random_state, augmented=copies)
         info["evaluation"] = {"protocol": p.protocol(None, None, cv, random_state), **{k: v for k, v in scores.items() if k.endswith(("_mean", "_std"))}}
     log.info("trained %s on %d clips of %d classes", name, len(p.clips), len(fitted.classes_))
-    return Model(front, fitted, name, gate_db, info)
+    return Model(front, fitted, parse_model(name)[0], gate_db, info)
 
 
 def train_from_labels(root, *, labels: str, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: str = "logreg",
@@ -221,11 +244,13 @@ def evaluate(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: 
     t_start = time.perf_counter()
     name, est = build_model(model if model is not None else classifier, aggregation=aggregation,
                             classifier_params=classifier_params, random_state=random_state, model_params=model_params)
+    _checkpoints(est, cache_dir, use_cache)
     p = Prepared(data, [_front_end_of(name, embedder)], file_column=file_column, label_column=label_column, fold_column=folds,
                  cache_dir=cache_dir, use_cache=use_cache, gate_db=gate_db, progress=progress, strict_paths=strict_paths)
     (front,), (clips,) = p.front_ends.values(), p.clip_sets.values()
+    copies = _copies_for(p, front.name, est, random_state)
     result = p.with_root(lambda: cross_validate(est, clips, p.labels, folds=p.folds, test_folds=test_folds, cv=cv,
-                                                random_state=random_state, progress=progress))
+                                                random_state=random_state, augmented=copies, progress=progress))
     fit_s = result.pop("fit_seconds")
     return {
         **result,
@@ -244,7 +269,10 @@ def evaluate(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: 
 def _prepare_candidates(data, embedders, models, *, aggregation, seed, **prepare) -> tuple[list[Candidate], Prepared]:
     """Every candidate model, and the dataset embedded once by each front end they need."""
     cands = candidates(list(embedders), list(models), aggregation=aggregation, random_state=seed)
+    for c in cands:
+        _checkpoints(c.estimator, prepare["cache_dir"], prepare["use_cache"])
     p = Prepared(data, list(dict.fromkeys(c.front_end for c in cands)), **prepare)
+    cands = [Candidate(c.front_end, c.name, c.estimator, _copies_for(p, c.front_end, c.estimator, seed)) for c in cands]
     return cands, p
 
 

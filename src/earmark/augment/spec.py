@@ -80,14 +80,23 @@ class Mixup:
         return mixed.astype(np.float32), soft.astype(np.float32)
 
 
-AUGMENTATIONS = {"specaugment": SpecAugment, "mixup": Mixup}
+SPECTRAL = {"specaugment": SpecAugment, "mixup": Mixup}
 
 
-def parse_augment(value: str | None) -> list[str]:
-    """``"specaugment,mixup"`` -> ``["specaugment", "mixup"]``, checked against :data:`AUGMENTATIONS`."""
-    names = [v.strip() for v in (value or "").split(",") if v.strip()]
-    unknown = [n for n in names if n not in AUGMENTATIONS]
-    if unknown:
-        raise ParameterError(f"The 'augment' parameter names {', '.join(map(repr, unknown))}; choose from {', '.join(AUGMENTATIONS)} "
-                             "(comma-separated).")
-    return names
+def spectral(options: dict) -> list:
+    """The SpecAugment and mixup objects ``--augment`` options ask for (``specaugment=0.2``: widest mask 20%; ``mixup=0.4``: alpha)."""
+    out = []
+    if "specaugment" in options:
+        v = options["specaugment"]
+        out.append(SpecAugment() if v is None else SpecAugment(max_freq_fraction=_float("specaugment", v), max_time_fraction=_float("specaugment", v)))
+    if "mixup" in options:
+        v = options["mixup"]
+        out.append(Mixup() if v is None else Mixup(alpha=_float("mixup", v)))
+    return out
+
+
+def _float(name: str, text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ParameterError(f"The 'augment' parameter's {name}={text} is not a number; write e.g. {name}=0.2.") from None

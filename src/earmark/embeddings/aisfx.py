@@ -120,3 +120,25 @@ class AisfxEmbedder(Embedder):
                 batch = np.ascontiguousarray(blocks[starts[i : i + self.batch_size]])
                 out.append(net(torch.from_numpy(batch)).numpy())
         return np.concatenate(out).astype(np.float32, copy=False)
+
+
+class AisfxBlocks(AisfxEmbedder):
+    """``aisfx-mel``: the aiSFX network's input, its normalised log-mel blocks ``(100 frames, 96 bands)`` per window.
+
+    The front end of ``finetune:aisfx``: the same blocks, times and levels
+    as ``aisfx``, before the network, so the network can be trained here.
+    """
+
+    name = "aisfx-mel"
+    version = "0.1.2-1"
+    dims = BLOCK * N_MELS
+    licence = "none (features only; the fine-tuned weights are CC BY 4.0)"
+    measured_realtime = None
+
+    @property
+    def feature_shape(self) -> tuple[int, ...]:
+        return (BLOCK, N_MELS)
+
+    def _forward(self, spec: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        blocks = np.lib.stride_tricks.sliding_window_view(spec, (BLOCK, N_MELS))[:, 0]
+        return np.ascontiguousarray(blocks[starts], dtype=np.float32)

@@ -118,6 +118,40 @@ class EmbeddingCache:
         self._write(entry, emb)
         return emb
 
+    def get_copies(self, embedder: Embedder, path: str | Path, augment, *, seed: int = 0) -> list[Embedding]:
+        """Embeddings of ``augment.copies`` augmented versions of ``path`` (a :class:`~earmark.augment.WaveAugment`).
+
+        The audio is augmented at the embedder's sample rate, seeded by the
+        file's content and ``seed``, so a copy is the same whichever run asks
+        for it, and cached under the embedder like the original.
+        """
+        parts = getattr(embedder, "parts", None)
+        if parts is not None:  # each part's copies (the same draws), joined copy by copy
+            from earmark.embeddings.fusion import fuse
+
+            return [fuse(list(k)) for k in zip(*(self.get_copies(p, path, augment, seed=seed) for p in parts))]
+        from earmark.audio.io import load
+
+        audio_info(path)
+        try:
+            sha = file_sha256(path)
+        except OSError as exc:
+            raise AudioLoadError(f"{path}: cannot be read ({exc.strerror or exc}); check the file and its permissions.") from None
+        entries = [self.entry_path(embedder, hashlib.sha256(f"{sha}:{augment.fingerprint()}:{seed}:{k}".encode()).hexdigest())
+                   for k in range(augment.copies)]
+        if self.enabled:
+            cached = [self._read(e) for e in entries]
+            if all(c is not None for c in cached):
+                self.hits += len(cached)
+                return cached
+        self.misses += len(entries)
+        y, sr = load(path, sr=embedder.sample_rate)
+        embeddings = [embedder.embed_stream([c]) for c in augment.copies_of(y, sr, seed=[int(sha[:15], 16), seed])]
+        if self.enabled:
+            for entry, emb in zip(entries, embeddings):
+                self._write(entry, emb)
+        return embeddings
+
     def _read(self, entry: Path) -> Embedding | None:
         if not entry.is_file():
             return None

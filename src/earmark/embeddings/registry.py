@@ -16,6 +16,12 @@ def _aisfx(**kw) -> Embedder:
     return AisfxEmbedder(**kw)
 
 
+def _aisfx_mel(**kw) -> Embedder:
+    from earmark.embeddings.aisfx import AisfxBlocks
+
+    return AisfxBlocks(**kw)
+
+
 def _mfcc(**kw) -> Embedder:
     from earmark.embeddings.mfcc import MfccEmbedder
 
@@ -60,6 +66,7 @@ EMBEDDERS: dict[str, Callable[..., Embedder]] = {
     "speaker": _speaker,
     "logmel": _logmel,
     "wave": _wave,
+    "aisfx-mel": _aisfx_mel,
 }
 
 

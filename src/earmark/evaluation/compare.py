@@ -37,7 +37,8 @@ def compare(
     rows, results = [], {}
     for cand in track(candidates, description="compare", total=len(candidates), enabled=progress):
         emb, clf = cand.front_end, cand.name
-        r = cross_validate(cand.estimator, clip_sets[emb], labels, folds=folds, test_folds=test_folds, cv=cv, random_state=seed)
+        r = cross_validate(cand.estimator, clip_sets[emb], labels, folds=folds, test_folds=test_folds, cv=cv, random_state=seed,
+                           augmented=getattr(cand, "copies", None))
         key = f"{emb} / {clf}"
         results[key] = r
         n_folds = len(r["folds"])

@@ -43,6 +43,13 @@ def splits(labels: np.ndarray, *, folds=None, test_folds=None, cv: int = 5, rand
     return [(str(i + 1), tr, te) for i, (tr, te) in enumerate(skf.split(np.zeros(len(labels)), labels))]
 
 
+def fit_augmented(model, clips, labels, idx, augmented=None):
+    """Fit ``model`` on the clips at ``idx`` (and their augmented copies, if any)."""
+    if augmented is None:
+        return model.fit([clips[i] for i in idx], labels[idx])
+    return model.fit([clips[i] for i in idx], labels[idx], augmented=[augmented[i] for i in idx])
+
+
 def _training_summary(model) -> dict:
     """Epochs, why training stopped and seconds per epoch, for models that train in epochs (networks)."""
     history = getattr(model, "history_", None)
@@ -62,6 +69,7 @@ def cross_validate(
     test_folds=None,
     cv: int = 5,
     random_state: int | None = 0,
+    augmented=None,
     progress: bool = False,
 ) -> dict:
     """Train a fresh clone of ``estimator`` on all folds but one, test on it, for every fold.
@@ -75,6 +83,9 @@ def cross_validate(
     labels : array-like [shape=(n_clips,)]
     folds : array-like or None
         Official fold of each clip; ``None`` uses stratified ``cv``-fold.
+    augmented : list of list of np.ndarray or None
+        Augmented copies of each clip: a fold trains on the copies of its
+        training clips; test clips are always the originals.
 
     Returns
     -------
@@ -93,7 +104,7 @@ def cross_validate(
     for name, train, test in track(splits(labels, folds=folds, test_folds=test_folds, cv=cv, random_state=random_state), description="folds", enabled=progress):
         t0 = time.perf_counter()
         model = clone(estimator)
-        model.fit([clips[i] for i in train], labels[train])
+        fit_augmented(model, clips, labels, train, augmented)
         t1 = time.perf_counter()
         pred = model.predict([clips[i] for i in test])
         t2 = time.perf_counter()

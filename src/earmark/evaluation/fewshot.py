@@ -17,7 +17,7 @@ from scipy import stats
 from sklearn.metrics import accuracy_score
 
 from earmark.errors import ParameterError
-from earmark.evaluation.cv import splits
+from earmark.evaluation.cv import fit_augmented, splits
 from sklearn.base import clone
 
 from earmark.progress import track
@@ -86,16 +86,16 @@ def learning_curve(
         draws = nested_draws(labels, train, shots, np.random.default_rng([seed, fi, r]))
         for n, idx in draws.items():
             for c in candidates:
-                runs.append(_one_run(clip_sets[c.front_end], labels, idx, test, c.estimator)
+                runs.append(_one_run(clip_sets[c.front_end], labels, idx, test, c.estimator, getattr(c, "copies", None))
                             | {"fold": fold, "repeat": r, "n": n, "embedder": c.front_end, "classifier": c.name})
     return {"runs": runs, "summary": summarise(runs), "chance": 1.0 / len(np.unique(labels)), "shots": shots,
             "repeats": repeats, "folds": [f[0] for f in fold_list]}
 
 
-def _one_run(clips, labels, train_idx, test_idx, estimator) -> dict:
+def _one_run(clips, labels, train_idx, test_idx, estimator, augmented=None) -> dict:
     t0 = time.perf_counter()
     model = clone(estimator)
-    model.fit([clips[i] for i in train_idx], labels[train_idx])
+    fit_augmented(model, clips, labels, train_idx, augmented)
     t1 = time.perf_counter()
     pred = model.predict([clips[i] for i in test_idx])
     return {"accuracy": float(accuracy_score(labels[test_idx], pred)), "n_train": int(len(train_idx)),

@@ -76,6 +76,16 @@ class ClipModel(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
     def _restore(self, parts: dict) -> None:
         """Set the fitted state from the parts :meth:`_parts` returned."""
 
+    def _fit_augmented(self, clips: list[np.ndarray], y: np.ndarray, copies: list[list[np.ndarray]]) -> None:
+        """Learn with augmented ``copies`` of each clip (``copies[i]`` are versions of ``clips[i]``).
+
+        The default trains on the copies as extra clips with their original's
+        label; a model with a validation split overrides this to keep the
+        copies of a validation clip out of training.
+        """
+        extra = [c for cs in copies for c in cs]
+        self._fit(clips + extra, np.concatenate([y, np.repeat(y, [len(cs) for cs in copies])]).astype(y.dtype))
+
     def check_params(self) -> None:
         """Raise :class:`ParameterError` for a bad parameter value, before any audio work (``fit`` checks again)."""
         check_choice("aggregation", self.aggregation, AGGREGATIONS)
@@ -85,8 +95,13 @@ class ClipModel(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         return None
 
     # --- the contract ---------------------------------------------------------------
-    def fit(self, X, y) -> ClipModel:
+    def fit(self, X, y, augmented=None) -> ClipModel:
         """Fit on clips ``X`` (a sequence of ``(n_windows, *shape)`` arrays, or a 2-D array) with labels ``y``.
+
+        ``augmented``, if given, holds for each clip a list of augmented
+        versions of it (clips of the same feature shape, see
+        :mod:`earmark.augment`); they train with the clip's label and are
+        never used for validation.
 
         Raises
         ------
@@ -118,7 +133,10 @@ class ClipModel(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         self.classes_ = encoder.classes_
         self.feature_shape_ = tuple(int(d) for d in shapes.pop())
         self.n_features_in_ = int(np.prod(self.feature_shape_))
-        self._fit(clips, encoder.transform(y))
+        if augmented is None:
+            self._fit(clips, encoder.transform(y))
+        else:
+            self._fit_augmented(clips, encoder.transform(y), _copies(augmented, clips, self.feature_shape_))
         return self
 
     def window_proba(self, clip) -> np.ndarray:
@@ -173,6 +191,21 @@ class ClipModel(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         return tags
+
+
+def _copies(augmented, clips: list[np.ndarray], shape: tuple[int, ...]) -> list[list[np.ndarray]]:
+    """``augmented`` checked: one list of copies per clip, each copy a finite ``(n_windows, *shape)`` array."""
+    augmented = list(augmented)
+    if len(augmented) != len(clips):
+        raise ParameterError(f"augmented has {len(augmented)} entries but X has {len(clips)} clips; give one list of copies per clip.")
+    out = []
+    for i, cs in enumerate(augmented):
+        copies = as_clips(list(cs)) if len(cs) else []
+        for c in copies:
+            if c.shape[1:] != shape:
+                raise ParameterError(f"An augmented copy of clip {i} has windows of shape {c.shape[1:]}; the clips have {shape}.")
+        out.append(copies)
+    return out
 
 
 def _tabular(X) -> bool:

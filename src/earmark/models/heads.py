@@ -82,6 +82,10 @@ class EmbeddingClassifier(ClipModel):
     aggregation : {"mean", "vote", "max"}
     classifier_params : dict or None
         Extra keyword arguments for the scikit-learn classifier.
+    augment : str or None
+        Waveform augmentation of the training clips (``"pitch,noise,copies=4"``,
+        see :mod:`earmark.augment`): augmented copies are embedded and added to
+        the training set by ``train``, ``evaluate``, ``curve`` and ``compare``.
     random_state : int or None
 
     Attributes
@@ -91,17 +95,26 @@ class EmbeddingClassifier(ClipModel):
     """
 
     def __init__(self, classifier: str = "logreg", *, aggregation: str = "mean", classifier_params: dict | None = None,
-                 random_state: int | None = 0) -> None:
+                 augment: str | None = None, random_state: int | None = 0) -> None:
         self.classifier = classifier
         self.aggregation = aggregation
         self.classifier_params = classifier_params
+        self.augment = augment
         self.random_state = random_state
 
     def check_params(self) -> None:
         super().check_params()
         check_head_params(self.classifier, self.classifier_params)
+        from earmark.augment import SPECTRAL, augment_options, parse_augment
+
+        parse_augment(self.augment)
+        on_inputs = [n for n in augment_options(self.augment) if n in SPECTRAL]
+        if on_inputs:
+            raise ParameterError(f"The 'augment' parameter's {' and '.join(on_inputs)} work on a network's input patches; an embedding "
+                                 "head takes waveform augmentation (shift, stretch, pitch, gain, noise, background=DIR).")
 
     def _fit(self, clips, y) -> None:
+        self.check_params()
         windows = np.concatenate(clips).reshape(sum(len(c) for c in clips), -1)
         labels = np.repeat(y, [len(c) for c in clips])
         self.head_ = make_head(self.classifier, random_state=self.random_state, **(self.classifier_params or {}))

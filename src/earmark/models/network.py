@@ -21,6 +21,13 @@ from earmark.models.training import TrainSettings, train_network
 _SCORE_BATCH = 32
 
 
+def store_params(estimator, values: dict) -> None:
+    """Set every constructor argument in ``values`` (``locals()`` of ``__init__``) as an attribute, unchanged (scikit-learn's rule)."""
+    for name, value in values.items():
+        if name not in ("self", "__class__"):
+            setattr(estimator, name, value)
+
+
 class NetworkClassifier(ClipModel):
     """A small network trained on window features (log-mel patches) with clip labels.
 
@@ -29,11 +36,16 @@ class NetworkClassifier(ClipModel):
     architecture : {"sbcnn", "vgg-small", "timbre", "crnn", "wavecnn"}
     aggregation : {"mean", "vote", "max"}
     augment : str or None
-        Training-time augmentation, comma-separated: ``specaugment`` (a
-        frequency band and a stretch of frames masked per patch), ``mixup``
-        (patches and labels mixed in pairs). Never applied when scoring.
+        Training-time augmentation, comma-separated (see :mod:`earmark.augment`):
+        ``specaugment`` (a frequency band and a stretch of frames masked per
+        patch), ``mixup`` (patches and labels mixed in pairs), and waveform
+        transforms whose augmented copies ``train``/``evaluate`` pass to
+        ``fit(..., augmented=)``. Never applied when scoring.
     max_epochs, batch_size, learning_rate, weight_decay, patience, validation_fraction, time_budget_s
         See :class:`earmark.models.training.TrainSettings`.
+    checkpoint_dir : str or None
+        Store a checkpoint here after every epoch; training the same network
+        on the same data again resumes from it (see :mod:`earmark.models.checkpoint`).
     random_state : int
         Seed of the initial weights, the validation split and the batch order.
 
@@ -47,44 +59,56 @@ class NetworkClassifier(ClipModel):
     def __init__(self, architecture: str = "sbcnn", *, aggregation: str = "mean", augment: str | None = None, max_epochs: int = 40,
                  batch_size: int = 32,
                  learning_rate: float = 1e-3, weight_decay: float = 1e-4, patience: int = 8, validation_fraction: float = 0.15,
-                 time_budget_s: float | None = None, random_state: int | None = 0) -> None:
-        self.architecture = architecture
-        self.aggregation = aggregation
-        self.augment = augment
-        self.max_epochs = max_epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
-        self.patience = patience
-        self.validation_fraction = validation_fraction
-        self.time_budget_s = time_budget_s
-        self.random_state = random_state
+                 time_budget_s: float | None = None, checkpoint_dir: str | None = None,
+                 random_state: int | None = 0) -> None:
+        store_params(self, locals())
 
     def _settings(self) -> TrainSettings:
         return TrainSettings(max_epochs=self.max_epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
                              weight_decay=self.weight_decay, patience=self.patience, validation_fraction=self.validation_fraction,
                              time_budget_s=self.time_budget_s, seed=0 if self.random_state is None else int(self.random_state),
-                             augment=tuple(parse_augment(self.augment)))
+                             augment=tuple(parse_augment(self.augment)),
+                             checkpoint_dir=None if self.checkpoint_dir is None else str(self.checkpoint_dir))
 
     def check_params(self) -> None:
         super().check_params()
         self._settings()
 
+    def _build(self, feature_shape: tuple[int, ...], n_classes: int):
+        """A fresh network for windows of ``feature_shape``."""
+        return build_network(self.architecture, feature_shape, n_classes)
+
     def _fit(self, clips, y) -> None:
+        self._fit_augmented(clips, y, [[] for _ in clips])
+
+    def _fit_augmented(self, clips, y, copies) -> None:
+        """Train on the clips and their augmented copies; a copy shares its clip's validation fate and never validates."""
         import torch
 
         settings = self._settings()
         torch.manual_seed(settings.seed)
-        self.network_ = build_network(self.architecture, self.feature_shape_, len(self.classes_))
-        windows = self._patches(np.concatenate(clips))
-        if self.architecture in WAVEFORM:  # one scale for every sample of a waveform
+        self.network_ = self._build(self.feature_shape_, len(self.classes_))
+        originals = self._patches(np.concatenate(clips))
+        self._fit_scale(originals)  # from the original clips only
+        extra = [c for cs in copies for c in cs]
+        windows = np.concatenate([originals, self._patches(np.concatenate(extra))]) if extra else originals
+        n_windows = [len(c) for c in clips] + [len(c) for c in extra]
+        owner = np.concatenate([np.arange(len(clips)), np.repeat(np.arange(len(clips)), [len(cs) for cs in copies])]).astype(int)
+        labels = np.repeat(y[owner], n_windows)
+        clip_of = np.repeat(owner, n_windows)
+        is_copy = np.repeat(np.arange(len(owner)) >= len(clips), n_windows)
+        self.history_ = self._train(np.ascontiguousarray((windows - self.mean_) / self.scale_), labels, clip_of, settings, is_copy)
+
+    def _fit_scale(self, windows: np.ndarray) -> None:
+        """Standardisation from the training windows: one scale for a waveform, per mel band (per feature) otherwise."""
+        if self.architecture in WAVEFORM:
             self.mean_, self.scale_ = np.zeros(1, np.float32), np.array([windows.std() + 1e-6], np.float32)
-        else:  # per mel band (per feature for vectors)
+        else:
             self.mean_ = windows.mean(axis=(0, 2))[:, None].astype(np.float32)
             self.scale_ = (windows.std(axis=(0, 2)) + 1e-6)[:, None].astype(np.float32)
-        labels = np.repeat(y, [len(c) for c in clips])
-        clip_of = np.repeat(np.arange(len(clips)), [len(c) for c in clips])
-        self.history_ = train_network(self.network_, np.ascontiguousarray((windows - self.mean_) / self.scale_), labels, clip_of, len(self.classes_), settings)
+
+    def _train(self, x: np.ndarray, labels: np.ndarray, clip_of: np.ndarray, settings: TrainSettings, is_copy: np.ndarray) -> dict:
+        return train_network(self.network_, x, labels, clip_of, len(self.classes_), settings, is_copy=is_copy)
 
     def _patches(self, windows: np.ndarray) -> np.ndarray:
         """Windows as ``(n, n_mels, n_frames)`` float32 (vectors become one-frame patches), or ``(n, n_samples)`` for waveforms."""
@@ -117,7 +141,7 @@ class NetworkClassifier(ClipModel):
     def _restore(self, parts: dict) -> None:
         import torch
 
-        self.network_ = build_network(self.architecture, self.feature_shape_, len(self.classes_))
+        self.network_ = self._build(self.feature_shape_, len(self.classes_))
         state = {k: torch.from_numpy(np.array(v)) for k, v in parts["weights"].items()}
         self.network_.load_state_dict(state, strict=True)
         self.network_.eval()
@@ -125,4 +149,4 @@ class NetworkClassifier(ClipModel):
         self.history_ = parts.get("history", {})
 
     def parameter_count(self, feature_shape: tuple[int, ...], n_classes: int) -> int | None:
-        return count_parameters(build_network(self.architecture, feature_shape, n_classes))
+        return count_parameters(self._build(feature_shape, n_classes))

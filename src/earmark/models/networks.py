@@ -74,7 +74,7 @@ def timbre(n_mels: int, n_frames: int, n_classes: int):
 
 
 def crnn(n_mels: int, n_frames: int, n_classes: int):
-    from earmark.models.crnn import CRNN  # a module-level class (picklable), imported with torch only when needed
+    from earmark.models.modules import CRNN  # a module-level class (picklable), imported with torch only when needed
 
     return CRNN(n_classes)
 

@@ -17,6 +17,7 @@ from functools import partial
 from earmark.errors import ParameterError
 from earmark.models.base import ClipModel
 from earmark.models.heads import CLASSIFIERS, EmbeddingClassifier
+from earmark.models.finetune import BACKBONES, FinetuneClassifier
 from earmark.models.network import NetworkClassifier
 
 DEFAULT_MODEL = "logreg"
@@ -87,6 +88,62 @@ def set_model_params(estimator: ClipModel, name: str, params: dict) -> ClipModel
     return estimator
 
 
+def split_models(value: str) -> list[str]:
+    """``"sbcnn,sbcnn[augment=pitch,mixup; max_epochs=20]"`` -> the two model texts (commas inside brackets kept)."""
+    out, depth, cur = [], 0, []
+    for ch in value:
+        depth += (ch == "[") - (ch == "]")
+        if ch == "," and depth == 0:
+            out.append("".join(cur).strip())
+            cur = []
+        else:
+            cur.append(ch)
+    out.append("".join(cur).strip())
+    return [v for v in out if v]
+
+
+def parse_model(text: str) -> tuple[str, dict]:
+    """``"sbcnn[augment=specaugment,mixup; max_epochs=20]"`` -> ``("sbcnn", {"augment": "specaugment,mixup", "max_epochs": 20})``.
+
+    Options go in brackets after the name, separated by ``;``; numbers,
+    ``true``/``false`` and ``none`` are read as such, anything else is text.
+
+    Raises
+    ------
+    ParameterError
+        For unbalanced brackets or an option without ``=``.
+    """
+    text = text.strip()
+    if "[" not in text and "]" not in text:
+        return text, {}
+    name, _, rest = text.partition("[")
+    if not rest.endswith("]") or rest.count("[") or rest[:-1].count("]"):
+        raise ParameterError(f"Model {text!r} must be NAME[option=value; option=value] with one pair of brackets at the end.")
+    params = {}
+    for item in rest[:-1].split(";"):
+        if not item.strip():
+            continue
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise ParameterError(f"Model {text!r}: option {item.strip()!r} must be written option=value.")
+        params[key.strip()] = _value(value.strip())
+    return name.strip(), params
+
+
+def _value(text: str):
+    lowered = text.lower()
+    if lowered in ("none", "null"):
+        return None
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
 def model_name(estimator: ClipModel) -> str:
     """The registered name whose factory builds estimators like ``estimator``.
 
@@ -125,3 +182,7 @@ _NETWORKS = {
 for _name, _what in _NETWORKS.items():
     register_model(_name, partial(NetworkClassifier, _name), kind="network", front_end="wave" if _name == "wavecnn" else "logmel",
                    description=_what)
+
+for _name, _backbone in BACKBONES.items():
+    register_model(f"finetune:{_name}", partial(FinetuneClassifier, _name), kind="fine-tuned network", front_end=_backbone.front_end,
+                   description=f"the pretrained {_name} network with a new head; its last block and the head trained here")

@@ -35,6 +35,7 @@ class TrainSettings:
     time_budget_s: float | None = None
     seed: int = 0
     augment: tuple[str, ...] = ()
+    checkpoint_dir: str | None = None
 
     def __post_init__(self) -> None:
         from earmark.augment import parse_augment
@@ -67,11 +68,12 @@ def validation_split(clip_labels: np.ndarray, fraction: float, rng: np.random.Ge
 
 
 def train_network(module, windows: np.ndarray, labels: np.ndarray, clip_of: np.ndarray, n_classes: int,
-                  settings: TrainSettings) -> dict:
+                  settings: TrainSettings, *, is_copy: np.ndarray | None = None) -> dict:
     """Train ``module`` in place on ``windows`` (``(n, *shape)``) with window ``labels``; returns the history.
 
     ``clip_of`` gives each window's clip, so the validation split never cuts
-    a clip in two.
+    a clip in two; ``is_copy`` marks windows of augmented copies, which train
+    with their clip but never validate (and drop out with a validation clip).
 
     Returns
     -------
@@ -84,20 +86,31 @@ def train_network(module, windows: np.ndarray, labels: np.ndarray, clip_of: np.n
 
     torch.manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
+    is_copy = np.zeros(len(windows), bool) if is_copy is None else np.asarray(is_copy, bool)
     clips = np.unique(clip_of)
     clip_labels = np.array([labels[clip_of == c][0] for c in clips])
     val_clips = clips[validation_split(clip_labels, settings.validation_fraction, rng)] if settings.validation_fraction else clips[:0]
-    is_val = np.isin(clip_of, val_clips)
-    x_np, y_np = windows[~is_val], labels[~is_val].astype(np.int64)
+    in_val = np.isin(clip_of, val_clips)
+    is_val = in_val & ~is_copy
+    x_np, y_np = windows[~in_val], labels[~in_val].astype(np.int64)
     x_train, y_train = torch.from_numpy(x_np), torch.from_numpy(y_np)
     x_val, y_val = torch.from_numpy(windows[is_val]), torch.from_numpy(labels[is_val].astype(np.int64))
-    counts = np.bincount(labels[~is_val], minlength=n_classes).astype(np.float64)
+    counts = np.bincount(labels[~in_val], minlength=n_classes).astype(np.float64)
     weights = torch.tensor(np.where(counts > 0, len(y_train) / (n_classes * np.maximum(counts, 1)), 0.0), dtype=torch.float32)
     loss_fn = nn.CrossEntropyLoss(weight=weights)
-    optimiser = torch.optim.AdamW(module.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
+    groups = module.param_groups(settings.learning_rate) if hasattr(module, "param_groups") else [p for p in module.parameters() if p.requires_grad]
+    optimiser = torch.optim.AdamW(groups, lr=settings.learning_rate, weight_decay=settings.weight_decay)
     history, best, best_epoch, best_state, t_start = [], float("inf"), 0, None, time.perf_counter()
-    stopped = "max_epochs"
-    for epoch in range(1, settings.max_epochs + 1):
+    stopped, first_epoch, ckpt = "max_epochs", 1, None
+    if settings.checkpoint_dir:
+        from earmark.models.checkpoint import Checkpoint, fingerprint
+
+        ckpt = Checkpoint(settings.checkpoint_dir, fingerprint(module, windows, labels, clip_of, is_copy, settings.to_dict() | {"checkpoint_dir": None}))
+        resumed = ckpt.load(module=module, optimiser=optimiser, rng=rng)
+        if resumed:
+            history, best, best_epoch, best_state = resumed["history"], resumed["best"], resumed["best_epoch"], resumed["best_state"]
+            first_epoch, t_start = resumed["epoch"] + 1, t_start - resumed["seconds"]
+    for epoch in range(first_epoch, settings.max_epochs + 1):
         t0 = time.perf_counter()
         module.train()
         order = rng.permutation(len(x_train))
@@ -127,7 +140,11 @@ def train_network(module, windows: np.ndarray, labels: np.ndarray, clip_of: np.n
         if monitored < best - 1e-4:
             best, best_epoch = monitored, epoch
             best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
-        elif epoch - best_epoch >= settings.patience:
+        if ckpt is not None:
+            ckpt.save(module=module, optimiser=optimiser, rng=rng, epoch=epoch, history=history, best=best, best_epoch=best_epoch,
+                      best_state=best_state, seconds=time.perf_counter() - t_start)
+        _epoch_done(epoch)
+        if best_epoch != epoch and epoch - best_epoch >= settings.patience:
             stopped = "early stopping"
             break
         if settings.time_budget_s is not None and time.perf_counter() - t_start >= settings.time_budget_s:
@@ -136,23 +153,31 @@ def train_network(module, windows: np.ndarray, labels: np.ndarray, clip_of: np.n
     if best_state is not None:
         module.load_state_dict(best_state)
     module.eval()
+    if ckpt is not None:
+        ckpt.remove()
     return {"epochs": history, "best_epoch": best_epoch, "stopped": stopped, "seconds": time.perf_counter() - t_start,
             "n_train_windows": int(len(x_train)), "n_validation_windows": int(len(x_val)), "n_validation_clips": int(len(val_clips))}
 
 
+def _epoch_done(epoch: int) -> None:
+    """Called after each epoch's checkpoint (tests interrupt training here)."""
+
+
 def _augmented(x: np.ndarray, y: np.ndarray, n_classes: int, augment: tuple[str, ...], rng: np.random.Generator):
-    """A training batch with its augmentations applied: ``(inputs, targets)`` as tensors (soft targets after mixup)."""
+    """A training batch with its on-the-fly augmentations applied: ``(inputs, targets)`` as tensors (soft targets after mixup).
+
+    Waveform transforms in ``augment`` act before training (augmented copies), not here.
+    """
     import torch
 
-    from earmark.augment import Mixup, SpecAugment
+    from earmark.augment import Mixup, SpecAugment, augment_options, spectral
 
-    if "specaugment" in augment and x.ndim == 3:
-        spec = SpecAugment()
-        x = spec.apply(x, spec.draw(rng, len(x), x.shape[1:]))
-    if "mixup" in augment:
-        mix = Mixup()
-        x, soft = mix.apply(x, np.eye(n_classes, dtype=np.float32)[y], mix.draw(rng, len(x)))
-        return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(soft)
+    for aug in spectral(augment_options(",".join(augment))):
+        if isinstance(aug, SpecAugment) and x.ndim == 3:
+            x = aug.apply(x, aug.draw(rng, len(x), x.shape[1:]))
+        elif isinstance(aug, Mixup):
+            x, soft = aug.apply(x, np.eye(n_classes, dtype=np.float32)[y], aug.draw(rng, len(x)))
+            return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(soft)
     return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(y)
 
 

@@ -1,0 +1,104 @@
+"""Torch modules that are classes (the rest are ``nn.Sequential`` built in :mod:`earmark.models.networks`).
+
+- :class:`CRNN`: convolution blocks over frequency, then a bidirectional GRU over time;
+- :class:`FinetuneNet`: a pretrained backbone split into frozen blocks and a trained tail with a new head;
+- :class:`MeanFreqMaxTime`: the aiSFX pooling (mean over bands, max over frames).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+
+class CRNN(nn.Module):
+    """Patches ``(batch, n_mels, n_frames)`` -> logits ``(batch, n_classes)``; any patch size."""
+
+    def __init__(self, n_classes: int) -> None:
+        super().__init__()
+        layers, c_in = [], 1
+        for c_out in (16, 32, 32):
+            layers += [nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(), nn.MaxPool2d((4, 1), ceil_mode=True)]
+            c_in = c_out
+        self.conv = nn.Sequential(*layers, nn.AdaptiveAvgPool2d((1, None)))
+        self.gru = nn.GRU(32, 32, batch_first=True, bidirectional=True)
+        self.out = nn.Sequential(nn.Dropout(0.3), nn.Linear(64, n_classes))
+
+    def forward(self, x):
+        h = self.conv(x.unsqueeze(1)).squeeze(2).transpose(1, 2)  # (batch, frames, channels)
+        seq, _ = self.gru(h)
+        return self.out(seq.mean(dim=1))
+
+
+class MeanFreqMaxTime(nn.Module):
+    """``(batch, channels, frames, bands)`` -> ``(batch, channels)``: mean over bands, then max over frames."""
+
+    def forward(self, x):
+        return x.mean(dim=3).amax(dim=2)
+
+
+class Tail(nn.Module):
+    """The trained part of a fine-tuned network: its upper pretrained blocks, the pooling and the new head."""
+
+    def __init__(self, blocks, pool: nn.Module, dims: int, n_classes: int, *, dropout: float, pretrained_lr_scale: float) -> None:
+        super().__init__()
+        self.blocks = nn.Sequential(*blocks)
+        self.pool = pool
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(dims, n_classes))
+        self.pretrained_lr_scale = pretrained_lr_scale
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        for m in self.blocks.modules():  # pretrained batch-norm statistics stay fixed (few clips would skew them;
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):  # scale and shift still train)
+                m.eval()
+        return self
+
+    def forward(self, x):
+        return self.head(self.pool(self.blocks(x)))
+
+    def param_groups(self, learning_rate: float) -> list[dict]:
+        """Optimiser groups: pretrained blocks at ``pretrained_lr_scale * learning_rate``, the new head at ``learning_rate``."""
+        groups = [{"params": list(self.head.parameters()), "lr": learning_rate}]
+        pretrained = [p for p in self.blocks.parameters() if p.requires_grad]
+        if pretrained:
+            groups.append({"params": pretrained, "lr": learning_rate * self.pretrained_lr_scale})
+        return groups
+
+
+class FinetuneNet(nn.Module):
+    """Frozen lower blocks (always in eval mode, no gradients) followed by a trained :class:`Tail`."""
+
+    def __init__(self, prepare: nn.Module, frozen_blocks, trained_blocks, pool: nn.Module, dims: int, n_classes: int, *,
+                 dropout: float, pretrained_lr_scale: float) -> None:
+        super().__init__()
+        self.has_frozen_blocks = bool(frozen_blocks)
+        if trained_blocks:
+            self.frozen = nn.Sequential(prepare, *frozen_blocks)
+            self.tail = Tail(trained_blocks, pool, dims, n_classes, dropout=dropout, pretrained_lr_scale=pretrained_lr_scale)
+        else:  # head only: the pooling is frozen too, so cached outputs are vectors
+            self.frozen = nn.Sequential(prepare, *frozen_blocks, pool)
+            self.tail = Tail([], nn.Identity(), dims, n_classes, dropout=dropout, pretrained_lr_scale=pretrained_lr_scale)
+        for p in self.frozen.parameters():
+            p.requires_grad_(False)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self.frozen.eval()  # frozen batch-norm statistics stay as pretrained
+        return self
+
+    def forward(self, x):
+        return self.tail(self.frozen(x))
+
+    def param_groups(self, learning_rate: float) -> list[dict]:
+        return self.tail.param_groups(learning_rate)
+
+    def frozen_outputs(self, x, *, batch_size: int = 32):
+        """The frozen part's output for windows ``x`` (numpy), as a float32 numpy array."""
+        self.frozen.eval()
+        out = []
+        with torch.inference_mode():
+            for i in range(0, len(x), batch_size):
+                out.append(self.frozen(torch.from_numpy(x[i : i + batch_size])).numpy())
+        return np.concatenate(out).astype(np.float32, copy=False)
