@@ -7,7 +7,6 @@ import zipfile
 
 import numpy as np
 import pytest
-import soundfile as sf
 import torch
 from typer.testing import CliRunner
 
