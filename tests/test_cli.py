@@ -234,6 +234,10 @@ def test_train_from_audacity_labels_over_long_recordings(demo_subset, tmp_path):
     assert m.info["data"]["classes"] == {"background": 6, "dog": 6, "rain": 6, "rooster": 6}
     r = run("train", tmp_path, "--labels", "raven", "--out", tmp_path / "x.earmark", "--embedder", "mfcc")
     assert r.exit_code == 1 and "no recording has a raven label file" in r.output
+    r = run("train", rec_dir, "--labels", "audacity", "--embedder", "mfcc", "--augment", "pitch", "--out", tmp_path / "y.earmark")
+    assert r.exit_code == 1 and "training from labelled recordings takes specaugment and mixup only" in r.output
+    r = run("train", rec_dir, "--labels", "audacity", "--embedder", "mfcc", "--max-epochs", "2", "--out", tmp_path / "y.earmark")
+    assert r.exit_code == 1 and "takes no parameter 'max_epochs'" in r.output  # options reach the model, never silently dropped
 
 
 def test_listen_classifies_a_file_stream_and_reports_latency(demo_subset, cache_dir, tmp_path):

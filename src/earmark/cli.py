@@ -192,7 +192,8 @@ def train(
         name = _model_name(model, classifier)
         if labels is not None:
             m = api.train_from_labels(data, labels=labels, model=name, embedder=embedder, aggregation=aggregation,
-                                      background=background, cache_dir=cache_dir, use_cache=not no_cache, progress=progress)
+                                      background=background, cache_dir=cache_dir, use_cache=not no_cache,
+                                      model_params=_network_params(max_epochs, time_budget_s, augment), progress=progress)
             path = m.save(out_path)
             report_skipped(m.info["skipped"])
             d = m.info["data"]

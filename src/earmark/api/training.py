@@ -186,17 +186,23 @@ def train(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: str
 
 def train_from_labels(root, *, labels: str, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: str = "logreg",
                       aggregation: str = "mean", background: bool = True, classifier_params: dict | None = None,
-                      cache_dir=None, use_cache: bool = True, random_state: int = 0, progress: bool = False) -> Model:
+                      cache_dir=None, use_cache: bool = True, random_state: int = 0, model_params: dict | None = None,
+                      progress: bool = False) -> Model:
     """Train on labelled events in long recordings (label files beside them, see :mod:`earmark.data.annotations`).
 
     With ``background``, unlabelled stretches become a ``background`` class,
-    so the model can say "none of these".
+    so the model can say "none of these". ``model_params`` as for :func:`train`;
+    waveform augmentation needs clip files and is refused here.
     """
     from earmark.data.annotations import annotated_recordings, balance_background, clips_from_events
     from earmark.data.labels import read_labels
 
     name, est = build_model(model if model is not None else classifier, aggregation=aggregation,
-                            classifier_params=classifier_params, random_state=random_state)
+                            classifier_params=classifier_params, random_state=random_state, model_params=model_params)
+    if waveform_part(getattr(est, "augment", None)) is not None:
+        raise ParameterError("The 'augment' parameter's waveform transforms make copies of clip files; training from labelled "
+                             "recordings takes specaugment and mixup only (or cut the events into clips first).")
+    _checkpoints(est, cache_dir, use_cache)
     t0 = time.perf_counter()
     pairs = annotated_recordings(root, labels)
     emb = get_embedder(_front_end_of(name, embedder))
