@@ -61,3 +61,10 @@ def _line(description: str, done: int, total: int | None, elapsed: float) -> Non
     line = f"{description}: {done}/{total if total else '?'}{share}, {elapsed:.0f} s"
     log.info(line)  # for log files; the line below is for whoever watches stderr
     print(line, file=sys.stderr, flush=True)
+
+
+def note(line: str, *, enabled: bool = True) -> None:
+    """One progress line for work without a known count (a network's epochs): logged, and printed to stderr when ``enabled``."""
+    log.info(line)
+    if enabled:
+        print(line, file=sys.stderr, flush=True)

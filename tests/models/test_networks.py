@@ -67,6 +67,7 @@ def test_a_network_model_runs_through_train_predict_detect_listen(demo_subset, c
                             "--cache-dir", str(cache_dir)])
     assert r.exit_code == 0, r.output
     assert "trained timbre on logmel features: 9 clips" in r.output
+    assert "epoch 3/3: loss " in r.output and "validation loss" in r.output  # one progress line per epoch
     import zipfile
 
     meta = json.loads(zipfile.ZipFile(model).read("earmark.json"))

@@ -45,10 +45,13 @@ class Candidate:
     copies: list | None = None
 
 
-def _checkpoints(est, cache_dir, use_cache: bool) -> None:
+def _checkpoints(est, cache_dir, use_cache: bool, progress: bool = False) -> None:
     """Networks checkpoint every epoch beside the embedding cache (unless the cache is off or a folder is set), so
-    running an interrupted command again resumes it."""
-    if use_cache and "checkpoint_dir" in est.get_params(deep=False) and est.checkpoint_dir is None:
+    running an interrupted command again resumes it; with ``progress`` they print a line per epoch."""
+    params = est.get_params(deep=False)
+    if progress and "progress" in params:
+        est.set_params(progress=True)
+    if use_cache and "checkpoint_dir" in params and est.checkpoint_dir is None:
         from earmark.embeddings.cache import default_cache_dir
 
         est.set_params(checkpoint_dir=str((Path(cache_dir) if cache_dir is not None else default_cache_dir()) / "checkpoints"))
@@ -156,7 +159,7 @@ def train(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: str
     """
     name, est = build_model(model if model is not None else classifier, aggregation=aggregation,
                             classifier_params=classifier_params, random_state=random_state, model_params=model_params)
-    _checkpoints(est, cache_dir, use_cache)
+    _checkpoints(est, cache_dir, use_cache, progress)
     if cv is not None and folds is None:
         from earmark.errors import check_positive
 
@@ -202,7 +205,7 @@ def train_from_labels(root, *, labels: str, model=None, embedder: str = DEFAULT_
     if waveform_part(getattr(est, "augment", None)) is not None:
         raise ParameterError("The 'augment' parameter's waveform transforms make copies of clip files; training from labelled "
                              "recordings takes specaugment and mixup only (or cut the events into clips first).")
-    _checkpoints(est, cache_dir, use_cache)
+    _checkpoints(est, cache_dir, use_cache, progress)
     t0 = time.perf_counter()
     pairs = annotated_recordings(root, labels)
     emb = get_embedder(_front_end_of(name, embedder))
@@ -250,7 +253,7 @@ def evaluate(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: 
     t_start = time.perf_counter()
     name, est = build_model(model if model is not None else classifier, aggregation=aggregation,
                             classifier_params=classifier_params, random_state=random_state, model_params=model_params)
-    _checkpoints(est, cache_dir, use_cache)
+    _checkpoints(est, cache_dir, use_cache, progress)
     p = Prepared(data, [_front_end_of(name, embedder)], file_column=file_column, label_column=label_column, fold_column=folds,
                  cache_dir=cache_dir, use_cache=use_cache, gate_db=gate_db, progress=progress, strict_paths=strict_paths)
     (front,), (clips,) = p.front_ends.values(), p.clip_sets.values()

@@ -46,6 +46,8 @@ class NetworkClassifier(ClipModel):
     checkpoint_dir : str or None
         Store a checkpoint here after every epoch; training the same network
         on the same data again resumes from it (see :mod:`earmark.models.checkpoint`).
+    progress : bool
+        Print a line per epoch (loss, accuracy, seconds) to stderr; every epoch is logged either way.
     random_state : int
         Seed of the initial weights, the validation split and the batch order.
 
@@ -60,7 +62,7 @@ class NetworkClassifier(ClipModel):
                  batch_size: int = 32,
                  learning_rate: float = 1e-3, weight_decay: float = 1e-4, patience: int = 8, validation_fraction: float = 0.15,
                  time_budget_s: float | None = None, checkpoint_dir: str | None = None,
-                 random_state: int | None = 0) -> None:
+                 progress: bool = False, random_state: int | None = 0) -> None:
         store_params(self, locals())
 
     def _settings(self) -> TrainSettings:
@@ -68,7 +70,8 @@ class NetworkClassifier(ClipModel):
                              weight_decay=self.weight_decay, patience=self.patience, validation_fraction=self.validation_fraction,
                              time_budget_s=self.time_budget_s, seed=0 if self.random_state is None else int(self.random_state),
                              augment=tuple(parse_augment(self.augment)),
-                             checkpoint_dir=None if self.checkpoint_dir is None else str(self.checkpoint_dir))
+                             checkpoint_dir=None if self.checkpoint_dir is None else str(self.checkpoint_dir),
+                             progress=bool(self.progress))
 
     def check_params(self) -> None:
         super().check_params()

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from earmark.errors import check_fraction, check_positive
+from earmark.progress import note
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ class TrainSettings:
     seed: int = 0
     augment: tuple[str, ...] = ()
     checkpoint_dir: str | None = None
+    progress: bool = False
 
     def __post_init__(self) -> None:
         from earmark.augment import parse_augment
@@ -105,7 +107,7 @@ def train_network(module, windows: np.ndarray, labels: np.ndarray, clip_of: np.n
     if settings.checkpoint_dir:
         from earmark.models.checkpoint import Checkpoint, fingerprint
 
-        ckpt = Checkpoint(settings.checkpoint_dir, fingerprint(module, windows, labels, clip_of, is_copy, settings.to_dict() | {"checkpoint_dir": None}))
+        ckpt = Checkpoint(settings.checkpoint_dir, fingerprint(module, windows, labels, clip_of, is_copy, settings.to_dict() | {"checkpoint_dir": None, "progress": None}))
         resumed = ckpt.load(module=module, optimiser=optimiser, rng=rng)
         if resumed:
             history, best, best_epoch, best_state = resumed["history"], resumed["best"], resumed["best_epoch"], resumed["best_state"]
@@ -134,9 +136,9 @@ def train_network(module, windows: np.ndarray, labels: np.ndarray, clip_of: np.n
         monitored = record.get("val_loss", record["loss"])
         record["seconds"] = time.perf_counter() - t0
         history.append(record)
-        log.info("epoch %d/%d: loss %.3f, accuracy %.3f%s, %.1f s", epoch, settings.max_epochs, record["loss"], record["accuracy"],
-                 f", validation loss {record['val_loss']:.3f}, accuracy {record['val_accuracy']:.3f}" if "val_loss" in record else "",
-                 record["seconds"])
+        val = f", validation loss {record['val_loss']:.3f}, accuracy {record['val_accuracy']:.3f}" if "val_loss" in record else ""
+        note(f"epoch {epoch}/{settings.max_epochs}: loss {record['loss']:.3f}, accuracy {record['accuracy']:.3f}{val}, "
+             f"{record['seconds']:.1f} s", enabled=settings.progress)
         if monitored < best - 1e-4:
             best, best_epoch = monitored, epoch
             best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
