@@ -60,5 +60,5 @@ def waveform_part(value: str | None) -> WaveAugment | None:
     return wave_augment(augment_options(value))
 
 
-__all__ = ["AUGMENTATIONS", "Mixup", "ParameterError", "SpecAugment", "WaveAugment", "augment_options", "parse_augment",
+__all__ = ["AUGMENTATIONS", "Mixup", "SpecAugment", "WaveAugment", "augment_options", "parse_augment",
            "spectral", "wave_augment", "waveform_part"]

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from earmark.errors import OutputError
 from earmark.fileio import atomic_write
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ class Checkpoint:
                 f.write(blob)
             with atomic_write(self.json_path, "w") as f:
                 json.dump(meta, f)
-        except Exception as exc:  # a checkpoint is a convenience: never stop training for it
+        except OutputError as exc:  # a checkpoint is a convenience: never stop training for it
             log.warning("could not write the training checkpoint in %s (%s); training goes on without one", self.directory, exc)
 
     def load(self, *, module, optimiser, rng: np.random.Generator) -> dict | None:
