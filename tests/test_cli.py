@@ -287,3 +287,19 @@ def test_listen_vad_gate_passes_speech_and_blocks_rain(demo_subset, fsdd, cache_
         assert r.exit_code == 0, r.output
         counts[name] = len([line for line in r.stdout.splitlines() if " s  " in line])
     assert counts["rain"] == 0 and counts["speech"] >= 3, counts
+
+
+def test_mix_from_the_command_line(esc10, tmp_path):
+    out = tmp_path / "mixtures"
+    args = ("mix", "--backgrounds", esc10, "--events", esc10 / "metadata.csv", "--background-classes", "rain,helicopter",
+            "--event-classes", "rooster", "--folds", "4", "--duration-s", "6", "--ebr-db", "-3,3", "--out", out, "--seed", "2")
+    r = run(*args, "--split", "train=4,test=3", "--quiet")
+    assert r.exit_code == 0, r.output
+    assert "wrote 7 mixtures of 6 s at 44100 Hz (train 4" in r.output and "tags rooster" in r.output
+    assert (out / "metadata.csv").read_text().startswith("filename,label,split,background,events\n")
+    r = run(*args[:-4], "--out", tmp_path / "x", "--n", "3", "--split", "a=1")
+    assert r.exit_code == 1 and "--n N or per split with --split" in r.output
+    r = run(*args[:-4], "--out", tmp_path / "x", "--split", "train:4")
+    assert r.exit_code == 1 and "--split train:4: write each split as NAME=COUNT" in r.output
+    r = run(*args[:-4], "--out", tmp_path / "x", "--n", "3", "--ebr-db", "loud")
+    assert r.exit_code == 1 and "--ebr-db loud: give comma-separated numbers" in r.output

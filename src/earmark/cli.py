@@ -497,6 +497,51 @@ def listen(
     _run(go)
 
 
+@app.command()
+def mix(
+    backgrounds: Annotated[Path, typer.Option(help="Background recordings: a dataset folder or CSV (label column = class).")],
+    events: Annotated[Path, typer.Option(help="Event recordings: a dataset folder or CSV (label column = the tag).")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="New (or empty) folder for the mixtures and metadata.csv.")],
+    n: Annotated[int | None, typer.Option("--n", help="Number of mixtures (one split named 'all'); or give --split.")] = None,
+    split: Annotated[str | None, typer.Option(help="Mixtures per split, e.g. train=36,test=500; no source recording is in two splits.")] = None,
+    duration_s: Annotated[float, typer.Option("--duration-s", help="Length of each mixture in seconds.")] = 10.0,
+    ebr_db: Annotated[str, typer.Option("--ebr-db", help="Event-to-background ratios to draw from (dB, RMS over the event).")] = "-6,0,6",
+    event_rate: Annotated[float, typer.Option(help="Probability that a mixture holds events.")] = 0.5,
+    max_events: Annotated[int, typer.Option(help="A mixture with events holds 1 to this many.")] = 1,
+    background_classes: Annotated[str | None, typer.Option(help="Use only these background classes (comma-separated).")] = None,
+    event_classes: Annotated[str | None, typer.Option(help="Use only these event classes (comma-separated).")] = None,
+    folds: Annotated[str | None, typer.Option(help="Use only recordings in these folds (comma-separated values of --fold-column).")] = None,
+    fold_column: Annotated[str, typer.Option(help="Column holding the folds.")] = "fold",
+    group_column: Annotated[str | None, typer.Option(help="Column naming each clip's source recording (default: src_file if present).")] = None,
+    sample_rate: Annotated[int | None, typer.Option(help="Sample rate of the mixtures (default: the sources' most common).")] = None,
+    seed: SeedOpt = 0,
+    quiet: Quiet = False,
+) -> None:
+    """Make weakly labelled mixtures: events at random times in background recordings, 24-bit WAV + metadata.csv + events.csv."""
+    from earmark import api
+    from earmark.data.mix import parse_splits
+    from earmark.errors import ParameterError
+
+    def go(progress):
+        if (n is None) == (split is None):
+            raise ParameterError("Give the number of mixtures with --n N or per split with --split train=36,test=500 (one of them).")
+        try:
+            ebrs = [float(v) for v in ebr_db.split(",") if v.strip()]
+        except ValueError:
+            raise ParameterError(f"--ebr-db {ebr_db}: give comma-separated numbers in dB, e.g. -6,0,6.") from None
+        result = api.mix(backgrounds, events, out_dir, splits=parse_splits(split) if split else {"all": n}, duration_s=duration_s,
+                         ebr_db=ebrs, event_rate=event_rate, max_events=max_events, seed=seed, sample_rate=sample_rate,
+                         background_classes=_csv_list(background_classes, "--background-classes"),
+                         event_classes=_csv_list(event_classes, "--event-classes"), folds=_csv_list(folds, "--folds"),
+                         fold_column=fold_column, group_column=group_column, progress=progress)
+        report_skipped(result["skipped"])
+        parts = ", ".join(f"{k} {v} ({result['with_events'][k]} with events)" for k, v in result["by_split"].items())
+        say(f"wrote {result['n_mixtures']} mixtures of {duration_s:g} s at {result['sample_rate']} Hz ({parts}; tags "
+            f"{', '.join(result['tags'])}; common scale {result['scale']:.3f}) -> {Path(result['out']) / 'metadata.csv'}")
+
+    _run(go, quiet)
+
+
 def main() -> None:
     app()
 

@@ -168,6 +168,31 @@ def load(path: str | Path, *, sr: int | None = None, min_duration_s: float = MIN
     return y, rate
 
 
+def read_span(info: AudioInfo, start_s: float, duration_s: float, *, sr: int) -> np.ndarray:
+    """Read ``duration_s`` seconds from ``start_s`` of a checked file as mono float32 at ``sr`` Hz.
+
+    Only the span is decoded, so memory follows ``duration_s`` whatever the
+    file's length; a span past the end comes back shorter.
+
+    Raises
+    ------
+    AudioLoadError
+        If the span cannot be decoded or holds non-finite samples.
+    """
+    start = max(0, int(round(start_s * info.sample_rate)))
+    frames = max(0, min(int(round(duration_s * info.sample_rate)), info.frames - start))
+    try:
+        block = sf.read(str(info.path), start=start, frames=frames, dtype="float32", always_2d=True)[0] if frames else np.zeros((0, 1), np.float32)
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise AudioLoadError(f"{info.path}: decoding failed at {start_s:.2f} s ({_short(exc)}); re-export the file.") from None
+    mono = block.mean(axis=1, dtype=np.float32) if block.shape[1] > 1 else block[:, 0]
+    if not np.isfinite(mono).all():
+        raise AudioLoadError(f"{info.path}: contains NaN or infinite samples after {start_s:.2f} s; re-export the file.")
+    if sr != info.sample_rate and len(mono):
+        mono = soxr.resample(mono, info.sample_rate, sr, quality="HQ")
+    return np.ascontiguousarray(mono, dtype=np.float32)
+
+
 def find_audio_files(paths) -> list[Path]:
     """Expand files and folders (recursively) into a sorted list of audio files.
 

@@ -30,6 +30,7 @@ class Clip:
     path: Path
     label: str
     fold: str | None = None
+    group: str | None = None  # the source recording the clip was cut from (clips of one group share a fold)
 
 
 @dataclass
@@ -53,9 +54,9 @@ class Dataset:
 
 def load_dataset(
     root: str | Path, *, file_column: str = "filename", label_column: str = "label", fold_column: str | None = None,
-    strict_paths: bool = False,
+    strict_paths: bool = False, group_column: str | None = None,
 ) -> Dataset:
-    """Read ``root`` as a dataset.
+    """Read ``root`` as a dataset (a folder, or a CSV file whose paths are relative to its folder).
 
     Paths in ``metadata.csv`` that are absolute or climb out of ``root``
     (``../``) are allowed with one warning, or refused with ``strict_paths``.
@@ -67,19 +68,25 @@ def load_dataset(
         rows, or no clips are found.
     """
     root = Path(root)
+    if root.suffix.lower() == ".csv" and root.is_file():
+        ds = _from_csv(root.parent, root, file_column, label_column, fold_column, strict_paths, group_column)
+        if not ds.clips:
+            raise DatasetError(f"{root}: lists no audio clips that exist; check its {file_column!r} column.")
+        return ds
     if not root.is_dir():
         raise DatasetError(f"{root}: not a folder; DATA must be a folder with {METADATA} or class sub-folders.")
     csv_path = root / METADATA
     if csv_path.is_file():
-        ds = _from_csv(root, csv_path, file_column, label_column, fold_column, strict_paths)
+        ds = _from_csv(root, csv_path, file_column, label_column, fold_column, strict_paths, group_column)
     else:
-        ds = _from_folders(root, fold_column)
+        ds = _from_folders(root, fold_column or group_column)
     if not ds.clips:
         raise DatasetError(f"{root}: no audio clips found ({', '.join(SUPPORTED_EXTENSIONS)}); check the folder.")
     return ds
 
 
-def _from_csv(root: Path, csv_path: Path, file_column: str, label_column: str, fold_column: str | None, strict_paths: bool) -> Dataset:
+def _from_csv(root: Path, csv_path: Path, file_column: str, label_column: str, fold_column: str | None, strict_paths: bool,
+              group_column: str | None = None) -> Dataset:
     try:
         with open(csv_path, newline="", encoding="utf-8-sig") as f:
             reader = csv.DictReader(f)
@@ -87,7 +94,8 @@ def _from_csv(root: Path, csv_path: Path, file_column: str, label_column: str, f
             rows = list(reader)
     except (UnicodeDecodeError, csv.Error) as exc:
         raise DatasetError(f"{csv_path}: not a readable CSV file ({exc}); save it as UTF-8 CSV.") from None
-    for option, name in (("--file-column", file_column), ("--label-column", label_column), ("--folds", fold_column)):
+    for option, name in (("--file-column", file_column), ("--label-column", label_column), ("--folds", fold_column),
+                         ("--group-column", group_column)):
         if name is not None and name not in columns:
             raise DatasetError(
                 f"{csv_path}: no column named {name!r} (columns: {', '.join(columns) or 'none'}); pass the right name with {option}."
@@ -109,7 +117,8 @@ def _from_csv(root: Path, csv_path: Path, file_column: str, label_column: str, f
             missing.append((path, f"listed in {METADATA} line {line} but not found"))
             continue
         fold = (row.get(fold_column) or "").strip() if fold_column else None
-        clips.append(Clip(path, label, fold or None))
+        group = (row.get(group_column) or "").strip() if group_column else None
+        clips.append(Clip(path, label, fold or None, group or None))
     if outside:
         log.warning("%s: %d path(s) point outside %s (e.g. %r); allowed, but the dataset is not self-contained "
                     "(--strict-paths refuses them)", csv_path, len(outside), root, outside[0])
@@ -118,7 +127,7 @@ def _from_csv(root: Path, csv_path: Path, file_column: str, label_column: str, f
 
 def _from_folders(root: Path, fold_column: str | None) -> Dataset:
     if fold_column is not None:
-        raise DatasetError(f"{root}: --folds needs a {METADATA} with a fold column; this folder has none.")
+        raise DatasetError(f"{root}: --folds and --group-column need a {METADATA} with that column; this folder has none.")
     clips, missing = [], []
     for sub in sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")):
         for p in sorted(sub.rglob("*")):
@@ -129,3 +138,16 @@ def _from_folders(root: Path, fold_column: str | None) -> Dataset:
             elif p.is_symlink() and not p.exists():
                 missing.append((p, "a broken link or a link loop; fix or remove it"))
     return Dataset(root, clips, missing)
+
+
+def metadata_columns(root: str | Path) -> list[str]:
+    """The header of ``root`` (a CSV file) or of ``root/metadata.csv``; empty for a class-folder dataset."""
+    root = Path(root)
+    csv_path = root if root.suffix.lower() == ".csv" else root / METADATA
+    if not csv_path.is_file():
+        return []
+    try:
+        with open(csv_path, newline="", encoding="utf-8-sig") as f:
+            return next(csv.reader(f), [])
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DatasetError(f"{csv_path}: not a readable CSV file ({exc}); save it as UTF-8 CSV.") from None

@@ -1,0 +1,34 @@
+"""Operations that make datasets rather than models: ``mix`` (weakly labelled mixtures)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from earmark.data.mix import MixSettings, make_mixtures
+
+
+def mix(backgrounds, events, out_dir, *, splits: dict[str, int], duration_s: float = 10.0, ebr_db=(-6.0, 0.0, 6.0),
+        event_rate: float = 0.5, max_events: int = 1, seed: int = 0, sample_rate: int | None = None,
+        background_classes: list[str] | None = None, event_classes: list[str] | None = None, folds: list[str] | None = None,
+        fold_column: str = "fold", group_column: str | None = None, progress: bool = False) -> dict:
+    """Write weakly labelled mixtures of ``events`` in ``backgrounds`` (dataset folders or CSV files) to ``out_dir``.
+
+    ``splits`` gives the number of mixtures per split (``{"train": 36, "test": 500}``); the source recordings of each
+    class are dealt out to the splits, so none is heard in two. See :mod:`earmark.data.mix` for the definitions.
+
+    Returns
+    -------
+    dict
+        ``out``, ``n_mixtures``, ``by_split``, ``with_events``, ``sample_rate``, ``scale`` (the common factor),
+        ``tags``, ``seconds`` and ``skipped`` (``{"file", "reason"}`` for recordings that could not be used).
+
+    Examples
+    --------
+    >>> mix("esc10", "esc10", "mixtures", splits={"train": 36, "test": 500}, event_classes=["dog"],
+    ...     background_classes=["rain", "sea_waves"], folds=["3", "4", "5"])  # doctest: +SKIP
+    """
+    settings = MixSettings(splits=dict(splits), duration_s=duration_s, ebr_db=tuple(float(v) for v in ebr_db),
+                           event_rate=event_rate, max_events=max_events, seed=seed, sample_rate=sample_rate)
+    return make_mixtures(Path(backgrounds), Path(events), out_dir, settings, background_classes=background_classes,
+                         event_classes=event_classes, folds=folds, fold_column=fold_column, group_column=group_column,
+                         progress=progress)
