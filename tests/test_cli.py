@@ -303,3 +303,30 @@ def test_mix_from_the_command_line(esc10, tmp_path):
     assert r.exit_code == 1 and "--split train:4: write each split as NAME=COUNT" in r.output
     r = run(*args[:-4], "--out", tmp_path / "x", "--n", "3", "--ebr-db", "loud")
     assert r.exit_code == 1 and "--ebr-db loud: give comma-separated numbers" in r.output
+
+
+def test_weak_label_transfer_from_the_command_line(esc10, tmp_path, cache_dir):
+    common = ("--backgrounds", esc10, "--events", esc10, "--background-classes", "rain,sea_waves", "--duration-s", "4", "--quiet")
+    assert run("mix", *common, "--event-classes", "crying_baby", "--folds", "1", "--n", "10", "--out", tmp_path / "src").exit_code == 0
+    r = run("mix", *common, "--event-classes", "dog", "--folds", "2", "--split", "train=8,test=4", "--out", tmp_path / "tgt")
+    assert r.exit_code == 0, r.output
+    source = tmp_path / "source.earmark"
+    r = run("train", tmp_path / "src", "--model", "lstm-tagger", "--max-epochs", "2", "--out", source, "--cache-dir", cache_dir, "-q")
+    assert r.exit_code == 0, r.output
+    assert "1 classes (crying_baby)" in r.output
+    target = tmp_path / "target.earmark"
+    r = run("train", tmp_path / "tgt", "--model", "lstm-tagger", "--folds", "split", "--train-folds", "train", "--max-epochs", "2",
+            "--pretrained", source, "--transfer", "parallel-low", "--out", target, "--cache-dir", cache_dir, "-q")
+    assert r.exit_code == 0, r.output
+    meta = json.loads(__import__("zipfile").ZipFile(target).read("earmark.json"))
+    assert meta["model"]["params"]["transfer"] == "parallel-low" and meta["classes"] == ["dog"]
+    clips = sorted((tmp_path / "tgt" / "audio" / "test").glob("*.wav"))
+    r = run("predict", target, *clips, "--format", "json")
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.output)
+    assert len(rows) == 4 and {row["label"] for row in rows} <= {"", "dog"} and all(row["next"] == [] for row in rows)
+    assert all((row["score"] is None) == (row["label"] == "") for row in rows)
+    r = run("detect", target, clips[0], "--out", tmp_path / "events", "--no-exclusive", "-q")
+    assert r.exit_code == 0, r.output
+    r = run("train", tmp_path / "tgt", "--model", "lstm-tagger", "--transfer", "all", "--out", tmp_path / "x.earmark")
+    assert r.exit_code == 1 and "--transfer all needs --pretrained" in r.output

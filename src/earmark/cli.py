@@ -51,12 +51,24 @@ BudgetOpt = Annotated[float | None, typer.Option("--time-budget-s", help="Networ
 AugmentOpt = Annotated[str | None, typer.Option("--augment", help=(
     "In training only, comma-separated: shift, stretch, pitch, gain, noise, background=DIR (augmented copies, any model; "
     "copies=N, default 2), specaugment, mixup (networks); strengths as name=value, e.g. pitch=3,noise=20,mixup=0.4."))]
+PretrainedOpt = Annotated[Path | None, typer.Option(help="lstm-tagger: transfer from this tagger, trained on a source task.")]
+TransferOpt = Annotated[str | None, typer.Option(help="With --pretrained: all (fine-tune all), freeze-low or parallel-low.")]
 DataArg = Annotated[Path, typer.Argument(metavar="DATA", help="Folder with metadata.csv or class sub-folders.")]
 ModelArg = Annotated[Path, typer.Argument(metavar="MODEL", help="Model file from 'earmark train'.")]
 
 
-def _network_params(max_epochs: int | None, time_budget_s: float | None, augment: str | None = None) -> dict | None:
-    params = {k: v for k, v in (("max_epochs", max_epochs), ("time_budget_s", time_budget_s), ("augment", augment)) if v is not None}
+def _network_params(max_epochs: int | None, time_budget_s: float | None, augment: str | None = None,
+                    pretrained: Path | None = None, transfer: str | None = None) -> dict | None:
+    from earmark.errors import ParameterError
+
+    if transfer is not None and pretrained is None:
+        raise ParameterError(f"--transfer {transfer} needs --pretrained SOURCE.earmark, the tagger to transfer from.")
+    if pretrained is not None and not pretrained.is_file():
+        raise ParameterError(f"--pretrained {pretrained}: no such model file; train the source tagger first "
+                             "(earmark train SOURCE --model lstm-tagger --out SOURCE.earmark).")
+    pretrained = str(pretrained.resolve()) if pretrained is not None else None
+    params = {k: v for k, v in (("max_epochs", max_epochs), ("time_budget_s", time_budget_s), ("augment", augment),
+                                ("pretrained", pretrained), ("transfer", transfer)) if v is not None}
     return params or None
 
 
@@ -172,6 +184,8 @@ def train(
     max_epochs: MaxEpochsOpt = None,
     time_budget_s: BudgetOpt = None,
     augment: AugmentOpt = None,
+    pretrained: PretrainedOpt = None,
+    transfer: TransferOpt = None,
     labels: Annotated[str | None, typer.Option(help="Train from label files beside long recordings in DATA: audacity, raven, csv or json.")] = None,
     background: Annotated[bool, typer.Option(help="With --labels: unlabelled stretches become a 'background' class.")] = True,
     strict_paths: StrictPaths = False,
@@ -193,7 +207,7 @@ def train(
         if labels is not None:
             m = api.train_from_labels(data, labels=labels, model=name, embedder=embedder, aggregation=aggregation,
                                       background=background, cache_dir=cache_dir, use_cache=not no_cache,
-                                      model_params=_network_params(max_epochs, time_budget_s, augment), progress=progress)
+                                      model_params=_network_params(max_epochs, time_budget_s, augment, pretrained, transfer), progress=progress)
             path = m.save(out_path)
             report_skipped(m.info["skipped"])
             d = m.info["data"]
@@ -203,7 +217,7 @@ def train(
         m = api.train(data, model=name, embedder=embedder, aggregation=aggregation, gate_db=_gate(gate_db), file_column=file_column,
                       label_column=label_column, folds=folds, train_folds=_csv_list(train_folds, "--train-folds"),
                       exclude_folds=_csv_list(exclude_fold, "--exclude-fold"), strict_paths=strict_paths, cache_dir=cache_dir,
-                      use_cache=not no_cache, cv=cv, model_params=_network_params(max_epochs, time_budget_s, augment), progress=progress)
+                      use_cache=not no_cache, cv=cv, model_params=_network_params(max_epochs, time_budget_s, augment, pretrained, transfer), progress=progress)
         path = m.save(out_path)
         report_skipped(m.info["skipped"])
         d = m.info["data"]
@@ -270,6 +284,8 @@ def evaluate(
     max_epochs: MaxEpochsOpt = None,
     time_budget_s: BudgetOpt = None,
     augment: AugmentOpt = None,
+    pretrained: PretrainedOpt = None,
+    transfer: TransferOpt = None,
     cache_dir: CacheDir = None,
     no_cache: NoCache = False,
     quiet: Quiet = False,
@@ -282,7 +298,7 @@ def evaluate(
         result = api.evaluate(data, model=_model_name(model, classifier), embedder=embedder, aggregation=aggregation, gate_db=_gate(gate_db),
                               folds=folds, test_folds=test_fold or None, cv=_check_cv(cv, folds), file_column=file_column,
                               label_column=label_column, strict_paths=strict_paths, cache_dir=cache_dir, use_cache=not no_cache,
-                              model_params=_network_params(max_epochs, time_budget_s, augment), progress=progress)
+                              model_params=_network_params(max_epochs, time_budget_s, augment, pretrained, transfer), progress=progress)
         report_skipped(result["skipped"])
         rows = [[f["fold"], f["n_test"], f"{f['accuracy']:.3f}", f"{f['balanced_accuracy']:.3f}", f"{f['macro_f1']:.3f}"] for f in result["folds"]]
         rows.append(["mean ± std", result["n_files"], f"{result['accuracy_mean']:.3f} ± {result['accuracy_std']:.3f}",

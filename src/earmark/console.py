@@ -63,8 +63,9 @@ def report_skipped(skipped: list[dict]) -> None:
 
 
 def print_predictions(preds, fmt: str, top_k: int) -> None:
-    rows = [{"file": str(p.path), "label": p.label, "score": None if p.silent else round(p.score, 4), "silent": p.silent,
-             "next": [{"label": lab, "score": round(s, 4)} for lab, s in zip(p.labels[1:], p.scores[1:])]} for p in preds]
+    rows = [{"file": str(p.path), "label": p.label, "score": None if p.silent or not p.scores else round(p.score, 4), "silent": p.silent,
+             "next": [] if p.tagger else [{"label": lab, "score": round(s, 4)} for lab, s in zip(p.labels[1:], p.scores[1:])]}
+            for p in preds]
     if fmt == "json":
         print(json.dumps(rows, indent=2, ensure_ascii=False))
     elif fmt == "csv":

@@ -22,6 +22,7 @@ from earmark.embeddings.base import Embedding
 from earmark.errors import ModelFileError, ParameterError
 from earmark.models.base import ClipModel
 from earmark.models.registry import get_model, model_spec
+from earmark.models.tagger import set_source_reader
 from earmark.persistence import read_model_file, write_model_file
 
 log = logging.getLogger(__name__)
@@ -58,9 +59,12 @@ class Prediction:
     scores: list[float]
     n_windows: int
     silent: bool = False
+    tagger: bool = False  # labels are every tag at or above its threshold (none: an empty label)
 
     @property
     def label(self) -> str:
+        if self.tagger and not self.silent:
+            return ";".join(self.labels)
         return self.labels[0] if self.labels else "(silent)"
 
     @property
@@ -161,7 +165,8 @@ class Model:
         return np.array([np.full(len(self.classes), np.nan) if r is None else r for r in rows]).reshape(len(rows), len(self.classes))
 
     def predict(self, paths, *, top_k: int = 1, cache: EmbeddingCache | None = None) -> list[Prediction]:
-        """Top-``top_k`` labels and scores for each file (``paths``: one path or several)."""
+        """Top-``top_k`` labels and scores for each file (``paths``: one path or several); a tagger gives every tag at or
+        above its threshold, highest first (none: the file holds none of the tags)."""
         out = []
         for p in _paths(paths):
             emb = self.embed(p, cache=cache)
@@ -169,7 +174,13 @@ class Model:
             if proba is None:
                 out.append(Prediction(Path(p), [], [], len(emb.vectors), silent=True))
                 continue
-            order = np.argsort(-proba, kind="stable")[: max(1, top_k)]
+            order = np.argsort(-proba, kind="stable")
+            if self.estimator.is_tagger:
+                above = [i for i in order if proba[i] >= self.estimator.thresholds_[i]]
+                out.append(Prediction(Path(p), [self.classes[i] for i in above], [float(proba[i]) for i in above], len(emb.vectors),
+                                      tagger=True))
+                continue
+            order = order[: max(1, top_k)]
             out.append(Prediction(Path(p), [self.classes[i] for i in order], [float(proba[i]) for i in order], len(emb.vectors)))
         return out
 
@@ -222,6 +233,19 @@ class Model:
             raise ModelFileError(f"{path}: the model expects window features {tuple(estimator.feature_shape_)} but front end "
                                  f"{front.name} gives {tuple(expected)}; retrain.")
         return cls(front, estimator, name, meta.get("gate_db"), meta.get("info", {}))
+
+
+def _source_estimator(path: str) -> ClipModel:
+    """The fitted estimator of a source model file, for transfer (``lstm-tagger[pretrained=...]``)."""
+    from earmark.errors import EarmarkError
+
+    try:
+        return Model.load(path).estimator
+    except EarmarkError as exc:
+        raise ParameterError(f"pretrained={path}: {exc}") from None
+
+
+set_source_reader(_source_estimator)
 
 
 def _paths(paths) -> list:

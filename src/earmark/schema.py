@@ -56,8 +56,8 @@ def validate_description(path: str | Path, meta: dict, *, parts: bool = True) ->
     _str(path, front, "front_end.version")
     _dict(path, front, "front_end.params")
     classes = meta.get("classes")
-    if not isinstance(classes, list) or len(classes) < 2 or not all(_is(c, (str, int)) for c in classes):
-        _fail(path, "classes", classes, "a list of at least 2 class names")
+    if not isinstance(classes, list) or len(classes) < 1 or not all(_is(c, (str, int)) for c in classes):
+        _fail(path, "classes", classes, "a list of class names (at least 2, or 1 tag for a tagger)")
     gate = meta.get("gate_db")
     if gate is not None and not _is(gate, _NUMBER):
         _fail(path, "gate_db", gate, "a number of dBFS or null")
@@ -83,3 +83,11 @@ def validate_fitted(path: str | Path, fitted, classes: list) -> None:
         _fail(path, "fitted.feature_shape", shape, "a list of positive integers")
     if fitted.get("classes") != classes:
         _fail(path, "fitted.classes", fitted.get("classes"), f"the description's classes {classes}")
+    tagger = fitted.get("multilabel", False)
+    if not isinstance(tagger, bool):
+        _fail(path, "fitted.multilabel", tagger, "true or false")
+    if not tagger and len(classes) < 2:
+        _fail(path, "classes", classes, "a list of at least 2 class names (1 is allowed for a tagger only)")
+    thresholds = fitted.get("thresholds", [0.5] * len(classes))
+    if not isinstance(thresholds, list) or len(thresholds) != len(classes) or not all(_is(t, (int, float)) and 0 <= t <= 1 for t in thresholds):
+        _fail(path, "fitted.thresholds", thresholds, f"a list of {len(classes)} numbers in [0, 1]")

@@ -87,7 +87,8 @@ def centroid_model():
 
 
 def _estimators():
-    yield from (get_model(name) for name in MODELS if not name.startswith("finetune:"))
+    yield from (get_model(name) for name in MODELS if not name.startswith("finetune:") and name != "lstm-tagger")
+    yield get_model("lstm-tagger", hidden=16, learning_rate=0.01, max_epochs=30)  # toy tables: a small, fast tagger
     yield FinetuneClassifier("tiny-test", learning_rate=0.03)  # toy tables need a faster head than log-mel blocks
     yield NearestCentroid()
 

@@ -100,11 +100,13 @@ def _from_csv(root: Path, csv_path: Path, file_column: str, label_column: str, f
             raise DatasetError(
                 f"{csv_path}: no column named {name!r} (columns: {', '.join(columns) or 'none'}); pass the right name with {option}."
             )
-    clips, missing, outside = [], [], []
+    clips, missing, outside, empty = [], [], [], []
     for line, row in enumerate(rows, start=2):
         rel, label = (row.get(file_column) or "").strip(), (row.get(label_column) or "").strip()
-        if not rel or not label:
-            raise DatasetError(f"{csv_path}, line {line}: empty {file_column!r} or {label_column!r} value; fill it in or remove the row.")
+        if not rel:
+            raise DatasetError(f"{csv_path}, line {line}: empty {file_column!r} value; fill it in or remove the row.")
+        if not label:
+            empty.append(line)  # a tag set with none of the tags (multi-label data)
         path = root / rel
         if Path(rel).is_absolute() or ".." in Path(rel).parts:
             if strict_paths:
@@ -119,6 +121,11 @@ def _from_csv(root: Path, csv_path: Path, file_column: str, label_column: str, f
         fold = (row.get(fold_column) or "").strip() if fold_column else None
         group = (row.get(group_column) or "").strip() if group_column else None
         clips.append(Clip(path, label, fold or None, group or None))
+    if empty and len(empty) == len(rows):
+        raise DatasetError(f"{csv_path}: every {label_column!r} value is empty; fill in the labels (or pass the right --label-column).")
+    if empty:
+        log.info("%s: %d row(s) with an empty %r (e.g. line %d) hold none of the tags: the data are read as multi-label",
+                 csv_path, len(empty), label_column, empty[0])
     if outside:
         log.warning("%s: %d path(s) point outside %s (e.g. %r); allowed, but the dataset is not self-contained "
                     "(--strict-paths refuses them)", csv_path, len(outside), root, outside[0])

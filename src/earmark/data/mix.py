@@ -41,6 +41,7 @@ from earmark.audio.io import AudioInfo, audio_info, read_span
 from earmark.data.dataset import METADATA, Clip, load_dataset, metadata_columns
 from earmark.errors import AudioLoadError, EarmarkError, ParameterError, check_positive
 from earmark.fileio import atomic_write
+from earmark.models.base import TAG_SEPARATOR
 from earmark.progress import track
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,6 @@ PEAK_DBFS = -1.0  # the loudest mixture's peak after the common scaling
 ACTIVE_DB = 30.0  # an event is active from its first to its last frame within this many dB of its loudest
 FRAME_S = 0.01
 RMS_FLOOR = 1e-5  # -100 dBFS: a silent background stretch counts as this quiet
-TAG_SEPARATOR = ";"
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,12 @@ def _wave(**kw) -> Embedder:
     return WaveWindows(**kw)
 
 
+def _mfcc_frames(**kw) -> Embedder:
+    from earmark.embeddings.mfcc_frames import MfccFrames
+
+    return MfccFrames(**kw)
+
+
 EMBEDDERS: dict[str, Callable[..., Embedder]] = {
     "aisfx": _aisfx,
     "mfcc": _mfcc,
@@ -67,6 +73,7 @@ EMBEDDERS: dict[str, Callable[..., Embedder]] = {
     "logmel": _logmel,
     "wave": _wave,
     "aisfx-mel": _aisfx_mel,
+    "mfcc-frames": _mfcc_frames,
 }
 
 

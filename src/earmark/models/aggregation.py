@@ -6,7 +6,7 @@ import numpy as np
 
 from earmark.errors import check_choice
 
-AGGREGATIONS = ("mean", "vote", "max")
+AGGREGATIONS = ("mean", "vote", "max", "linsoft")
 
 
 def aggregate(proba: np.ndarray, method: str = "mean") -> np.ndarray:
@@ -15,10 +15,12 @@ def aggregate(proba: np.ndarray, method: str = "mean") -> np.ndarray:
     Parameters
     ----------
     proba : np.ndarray [shape=(n_windows, n_classes)]
-    method : {"mean", "vote", "max"}
+    method : {"mean", "vote", "max", "linsoft"}
         ``mean``: average probability (global average pooling);
         ``vote``: share of windows whose top class is each class;
-        ``max``: per-class maximum, renormalised to sum to one.
+        ``max``: per-class maximum, renormalised to sum to one;
+        ``linsoft``: linear softmax, ``sum(p**2) / sum(p)`` per class (loud
+        windows count most; Wang, Li & Metze 2019), renormalised.
 
     Returns
     -------
@@ -33,16 +35,15 @@ def aggregate(proba: np.ndarray, method: str = "mean") -> np.ndarray:
     proba = np.asarray(proba, dtype=np.float64)
     if method == "mean":
         return proba.mean(axis=0)
-    if method == "vote":
-        return np.bincount(proba.argmax(axis=1), minlength=proba.shape[1]) / len(proba)
-    peak = proba.max(axis=0)
-    return peak / peak.sum()
+    return aggregate_clips(proba, [len(proba)], method)[0]
 
 
-def aggregate_clips(window_proba: np.ndarray, lengths, method: str = "mean") -> np.ndarray:
+def aggregate_clips(window_proba: np.ndarray, lengths, method: str = "mean", *, multilabel: bool = False) -> np.ndarray:
     """Aggregate the window probabilities of consecutive clips, ``lengths`` windows each.
 
-    Equal to stacking :func:`aggregate` of each clip's rows, vectorised.
+    Equal to stacking :func:`aggregate` of each clip's rows, vectorised. With
+    ``multilabel`` the columns are independent tag probabilities: ``max`` is
+    not renormalised and ``vote`` counts windows at or above 0.5.
 
     Parameters
     ----------
@@ -59,9 +60,13 @@ def aggregate_clips(window_proba: np.ndarray, lengths, method: str = "mean") -> 
     p = np.asarray(window_proba, dtype=np.float64)
     if method == "mean":
         return np.add.reduceat(p, starts, axis=0) / lengths[:, None]
+    if method == "linsoft":
+        pooled = np.add.reduceat(p * p, starts, axis=0) / np.maximum(np.add.reduceat(p, starts, axis=0), 1e-12)
+        return pooled if multilabel else pooled / np.maximum(pooled.sum(axis=1, keepdims=True), 1e-12)
     if method == "vote":
-        onehot = np.zeros_like(p)
-        onehot[np.arange(len(p)), p.argmax(axis=1)] = 1.0
+        onehot = (p >= 0.5).astype(np.float64) if multilabel else np.zeros_like(p)
+        if not multilabel:
+            onehot[np.arange(len(p)), p.argmax(axis=1)] = 1.0
         return np.add.reduceat(onehot, starts, axis=0) / lengths[:, None]
     peak = np.maximum.reduceat(p, starts, axis=0)
-    return peak / peak.sum(axis=1, keepdims=True)
+    return peak if multilabel else peak / peak.sum(axis=1, keepdims=True)

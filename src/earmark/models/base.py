@@ -4,7 +4,11 @@ A *clip* is what a front end (an embedder or feature extractor) makes of one
 recording: an array ``(n_windows, *feature_shape)``, one row of features per
 analysis window. A clip model is a scikit-learn classifier over clips:
 
-- ``fit(clips, y)`` learns from clips and one label per clip;
+- ``fit(clips, y)`` learns from clips and one label per clip; a label may
+  hold several tags joined by ``;`` (an empty label: none of them), which
+  makes the model a multi-label tagger (``multilabel_``): one independent
+  probability per tag, and ``predict`` gives the tags at or above their
+  thresholds (``thresholds_``, tuned for F1 on the training clips);
 - ``window_proba(clip)`` scores every window, ``(n_windows, n_classes)``
   (what ``detect`` and ``listen`` use);
 - ``predict_proba(clips)`` pools window scores into one row per clip
@@ -36,6 +40,47 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from earmark.errors import ParameterError, check_choice
 from earmark.models.aggregation import AGGREGATIONS, aggregate_clips
+
+
+TAG_SEPARATOR = ";"
+
+
+def split_tags(label) -> list[str]:
+    """The tags of one label: ``"dog;rain"`` -> ``["dog", "rain"]``, ``""`` -> ``[]``."""
+    return sorted({t.strip() for t in str(label).split(TAG_SEPARATOR) if t.strip()})
+
+
+def is_multilabel(labels) -> bool:
+    """True if any label holds several tags or none (multi-label data), False for one class per clip."""
+    return any(TAG_SEPARATOR in str(v) or not str(v).strip() for v in labels)
+
+
+def tag_matrix(labels, tags) -> np.ndarray:
+    """``(n_labels, n_tags)`` 0/1 indicator of each label's tags, columns in ``tags`` order."""
+    index = {t: j for j, t in enumerate(tags)}
+    out = np.zeros((len(labels), len(tags)), np.float32)
+    for i, label in enumerate(labels):
+        for t in split_tags(label):
+            if t in index:
+                out[i, index[t]] = 1.0
+    return out
+
+
+def best_thresholds(proba: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Per tag, the threshold with the best F1 on (``proba``, ``truth``): midpoints between scores, ties nearest 0.5."""
+    out = np.full(proba.shape[1], 0.5)
+    for j in range(proba.shape[1]):
+        p, t = proba[:, j], truth[:, j] > 0
+        if not t.any() or t.all():
+            continue
+        s = np.unique(p)
+        cands = np.concatenate([(s[:-1] + s[1:]) / 2, [0.5]]) if len(s) > 1 else np.array([0.5])
+        pred = p[None, :] >= cands[:, None]
+        tp = (pred & t).sum(1)
+        f1 = 2 * tp / np.maximum(pred.sum(1) + t.sum(), 1)
+        best = np.flatnonzero(f1 >= f1.max() - 1e-12)
+        out[j] = cands[best[np.argmin(np.abs(cands[best] - 0.5))]]
+    return out
 
 
 class Tensors(dict):
@@ -84,7 +129,7 @@ class ClipModel(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         copies of a validation clip out of training.
         """
         extra = [c for cs in copies for c in cs]
-        self._fit(clips + extra, np.concatenate([y, np.repeat(y, [len(cs) for cs in copies])]).astype(y.dtype))
+        self._fit(clips + extra, np.concatenate([y, np.repeat(y, [len(cs) for cs in copies], axis=0)]).astype(y.dtype))
 
     def check_params(self) -> None:
         """Raise :class:`ParameterError` for a bad parameter value, before any audio work (``fit`` checks again)."""
@@ -124,19 +169,31 @@ class ClipModel(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         shapes = {c.shape[1:] for c in clips}
         if len(shapes) != 1:
             raise ParameterError(f"Every clip's windows must have the same feature shape. Got {sorted(shapes)}.")
-        encoder = LabelEncoder().fit(y)
-        if len(encoder.classes_) < 2:
-            raise ParameterError(
-                f"Training needs at least 2 classes. Got 1 class ({', '.join(map(str, encoder.classes_.tolist()))}); "
-                "add clips of another class."
-            )
-        self.classes_ = encoder.classes_
+        self.multilabel_ = is_multilabel(y)
+        if self.multilabel_:
+            tags = sorted({t for label in y for t in split_tags(label)})
+            if not tags:
+                raise ParameterError("Every label is empty (no tags); a tagger needs clips that hold at least one tag.")
+            self.classes_ = np.array(tags)
+            target = tag_matrix(y, tags)
+        else:
+            encoder = LabelEncoder().fit(y)
+            if len(encoder.classes_) < 2:
+                raise ParameterError(
+                    f"Training needs at least 2 classes. Got 1 class ({', '.join(map(str, encoder.classes_.tolist()))}); "
+                    "add clips of another class, or leave the label empty for clips that hold none of the tags."
+                )
+            self.classes_ = encoder.classes_
+            target = encoder.transform(y)
         self.feature_shape_ = tuple(int(d) for d in shapes.pop())
         self.n_features_in_ = int(np.prod(self.feature_shape_))
+        self.thresholds_ = np.full(len(self.classes_), 0.5)
         if augmented is None:
-            self._fit(clips, encoder.transform(y))
+            self._fit(clips, target)
         else:
-            self._fit_augmented(clips, encoder.transform(y), _copies(augmented, clips, self.feature_shape_))
+            self._fit_augmented(clips, target, _copies(augmented, clips, self.feature_shape_))
+        if self.multilabel_:
+            self.thresholds_ = best_thresholds(self.predict_proba(clips), target)
         return self
 
     def window_proba(self, clip) -> np.ndarray:
@@ -154,12 +211,23 @@ class ClipModel(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             clips = as_clips(X)
         if not clips:
             return np.zeros((0, len(self.classes_)))
+        return self._clip_proba(clips)
+
+    def _clip_proba(self, clips: list[np.ndarray]) -> np.ndarray:
+        """Clip probabilities of checked clips: window scores pooled by ``aggregation`` (a sequence model overrides this)."""
         proba = self._checked_proba(np.concatenate(clips))
-        return aggregate_clips(proba, [len(c) for c in clips], self.aggregation)
+        return aggregate_clips(proba, [len(c) for c in clips], self.aggregation, multilabel=self.is_tagger)
+
+    @property
+    def is_tagger(self) -> bool:
+        """True when fitted on multi-label data (independent tag probabilities)."""
+        return bool(getattr(self, "multilabel_", False))
 
     def predict(self, X) -> np.ndarray:
-        """The most probable class of each clip."""
+        """The most probable class of each clip; for a tagger, its tags at or above their thresholds joined by ``;``."""
         proba = self.predict_proba(X)
+        if self.is_tagger:
+            return np.array([TAG_SEPARATOR.join(self.classes_[row >= self.thresholds_]) for row in proba], dtype=object)
         return self.classes_[proba.argmax(axis=1)]
 
     def _checked_proba(self, windows: np.ndarray) -> np.ndarray:
@@ -176,6 +244,8 @@ class ClipModel(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         check_is_fitted(self, "classes_")
         parts = dict(self._parts())
         parts["fitted"] = {"classes": self.classes_.tolist(), "feature_shape": list(self.feature_shape_)}
+        if self.is_tagger:
+            parts["fitted"] |= {"multilabel": True, "thresholds": [float(t) for t in self.thresholds_]}
         return parts
 
     def restore_parts(self, parts: dict) -> ClipModel:
@@ -184,6 +254,10 @@ class ClipModel(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         self.classes_ = np.asarray(fitted["classes"])
         self.feature_shape_ = tuple(int(d) for d in fitted["feature_shape"])
         self.n_features_in_ = int(np.prod(self.feature_shape_))
+        self.multilabel_ = bool(fitted.get("multilabel", False))
+        self.thresholds_ = np.asarray(fitted.get("thresholds", [0.5] * len(self.classes_)), dtype=np.float64)
+        if self.thresholds_.shape != self.classes_.shape:
+            raise ParameterError(f"the 'fitted' part has {len(self.thresholds_)} thresholds for {len(self.classes_)} tags.")
         self._restore({k: v for k, v in parts.items() if k != "fitted"})
         return self
 

@@ -74,7 +74,9 @@ class EmbeddingClassifier(ClipModel):
     """Classify clips from their window embeddings with a scikit-learn classifier.
 
     Every window inherits its clip's label for training; window
-    probabilities are aggregated back to one prediction per clip.
+    probabilities are aggregated back to one prediction per clip. On
+    multi-label data the classifier becomes one-vs-rest, one binary
+    classifier per tag.
 
     Parameters
     ----------
@@ -116,15 +118,23 @@ class EmbeddingClassifier(ClipModel):
     def _fit(self, clips, y) -> None:
         self.check_params()
         windows = np.concatenate(clips).reshape(sum(len(c) for c in clips), -1)
-        labels = np.repeat(y, [len(c) for c in clips])
+        labels = np.repeat(y, [len(c) for c in clips], axis=0)
         self.head_ = make_head(self.classifier, random_state=self.random_state, **(self.classifier_params or {}))
+        if self.is_tagger:  # one binary classifier per tag
+            from sklearn.multiclass import OneVsRestClassifier
+
+            name, clf = self.head_.steps[-1]
+            self.head_.steps[-1] = (name, OneVsRestClassifier(clf))
         with single_blas_thread():  # 8x faster on these sizes, see earmark.threads
             self.head_.fit(windows, labels)
 
     def _window_proba(self, windows: np.ndarray) -> np.ndarray:
         proba = np.zeros((len(windows), len(self.classes_)))
         with single_blas_thread():
-            proba[:, self.head_.classes_] = self.head_.predict_proba(windows.reshape(len(windows), -1))
+            scores = self.head_.predict_proba(windows.reshape(len(windows), -1))
+        if self.is_tagger:
+            return np.asarray(scores, dtype=np.float64)
+        proba[:, self.head_.classes_] = scores
         return proba
 
     def _parts(self) -> dict:

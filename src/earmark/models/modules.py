@@ -2,7 +2,8 @@
 
 - :class:`CRNN`: convolution blocks over frequency, then a bidirectional GRU over time;
 - :class:`FinetuneNet`: a pretrained backbone split into frozen blocks and a trained tail with a new head;
-- :class:`MeanFreqMaxTime`: the aiSFX pooling (mean over bands, max over frames).
+- :class:`MeanFreqMaxTime`: the aiSFX pooling (mean over bands, max over frames);
+- :class:`LstmTagger`: two LSTM layers over frame features, frame scores pooled to clip logits (``lstm-tagger``).
 """
 
 from __future__ import annotations
@@ -102,3 +103,48 @@ class FinetuneNet(nn.Module):
             for i in range(0, len(x), batch_size):
                 out.append(self.frozen(torch.from_numpy(x[i : i + batch_size])).numpy())
         return np.concatenate(out).astype(np.float32, copy=False)
+
+
+class LstmTagger(nn.Module):
+    """``(batch, frames, features + 1)`` (last channel: 1 on real frames, 0 on padding) -> clip logits ``(batch, tags)``.
+
+    ``parallel`` adds a second first layer (``low_pretrained``) beside ``low``; their outputs are concatenated for ``high``.
+    """
+
+    def __init__(self, n_features: int, n_tags: int, *, hidden: int, input_dropout: float, conv_channels: int, pooling: str,
+                 parallel: bool) -> None:
+        super().__init__()
+        self.pooling = pooling
+        self.dropout = nn.Dropout(input_dropout)
+        width = n_features
+        self.conv = None
+        if conv_channels:
+            self.conv = nn.Sequential(nn.Conv1d(n_features, conv_channels, 5, padding=2), nn.ReLU())
+            width = conv_channels
+        self.low = nn.LSTM(width, hidden, batch_first=True)
+        self.low_pretrained = nn.LSTM(width, hidden, batch_first=True) if parallel else None
+        self.high = nn.LSTM(hidden * (2 if parallel else 1), hidden, batch_first=True)
+        self.out = nn.Linear(hidden, n_tags)
+
+    def frame_proba(self, x):
+        """Per-frame tag probabilities ``(batch, frames, tags)`` (zero on padding) and the frame mask."""
+        feats, mask = x[..., :-1], x[..., -1:]
+        h = self.dropout(feats)
+        if self.conv is not None:
+            h = self.conv(h.transpose(1, 2)).transpose(1, 2)
+        low, _ = self.low(h)
+        if self.low_pretrained is not None:
+            low = torch.cat([self.low_pretrained(h)[0], low], dim=2)
+        high, _ = self.high(low)
+        return torch.sigmoid(self.out(high)) * mask, mask
+
+    def forward(self, x):
+        p, mask = self.frame_proba(x)
+        if self.pooling == "max":
+            pooled = p.amax(dim=1)
+        elif self.pooling == "mean":
+            pooled = p.sum(dim=1) / mask.sum(dim=1).clamp_min(1)
+        else:  # linear softmax
+            pooled = (p * p).sum(dim=1) / p.sum(dim=1).clamp_min(1e-6)
+        pooled = pooled.clamp(1e-6, 1 - 1e-6)
+        return torch.log(pooled) - torch.log1p(-pooled)  # logits, so the training loop's losses apply

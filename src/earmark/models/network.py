@@ -28,6 +28,15 @@ def store_params(estimator, values: dict) -> None:
             setattr(estimator, name, value)
 
 
+def train_settings(est, **extra) -> TrainSettings:
+    """The training settings held in an estimator's parameters (``max_epochs``, ``batch_size``, ... ``random_state``)."""
+    return TrainSettings(max_epochs=est.max_epochs, batch_size=est.batch_size, learning_rate=est.learning_rate,
+                         weight_decay=est.weight_decay, patience=est.patience, validation_fraction=est.validation_fraction,
+                         time_budget_s=est.time_budget_s, seed=0 if est.random_state is None else int(est.random_state),
+                         checkpoint_dir=None if est.checkpoint_dir is None else str(est.checkpoint_dir),
+                         progress=bool(est.progress), **extra)
+
+
 class NetworkClassifier(ClipModel):
     """A small network trained on window features (log-mel patches) with clip labels.
 
@@ -66,12 +75,7 @@ class NetworkClassifier(ClipModel):
         store_params(self, locals())
 
     def _settings(self) -> TrainSettings:
-        return TrainSettings(max_epochs=self.max_epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
-                             weight_decay=self.weight_decay, patience=self.patience, validation_fraction=self.validation_fraction,
-                             time_budget_s=self.time_budget_s, seed=0 if self.random_state is None else int(self.random_state),
-                             augment=tuple(parse_augment(self.augment)),
-                             checkpoint_dir=None if self.checkpoint_dir is None else str(self.checkpoint_dir),
-                             progress=bool(self.progress))
+        return train_settings(self, augment=tuple(parse_augment(self.augment)))
 
     def check_params(self) -> None:
         super().check_params()
@@ -97,7 +101,7 @@ class NetworkClassifier(ClipModel):
         windows = np.concatenate([originals, self._patches(np.concatenate(extra))]) if extra else originals
         n_windows = [len(c) for c in clips] + [len(c) for c in extra]
         owner = np.concatenate([np.arange(len(clips)), np.repeat(np.arange(len(clips)), [len(cs) for cs in copies])]).astype(int)
-        labels = np.repeat(y[owner], n_windows)
+        labels = np.repeat(y[owner], n_windows, axis=0)
         clip_of = np.repeat(owner, n_windows)
         is_copy = np.repeat(np.arange(len(owner)) >= len(clips), n_windows)
         self.history_ = self._train(np.ascontiguousarray((windows - self.mean_) / self.scale_), labels, clip_of, settings, is_copy)
@@ -134,7 +138,8 @@ class NetworkClassifier(ClipModel):
                 batch = x[i : i + _SCORE_BATCH]      # on which others are scored with it (kernels are chosen by shape)
                 padded = np.zeros((_SCORE_BATCH, *batch.shape[1:]), np.float32)
                 padded[: len(batch)] = batch
-                out.append(torch.softmax(self.network_(torch.from_numpy(padded)), dim=1).numpy()[: len(batch)])
+                logits = self.network_(torch.from_numpy(padded))
+                out.append((torch.sigmoid(logits) if self.is_tagger else torch.softmax(logits, dim=1)).numpy()[: len(batch)])
         return np.concatenate(out).astype(np.float64)
 
     def _parts(self) -> dict:

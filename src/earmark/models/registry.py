@@ -19,6 +19,7 @@ from earmark.models.base import ClipModel
 from earmark.models.heads import CLASSIFIERS, EmbeddingClassifier
 from earmark.models.finetune import BACKBONES, FinetuneClassifier
 from earmark.models.network import NetworkClassifier
+from earmark.models.tagger import TaggerClassifier
 
 DEFAULT_MODEL = "logreg"
 
@@ -186,3 +187,7 @@ for _name, _what in _NETWORKS.items():
 for _name, _backbone in BACKBONES.items():
     register_model(f"finetune:{_name}", partial(FinetuneClassifier, _name), kind="fine-tuned network", front_end=_backbone.front_end,
                    description=f"the pretrained {_name} network with a new head; its last block and the head trained here")
+
+register_model("lstm-tagger", TaggerClassifier, kind="recurrent tagger", front_end="mfcc-frames",
+               description="Diment & Virtanen's weak-label tagger: 2 LSTM layers of 100 units on 20 MFCCs per frame, frame scores "
+                           "pooled per clip; transfer from a source tagger (pretrained=, transfer=all|freeze-low|parallel-low)")

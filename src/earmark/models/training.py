@@ -17,10 +17,12 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from earmark.errors import check_fraction, check_positive
+from earmark.errors import check_choice, check_fraction, check_positive
 from earmark.progress import note
 
 log = logging.getLogger(__name__)
+
+OPTIMISERS = ("adamw", "rmsprop")
 
 
 @dataclass(frozen=True)
@@ -38,11 +40,13 @@ class TrainSettings:
     augment: tuple[str, ...] = ()
     checkpoint_dir: str | None = None
     progress: bool = False
+    optimiser: str = "adamw"
 
     def __post_init__(self) -> None:
         from earmark.augment import parse_augment
 
         parse_augment(",".join(self.augment))
+        check_choice("optimiser", self.optimiser, OPTIMISERS)
         check_positive("max_epochs", self.max_epochs, kind=int)
         check_positive("batch_size", self.batch_size, kind=int)
         check_positive("learning_rate", self.learning_rate)
@@ -90,18 +94,27 @@ def train_network(module, windows: np.ndarray, labels: np.ndarray, clip_of: np.n
     rng = np.random.default_rng(settings.seed)
     is_copy = np.zeros(len(windows), bool) if is_copy is None else np.asarray(is_copy, bool)
     clips = np.unique(clip_of)
-    clip_labels = np.array([labels[clip_of == c][0] for c in clips])
+    tags = labels.ndim == 2  # multi-hot targets: one sigmoid per tag, binary cross-entropy
+    first_row = {c: i for i, c in reversed(list(enumerate(clip_of)))}
+    clip_labels = np.array([_key(labels[first_row[c]]) if tags else labels[first_row[c]] for c in clips])
     val_clips = clips[validation_split(clip_labels, settings.validation_fraction, rng)] if settings.validation_fraction else clips[:0]
     in_val = np.isin(clip_of, val_clips)
     is_val = in_val & ~is_copy
-    x_np, y_np = windows[~in_val], labels[~in_val].astype(np.int64)
+    dtype = np.float32 if tags else np.int64
+    x_np, y_np = windows[~in_val], labels[~in_val].astype(dtype)
     x_train, y_train = torch.from_numpy(x_np), torch.from_numpy(y_np)
-    x_val, y_val = torch.from_numpy(windows[is_val]), torch.from_numpy(labels[is_val].astype(np.int64))
-    counts = np.bincount(labels[~in_val], minlength=n_classes).astype(np.float64)
-    weights = torch.tensor(np.where(counts > 0, len(y_train) / (n_classes * np.maximum(counts, 1)), 0.0), dtype=torch.float32)
-    loss_fn = nn.CrossEntropyLoss(weight=weights)
+    x_val, y_val = torch.from_numpy(windows[is_val]), torch.from_numpy(labels[is_val].astype(dtype))
+    if tags:
+        pos = y_np.sum(axis=0).astype(np.float64)
+        pos_weight = np.clip((len(y_np) - pos) / np.maximum(pos, 1), 0.1, 10.0)  # balance each tag's presence and absence
+        loss_fn = nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight, dtype=torch.float32))
+    else:
+        counts = np.bincount(labels[~in_val], minlength=n_classes).astype(np.float64)
+        weights = torch.tensor(np.where(counts > 0, len(y_train) / (n_classes * np.maximum(counts, 1)), 0.0), dtype=torch.float32)
+        loss_fn = nn.CrossEntropyLoss(weight=weights)
     groups = module.param_groups(settings.learning_rate) if hasattr(module, "param_groups") else [p for p in module.parameters() if p.requires_grad]
-    optimiser = torch.optim.AdamW(groups, lr=settings.learning_rate, weight_decay=settings.weight_decay)
+    optimiser = (torch.optim.RMSprop if settings.optimiser == "rmsprop" else torch.optim.AdamW)(
+        groups, lr=settings.learning_rate, weight_decay=settings.weight_decay)
     history, best, best_epoch, best_state, t_start = [], float("inf"), 0, None, time.perf_counter()
     stopped, first_epoch, ckpt = "max_epochs", 1, None
     if settings.checkpoint_dir:
@@ -128,7 +141,7 @@ def train_network(module, windows: np.ndarray, labels: np.ndarray, clip_of: np.n
             loss.backward()
             optimiser.step()
             total += float(loss.detach()) * len(idx)
-            correct += int((logits.argmax(1) == y_train[idx]).sum())
+            correct += _correct(logits.detach(), y_train[idx])
         record = {"epoch": epoch, "loss": total / max(1, len(order)), "accuracy": correct / max(1, len(order))}
         if len(x_val):
             val_loss, val_acc = _evaluate(module, x_val, y_val, loss_fn, settings.batch_size)
@@ -178,7 +191,7 @@ def _augmented(x: np.ndarray, y: np.ndarray, n_classes: int, augment: tuple[str,
         if isinstance(aug, SpecAugment) and x.ndim == 3:
             x = aug.apply(x, aug.draw(rng, len(x), x.shape[1:]))
         elif isinstance(aug, Mixup):
-            x, soft = aug.apply(x, np.eye(n_classes, dtype=np.float32)[y], aug.draw(rng, len(x)))
+            x, soft = aug.apply(x, y.astype(np.float32) if y.ndim == 2 else np.eye(n_classes, dtype=np.float32)[y], aug.draw(rng, len(x)))
             return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(soft)
     return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(y)
 
@@ -192,5 +205,17 @@ def _evaluate(module, x, y, loss_fn, batch_size: int) -> tuple[float, float]:
         for i in range(0, len(x), batch_size):
             logits = module(x[i : i + batch_size])
             total += float(loss_fn(logits, y[i : i + batch_size])) * len(logits)
-            correct += int((logits.argmax(1) == y[i : i + batch_size]).sum())
+            correct += _correct(logits, y[i : i + batch_size])
     return total / len(x), correct / len(x)
+
+
+def _correct(logits, target) -> float:
+    """Right answers in a batch: top class = label, or for tags the share of tags decided right (logit > 0 = present)."""
+    if target.ndim == 2:
+        return float(((logits > 0) == (target > 0.5)).float().mean(1).sum())
+    return int((logits.argmax(1) == target).sum())
+
+
+def _key(label) -> str:
+    """A clip's tag set as one stratum for the validation split: its 0/1 pattern."""
+    return "".join("1" if v > 0.5 else "0" for v in label)
