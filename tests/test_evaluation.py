@@ -78,3 +78,12 @@ def test_learning_curve_pairs_every_combination(rng):
     by = {(s["embedder"], s["classifier"], s["n"]): s["accuracy_mean"] for s in r["summary"]}
     assert by[("good", "logreg", 4)] == 1.0 and by[("noise", "knn", 4)] < 0.8
     assert r["chance"] == 0.5 and [s["embedder"] for s in r["summary"]][0] == "good"
+
+
+def test_one_repeat_has_no_interval_and_says_so():
+    from earmark.evaluation.fewshot import mean_ci_text, summarise
+
+    (row,) = summarise([{"embedder": "e", "classifier": "c", "n": 4, "repeat": 0, "accuracy": 0.8}])
+    assert mean_ci_text(row) == "0.800 (1 repeat)"
+    (row,) = summarise([{"embedder": "e", "classifier": "c", "n": 4, "repeat": r, "accuracy": a} for r, a in enumerate((0.7, 0.9))])
+    assert mean_ci_text(row, 2) == f"0.80 [{row['ci95_low']:.2f}, {row['ci95_high']:.2f}]" and row["ci95_low"] < 0.7

@@ -371,6 +371,7 @@ def curve(
 ) -> None:
     """Learning curves: accuracy against training clips per class, per model and embedder."""
     from earmark import api
+    from earmark.evaluation.fewshot import mean_ci_text
 
     def go(progress):
         _check_outputs(json_path, report)
@@ -382,8 +383,7 @@ def curve(
         rows = []
         for emb, clf in dict.fromkeys((r["embedder"], r["classifier"]) for r in result["summary"]):
             cells = {r["n"]: r for r in result["summary"] if r["embedder"] == emb and r["classifier"] == clf}
-            rows.append([f"{emb} / {clf}", *(f"{cells[n]['accuracy_mean']:.3f}\n[{cells[n]['ci95_low']:.2f}, {cells[n]['ci95_high']:.2f}]"
-                                             for n in result["shots"])])
+            rows.append([f"{emb} / {clf}", *(mean_ci_text(cells[n], 3, "\n") for n in result["shots"])])
         out.print(plain_table(f"mean accuracy [95% CI], {result['protocol'].split(';')[0]}",
                          ["embedder / classifier", *(f"n={n}" for n in result["shots"])], rows, no_wrap=("embedder / classifier",)))
         s = result["seconds"]

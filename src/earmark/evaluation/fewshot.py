@@ -123,3 +123,11 @@ def summarise(runs: list[dict]) -> list[dict]:
                      "ci95_low": float(means.mean() - half), "ci95_high": float(means.mean() + half),
                      "n_repeats": int(len(means)), "n_runs": int(sum(len(v) for v in per_repeat.values()))})
     return rows
+
+
+def mean_ci_text(row: dict, digits: int = 3, sep: str = " ") -> str:
+    """``"0.880 [0.873, 0.891]"``; with one repeat there is no interval: ``"0.880 (1 repeat)"``."""
+    mean = f"{row['accuracy_mean']:.{digits}f}"
+    if not np.isfinite(row["ci95_low"]):
+        return f"{mean}{sep}(1 repeat)"
+    return f"{mean}{sep}[{row['ci95_low']:.{digits}f}, {row['ci95_high']:.{digits}f}]"

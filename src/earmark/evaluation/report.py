@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from earmark.evaluation.plots import confusion_png, f1_heatmap_png, learning_curve_png
+from earmark.evaluation.fewshot import mean_ci_text
 from earmark.fileio import atomic_write
 
 _IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)]+)\)")
@@ -80,7 +81,7 @@ def curve_report(curve: dict, directory: str | Path) -> dict[str, Path]:
     for emb, clf in combos:
         cells = {r["n"]: r for r in curve["summary"] if r["embedder"] == emb and r["classifier"] == clf}
         lines.append(f"| {emb} | {clf} | " + " | ".join(
-            f"{cells[n]['accuracy_mean']:.3f} [{cells[n]['ci95_low']:.3f}, {cells[n]['ci95_high']:.3f}]" for n in curve["shots"]) + " |")
+            mean_ci_text(cells[n]) for n in curve["shots"]) + " |")
     lines += ["", f"Chance level: {curve['chance']:.3f}. {len(curve['runs'])} runs in all; every run is in the JSON output.", "",
               "![learning curves](learning_curve.png)", ""]
     return write_report(directory, "\n".join(lines), {
