@@ -95,3 +95,16 @@ def demo_subset(tmp_path) -> Path:
 @pytest.fixture
 def cache_dir(tmp_path) -> Path:
     return tmp_path / "cache"
+
+
+def tagged_clips(rng, n: int = 60, windows: int = 4):
+    """Known-answer multi-label clips: "bird" on every 2nd clip raises feature 0, "car" on every 3rd feature 1 (both, one or none)."""
+    X, y = [], []
+    for i in range(n):
+        tags = [t for t, on in (("bird", i % 2 == 0), ("car", i % 3 == 0)) if on]
+        x = rng.normal(size=(windows, 6)).astype(np.float32)
+        x[:, 0] += 3.0 * ("bird" in tags)
+        x[:, 1] += 3.0 * ("car" in tags)
+        X.append(x)
+        y.append(";".join(tags))
+    return X, np.array(y, dtype=object)

@@ -328,5 +328,8 @@ def test_weak_label_transfer_from_the_command_line(esc10, tmp_path, cache_dir):
     assert all((row["score"] is None) == (row["label"] == "") for row in rows)
     r = run("detect", target, clips[0], "--out", tmp_path / "events", "--no-exclusive", "-q")
     assert r.exit_code == 0, r.output
+    r = run("evaluate", tmp_path / "tgt", "--embedder", "mfcc", "--folds", "split", "--test-fold", "test", "--cache-dir", cache_dir, "-q")
+    assert r.exit_code == 0, r.output
+    assert "tags: mAP" in r.output and "avg. precision" in r.output and "│ dog" in r.output
     r = run("train", tmp_path / "tgt", "--model", "lstm-tagger", "--transfer", "all", "--out", tmp_path / "x.earmark")
     assert r.exit_code == 1 and "--transfer all needs --pretrained" in r.output

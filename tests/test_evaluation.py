@@ -87,3 +87,34 @@ def test_one_repeat_has_no_interval_and_says_so():
     assert mean_ci_text(row) == "0.800 (1 repeat)"
     (row,) = summarise([{"embedder": "e", "classifier": "c", "n": 4, "repeat": r, "accuracy": a} for r, a in enumerate((0.7, 0.9))])
     assert mean_ci_text(row, 2) == f"0.80 [{row['ci95_low']:.2f}, {row['ci95_high']:.2f}]" and row["ci95_low"] < 0.7
+
+
+def test_tag_metrics_against_hand_computed_values():
+    from earmark.evaluation.cv import tag_metrics
+
+    truth = np.array([[1, 0], [0, 0], [1, 1], [0, 0]])
+    proba = np.array([[0.9, 0.2], [0.8, 0.1], [0.7, 0.6], [0.1, 0.3]])
+    decided = (proba >= 0.5).astype(int)
+    m = tag_metrics(truth, proba, decided, ["a", "b"])
+    # tag a: positives 0.9, 0.7 against negatives 0.8, 0.1 -> 3 of 4 pairs ordered: AUC 0.75;
+    # ranked .9+ .8- .7+ .1-: precision 1 at the first hit, 2/3 at the second -> AP 5/6; decided 1,1,1,0 -> F1 = 2*2/(3+2)
+    assert m["per_tag"]["a"] == {"roc_auc": 0.75, "average_precision": pytest.approx(5 / 6), "f1": pytest.approx(0.8), "support": 2}
+    # tag b: its one positive scores highest -> AUC 1, AP 1; decided only there -> F1 1
+    assert m["per_tag"]["b"]["roc_auc"] == 1.0 and m["per_tag"]["b"]["average_precision"] == 1.0 and m["per_tag"]["b"]["f1"] == 1.0
+    assert m["mAP"] == pytest.approx((5 / 6 + 1) / 2) and m["macro_auc"] == pytest.approx(0.875)
+    none = tag_metrics(np.zeros((3, 1)), np.full((3, 1), 0.2), np.zeros((3, 1)), ["c"])
+    assert none["per_tag"]["c"]["roc_auc"] is None and none["per_tag"]["c"]["average_precision"] is None and np.isnan(none["mAP"])
+
+
+def test_cross_validation_of_tag_sets_reports_map_and_per_tag_auc(rng):
+    from earmark.evaluation.cv import cross_validate
+
+    from tests.conftest import tagged_clips
+
+    clips, labels = tagged_clips(rng, 60, windows=3)
+    result = cross_validate("logreg", clips, labels, cv=3)
+    assert result["tags"] == ["bird", "car"] and len(result["folds"]) == 3
+    assert result["mAP_mean"] > 0.95 and all(f["mAP"] > 0.9 for f in result["folds"])
+    assert all(result["per_tag"][t]["roc_auc"] > 0.95 and result["per_tag"][t]["f1"] > 0.85 for t in ("bird", "car"))
+    assert result["per_tag"]["bird"]["support"] == 30 and result["per_tag"]["car"]["support"] == 20
+    assert result["accuracy_mean"] > 0.8  # every tag of a clip right

@@ -305,6 +305,13 @@ def evaluate(
                      f"{result['balanced_accuracy_mean']:.3f}", f"{result['macro_f1_mean']:.3f}"])
         title = f"{result['embedder']['name']} + {result['classifier']['name']}: {result['protocol']}"
         out.print(plain_table(title, ("fold", "test clips", "accuracy", "balanced acc.", "macro F1"), rows))
+        if "per_tag" in result:  # multi-label: accuracy above is exact match (every tag of a clip right)
+            tag_rows = [[t, v["support"], "-" if v["roc_auc"] is None else f"{v['roc_auc']:.3f}",
+                         "-" if v["average_precision"] is None else f"{v['average_precision']:.3f}", f"{v['f1']:.3f}"]
+                        for t, v in result["per_tag"].items()]
+            out.print(plain_table(f"tags: mAP {result['mAP_mean']:.3f} ± {result['mAP_std']:.3f}, ROC-AUC {result['macro_auc_mean']:.3f} "
+                                  "(F1 at thresholds tuned on training clips)", ("tag", "clips with it", "ROC-AUC", "avg. precision", "F1"),
+                                  tag_rows))
         s = result["seconds"]
         say(f"{result['n_files']} clips ({result['audio_seconds']:.0f} s audio), {result['n_skipped']} skipped; "
              f"embed {s['embed']:.1f} s, fit {s['fit']:.1f} s, total {s['total']:.1f} s")

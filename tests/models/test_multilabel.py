@@ -8,6 +8,7 @@ import pytest
 from earmark.models import get_model
 from earmark.models.aggregation import aggregate, aggregate_clips
 from earmark.models.base import best_thresholds, is_multilabel, split_tags, tag_matrix
+from tests.conftest import tagged_clips
 
 
 def test_tags_are_split_and_encoded():
@@ -35,24 +36,11 @@ def test_linear_softmax_and_multilabel_pooling_by_hand():
     np.testing.assert_allclose(aggregate_clips(p, [2], "vote", multilabel=True)[0], [0.5, 0.0])
 
 
-def _tagged(rng, n=60):
-    """Two tags from two feature directions; a clip may hold both, one or none."""
-    X, y = [], []
-    for i in range(n):
-        tags = [t for t, on in (("bird", i % 2 == 0), ("car", i % 3 == 0)) if on]
-        x = rng.normal(size=(4, 6)).astype(np.float32)
-        x[:, 0] += 3.0 * ("bird" in tags)
-        x[:, 1] += 3.0 * ("car" in tags)
-        X.append(x)
-        y.append(";".join(tags))
-    return X, np.array(y, dtype=object)
-
-
 def test_an_embedding_head_becomes_one_vs_rest_and_predicts_tag_sets(rng, tmp_path):
-    X, y = _tagged(rng)
+    X, y = tagged_clips(rng)
     est = get_model("logreg").fit(X, y)
     assert est.is_tagger and est.classes_.tolist() == ["bird", "car"] and est.thresholds_.shape == (2,)
-    Xt, yt = _tagged(rng, 30)
+    Xt, yt = tagged_clips(rng, 30)
     proba = est.predict_proba(Xt)
     assert proba.shape == (30, 2) and not np.allclose(proba.sum(axis=1), 1.0)  # independent tags
     assert (est.predict(Xt) == yt).mean() >= 0.9
@@ -77,3 +65,13 @@ def test_a_network_trains_on_tags_with_binary_cross_entropy(rng):
     assert est.predict_proba(X).shape == (12, 1) and (est.predict(X) == y).mean() >= 0.75
     with pytest.raises(Exception, match="Every label is empty"):
         get_model("logreg").fit(X, np.array(["", ""] * 6, dtype=object))
+
+
+def test_one_tag_heads_score_presence(rng):
+    X = [rng.normal(size=(3, 5)).astype(np.float32) + (2.5 if i % 2 == 0 else 0.0) for i in range(30)]
+    y = np.array(["dog" if i % 2 == 0 else "" for i in range(30)], dtype=object)
+    for name in ("logreg", "knn"):
+        est = get_model(name).fit(X, y)
+        proba = est.predict_proba(X)
+        assert est.classes_.tolist() == ["dog"] and proba.shape == (30, 1)
+        assert (est.predict(X) == y).mean() >= 0.9 and proba[::2].mean() > proba[1::2].mean()

@@ -12,6 +12,7 @@ from sklearn.model_selection import StratifiedKFold
 from earmark.errors import ParameterError
 from sklearn.base import clone
 
+from earmark.models.base import TAG_SEPARATOR, is_multilabel, split_tags, tag_matrix
 from earmark.models.registry import get_model
 from earmark.progress import track
 
@@ -41,6 +42,37 @@ def splits(labels: np.ndarray, *, folds=None, test_folds=None, cv: int = 5, rand
         raise ParameterError(f"The 'cv' parameter must be between 2 and the smallest class size ({counts.min()}). Got {cv} instead.")
     skf = StratifiedKFold(n_splits=cv, shuffle=True, random_state=random_state)
     return [(str(i + 1), tr, te) for i, (tr, te) in enumerate(skf.split(np.zeros(len(labels)), labels))]
+
+
+def tag_metrics(truth: np.ndarray, proba: np.ndarray, decided: np.ndarray, tags) -> dict:
+    """Per-tag ROC-AUC, average precision and F1 of the ``decided`` (0/1) tags, and their means (mAP, macro AUC).
+
+    A tag absent from ``truth`` has no AP (and no AUC, like a tag on every clip); means skip them.
+    """
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    per_tag = {}
+    for j, tag in enumerate(tags):
+        y, p, d = truth[:, j] > 0, proba[:, j], decided[:, j] > 0
+        n_pos = int(y.sum())
+        per_tag[str(tag)] = {
+            "roc_auc": float(roc_auc_score(y, p)) if 0 < n_pos < len(y) else None,
+            "average_precision": float(average_precision_score(y, p)) if n_pos else None,
+            "f1": float(2 * (d & y).sum() / max(d.sum() + n_pos, 1)), "support": n_pos}
+    aps = [v["average_precision"] for v in per_tag.values() if v["average_precision"] is not None]
+    aucs = [v["roc_auc"] for v in per_tag.values() if v["roc_auc"] is not None]
+    return {"mAP": float(np.mean(aps)) if aps else float("nan"), "macro_auc": float(np.mean(aucs)) if aucs else float("nan"),
+            "macro_f1_tags": float(np.mean([v["f1"] for v in per_tag.values()])), "per_tag": per_tag}
+
+
+def _tag_scores(model, test_clips, tags) -> tuple[np.ndarray, np.ndarray]:
+    """A tagger's probabilities and decisions (at its thresholds, tuned on its training clips) in ``tags`` order."""
+    proba, decided = np.zeros((len(test_clips), len(tags))), np.zeros((len(test_clips), len(tags)))
+    p = model.predict_proba(test_clips)
+    for k, tag in enumerate(model.classes_):
+        j = tags.index(str(tag))
+        proba[:, j], decided[:, j] = p[:, k], p[:, k] >= model.thresholds_[k]
+    return proba, decided
 
 
 def fit_augmented(model, clips, labels, idx, augmented=None):
@@ -93,7 +125,12 @@ def cross_validate(
         ``accuracy_mean``/``_std``, ``balanced_accuracy_mean``/``_std``,
         ``macro_f1_mean``/``_std``, ``folds`` (one dict per fold), ``per_class``
         (precision, recall, F1, support over all test predictions),
-        ``confusion_matrix`` and ``classes``, ``fit_seconds``.
+        ``confusion_matrix`` and ``classes``, ``fit_seconds``. On multi-label
+        labels (``;``-joined tags, empty for none) ``accuracy`` is exact-match
+        (every tag right), and ``mAP_mean``/``_std``, ``macro_auc_mean``/``_std``
+        (per fold), ``tags`` and ``per_tag`` (ROC-AUC, average precision, F1 at
+        the thresholds each fold's model tuned on its training clips, support)
+        are added.
     """
     if isinstance(estimator, str):
         estimator = get_model(estimator)
@@ -101,12 +138,19 @@ def cross_validate(
     classes = np.unique(labels)
     predictions = np.empty(len(labels), dtype=object)
     fold_rows, fit_seconds = [], 0.0
+    tagged = is_multilabel(labels)
+    tags = sorted({t for label in labels for t in split_tags(label)}) if tagged else []
+    tag_proba, tag_decided = np.zeros((len(labels), len(tags))), np.zeros((len(labels), len(tags)))
     for name, train, test in track(splits(labels, folds=folds, test_folds=test_folds, cv=cv, random_state=random_state), description="folds", enabled=progress):
         t0 = time.perf_counter()
         model = clone(estimator)
         fit_augmented(model, clips, labels, train, augmented)
         t1 = time.perf_counter()
-        pred = model.predict([clips[i] for i in test])
+        if tagged:
+            tag_proba[test], tag_decided[test] = _tag_scores(model, [clips[i] for i in test], tags)
+            pred = np.array([TAG_SEPARATOR.join(t for t, on in zip(tags, row) if on) for row in tag_decided[test]], dtype=object)
+        else:
+            pred = model.predict([clips[i] for i in test])
         t2 = time.perf_counter()
         fit_seconds += t1 - t0
         predictions[test] = pred
@@ -119,6 +163,9 @@ def cross_validate(
             "fit_seconds": t1 - t0, "predict_seconds": t2 - t1,
             **_training_summary(model),
         })
+        if tagged:
+            m = tag_metrics(tag_matrix(labels[test], tags), tag_proba[test], tag_decided[test], tags)
+            fold_rows[-1] |= {"mAP": m["mAP"], "macro_auc": m["macro_auc"]}
         log.info("fold %s: accuracy %.3f", name, fold_rows[-1]["accuracy"])
     result = {}
     for metric in ("accuracy", "balanced_accuracy", "macro_f1"):
@@ -126,6 +173,12 @@ def cross_validate(
         result[f"{metric}_mean"] = float(values.mean())
         result[f"{metric}_std"] = float(values.std())
     tested = np.array([p is not None for p in predictions])
+    if tagged:  # every tested clip pooled; each clip decided at its own fold model's thresholds
+        for metric in ("mAP", "macro_auc"):
+            values = np.array([r[metric] for r in fold_rows])
+            result[f"{metric}_mean"], result[f"{metric}_std"] = float(np.nanmean(values)), float(np.nanstd(values))
+        result["tags"] = tags
+        result["per_tag"] = tag_metrics(tag_matrix(labels[tested], tags), tag_proba[tested], tag_decided[tested], tags)["per_tag"]
     p, r, f, s = precision_recall_fscore_support(labels[tested], predictions[tested].astype(labels.dtype), labels=classes, zero_division=0)
     result["per_class"] = {str(c): {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])} for i, c in enumerate(classes)}
     result["classes"] = [str(c) for c in classes]

@@ -120,7 +120,9 @@ class EmbeddingClassifier(ClipModel):
         windows = np.concatenate(clips).reshape(sum(len(c) for c in clips), -1)
         labels = np.repeat(y, [len(c) for c in clips], axis=0)
         self.head_ = make_head(self.classifier, random_state=self.random_state, **(self.classifier_params or {}))
-        if self.is_tagger:  # one binary classifier per tag
+        if self.is_tagger and labels.shape[1] == 1:  # one tag: one binary classifier (present or not)
+            labels = labels[:, 0]
+        elif self.is_tagger:  # one binary classifier per tag
             from sklearn.multiclass import OneVsRestClassifier
 
             name, clf = self.head_.steps[-1]
@@ -132,6 +134,9 @@ class EmbeddingClassifier(ClipModel):
         proba = np.zeros((len(windows), len(self.classes_)))
         with single_blas_thread():
             scores = self.head_.predict_proba(windows.reshape(len(windows), -1))
+        if self.is_tagger and len(self.classes_) == 1:
+            present = np.flatnonzero(self.head_.classes_ == 1)
+            return scores[:, present].astype(np.float64) if len(present) else np.zeros((len(windows), 1))
         if self.is_tagger:
             return np.asarray(scores, dtype=np.float64)
         proba[:, self.head_.classes_] = scores
