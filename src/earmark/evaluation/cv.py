@@ -58,7 +58,7 @@ def tag_metrics(truth: np.ndarray, proba: np.ndarray, decided: np.ndarray, tags)
         per_tag[str(tag)] = {
             "roc_auc": float(roc_auc_score(y, p)) if 0 < n_pos < len(y) else None,
             "average_precision": float(average_precision_score(y, p)) if n_pos else None,
-            "f1": float(2 * (d & y).sum() / max(d.sum() + n_pos, 1)), "support": n_pos}
+            "f1": float(f1_score(y, d, zero_division=0)), "support": n_pos}
     aps = [v["average_precision"] for v in per_tag.values() if v["average_precision"] is not None]
     aucs = [v["roc_auc"] for v in per_tag.values() if v["roc_auc"] is not None]
     return {"mAP": float(np.mean(aps)) if aps else float("nan"), "macro_auc": float(np.mean(aucs)) if aucs else float("nan"),

@@ -231,12 +231,15 @@ class ClipModel(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         return self.classes_[proba.argmax(axis=1)]
 
     def _checked_proba(self, windows: np.ndarray) -> np.ndarray:
+        self._check_shape(windows)
+        return self._window_proba(windows)
+
+    def _check_shape(self, windows: np.ndarray) -> None:
         if windows.shape[1:] != self.feature_shape_:
             raise ParameterError(
                 f"X has {windows.shape[1:]} features per window, but {type(self).__name__} is expecting "
                 f"{self.feature_shape_} features as input; use the front end it was trained with."
             )
-        return self._window_proba(windows)
 
     # --- persistence ------------------------------------------------------------------
     def fitted_parts(self) -> dict:

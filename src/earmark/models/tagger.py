@@ -51,14 +51,6 @@ def set_source_reader(reader: Callable) -> None:
     _SOURCE_READER = reader
 
 
-def _module(n_features: int, n_tags: int, *, hidden: int, input_dropout: float, conv_channels: int, pooling: str,
-            parallel: bool):
-    from earmark.models.modules import LstmTagger
-
-    return LstmTagger(n_features, n_tags, hidden=hidden, input_dropout=input_dropout, conv_channels=conv_channels,
-                      pooling=pooling, parallel=parallel)
-
-
 class TaggerClassifier(ClipModel):
     """A recurrent tagger over frame features, trained on clip labels (see the module docstring).
 
@@ -108,9 +100,11 @@ class TaggerClassifier(ClipModel):
         self._settings()
 
     def _build(self, n_tags: int, n_features: int | None = None):
-        parallel = self.pretrained is not None and self.transfer == "parallel-low"
-        return _module(n_features or self.feature_shape_[0], n_tags, hidden=self.hidden, input_dropout=float(self.input_dropout),
-                       conv_channels=int(self.conv_channels), pooling=self.aggregation, parallel=parallel)
+        from earmark.models.modules import LstmTagger
+
+        return LstmTagger(n_features or self.feature_shape_[0], n_tags, hidden=self.hidden, input_dropout=float(self.input_dropout),
+                          conv_channels=int(self.conv_channels), pooling=self.aggregation,
+                          parallel=self.pretrained is not None and self.transfer == "parallel-low")
 
     def _fit(self, clips, y) -> None:
         import torch
@@ -202,17 +196,12 @@ class TaggerClassifier(ClipModel):
 
     def _clip_proba(self, clips: list[np.ndarray]) -> np.ndarray:
         for c in clips:
-            self._checked_shape(c)
+            self._check_shape(c)
         return self._normalised(self._run(clips, frames=False))
 
     def _window_proba(self, windows: np.ndarray) -> np.ndarray:
         """Frame scores of one clip (its frames in order): the tagger reads them as one sequence."""
         return self._normalised(self._run([windows], frames=True)[0])
-
-    def _checked_shape(self, clip: np.ndarray) -> None:
-        if clip.shape[1:] != self.feature_shape_:
-            raise ParameterError(f"X has {clip.shape[1:]} features per window, but TaggerClassifier is expecting "
-                                 f"{self.feature_shape_} features as input; use the front end it was trained with.")
 
     def _parts(self) -> dict:
         weights = {k: v.detach().cpu().numpy() for k, v in self.network_.state_dict().items()}
