@@ -333,3 +333,42 @@ def test_weak_label_transfer_from_the_command_line(esc10, tmp_path, cache_dir):
     assert "tags: mAP" in r.output and "avg. precision" in r.output and "│ dog" in r.output
     r = run("train", tmp_path / "tgt", "--model", "lstm-tagger", "--transfer", "all", "--out", tmp_path / "x.earmark")
     assert r.exit_code == 1 and "--transfer all needs --pretrained" in r.output
+
+
+def test_open_set_train_with_negatives_predict_unknown_and_evaluate(tmp_path, cache_dir):
+    """Rejection end to end on real demo clips: negatives set the threshold, noise comes out 'unknown', evaluate reports
+    the open-set figures and the reliability diagram."""
+    from tests.conftest import make_demo_subset
+
+    data = make_demo_subset(tmp_path / "demo", per_class=8, classes=("dog", "rooster", "crying_baby", "clock_tick"))
+    negatives = make_demo_subset(tmp_path / "neg", per_class=4, classes=("rain", "sea_waves"))
+    (negatives / "metadata.csv").unlink()
+    sr = 22050
+    sf.write(tmp_path / "white.wav", (0.3 * np.random.default_rng(1).standard_normal(5 * sr)).astype(np.float32), sr)
+    model = tmp_path / "m.earmark"
+    r = run("train", data, "--out", model, "--reject", "distance", "--calibration", "temperature", "--negatives", negatives,
+            "--cache-dir", cache_dir)
+    assert r.exit_code == 0, r.output
+    assert "'unknown' when the distance score is below" in r.output and "separates the 8 negative clips best" in r.output
+    r = run("predict", model, tmp_path / "white.wav", sorted(data.glob("*.flac"))[0], "--format", "json")
+    assert r.exit_code == 0, r.output
+    white, dog = json.loads(r.output)
+    assert white["label"] == "unknown" and white["unknown"] and white["closest"]
+    assert dog["label"] == "dog" and not dog["unknown"]
+
+    out_json, report = tmp_path / "eval.json", tmp_path / "report"
+    r = run("evaluate", make_demo_subset(tmp_path / "all", per_class=8, classes=("dog", "rooster", "crying_baby", "rain")),
+            "--cv", "4", "--unknown-classes", "rain", "--calibration", "temperature", "--json", out_json, "--report", report,
+            "--cache-dir", cache_dir)
+    assert r.exit_code == 0, r.output
+    assert "open set (proba score; 24 known, 8 unknown test clips): AUROC" in r.output and "expected calibration error" in r.output
+    result = json.loads(out_json.read_text())
+    assert result["classes"] == ["crying_baby", "dog", "rooster"] and 0.5 < result["open_set"]["auroc"] <= 1
+    assert (report / "reliability.png").stat().st_size > 1000 and "## Open set" in (report / "report.md").read_text()
+
+
+def test_negatives_without_reject_is_refused_with_the_fix(demo_subset, tmp_path, cache_dir):
+    r = run("train", demo_subset, "--out", tmp_path / "m.earmark", "--negatives", tmp_path, "--cache-dir", cache_dir)
+    assert r.exit_code == 1 and "add --reject proba or distance" in r.output
+    r = run("evaluate", demo_subset, "--cv", "3", "--unknown-dir", tmp_path, "--cache-dir", cache_dir)
+    assert r.exit_code == 1 and "--unknown-classes" in r.output

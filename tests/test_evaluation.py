@@ -118,3 +118,44 @@ def test_cross_validation_of_tag_sets_reports_map_and_per_tag_auc(rng):
     assert all(result["per_tag"][t]["roc_auc"] > 0.95 and result["per_tag"][t]["f1"] > 0.85 for t in ("bird", "car"))
     assert result["per_tag"]["bird"]["support"] == 30 and result["per_tag"]["car"]["support"] == 20
     assert result["accuracy_mean"] > 0.8  # every tag of a clip right
+
+
+def test_reliability_bins_and_ece_against_hand_computed_values():
+    from earmark.evaluation.openset import reliability
+
+    conf = np.array([0.95, 0.95, 0.95, 0.95, 0.55, 0.55])
+    correct = np.array([1, 1, 1, 0, 1, 0], bool)
+    r = reliability(conf, correct, bins=10)
+    assert [(b["low"], b["n"]) for b in r["bins"]] == [(pytest.approx(0.5), 2), (pytest.approx(0.9), 4)]
+    # 4/6 * |0.75 - 0.95| + 2/6 * |0.5 - 0.55|
+    assert r["ece"] == pytest.approx(4 / 6 * 0.2 + 2 / 6 * 0.05)
+
+
+def test_open_set_metrics_against_hand_computed_values():
+    from earmark.evaluation.openset import open_set_metrics
+
+    known = np.array([0.9, 0.8, 0.7, 0.3])
+    unknown = np.array([0.1, 0.2, 0.4, 0.75] + [0.0] * 16)  # 20 unknowns: the 5% cut is the highest, 0.75
+    correct = np.array([True, False, True, True])
+    m = open_set_metrics(known, unknown, correct, threshold=0.5)
+    # pairs (known > unknown): 0.9, 0.8 beat all 20; 0.7 beats 19; 0.3 beats 18 -> 77 / 80
+    assert m["auroc"] == pytest.approx(77 / 80)
+    assert m["known_accepted"] == pytest.approx(2 / 4) and m["ccr"] == pytest.approx(1 / 4)  # 0.9 right, 0.8 wrong
+    assert m["at_threshold"] == {"known_accepted": 0.75, "unknown_accepted": 0.05, "ccr": 0.5}  # 0.75 of 20
+
+
+def test_open_set_cross_validation_holds_unknown_classes_out_of_training(rng):
+    labels = np.repeat(["a", "b", "c"], 20)
+    centre = {"a": -3.0, "b": 3.0, "c": 0.0}
+    clips = [np.array([[centre[y], 10.0 * (y == "c")]]) + rng.normal(scale=0.3, size=(1, 2)) for y in labels]
+    far = [np.array([[0.0, -40.0]])] * 3
+    from earmark.models import get_model
+
+    r = cross_validate(get_model("logreg", reject="distance"), clips, labels, cv=5, unknown=["c"], unknown_clips=far)
+    o = r["open_set"]
+    assert r["classes"] == ["a", "b"] and all(f["n_train"] == 32 for f in r["folds"])  # 40 known clips, 4/5 of them
+    assert o["n_known"] == 40 and o["n_unknown"] == 20 + 5 * 3 and o["score"] == "distance"
+    assert o["auroc"] == pytest.approx(1.0) and o["at_threshold"]["unknown_accepted"] == 0.0
+    assert "ece" in r["folds"][0] and 0 <= r["calibration"]["ece"] <= 1
+    with pytest.raises(ParameterError, match="not in the data"):
+        cross_validate("logreg", clips, labels, cv=5, unknown=["zebra"])

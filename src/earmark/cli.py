@@ -53,12 +53,18 @@ AugmentOpt = Annotated[str | None, typer.Option("--augment", help=(
     "copies=N, default 2), specaugment, mixup (networks); strengths as name=value, e.g. pitch=3,noise=20,mixup=0.4."))]
 PretrainedOpt = Annotated[Path | None, typer.Option(help="lstm-tagger: transfer from this tagger, trained on a source task.")]
 TransferOpt = Annotated[str | None, typer.Option(help="With --pretrained: all (fine-tune all), freeze-low or parallel-low.")]
+CalibrationOpt = Annotated[str | None, typer.Option(help=(
+    "Calibrate probabilities on held-out scores of the training clips: temperature or isotonic (k extra fits)."))]
+RejectOpt = Annotated[str | None, typer.Option(help=(
+    "Answer 'unknown' for sounds of none of the classes: proba (highest probability) or distance (to the nearest training clip)."))]
+RejectRateOpt = Annotated[float | None, typer.Option(help="With --reject: share of known training clips the threshold may reject (0.05).")]
 DataArg = Annotated[Path, typer.Argument(metavar="DATA", help="Folder with metadata.csv or class sub-folders.")]
 ModelArg = Annotated[Path, typer.Argument(metavar="MODEL", help="Model file from 'earmark train'.")]
 
 
-def _network_params(max_epochs: int | None, time_budget_s: float | None, augment: str | None = None,
-                    pretrained: Path | None = None, transfer: str | None = None) -> dict | None:
+def _model_params(max_epochs: int | None, time_budget_s: float | None, augment: str | None = None,
+                  pretrained: Path | None = None, transfer: str | None = None, calibration: str | None = None,
+                  reject: str | None = None, reject_rate: float | None = None) -> dict | None:
     from earmark.errors import ParameterError
 
     if transfer is not None and pretrained is None:
@@ -68,7 +74,8 @@ def _network_params(max_epochs: int | None, time_budget_s: float | None, augment
                              "(earmark train SOURCE --model lstm-tagger --out SOURCE.earmark).")
     pretrained = str(pretrained.resolve()) if pretrained is not None else None
     params = {k: v for k, v in (("max_epochs", max_epochs), ("time_budget_s", time_budget_s), ("augment", augment),
-                                ("pretrained", pretrained), ("transfer", transfer)) if v is not None}
+                                ("pretrained", pretrained), ("transfer", transfer), ("calibration", calibration), ("reject", reject),
+                                ("reject_rate", reject_rate)) if v is not None}
     return params or None
 
 
@@ -186,6 +193,11 @@ def train(
     augment: AugmentOpt = None,
     pretrained: PretrainedOpt = None,
     transfer: TransferOpt = None,
+    calibration: CalibrationOpt = None,
+    reject: RejectOpt = None,
+    reject_rate: RejectRateOpt = None,
+    negatives: Annotated[Path | None, typer.Option(help=(
+        "With --reject: a folder of recordings of none of the classes; the 'unknown' threshold is set to separate them."))] = None,
     labels: Annotated[str | None, typer.Option(help="Train from label files beside long recordings in DATA: audacity, raven, csv or json.")] = None,
     background: Annotated[bool, typer.Option(help="With --labels: unlabelled stretches become a 'background' class.")] = True,
     strict_paths: StrictPaths = False,
@@ -204,10 +216,12 @@ def train(
         if cv is not None and folds:
             raise ParameterError(f"--cv {cv} cross-validates all of DATA and ignores --folds {folds}; pass one of them.")
         name = _model_name(model, classifier)
+        if labels is not None and negatives is not None:
+            raise ParameterError("--negatives works with a DATA folder of clips; with --labels, unlabelled stretches are the background class.")
         if labels is not None:
             m = api.train_from_labels(data, labels=labels, model=name, embedder=embedder, aggregation=aggregation,
                                       background=background, cache_dir=cache_dir, use_cache=not no_cache,
-                                      model_params=_network_params(max_epochs, time_budget_s, augment, pretrained, transfer), progress=progress)
+                                      model_params=_model_params(max_epochs, time_budget_s, augment, pretrained, transfer, calibration, reject, reject_rate), progress=progress)
             path = m.save(out_path)
             report_skipped(m.info["skipped"])
             d = m.info["data"]
@@ -217,7 +231,8 @@ def train(
         m = api.train(data, model=name, embedder=embedder, aggregation=aggregation, gate_db=_gate(gate_db), file_column=file_column,
                       label_column=label_column, folds=folds, train_folds=_csv_list(train_folds, "--train-folds"),
                       exclude_folds=_csv_list(exclude_fold, "--exclude-fold"), strict_paths=strict_paths, cache_dir=cache_dir,
-                      use_cache=not no_cache, cv=cv, model_params=_network_params(max_epochs, time_budget_s, augment, pretrained, transfer), progress=progress)
+                      use_cache=not no_cache, cv=cv, model_params=_model_params(max_epochs, time_budget_s, augment, pretrained, transfer, calibration, reject, reject_rate),
+                      negatives=negatives, progress=progress)
         path = m.save(out_path)
         report_skipped(m.info["skipped"])
         d = m.info["data"]
@@ -227,6 +242,11 @@ def train(
         if "evaluation" in m.info:
             ev = m.info["evaluation"]
             say(f"{ev['protocol']}: accuracy {ev['accuracy_mean']:.3f} ± {ev['accuracy_std']:.3f}")
+        if "open_set" in m.info:
+            o = m.info["open_set"]
+            how = (f"separates the {o['n_negatives']} negative clips best" if o["n_negatives"]
+                   else f"rejects {o['reject_rate']:.0%} of held-out training clips")
+            say(f"'unknown' when the {o['reject']} score is below {o['threshold']:.4g} (the threshold that {how})")
         if not m.front_end.commercial_use:
             say(f"note: the {m.front_end.name} weights are licensed {m.front_end.licence}: non-commercial use only.")
 
@@ -286,6 +306,12 @@ def evaluate(
     augment: AugmentOpt = None,
     pretrained: PretrainedOpt = None,
     transfer: TransferOpt = None,
+    calibration: CalibrationOpt = None,
+    reject: RejectOpt = None,
+    reject_rate: RejectRateOpt = None,
+    unknown_classes: Annotated[str | None, typer.Option(help=(
+        "Open-set evaluation: these classes (comma-separated) are never trained on and are tested as unknowns."))] = None,
+    unknown_dir: Annotated[Path | None, typer.Option(help="With --unknown-classes: recordings of other sounds, tested as unknowns in every fold.")] = None,
     cache_dir: CacheDir = None,
     no_cache: NoCache = False,
     quiet: Quiet = False,
@@ -298,7 +324,8 @@ def evaluate(
         result = api.evaluate(data, model=_model_name(model, classifier), embedder=embedder, aggregation=aggregation, gate_db=_gate(gate_db),
                               folds=folds, test_folds=test_fold or None, cv=_check_cv(cv, folds), file_column=file_column,
                               label_column=label_column, strict_paths=strict_paths, cache_dir=cache_dir, use_cache=not no_cache,
-                              model_params=_network_params(max_epochs, time_budget_s, augment, pretrained, transfer), progress=progress)
+                              model_params=_model_params(max_epochs, time_budget_s, augment, pretrained, transfer, calibration, reject, reject_rate),
+                              unknown_classes=_csv_list(unknown_classes, "--unknown-classes"), unknown_dir=unknown_dir, progress=progress)
         report_skipped(result["skipped"])
         rows = [[f["fold"], f["n_test"], f"{f['accuracy']:.3f}", f"{f['balanced_accuracy']:.3f}", f"{f['macro_f1']:.3f}"] for f in result["folds"]]
         rows.append(["mean ± std", result["n_files"], f"{result['accuracy_mean']:.3f} ± {result['accuracy_std']:.3f}",
@@ -312,6 +339,17 @@ def evaluate(
             out.print(plain_table(f"tags: mAP {result['mAP_mean']:.3f} ± {result['mAP_std']:.3f}, ROC-AUC {result['macro_auc_mean']:.3f} "
                                   "(F1 at thresholds tuned on training clips)", ("tag", "clips with it", "ROC-AUC", "avg. precision", "F1"),
                                   tag_rows))
+        if "calibration" in result:
+            say(f"expected calibration error {result['calibration']['ece']:.3f} (top-class confidence against accuracy, "
+                f"{len(result['calibration']['bins'])} bins, all test clips)")
+        if "open_set" in result:
+            o = result["open_set"]
+            say(f"open set ({o['score']} score; {o['n_known']} known, {o['n_unknown']} unknown test clips): AUROC {o['auroc']:.3f}, "
+                f"accuracy on known clips at {o['false_accept']:.0%} false acceptance of unknowns {o['ccr']:.3f}")
+            if "at_threshold" in o:
+                t = o["at_threshold"]
+                say(f"at the model's own thresholds: known accepted {t['known_accepted']:.3f}, unknown accepted "
+                    f"{t['unknown_accepted']:.3f}, known accepted and right {t['ccr']:.3f}")
         s = result["seconds"]
         say(f"{result['n_files']} clips ({result['audio_seconds']:.0f} s audio), {result['n_skipped']} skipped; "
              f"embed {s['embed']:.1f} s, fit {s['fit']:.1f} s, total {s['total']:.1f} s")

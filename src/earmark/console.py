@@ -64,7 +64,9 @@ def report_skipped(skipped: list[dict]) -> None:
 
 def print_predictions(preds, fmt: str, top_k: int) -> None:
     rows = [{"file": str(p.path), "label": p.label, "score": None if p.silent or not p.scores else round(p.score, 4), "silent": p.silent,
-             "next": [] if p.tagger else [{"label": lab, "score": round(s, 4)} for lab, s in zip(p.labels[1:], p.scores[1:])]}
+             "next": [] if p.tagger else [{"label": lab, "score": round(s, 4)} for lab, s in zip(p.labels[1:], p.scores[1:])],
+             **({"unknown": p.unknown, "closest": p.labels[0] if p.unknown and p.labels else None,
+                 "known_score": None if p.known_score is None else round(p.known_score, 4)} if p.unknown or p.known_score is not None else {})}
             for p in preds]
     if fmt == "json":
         print(json.dumps(rows, indent=2, ensure_ascii=False))

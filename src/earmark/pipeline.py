@@ -27,6 +27,7 @@ from earmark.persistence import read_model_file, write_model_file
 
 log = logging.getLogger(__name__)
 
+UNKNOWN = "unknown"  # what a model with a rejection threshold answers for none of its classes
 SILENCE_DB = -100.0  # with gating off, a clip whose loudest window is below this is digital silence
 _MODEL_GATE = object()
 
@@ -60,9 +61,13 @@ class Prediction:
     n_windows: int
     silent: bool = False
     tagger: bool = False  # labels are every tag at or above its threshold (none: an empty label)
+    unknown: bool = False  # below the model's "none of these" threshold (labels are then the closest classes)
+    known_score: float | None = None  # the rejection score (see earmark.models.openset), for models that reject
 
     @property
     def label(self) -> str:
+        if self.unknown:
+            return UNKNOWN
         if self.tagger and not self.silent:
             return ";".join(self.labels)
         return self.labels[0] if self.labels else "(silent)"
@@ -85,6 +90,8 @@ class WindowScores:
     level_db : np.ndarray [shape=(n_windows,)]
     gated : np.ndarray [shape=(n_windows,), dtype=bool]
         True for windows below the gate, which were not classified.
+    unknown : np.ndarray [shape=(n_windows,), dtype=bool]
+        True for windows below the model's "none of these" threshold (their scores are zeroed).
     duration_s, window_s, hop_s : float
     classes : list of str
     """
@@ -97,6 +104,11 @@ class WindowScores:
     window_s: float
     hop_s: float
     classes: list[str]
+    unknown: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.unknown is None:
+            self.unknown = np.zeros(len(self.scores), bool)
 
 
 @dataclass
@@ -149,9 +161,14 @@ class Model:
         emb = self.embed(source, cache=cache, front=front)
         quiet = np.zeros(len(emb.vectors), bool) if gate is None else emb.level_db < gate
         scores = np.zeros((len(emb.vectors), len(self.classes)))
+        unknown = np.zeros(len(emb.vectors), bool)
         if (~quiet).any():
             scores[~quiet] = self.estimator.window_proba(emb.vectors[~quiet])
-        return WindowScores(scores, emb.times_s, emb.level_db, quiet, emb.duration_s, front.window_s, front.hop_s, self.classes)
+            if self.estimator.rejects:
+                windows = emb.vectors[~quiet][:, None]
+                unknown[~quiet] = self.estimator.known_scores(list(windows), scores[~quiet]) < self.estimator.reject_threshold_
+                scores[unknown] = 0.0
+        return WindowScores(scores, emb.times_s, emb.level_db, quiet, emb.duration_s, front.window_s, front.hop_s, self.classes, unknown)
 
     def predict_proba(self, paths, *, cache: EmbeddingCache | None = None) -> np.ndarray:
         """Clip probabilities for audio files, ``(n_files, n_classes)``; a silent file's row is NaN.
@@ -168,20 +185,31 @@ class Model:
         """Top-``top_k`` labels and scores for each file (``paths``: one path or several); a tagger gives every tag at or
         above its threshold, highest first (none: the file holds none of the tags)."""
         out = []
+        est = self.estimator
         for p in _paths(paths):
             emb = self.embed(p, cache=cache)
-            proba = self._clip_proba(emb)
-            if proba is None:
-                out.append(Prediction(Path(p), [], [], len(emb.vectors), silent=True))
+            x = gated_features(emb, self.gate_db, self.front_end.window_s)
+            if x is None:
+                out.append(Prediction(Path(p), [], [], len(emb.vectors), silent=True, unknown=est.rejects))
                 continue
+            proba = est.predict_proba([x])[0]
             order = np.argsort(-proba, kind="stable")
-            if self.estimator.is_tagger:
-                above = [i for i in order if proba[i] >= self.estimator.thresholds_[i]]
+            score = None
+            if est.rejects:
+                score = float(est.known_scores([x], proba[None])[0])
+                if score < est.reject_threshold_:
+                    k = order[: max(1, top_k)]
+                    out.append(Prediction(Path(p), [self.classes[i] for i in k], [float(proba[i]) for i in k], len(emb.vectors),
+                                          unknown=True, known_score=score))
+                    continue
+            if est.is_tagger:
+                above = [i for i in order if proba[i] >= est.thresholds_[i]]
                 out.append(Prediction(Path(p), [self.classes[i] for i in above], [float(proba[i]) for i in above], len(emb.vectors),
-                                      tagger=True))
+                                      tagger=True, known_score=score))
                 continue
             order = order[: max(1, top_k)]
-            out.append(Prediction(Path(p), [self.classes[i] for i in order], [float(proba[i]) for i in order], len(emb.vectors)))
+            out.append(Prediction(Path(p), [self.classes[i] for i in order], [float(proba[i]) for i in order], len(emb.vectors),
+                                  known_score=score))
         return out
 
     def _clip_proba(self, emb: Embedding) -> np.ndarray | None:

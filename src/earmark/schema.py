@@ -91,3 +91,7 @@ def validate_fitted(path: str | Path, fitted, classes: list) -> None:
     thresholds = fitted.get("thresholds", [0.5] * len(classes))
     if not isinstance(thresholds, list) or len(thresholds) != len(classes) or not all(_is(t, (int, float)) and 0 <= t <= 1 for t in thresholds):
         _fail(path, "fitted.thresholds", thresholds, f"a list of {len(classes)} numbers in [0, 1]")
+    if "reject_threshold" in fitted:
+        value = fitted["reject_threshold"]
+        if not _is(value, (int, float)) or value != value:
+            _fail(path, "fitted.reject_threshold", value, "a number (the 'unknown' threshold)")

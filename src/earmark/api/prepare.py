@@ -13,6 +13,7 @@ import logging
 import platform
 import time
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 
@@ -141,6 +142,37 @@ class Prepared:
             self.embed_seconds += time.perf_counter() - t0
             log.info("%d augmented copies of %d clips by %s in %.1f s", sum(map(len, out)), len(out), emb.name, time.perf_counter() - t0)
         return self._copies[key]
+
+    def negatives(self, folder, front_end: str) -> list[np.ndarray]:
+        """Clips of the recordings in ``folder`` (none of the classes) by ``front_end``: each file's gated windows in
+        stretches of the training clips' median number of windows. Unreadable or silent files are skipped (listed in
+        ``skipped``).
+
+        Raises
+        ------
+        DatasetError
+            If ``folder`` is not a folder or yields no usable clip.
+        """
+        from earmark.audio import find_audio_files
+
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise DatasetError(f"{folder}: not a folder; give a folder of recordings of none of the classes.")
+        emb = self.front_ends[front_end]
+        done = embed_files(find_audio_files([folder]), emb, self._cache, progress=self._progress)
+        self.skipped += [{"file": str(p), "reason": r} for p, r in done.skipped]
+        size = max(1, int(np.median([len(c) for c in self.clip_sets[front_end]])))
+        out = []
+        for path, e in done.embeddings.items():
+            x = gated_features(e, self._gate_db, emb.window_s)
+            if x is None:
+                self.skipped.append({"file": str(path), "reason": "silent: no window reaches the gate; not used as a negative"})
+                continue
+            out += [x[i : i + size] for i in range(0, len(x), size)]
+        if not out:
+            raise DatasetError(f"{folder}: no usable recordings of none of the classes in it (see the skipped list); add audio files.")
+        log.info("%d negative clips from %d recordings in %s", len(out), len(done.embeddings), folder)
+        return out
 
     def describe(self) -> dict:
         """Clips, classes, durations, sample rates and skipped files, for reports and JSON."""

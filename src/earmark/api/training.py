@@ -122,7 +122,7 @@ def train(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: str
           gate_db: float | None = DEFAULT_GATE_DB, classifier_params: dict | None = None, file_column: str = "filename",
           label_column: str = "label", folds: str | None = None, train_folds=None, exclude_folds=None,
           strict_paths: bool = False, cache_dir=None, use_cache: bool = True, cv: int | None = None,
-          random_state: int = 0, model_params: dict | None = None, progress: bool = False) -> Model:
+          random_state: int = 0, model_params: dict | None = None, negatives=None, progress: bool = False) -> Model:
     """Train a model on a dataset folder.
 
     Parameters
@@ -146,6 +146,11 @@ def train(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: str
     cv : int or None
         Also run stratified ``cv``-fold cross-validation on the same
         features and record the figures in ``model.info["evaluation"]``.
+    negatives : str, Path or None
+        A folder of recordings of none of the classes, for a model with
+        ``reject`` set: its "unknown" threshold is chosen to separate them from
+        held-out training clips (long recordings are cut to the training
+        clips' median length).
 
     Returns
     -------
@@ -169,8 +174,14 @@ def train(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: str
                  exclude_folds=exclude_folds, strict_paths=strict_paths)
     (front,), (clips,) = p.front_ends.values(), p.clip_sets.values()
     copies = _copies_for(p, front.name, est, random_state)
+    negative_clips = None
+    if negatives is not None:
+        if getattr(est, "reject", "none") == "none":
+            raise ParameterError(f"--negatives {negatives} sets the 'unknown' threshold of a model that rejects; add --reject proba or distance.")
+        negative_clips = p.negatives(negatives, front.name)
     t0 = time.perf_counter()
-    fitted = est.fit(clips, p.labels) if copies is None else est.fit(clips, p.labels, augmented=copies)
+    fitted = est.fit(clips, p.labels, **({} if copies is None else {"augmented": copies}),
+                     **({} if negative_clips is None else {"negatives": negative_clips}))
     info = {
         "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "earmark_version": __version__,
@@ -180,6 +191,10 @@ def train(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: str
         "skipped": p.skipped,
         "seconds": {"embed": p.embed_seconds, "fit": time.perf_counter() - t0},
     }
+    if getattr(fitted, "rejects", False):
+        info["open_set"] = {"reject": fitted.reject, "threshold": float(fitted.reject_threshold_), "reject_rate": float(fitted.reject_rate),
+                            "n_negatives": len(negative_clips or []), "negatives": None if negatives is None else str(negatives),
+                            "calibration": fitted.calibration}
     if cv:
         scores = cross_validate(est, clips, p.labels, cv=cv, random_state=random_state, augmented=copies)
         info["evaluation"] = {"protocol": p.protocol(None, None, cv, random_state), **{k: v for k, v in scores.items() if k.endswith(("_mean", "_std"))}}
@@ -233,13 +248,19 @@ def evaluate(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: 
              gate_db: float | None = DEFAULT_GATE_DB, classifier_params: dict | None = None, folds: str | None = None,
              test_folds: list[str] | None = None, cv: int = 5, file_column: str = "filename", label_column: str = "label",
              strict_paths: bool = False, cache_dir=None, use_cache: bool = True, random_state: int = 0, model_params: dict | None = None,
-             progress: bool = False) -> dict:
+             unknown_classes: list[str] | None = None, unknown_dir=None, progress: bool = False) -> dict:
     """Cross-validate a model on a dataset, one fresh clone of it per fold.
 
     ``folds`` names the metadata column with official folds; without it,
     stratified ``cv``-fold cross-validation is used. ``test_folds`` limits
     the test sets to those fold values (an official train/test split:
     ``folds="split", test_folds=["test"]``).
+
+    Open set: ``unknown_classes`` are left out of training and tested as
+    unknowns, with the recordings in ``unknown_dir`` (cut to the clips' median
+    length); the result gains ``open_set`` (AUROC of known against unknown,
+    accuracy on known clips at 5% false acceptance of unknowns, and the
+    model's own threshold's rates if it rejects).
 
     Returns
     -------
@@ -258,8 +279,13 @@ def evaluate(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: 
                  cache_dir=cache_dir, use_cache=use_cache, gate_db=gate_db, progress=progress, strict_paths=strict_paths)
     (front,), (clips,) = p.front_ends.values(), p.clip_sets.values()
     copies = _copies_for(p, front.name, est, random_state)
+    if unknown_dir is not None and not unknown_classes:
+        raise ParameterError(f"--unknown-dir {unknown_dir} is tested as unknown sounds in an open-set evaluation; name the "
+                             "classes to hold out with --unknown-classes too.")
+    strangers = p.negatives(unknown_dir, front.name) if unknown_dir is not None else None
     result = p.with_root(lambda: cross_validate(est, clips, p.labels, folds=p.folds, test_folds=test_folds, cv=cv,
-                                                random_state=random_state, augmented=copies, progress=progress))
+                                                random_state=random_state, augmented=copies, unknown=unknown_classes,
+                                                unknown_clips=strangers, progress=progress))
     fit_s = result.pop("fit_seconds")
     return {
         **result,

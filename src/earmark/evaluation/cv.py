@@ -12,6 +12,7 @@ from sklearn.model_selection import StratifiedKFold
 from earmark.errors import ParameterError
 from sklearn.base import clone
 
+from earmark.evaluation.openset import open_set_metrics, reliability
 from earmark.models.base import TAG_SEPARATOR, is_multilabel, split_tags, tag_matrix
 from earmark.models.registry import get_model
 from earmark.progress import track
@@ -92,6 +93,19 @@ def _training_summary(model) -> dict:
             "seconds_per_epoch": sum(e["seconds"] for e in epochs) / len(epochs)}
 
 
+def _open_set_fold(model, known_clips, proba, strangers, correct, into: dict) -> None:
+    """One fold's rejection scores of its known test clips and of the unknown ones (scores pooled across folds
+    compare only when every fold's score has one scale, as max probability and distance do)."""
+    if not strangers:
+        raise ParameterError("Open-set evaluation needs unknown clips in every fold: name classes with 'unknown' that every "
+                             "test fold holds, or give unknown clips.")
+    rejects = model.rejects
+    into["known"].append(model.known_scores(known_clips, proba) if rejects else proba.max(axis=1))
+    into["unknown"].append(model.known_scores(strangers) if rejects else model.predict_proba(strangers).max(axis=1))
+    into["correct"].append(np.asarray(correct, bool))
+    into["thresholds"].append(float(model.reject_threshold_) if rejects else None)
+
+
 def cross_validate(
     estimator,
     clips: list[np.ndarray],
@@ -102,6 +116,8 @@ def cross_validate(
     cv: int = 5,
     random_state: int | None = 0,
     augmented=None,
+    unknown=None,
+    unknown_clips=None,
     progress: bool = False,
 ) -> dict:
     """Train a fresh clone of ``estimator`` on all folds but one, test on it, for every fold.
@@ -118,6 +134,11 @@ def cross_validate(
     augmented : list of list of np.ndarray or None
         Augmented copies of each clip: a fold trains on the copies of its
         training clips; test clips are always the originals.
+    unknown : collection of str or None
+        Open-set evaluation: clips of these classes are never trained on and
+        are tested as unknowns, with ``unknown_clips`` (other sounds, tested
+        in every fold); the model's rejection score (its highest probability
+        if it has none) gives ``open_set`` (see :mod:`earmark.evaluation.openset`).
 
     Returns
     -------
@@ -130,27 +151,39 @@ def cross_validate(
         (every tag right), and ``mAP_mean``/``_std``, ``macro_auc_mean``/``_std``
         (per fold), ``tags`` and ``per_tag`` (ROC-AUC, average precision, F1 at
         the thresholds each fold's model tuned on its training clips, support)
-        are added.
+        are added. Single-label results add ``calibration`` (ECE and the
+        reliability diagram's bins over all test clips) and ``ece`` per fold.
     """
     if isinstance(estimator, str):
         estimator = get_model(estimator)
     labels = np.asarray(labels)
-    classes = np.unique(labels)
+    outside = np.isin(labels, list(unknown or []))
+    if unknown and not outside.any():
+        raise ParameterError(f"The 'unknown' parameter names classes {sorted(unknown)} that are not in the data; pick some of "
+                             f"{', '.join(map(str, np.unique(labels)))}.")
+    classes = np.unique(labels[~outside])
     predictions = np.empty(len(labels), dtype=object)
     fold_rows, fit_seconds = [], 0.0
     tagged = is_multilabel(labels)
     tags = sorted({t for label in labels for t in split_tags(label)}) if tagged else []
     tag_proba, tag_decided = np.zeros((len(labels), len(tags))), np.zeros((len(labels), len(tags)))
+    confidence = np.full(len(labels), np.nan)
+    open_scores = {"known": [], "unknown": [], "correct": [], "thresholds": []}
     for name, train, test in track(splits(labels, folds=folds, test_folds=test_folds, cv=cv, random_state=random_state), description="folds", enabled=progress):
         t0 = time.perf_counter()
         model = clone(estimator)
+        strangers = [clips[i] for i in test[outside[test]]] + list(unknown_clips or [])
+        train, test = train[~outside[train]], test[~outside[test]]
         fit_augmented(model, clips, labels, train, augmented)
         t1 = time.perf_counter()
         if tagged:
             tag_proba[test], tag_decided[test] = _tag_scores(model, [clips[i] for i in test], tags)
             pred = np.array([TAG_SEPARATOR.join(t for t, on in zip(tags, row) if on) for row in tag_decided[test]], dtype=object)
         else:
-            pred = model.predict([clips[i] for i in test])
+            proba = model.predict_proba([clips[i] for i in test])
+            pred, confidence[test] = model.classes_[proba.argmax(axis=1)], proba.max(axis=1)
+            if unknown:
+                _open_set_fold(model, [clips[i] for i in test], proba, strangers, pred == labels[test], open_scores)
         t2 = time.perf_counter()
         fit_seconds += t1 - t0
         predictions[test] = pred
@@ -166,6 +199,8 @@ def cross_validate(
         if tagged:
             m = tag_metrics(tag_matrix(labels[test], tags), tag_proba[test], tag_decided[test], tags)
             fold_rows[-1] |= {"mAP": m["mAP"], "macro_auc": m["macro_auc"]}
+        else:
+            fold_rows[-1]["ece"] = reliability(confidence[test], pred == truth)["ece"]
         log.info("fold %s: accuracy %.3f", name, fold_rows[-1]["accuracy"])
     result = {}
     for metric in ("accuracy", "balanced_accuracy", "macro_f1"):
@@ -179,6 +214,23 @@ def cross_validate(
             result[f"{metric}_mean"], result[f"{metric}_std"] = float(np.nanmean(values)), float(np.nanstd(values))
         result["tags"] = tags
         result["per_tag"] = tag_metrics(tag_matrix(labels[tested], tags), tag_proba[tested], tag_decided[tested], tags)["per_tag"]
+    if not tagged:
+        result["calibration"] = reliability(confidence[tested], predictions[tested].astype(labels.dtype) == labels[tested])
+        result["ece_mean"] = float(np.mean([r["ece"] for r in fold_rows]))
+        result["ece_std"] = float(np.std([r["ece"] for r in fold_rows]))
+    if unknown:
+        o = open_scores
+        thresholds = [t for t in o["thresholds"] if t is not None]
+        result["open_set"] = {
+            "unknown_classes": sorted(map(str, unknown)), "n_extra_unknown": len(unknown_clips or []),
+            "score": getattr(estimator, "reject", "none") if getattr(estimator, "reject", "none") != "none" else "proba",
+            **open_set_metrics(np.concatenate(o["known"]), np.concatenate(o["unknown"]), np.concatenate(o["correct"])),
+            "folds": [open_set_metrics(k, u, c, threshold=t) for k, u, c, t in zip(o["known"], o["unknown"], o["correct"], o["thresholds"])],
+        }
+        if thresholds:  # each fold's own threshold (set on its training clips) applied to its test clips
+            rows = result["open_set"]["folds"]
+            result["open_set"]["at_threshold"] = {k: float(np.mean([r["at_threshold"][k] for r in rows]))
+                                                  for k in ("known_accepted", "unknown_accepted", "ccr")}
     p, r, f, s = precision_recall_fscore_support(labels[tested], predictions[tested].astype(labels.dtype), labels=classes, zero_division=0)
     result["per_class"] = {str(c): {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])} for i, c in enumerate(classes)}
     result["classes"] = [str(c) for c in classes]

@@ -139,3 +139,27 @@ def detection_png(path_audio, result: dict, path: Path, *, threshold: float, max
     ax2.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def reliability_png(calibration: dict, path: Path, *, title: str) -> Path:
+    """Reliability diagram: accuracy against mean top-class confidence per bin (bar width: the bin), the diagonal is
+    perfect calibration; the clips per bin below."""
+    plt = _pyplot()
+    bins = calibration["bins"]
+    fig, (ax, axn) = plt.subplots(2, 1, figsize=(5.5, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    lows = np.array([b["low"] for b in bins])
+    widths = np.array([b["high"] - b["low"] for b in bins])
+    ax.bar(lows, [b["accuracy"] for b in bins], width=widths, align="edge", color="tab:blue", alpha=0.75, edgecolor="black",
+           label="accuracy")
+    ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], "o", color="tab:orange", label="(confidence, accuracy)")
+    ax.plot([0, 1], [0, 1], "--", color="grey", label="perfectly calibrated")
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("accuracy")
+    ax.set_title(f"{title}\nECE {calibration['ece']:.3f}")
+    ax.legend(loc="upper left", fontsize=8, frameon=False)
+    axn.bar(lows, [b["n"] for b in bins], width=widths, align="edge", color="grey", edgecolor="black")
+    axn.set_xlim(0, 1)
+    axn.set_xlabel("top-class probability (confidence)")
+    axn.set_ylabel("clips")
+    fig.tight_layout()
+    return _save(fig, path)

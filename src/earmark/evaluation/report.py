@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from earmark.evaluation.plots import confusion_png, f1_heatmap_png, learning_curve_png
+from earmark.evaluation.plots import confusion_png, f1_heatmap_png, learning_curve_png, reliability_png
 from earmark.evaluation.fewshot import mean_ci_text
 from earmark.fileio import atomic_write
 
@@ -67,8 +67,43 @@ def evaluation_report(result: dict, directory: str | Path) -> dict[str, Path]:
         lines.append(f"| {f['fold']} | {f['n_train']} | {f['n_test']} | {f['accuracy']:.4f} | {f['balanced_accuracy']:.4f} | {f['macro_f1']:.4f} |")
     lines += _per_class(result) + ["", "![confusion matrix](confusion_matrix.png)", ""]
     title = f"Confusion matrix, all test folds (mean fold accuracy {result['accuracy_mean']:.1%})"
-    return write_report(directory, "\n".join(lines), {
-        "confusion_matrix.png": lambda p: confusion_png(result["confusion_matrix"], result["classes"], p, title=title)})
+    figures = {"confusion_matrix.png": lambda p: confusion_png(result["confusion_matrix"], result["classes"], p, title=title)}
+    if "per_tag" in result:
+        lines += _per_tag(result)
+    if "calibration" in result:
+        cal = result["calibration"]
+        lines += ["## Calibration", "", f"Expected calibration error {cal['ece']:.4f} over all test clips "
+                  f"(per fold {result['ece_mean']:.4f} ± {result['ece_std']:.4f}); {len(cal['bins'])} non-empty bins of width 1/15.", "",
+                  "| confidence bin | mean confidence | accuracy | clips |", "| --- | --- | --- | --- |"]
+        lines += [f"| {b['low']:.2f}-{b['high']:.2f} | {b['confidence']:.3f} | {b['accuracy']:.3f} | {b['n']} |" for b in cal["bins"]]
+        lines += ["", "![reliability diagram](reliability.png)", ""]
+        figures["reliability.png"] = lambda p: reliability_png(cal, p, title=f"{result['classifier']['name']}: reliability")
+    if "open_set" in result:
+        lines += _open_set(result["open_set"])
+    return write_report(directory, "\n".join(lines), figures)
+
+
+def _per_tag(result: dict) -> list[str]:
+    lines = ["", "## Tags", "", f"mAP {result['mAP_mean']:.4f} ± {result['mAP_std']:.4f}, macro ROC-AUC {result['macro_auc_mean']:.4f} "
+             f"± {result['macro_auc_std']:.4f} (per fold); accuracy above is exact match (every tag of a clip right); F1 at the "
+             "thresholds each fold's model tuned on its training clips.", "",
+             "| tag | clips with it | ROC-AUC | average precision | F1 |", "| --- | --- | --- | --- | --- |"]
+    fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+    return lines + [f"| {t} | {v['support']} | {fmt(v['roc_auc'])} | {fmt(v['average_precision'])} | {v['f1']:.3f} |"
+                    for t, v in result["per_tag"].items()] + [""]
+
+
+def _open_set(o: dict) -> list[str]:
+    lines = ["## Open set", "", f"Classes held out of training and tested as unknowns: {', '.join(o['unknown_classes'])}"
+             + (f", plus {o['n_extra_unknown']} clips of other recordings in every fold" if o["n_extra_unknown"] else "") + ".", "",
+             "| score | known clips | unknown clips | AUROC known vs unknown | accuracy on known at "
+             f"{o['false_accept']:.0%} false acceptance |", "| --- | --- | --- | --- | --- |",
+             f"| {o['score']} | {o['n_known']} | {o['n_unknown']} | {o['auroc']:.4f} | {o['ccr']:.4f} |", ""]
+    if "at_threshold" in o:
+        t = o["at_threshold"]
+        lines += [f"At each fold's own threshold (set on its training clips): known accepted {t['known_accepted']:.3f}, "
+                  f"unknown accepted {t['unknown_accepted']:.3f}, known accepted and right {t['ccr']:.3f}.", ""]
+    return lines
 
 
 def curve_report(curve: dict, directory: str | Path) -> dict[str, Path]:

@@ -103,9 +103,10 @@ def listen(model, blocks: Iterator[tuple[np.ndarray, float]], *, hop_s: float = 
             if float(rms_db(ring)) < gate_db or (vad is not None and vad.recent_max() < vad_threshold):
                 continue  # cheap pre-check: no network call for a quiet ring
             ws = model.window_scores(front.embed(ring, sr=sr), gate_db=gate_db)
-            if ws.gated.all():
+            heard = ~ws.gated & ~ws.unknown  # a window of none of the classes (a model that rejects) never fires
+            if not heard.any():
                 continue
-            proba = ws.scores[~ws.gated].mean(axis=0)
+            proba = ws.scores[heard].mean(axis=0)
             k = int(np.argmax(proba))
             if proba[k] >= threshold:
                 yield total / sr, ws.classes[k], float(proba[k]), float(ws.level_db.max()), time.perf_counter() - arrived

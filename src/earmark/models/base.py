@@ -14,6 +14,11 @@ analysis window. A clip model is a scikit-learn classifier over clips:
 - ``predict_proba(clips)`` pools window scores into one row per clip
   (``aggregation``: mean by default);
 - ``classes_``, ``sklearn.base.clone`` and ``get_params`` work as usual;
+- ``calibration`` (``"temperature"``, ``"isotonic"``) and ``reject``
+  (``"proba"``, ``"distance"``, with ``reject_rate``) make ``fit`` also learn
+  calibrated probabilities and a "none of these" threshold from held-out
+  scores of the training clips (see :mod:`earmark.models.openset`);
+  ``known_scores`` and ``rejects`` let callers answer "unknown";
 - ``fitted_parts()`` / ``restore_parts(parts)`` save and restore the fitted
   state as named parts (:class:`Tensors` go to safetensors, scikit-learn
   objects to skops, anything else to JSON), so a model file never pickles.
@@ -29,6 +34,7 @@ line in :mod:`earmark.models.registry`.
 
 from __future__ import annotations
 
+import logging
 from abc import ABCMeta, abstractmethod
 
 import numpy as np
@@ -39,7 +45,11 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from earmark.errors import ParameterError, check_choice
+from earmark.models import openset
 from earmark.models.aggregation import AGGREGATIONS, aggregate_clips
+from earmark.models.openset import CALIBRATIONS, REJECTIONS
+
+log = logging.getLogger(__name__)
 
 
 TAG_SEPARATOR = ";"
@@ -103,6 +113,9 @@ class ClipModel(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
     """
 
     aggregation: str = "mean"
+    calibration: str = "none"
+    reject: str = "none"
+    reject_rate: float = 0.05
 
     # --- what a subclass implements -------------------------------------------------
     @abstractmethod
@@ -134,19 +147,29 @@ class ClipModel(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
     def check_params(self) -> None:
         """Raise :class:`ParameterError` for a bad parameter value, before any audio work (``fit`` checks again)."""
         check_choice("aggregation", self.aggregation, AGGREGATIONS)
+        self._check_open_set()
+
+    def _check_open_set(self) -> None:
+        check_choice("calibration", self.calibration, CALIBRATIONS)
+        check_choice("reject", self.reject, REJECTIONS)
+        rate = self.reject_rate
+        if not (isinstance(rate, (int, float)) and not isinstance(rate, bool) and 0 <= rate < 0.5):
+            raise ParameterError(f"The 'reject_rate' parameter must be a number in [0, 0.5) (the share of known clips the "
+                                 f"'unknown' threshold may reject). Got {rate!r} instead.")
 
     def parameter_count(self, feature_shape: tuple[int, ...], n_classes: int) -> int | None:
         """Learned parameters for windows of ``feature_shape`` and ``n_classes`` (None: grows with the data)."""
         return None
 
     # --- the contract ---------------------------------------------------------------
-    def fit(self, X, y, augmented=None) -> ClipModel:
+    def fit(self, X, y, augmented=None, negatives=None) -> ClipModel:
         """Fit on clips ``X`` (a sequence of ``(n_windows, *shape)`` arrays, or a 2-D array) with labels ``y``.
 
         ``augmented``, if given, holds for each clip a list of augmented
         versions of it (clips of the same feature shape, see
         :mod:`earmark.augment`); they train with the clip's label and are
-        never used for validation.
+        never used for validation. ``negatives``, clips of sounds that are
+        none of the classes, only set the "unknown" threshold (``reject``).
 
         Raises
         ------
@@ -154,6 +177,7 @@ class ClipModel(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             If ``y`` is missing, continuous or has one class, or ``X`` and ``y`` differ in length.
         """
         check_choice("aggregation", self.aggregation, AGGREGATIONS)
+        self._check_open_set()
         if y is None:
             raise ParameterError(f"{type(self).__name__} requires y to be passed, but the target y is None; "
                                  "call fit(X, y) with one label per clip.")
@@ -188,19 +212,112 @@ class ClipModel(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         self.feature_shape_ = tuple(int(d) for d in shapes.pop())
         self.n_features_in_ = int(np.prod(self.feature_shape_))
         self.thresholds_ = np.full(len(self.classes_), 0.5)
-        if augmented is None:
+        self.calibrator_, self.novelty_, self.reject_threshold_ = None, None, None
+        if self.multilabel_ and self.reject == "proba":
+            raise ParameterError("reject='proba' is for single-label models; a tagger already answers 'none of these' when no tag "
+                                 "reaches its threshold (reject='distance' adds a novelty check).")
+        copies = None if augmented is None else _copies(augmented, clips, self.feature_shape_)
+        if copies is None:
             self._fit(clips, target)
         else:
-            self._fit_augmented(clips, target, _copies(augmented, clips, self.feature_shape_))
+            self._fit_augmented(clips, target, copies)
+        held = None
+        if self.calibration != "none" or self.reject == "proba":
+            held = self._held_out_proba(clips, y, target, copies)
+        if self.calibration != "none":
+            self._fit_calibration(held, target)
+            held = self._calibrate(held)
         if self.multilabel_:
             self.thresholds_ = best_thresholds(self.predict_proba(clips), target)
+        if self.reject != "none":
+            self._fit_rejection(clips, held, negatives)
         return self
 
+    # --- calibration and "none of these" ------------------------------------------------
+    def _held_out_proba(self, clips, y, target, copies) -> np.ndarray:
+        """Every training clip's probabilities from a model fitted without it (k-fold, k <= 5; uncalibrated)."""
+        from sklearn.base import clone
+        from sklearn.model_selection import KFold, StratifiedKFold
+
+        why = "calibration" if self.calibration != "none" else "reject='proba'"
+        if self.multilabel_:
+            k = min(5, len(clips))
+            folds = KFold(k, shuffle=True, random_state=0).split(clips) if k >= 2 else []
+        else:
+            k = min(5, int(np.bincount(target).min()))
+            folds = StratifiedKFold(k, shuffle=True, random_state=0).split(np.zeros(len(y)), target) if k >= 2 else []
+        if k < 2:
+            raise ParameterError(f"{why} needs held-out scores, so at least 2 training clips of every class; add clips, "
+                                 "or train without it.")
+        log.info("%s: scoring the training clips with %d models fitted without them", why, k)
+        held = np.zeros((len(clips), len(self.classes_)))
+        index = {c: j for j, c in enumerate(self.classes_)}
+        for train, test in folds:
+            part = clone(self).set_params(calibration="none", reject="none")
+            part.fit([clips[i] for i in train], y[train], augmented=None if copies is None else [copies[i] for i in train])
+            cols = [index[c] for c in part.classes_]
+            held[np.ix_(test, cols)] = part.predict_proba([clips[i] for i in test])
+        return held
+
+    def _fit_calibration(self, held: np.ndarray, target: np.ndarray) -> None:
+        onehot = target if self.multilabel_ else np.eye(len(self.classes_))[target]
+        if self.calibration == "temperature":
+            t = openset.fit_temperature(held, target, multilabel=self.multilabel_)
+            self.calibrator_ = Tensors(temperature=np.array([t]))
+            log.info("calibration: temperature %.3f", t)
+        else:
+            knots = openset.fit_isotonic(held, onehot)
+            self.calibrator_ = Tensors({f"{a}{j}": v for j, xy in enumerate(knots) for a, v in zip("xy", xy)})
+
+    def _calibrate(self, proba: np.ndarray) -> np.ndarray:
+        cal = getattr(self, "calibrator_", None)
+        if not cal:
+            return proba
+        if "temperature" in cal:
+            return openset.apply_temperature(proba, float(cal["temperature"][0]), multilabel=self.is_tagger)
+        knots = [(cal[f"x{j}"], cal[f"y{j}"]) for j in range(len(self.classes_))]
+        return openset.apply_isotonic(proba, knots, multilabel=self.is_tagger)
+
+    def _fit_rejection(self, clips, held, negatives) -> None:
+        negatives = as_clips(negatives) if negatives is not None and len(negatives) else []
+        for c in negatives:
+            if c.shape[1:] != self.feature_shape_:
+                raise ParameterError(f"negatives hold windows of shape {c.shape[1:]}; the training clips have {self.feature_shape_}.")
+        if self.reject == "distance":
+            self.novelty_ = Tensors(openset.fit_bank(openset.clip_vectors(clips)))
+            known = openset.leave_one_out_similarity(self.novelty_)
+        else:
+            known = held.max(axis=1)
+        neg = self._known_scores(negatives) if negatives else None
+        self.reject_threshold_ = openset.choose_threshold(known, neg, float(self.reject_rate))
+        log.info("'unknown' below %s %.4f (%s)", self.reject, self.reject_threshold_,
+                 f"{len(negatives)} negative clips" if negatives else f"rejects {self.reject_rate:.0%} of held-out training clips")
+
+    @property
+    def rejects(self) -> bool:
+        """True when fitted with a "none of these" threshold."""
+        return getattr(self, "reject_threshold_", None) is not None
+
+    def known_scores(self, clips, proba: np.ndarray | None = None) -> np.ndarray:
+        """How much each clip looks like the training classes (below ``reject_threshold_``: unknown).
+
+        ``proba``, the clips' calibrated probabilities, saves recomputing them
+        for ``reject="proba"``. A window scores as a one-window clip.
+        """
+        if not self.rejects:
+            raise ParameterError(f"{type(self).__name__} was fitted without reject; fit it with reject='proba' or 'distance'.")
+        return self._known_scores(clips, proba)
+
+    def _known_scores(self, clips, proba: np.ndarray | None = None) -> np.ndarray:
+        if self.reject == "distance":
+            return openset.similarity(self.novelty_, openset.clip_vectors(as_clips(clips)))
+        return (self.predict_proba(clips) if proba is None else proba).max(axis=1)
+
     def window_proba(self, clip) -> np.ndarray:
-        """Class probabilities of every window of one clip, shape ``(n_windows, n_classes)``."""
+        """Class probabilities of every window of one clip, shape ``(n_windows, n_classes)`` (calibrated if fitted so)."""
         check_is_fitted(self, "classes_")
         (clip,) = as_clips([clip])
-        return self._checked_proba(clip)
+        return self._calibrate(self._checked_proba(clip))
 
     def predict_proba(self, X) -> np.ndarray:
         """Clip probabilities, shape ``(n_clips, n_classes)``, columns in ``classes_`` order."""
@@ -211,7 +328,7 @@ class ClipModel(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             clips = as_clips(X)
         if not clips:
             return np.zeros((0, len(self.classes_)))
-        return self._clip_proba(clips)
+        return self._calibrate(self._clip_proba(clips))
 
     def _clip_proba(self, clips: list[np.ndarray]) -> np.ndarray:
         """Clip probabilities of checked clips: window scores pooled by ``aggregation`` (a sequence model overrides this)."""
@@ -249,6 +366,12 @@ class ClipModel(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         parts["fitted"] = {"classes": self.classes_.tolist(), "feature_shape": list(self.feature_shape_)}
         if self.is_tagger:
             parts["fitted"] |= {"multilabel": True, "thresholds": [float(t) for t in self.thresholds_]}
+        if getattr(self, "calibrator_", None):
+            parts["calibration"] = self.calibrator_
+        if self.rejects:
+            parts["fitted"]["reject_threshold"] = float(self.reject_threshold_)
+            if self.novelty_ is not None:
+                parts["novelty"] = self.novelty_
         return parts
 
     def restore_parts(self, parts: dict) -> ClipModel:
@@ -261,13 +384,28 @@ class ClipModel(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         self.thresholds_ = np.asarray(fitted.get("thresholds", [0.5] * len(self.classes_)), dtype=np.float64)
         if self.thresholds_.shape != self.classes_.shape:
             raise ParameterError(f"the 'fitted' part has {len(self.thresholds_)} thresholds for {len(self.classes_)} tags.")
-        self._restore({k: v for k, v in parts.items() if k != "fitted"})
+        self.calibrator_ = _tensors(parts.get("calibration"), "calibration") if self.calibration != "none" else None
+        if self.calibrator_ is not None and "temperature" not in self.calibrator_ and \
+                not all(f"{a}{j}" in self.calibrator_ for j in range(len(self.classes_)) for a in "xy"):
+            raise ParameterError(f"the 'calibration' part lacks the isotonic map of some of the {len(self.classes_)} classes.")
+        threshold = fitted.get("reject_threshold")
+        self.reject_threshold_ = None if self.reject == "none" else float(threshold)
+        self.novelty_ = _tensors(parts.get("novelty"), "novelty") if self.reject == "distance" else None
+        if self.novelty_ is not None and not {"mean", "scale", "bank"} <= set(self.novelty_):
+            raise ParameterError("the 'novelty' part lacks its training-clip bank; retrain.")
+        self._restore({k: v for k, v in parts.items() if k not in ("fitted", "calibration", "novelty")})
         return self
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         return tags
+
+
+def _tensors(part, name: str) -> Tensors:
+    if not isinstance(part, dict) or not part:
+        raise ParameterError(f"the model was fitted with {name} but its '{name}' part is missing.")
+    return Tensors({k: np.asarray(v, np.float64) for k, v in part.items()})
 
 
 def _copies(augmented, clips: list[np.ndarray], shape: tuple[int, ...]) -> list[list[np.ndarray]]:

@@ -112,7 +112,7 @@ class FinetuneClassifier(NetworkClassifier):
         Learning rate of the pretrained blocks as a fraction of ``learning_rate`` (the head's).
     dropout : float
         Dropout before the new head.
-    aggregation, augment, max_epochs, batch_size, learning_rate, weight_decay, patience, validation_fraction, time_budget_s, checkpoint_dir, progress, random_state
+    aggregation, augment, max_epochs, batch_size, learning_rate, weight_decay, patience, validation_fraction, time_budget_s, calibration, reject, reject_rate, checkpoint_dir, progress, random_state
         As :class:`~earmark.models.network.NetworkClassifier` (fewer epochs by default: the features are pretrained).
     """
 
@@ -120,6 +120,7 @@ class FinetuneClassifier(NetworkClassifier):
                  aggregation: str = "mean", augment: str | None = None, max_epochs: int = 15, batch_size: int = 32,
                  learning_rate: float = 1e-3, weight_decay: float = 1e-4, patience: int = 5, validation_fraction: float = 0.15,
                  time_budget_s: float | None = None, checkpoint_dir: str | None = None,
+                 calibration: str = "none", reject: str = "none", reject_rate: float = 0.05,
                  progress: bool = False, random_state: int | None = 0) -> None:
         store_params(self, locals())
 

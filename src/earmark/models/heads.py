@@ -88,6 +88,8 @@ class EmbeddingClassifier(ClipModel):
         Waveform augmentation of the training clips (``"pitch,noise,copies=4"``,
         see :mod:`earmark.augment`): augmented copies are embedded and added to
         the training set by ``train``, ``evaluate``, ``curve`` and ``compare``.
+    calibration, reject, reject_rate
+        Calibrated probabilities and a "none of these" threshold (see :mod:`earmark.models.openset`).
     random_state : int or None
 
     Attributes
@@ -97,11 +99,15 @@ class EmbeddingClassifier(ClipModel):
     """
 
     def __init__(self, classifier: str = "logreg", *, aggregation: str = "mean", classifier_params: dict | None = None,
-                 augment: str | None = None, random_state: int | None = 0) -> None:
+                 augment: str | None = None, calibration: str = "none", reject: str = "none", reject_rate: float = 0.05,
+                 random_state: int | None = 0) -> None:
         self.classifier = classifier
         self.aggregation = aggregation
         self.classifier_params = classifier_params
         self.augment = augment
+        self.calibration = calibration
+        self.reject = reject
+        self.reject_rate = reject_rate
         self.random_state = random_state
 
     def check_params(self) -> None:

@@ -57,6 +57,8 @@ class NetworkClassifier(ClipModel):
         on the same data again resumes from it (see :mod:`earmark.models.checkpoint`).
     progress : bool
         Print a line per epoch (loss, accuracy, seconds) to stderr; every epoch is logged either way.
+    calibration, reject, reject_rate
+        Calibrated probabilities and a "none of these" threshold (see :mod:`earmark.models.openset`).
     random_state : int
         Seed of the initial weights, the validation split and the batch order.
 
@@ -71,6 +73,7 @@ class NetworkClassifier(ClipModel):
                  batch_size: int = 32,
                  learning_rate: float = 1e-3, weight_decay: float = 1e-4, patience: int = 8, validation_fraction: float = 0.15,
                  time_budget_s: float | None = None, checkpoint_dir: str | None = None,
+                 calibration: str = "none", reject: str = "none", reject_rate: float = 0.05,
                  progress: bool = False, random_state: int | None = 0) -> None:
         store_params(self, locals())
 

@@ -69,7 +69,7 @@ class TaggerClassifier(ClipModel):
     transfer : {"all", "freeze-low", "parallel-low"}
     optimiser, max_epochs, batch_size, learning_rate, weight_decay, patience, validation_fraction, time_budget_s
         See :class:`earmark.models.training.TrainSettings` (RMSprop at 1e-3 as the paper).
-    checkpoint_dir, progress, random_state
+    calibration, reject, reject_rate, checkpoint_dir, progress, random_state
         As for :class:`earmark.models.network.NetworkClassifier`.
 
     Attributes
@@ -84,6 +84,7 @@ class TaggerClassifier(ClipModel):
                  pretrained: str | None = None, transfer: str = "all", optimiser: str = "rmsprop", max_epochs: int = 100,
                  batch_size: int = 16, learning_rate: float = 1e-3, weight_decay: float = 0.0, patience: int = 15,
                  validation_fraction: float = 0.15, time_budget_s: float | None = None, checkpoint_dir: str | None = None,
+                 calibration: str = "none", reject: str = "none", reject_rate: float = 0.05,
                  progress: bool = False, random_state: int | None = 0) -> None:
         store_params(self, locals())
 
@@ -92,6 +93,7 @@ class TaggerClassifier(ClipModel):
 
     def check_params(self) -> None:
         check_choice("aggregation", self.aggregation, POOLINGS)
+        self._check_open_set()
         check_choice("transfer", self.transfer, TRANSFERS)
         check_positive("hidden", self.hidden, kind=int)
         check_positive("conv_channels", self.conv_channels, kind=int, allow_zero=True)
