@@ -50,7 +50,7 @@ def main() -> None:
     for unknown in splits:
         known = [c for c in classes if c not in unknown]
         print(f"\nknown: {', '.join(known)}\nunknown: {', '.join(unknown)} + {background}")
-        print(f"{'model':48s} {'acc':>6s} {'ECE':>6s} {'AUROC':>6s} {'acc@5%FA':>8s} {'known acc.':>10s} {'unk. acc.':>9s}  s")
+        print(f"{'model':48s} {'acc':>6s} {'ECE':>6s} {'AUROC':>6s} {'acc@5%FA':>8s} {'known kept':>10s} {'unk. kept':>9s}  s")
         for name in models:
             t0 = time.perf_counter()
             r = api.evaluate(esc, model=name, folds="fold", cache_dir=args.cache_dir, unknown_classes=unknown,

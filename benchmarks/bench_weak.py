@@ -2,6 +2,7 @@
 
     python benchmarks/bench_weak.py --work DIR [--seeds 0,1,2] [--n-train 36] [--duration-s 10]
     python benchmarks/bench_weak.py --work DIR --paper-schedule --max-epochs 300 --no-upper-bound   # no early stopping
+    python benchmarks/bench_weak.py --work DIR --curve 2,4,8,16,36,72,200 --plot FIG.png   # accuracy against training size
 
 1. `earmark.api.mix` makes the source task (crying_baby in ESC-10 folds 1-2, 500 mixtures) and the target task
    (dog in folds 3-5: a 200-mixture training pool and 500 test mixtures; train and test share no source recording,
@@ -68,6 +69,9 @@ def main() -> None:
     ap.add_argument("--paper-schedule", action="store_true",
                     help="target taggers train every epoch up to --max-epochs with no validation split or early stopping, as the paper")
     ap.add_argument("--no-upper-bound", action="store_true", help="skip the run on all 200 training mixtures")
+    ap.add_argument("--curve", default=None, help="training sizes (e.g. 2,4,8,16,36,72,200): scratch, parallel-low and "
+                    "aisfx + logreg at each, per seed, instead of the table")
+    ap.add_argument("--plot", default=None, help="with --curve: the PNG to draw")
     args = ap.parse_args()
     print(machine(), flush=True)
     work = Path(args.work)
@@ -89,6 +93,9 @@ def main() -> None:
         "parallel-low": ("lstm-tagger", {**tagger, "pretrained": str(src_model.resolve()), "transfer": "parallel-low"}),
         "aisfx + logreg": ("logreg", None),
     }
+    if args.curve:
+        _curve(target, {k: configs[k] for k in ("scratch", "parallel-low", "aisfx + logreg")}, args, work, t0)
+        return
     results: dict[str, list[dict]] = {}
     for seed in map(int, args.seeds.split(",")):
         runs = [(name, model, params, _subset(target, args.n_train, seed)) for name, (model, params) in configs.items()]
@@ -112,6 +119,64 @@ def main() -> None:
               f"{np.mean([r['seconds'] for r in rs]):.0f} |")
     print(f"total {(time.perf_counter() - t0) / 60:.1f} min", flush=True)
     (work / ("weak-paper.json" if args.paper_schedule else "weak.json")).write_text(json.dumps(results, indent=1))
+
+
+def _curve(target: Path, configs: dict, args, work: Path, t0: float) -> None:
+    sizes = [int(n) for n in args.curve.split(",")]
+    runs = []
+    for seed in map(int, args.seeds.split(",")):
+        for n in sizes:
+            data = _subset(target, None if n >= 200 else n, seed)
+            for name, (model, params) in configs.items():
+                t = time.perf_counter()
+                params = None if params is None else {**params, "random_state": seed}
+                r = api.evaluate(data, model=model, embedder="aisfx", folds="split", test_folds=["test"], cache_dir=args.cache_dir,
+                                 model_params=params)
+                fold = r["folds"][0]
+                runs.append({"seed": seed, "n": n, "model": name, "accuracy": fold["accuracy"], "mAP": fold["mAP"],
+                             "epochs": fold.get("epochs"), "seconds": time.perf_counter() - t})
+                print(f"seed {seed} | n {n} | {name} | accuracy {fold['accuracy']:.3f} | AP {fold['mAP']:.3f} | "
+                      f"{time.perf_counter() - t:.0f} s", flush=True)
+    print("| model | " + " | ".join(f"n={n}" for n in sizes) + " |")
+    print("| --- | " + " | ".join("---" for _ in sizes) + " |")
+    for name in configs:
+        cells = []
+        for n in sizes:
+            acc = np.array([r["accuracy"] for r in runs if r["model"] == name and r["n"] == n])
+            cells.append(f"{acc.mean():.3f} ± {acc.std():.3f}")
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    total = time.perf_counter() - t0
+    print(f"total {total / 60:.1f} min", flush=True)
+    (work / "weak-curve.json").write_text(json.dumps({"runs": runs, "sizes": sizes, "seconds": total}, indent=1))
+    if args.plot:
+        _plot_curve(runs, sizes, list(configs), Path(args.plot))
+
+
+def _plot_curve(runs: list[dict], sizes: list[int], names: list[str], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    for name, colour in zip(names, ("tab:blue", "tab:orange", "tab:green")):
+        acc = np.array([[r["accuracy"] for r in runs if r["model"] == name and r["n"] == n] for n in sizes])
+        mean, std = acc.mean(axis=1), acc.std(axis=1)
+        ax.plot(sizes, mean, "o-", color=colour, label=name, linewidth=2)
+        ax.fill_between(sizes, mean - std, mean + std, color=colour, alpha=0.15)
+    ax.axhline(0.5, color="grey", linestyle="--", linewidth=1, label="chance")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(sizes, [str(n) for n in sizes])
+    ax.set_ylim(0.4, 1.0)
+    ax.set_xlabel("target training mixtures (half with a dog bark), log scale")
+    ax.set_ylabel("accuracy on 500 test mixtures")
+    ax.set_title(f"Weak-label transfer on ESC-10 mixtures (mean ± std, {len({r['seed'] for r in runs})} seeds)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="upper left", frameon=False)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

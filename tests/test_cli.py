@@ -331,6 +331,15 @@ def test_weak_label_transfer_from_the_command_line(esc10, tmp_path, cache_dir):
     r = run("evaluate", tmp_path / "tgt", "--embedder", "mfcc", "--folds", "split", "--test-fold", "test", "--cache-dir", cache_dir, "-q")
     assert r.exit_code == 0, r.output
     assert "tags: mAP" in r.output and "avg. precision" in r.output and "│ dog" in r.output
+    split = ("--folds", "split", "--test-fold", "test", "--cache-dir", cache_dir, "-q")
+    r = run("compare", tmp_path / "tgt", "--embedders", "mfcc", "--models", "logreg,knn", *split, "--report", tmp_path / "cmp")
+    assert r.exit_code == 0, r.output
+    assert "mAP" in r.output and "exact match" in r.output and "| mAP | macro ROC-AUC |" in (tmp_path / "cmp" / "report.md").read_text()
+    r = run("curve", tmp_path / "tgt", "--embedders", "mfcc", "--classifiers", "logreg", "--shots", "1,2", "--repeats", "1", *split,
+            "--report", tmp_path / "crv")
+    assert r.exit_code == 0, r.output
+    assert "mean average precision over tags" in r.output
+    assert "training clips per tag" in (tmp_path / "crv" / "report.md").read_text()
     r = run("train", tmp_path / "tgt", "--model", "lstm-tagger", "--transfer", "all", "--out", tmp_path / "x.earmark")
     assert r.exit_code == 1 and "--transfer all needs --pretrained" in r.output
 

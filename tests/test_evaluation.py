@@ -159,3 +159,40 @@ def test_open_set_cross_validation_holds_unknown_classes_out_of_training(rng):
     assert "ece" in r["folds"][0] and 0 <= r["calibration"]["ece"] <= 1
     with pytest.raises(ParameterError, match="not in the data"):
         cross_validate("logreg", clips, labels, cv=5, unknown=["zebra"])
+
+
+def test_learning_curve_on_tag_sets_draws_per_tag_and_reports_map(rng):
+    from earmark.api.training import Candidate
+    from earmark.evaluation.fewshot import learning_curve, nested_draws
+    from earmark.models import get_model
+
+    from tests.conftest import tagged_clips
+
+    clips, labels = tagged_clips(rng, 60, windows=2)
+    draws = nested_draws(labels, np.arange(60), [2], np.random.default_rng(0))[2]
+    drawn = [set(str(labels[i]).split(";")) - {""} for i in draws]
+    assert sum("bird" in d for d in drawn) >= 2 and sum("car" in d for d in drawn) >= 2 and sum(not d for d in drawn) >= 2
+    assert len(draws) <= 6  # two per tag and two with none; a clip with both tags counts for both
+
+    curve = learning_curve({"x": clips}, labels, [Candidate("x", "logreg", get_model("logreg"))], shots=(2, 8), repeats=2, cv=3)
+    assert curve["metric"] == "mAP"
+    assert curve["chance"] == pytest.approx((30 / 60 + 20 / 60) / 2)  # mean tag prevalence
+    small, large = curve["summary"]
+    assert small["n"] == 2 and large["n"] == 8 and large["mAP_mean"] > 0.9 and "mAP_ci95_low" in large
+    assert all("mAP" in r and "accuracy" in r for r in curve["runs"])
+
+
+def test_comparison_of_tag_sets_ranks_by_map(rng):
+    from earmark.api.training import Candidate
+    from earmark.evaluation.compare import compare
+    from earmark.models import get_model
+
+    from tests.conftest import tagged_clips
+
+    clips, labels = tagged_clips(rng, 60, windows=2)
+    noise = [rng.normal(size=c.shape).astype(np.float32) for c in clips]  # a front end that hears nothing of the tags
+    cands = [Candidate("noise", "logreg", get_model("logreg")), Candidate("x", "logreg", get_model("logreg"))]
+    comp = compare({"x": clips, "noise": noise}, labels, cands, dims={"x": 6, "noise": 6}, cv=3)
+    assert comp["metric"] == "mAP" and comp["best"] == 1
+    assert comp["rows"][1]["mAP_mean"] > 0.9 > comp["rows"][0]["mAP_mean"]
+    assert set(comp["rows"][1]["f1_per_class"]) == {"bird", "car"}  # per tag, not per tag combination

@@ -428,8 +428,9 @@ def curve(
         rows = []
         for emb, clf in dict.fromkeys((r["embedder"], r["classifier"]) for r in result["summary"]):
             cells = {r["n"]: r for r in result["summary"] if r["embedder"] == emb and r["classifier"] == clf}
-            rows.append([f"{emb} / {clf}", *(mean_ci_text(cells[n], 3, "\n") for n in result["shots"])])
-        out.print(plain_table(f"mean accuracy [95% CI], {result['protocol'].split(';')[0]}",
+            rows.append([f"{emb} / {clf}", *(mean_ci_text(cells[n], 3, "\n", metric=result["metric"]) for n in result["shots"])])
+        what = "mean average precision over tags" if result["metric"] == "mAP" else "mean accuracy"
+        out.print(plain_table(f"{what} [95% CI], {result['protocol'].split(';')[0]}",
                          ["embedder / classifier", *(f"n={n}" for n in result["shots"])], rows, no_wrap=("embedder / classifier",)))
         s = result["seconds"]
         say(f"chance {result['chance']:.3f}; {len(result['runs'])} runs; embed {s['embed']:.1f} s, "
@@ -469,11 +470,16 @@ def compare(
                              file_column=file_column, label_column=label_column, strict_paths=strict_paths, cache_dir=cache_dir,
                              use_cache=not no_cache, seed=seed, progress=progress)
         report_skipped(result["data"]["skipped"])
-        rows = [[r["embedder"], r["classifier"], r["dims"], f"{r['accuracy_mean']:.3f} ± {r['accuracy_std']:.3f}" + (" *" if i == result["best"] else ""),
+        tagged = result["metric"] == "mAP"  # multi-label: mAP leads; accuracy is exact match
+        star = lambda i: " *" if i == result["best"] else ""  # noqa: E731
+        rows = [[r["embedder"], r["classifier"], r["dims"],
+                 *([f"{r['mAP_mean']:.3f} ± {r['mAP_std']:.3f}{star(i)}", f"{r['macro_auc_mean']:.3f}"] if tagged else []),
+                 f"{r['accuracy_mean']:.3f} ± {r['accuracy_std']:.3f}" + ("" if tagged else star(i)),
                  f"{r['balanced_accuracy_mean']:.3f}", f"{r['macro_f1_mean']:.3f}", f"{r['fit_seconds_per_fold']:.2f}"]
                 for i, r in enumerate(result["rows"])]
-        out.print(plain_table(f"{result['protocol']} (* best)", ("embedder", "classifier", "dims", "accuracy", "balanced acc.", "macro F1", "fit s/fold"),
-                         rows, no_wrap=("embedder", "accuracy")))
+        cols = ("embedder", "classifier", "dims", *(("mAP", "ROC-AUC") if tagged else ()),
+                "exact match" if tagged else "accuracy", "balanced acc.", "macro F1", "fit s/fold")
+        out.print(plain_table(f"{result['protocol']} (* best)", cols, rows, no_wrap=("embedder", "accuracy", "mAP")))
         _save_outputs(result, json_path, report, "compare_report")
 
     _run(go, quiet)

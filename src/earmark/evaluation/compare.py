@@ -30,9 +30,12 @@ def compare(
     dict
         ``rows``: one per combination (accuracy, balanced accuracy and
         macro-F1 mean and std over folds, fit and predict seconds per fold,
-        dims, per-class F1); ``best``: the index of the row with the highest
-        mean accuracy; ``results``: the full :func:`cross_validate` result
-        per combination, keyed ``"embedder / classifier"``.
+        dims, per-class F1; on multi-label data also ``mAP_mean``/``_std`` and
+        ``macro_auc_mean``/``_std``, and per-tag F1 in place of per-class);
+        ``best``: the index of the row with the highest mean accuracy (mAP
+        on multi-label data, ``metric``); ``results``: the full
+        :func:`cross_validate` result per combination, keyed
+        ``"embedder / classifier"``.
     """
     rows, results = [], {}
     for cand in track(candidates, description="compare", total=len(candidates), enabled=progress):
@@ -47,7 +50,9 @@ def compare(
             **{k: r[k] for k in ("accuracy_mean", "accuracy_std", "balanced_accuracy_mean", "balanced_accuracy_std", "macro_f1_mean", "macro_f1_std")},
             "fit_seconds_per_fold": sum(f["fit_seconds"] for f in r["folds"]) / n_folds,
             "predict_seconds_per_fold": sum(f["predict_seconds"] for f in r["folds"]) / n_folds,
-            "f1_per_class": {c: v["f1"] for c, v in r["per_class"].items()},
+            "f1_per_class": {c: v["f1"] for c, v in r.get("per_tag", r["per_class"]).items()},
+            **{k: r[k] for k in ("mAP_mean", "mAP_std", "macro_auc_mean", "macro_auc_std") if k in r},
         })
-    best = int(np.argmax([row["accuracy_mean"] for row in rows]))
-    return {"rows": rows, "best": best, "results": results}
+    metric = "mAP" if rows and "mAP_mean" in rows[0] else "accuracy"
+    best = int(np.argmax([row[f"{metric}_mean"] for row in rows]))
+    return {"rows": rows, "best": best, "results": results, "metric": metric}

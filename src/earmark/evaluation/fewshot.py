@@ -4,7 +4,9 @@ For every test fold, repeat and n, n clips per class are drawn (seeded) from
 the training folds only; every embedder and classifier is trained on the
 same draw and tested on the whole held-out fold, so the comparison is
 paired. Draws are nested: the n = 4 draw extends the n = 2 draw of the same
-repeat.
+repeat. On multi-label data (``;``-joined tags) n clips are drawn per tag
+and n with none, and the curve's metric is the mean average precision
+(``metric`` in the result; exact-match accuracy is kept beside it).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sklearn.metrics import accuracy_score
 
 from earmark.errors import ParameterError
 from earmark.evaluation.cv import fit_augmented, splits
+from earmark.models.base import is_multilabel, split_tags, tag_matrix
 from sklearn.base import clone
 
 from earmark.progress import track
@@ -28,8 +31,17 @@ log = logging.getLogger(__name__)
 def nested_draws(labels: np.ndarray, train: np.ndarray, shots, rng: np.random.Generator) -> dict[int, np.ndarray]:
     """Training indices for each n in ``shots``: the first n of a per-class shuffle of ``train``.
 
-    A class with fewer than n training clips contributes all it has.
+    A class with fewer than n training clips contributes all it has. On
+    multi-label data the strata are the tags (a clip with several tags is in
+    each of theirs) and the clips with none: n clips are drawn with each tag,
+    and n with no tag (fewer when clips share tags).
     """
+    if is_multilabel(labels):
+        tag_sets = [set(split_tags(v)) for v in labels[train]]
+        strata = {t: train[[t in ts for ts in tag_sets]] for t in sorted(set().union(*tag_sets))}
+        strata[""] = train[[not ts for ts in tag_sets]]
+        order = {k: rng.permutation(v) for k, v in strata.items()}
+        return {n: np.unique(np.concatenate([idx[:n] for idx in order.values()])) for n in shots}
     order = {c: rng.permutation(train[labels[train] == c]) for c in np.unique(labels[train])}
     return {n: np.sort(np.concatenate([idx[:n] for idx in order.values()])) for n in shots}
 
@@ -88,7 +100,13 @@ def learning_curve(
             for c in candidates:
                 runs.append(_one_run(clip_sets[c.front_end], labels, idx, test, c.estimator, getattr(c, "copies", None))
                             | {"fold": fold, "repeat": r, "n": n, "embedder": c.front_end, "classifier": c.name})
-    return {"runs": runs, "summary": summarise(runs), "chance": 1.0 / len(np.unique(labels)), "shots": shots,
+    tagged = is_multilabel(labels)
+    if tagged:  # a scorer that knows nothing has an average precision of about each tag's prevalence
+        truth = tag_matrix(labels, sorted({t for v in labels for t in split_tags(v)}))
+        chance = float(truth.mean(axis=0).mean())
+    else:
+        chance = 1.0 / len(np.unique(labels))
+    return {"runs": runs, "summary": summarise(runs), "chance": chance, "shots": shots, "metric": "mAP" if tagged else "accuracy",
             "repeats": repeats, "folds": [f[0] for f in fold_list]}
 
 
@@ -97,37 +115,52 @@ def _one_run(clips, labels, train_idx, test_idx, estimator, augmented=None) -> d
     model = clone(estimator)
     fit_augmented(model, clips, labels, train_idx, augmented)
     t1 = time.perf_counter()
-    pred = model.predict([clips[i] for i in test_idx])
-    return {"accuracy": float(accuracy_score(labels[test_idx], pred)), "n_train": int(len(train_idx)),
+    test = [clips[i] for i in test_idx]
+    extra = {}
+    if model.is_tagger:  # exact match as accuracy, and the mean average precision over the tags the test clips hold
+        from earmark.evaluation.cv import tag_metrics
+
+        tags = [str(t) for t in model.classes_]
+        proba = model.predict_proba(test)
+        m = tag_metrics(tag_matrix(labels[test_idx], tags), proba, (proba >= model.thresholds_).astype(float), tags)
+        extra = {"mAP": m["mAP"]}
+    pred = model.predict(test)
+    return {"accuracy": float(accuracy_score(labels[test_idx], pred)), **extra, "n_train": int(len(train_idx)),
             "fit_seconds": t1 - t0, "predict_seconds": time.perf_counter() - t1}
 
 
 def summarise(runs: list[dict]) -> list[dict]:
-    """Mean accuracy and 95% CI per (embedder, classifier, n), in the order the runs name them.
+    """Mean accuracy and 95% CI per (embedder, classifier, n), in the order the runs name them (and mAP, ``mAP_mean``,
+    ``mAP_ci95_low``/``_high``, when the runs have it).
 
     Folds of one repeat are averaged first (they share the repeat's draw
     seed stream, and together they are one estimate); the CI is a t-interval
     over the repeat means.
     """
-    groups: dict[tuple, dict[int, list[float]]] = {}
+    metrics = ["accuracy"] + (["mAP"] if runs and all("mAP" in r for r in runs) else [])
+    groups: dict[tuple, dict[int, list[dict]]] = {}
     for run in runs:
         key = (run["embedder"], run["classifier"], run["n"])
-        groups.setdefault(key, {}).setdefault(run["repeat"], []).append(run["accuracy"])
+        groups.setdefault(key, {}).setdefault(run["repeat"], []).append(run)
     emb_order = list(dict.fromkeys(k[0] for k in groups))
     clf_order = list(dict.fromkeys(k[1] for k in groups))
     rows = []
     for (emb, clf, n), per_repeat in sorted(groups.items(), key=lambda kv: (emb_order.index(kv[0][0]), clf_order.index(kv[0][1]), kv[0][2])):
-        means = np.array([np.mean(v) for v in per_repeat.values()])
-        half = float(stats.t.ppf(0.975, len(means) - 1) * means.std(ddof=1) / np.sqrt(len(means))) if len(means) > 1 else float("nan")
-        rows.append({"embedder": emb, "classifier": clf, "n": n, "accuracy_mean": float(means.mean()),
-                     "ci95_low": float(means.mean() - half), "ci95_high": float(means.mean() + half),
-                     "n_repeats": int(len(means)), "n_runs": int(sum(len(v) for v in per_repeat.values()))})
+        row = {"embedder": emb, "classifier": clf, "n": n}
+        for metric in metrics:
+            means = np.array([np.nanmean([r[metric] for r in v]) for v in per_repeat.values()])
+            half = float(stats.t.ppf(0.975, len(means) - 1) * means.std(ddof=1) / np.sqrt(len(means))) if len(means) > 1 else float("nan")
+            prefix = "" if metric == "accuracy" else f"{metric}_"
+            row |= {f"{metric}_mean": float(means.mean()), f"{prefix}ci95_low": float(means.mean() - half),
+                    f"{prefix}ci95_high": float(means.mean() + half)}
+        rows.append(row | {"n_repeats": len(per_repeat), "n_runs": int(sum(len(v) for v in per_repeat.values()))})
     return rows
 
 
-def mean_ci_text(row: dict, digits: int = 3, sep: str = " ") -> str:
+def mean_ci_text(row: dict, digits: int = 3, sep: str = " ", metric: str = "accuracy") -> str:
     """``"0.880 [0.873, 0.891]"``; with one repeat there is no interval: ``"0.880 (1 repeat)"``."""
-    mean = f"{row['accuracy_mean']:.{digits}f}"
-    if not np.isfinite(row["ci95_low"]):
+    prefix = "" if metric == "accuracy" else f"{metric}_"
+    mean = f"{row[f'{metric}_mean']:.{digits}f}"
+    if not np.isfinite(row[f"{prefix}ci95_low"]):
         return f"{mean}{sep}(1 repeat)"
-    return f"{mean}{sep}[{row['ci95_low']:.{digits}f}, {row['ci95_high']:.{digits}f}]"
+    return f"{mean}{sep}[{row[f'{prefix}ci95_low']:.{digits}f}, {row[f'{prefix}ci95_high']:.{digits}f}]"

@@ -47,8 +47,11 @@ def confusion_png(matrix, classes: list[str], path: Path, *, title: str) -> Path
 
 
 def learning_curve_png(curve: dict, path: Path, *, title: str) -> Path:
-    """Accuracy against training clips per class (log axis), one line per embedder / classifier, 95% CI shaded, chance dashed."""
+    """Accuracy (mAP for tags) against training clips per class (log axis), one line per embedder / classifier, 95% CI
+    shaded, chance dashed."""
     plt = _pyplot()
+    metric = curve.get("metric", "accuracy")
+    prefix = "" if metric == "accuracy" else f"{metric}_"
     fig, ax = plt.subplots(figsize=(10.5, 5.5))
     combos = list(dict.fromkeys((r["embedder"], r["classifier"]) for r in curve["summary"]))
     colours = plt.get_cmap("tab10")
@@ -57,16 +60,16 @@ def learning_curve_png(curve: dict, path: Path, *, title: str) -> Path:
     for emb, clf in combos:
         rows = [r for r in curve["summary"] if r["embedder"] == emb and r["classifier"] == clf]
         n = np.array([r["n"] for r in rows])
-        mean = np.array([r["accuracy_mean"] for r in rows])
-        lo, hi = np.array([r["ci95_low"] for r in rows]), np.array([r["ci95_high"] for r in rows])
+        mean = np.array([r[f"{metric}_mean"] for r in rows])
+        lo, hi = np.array([r[f"{prefix}ci95_low"] for r in rows]), np.array([r[f"{prefix}ci95_high"] for r in rows])
         colour = colours(embedders.index(emb) % 10)
         ax.plot(n, mean, styles[clf], marker="o", color=colour, label=f"{emb} + {clf}", linewidth=2)
         ax.fill_between(n, lo, hi, color=colour, alpha=0.15)
     ax.axhline(curve["chance"], color="grey", linestyle=(0, (4, 4)), linewidth=1.5, label=f"chance ({curve['chance']:.0%})")
     ax.set_xscale("log", base=2)
     ax.set_xticks(curve["shots"], [str(s) for s in curve["shots"]])
-    ax.set_xlabel("training clips per class (log scale)", fontsize=11)
-    ax.set_ylabel("accuracy on held-out fold(s)", fontsize=11)
+    ax.set_xlabel("training clips per " + ("tag" if metric == "mAP" else "class") + " (log scale)", fontsize=11)
+    ax.set_ylabel(("mean average precision" if metric == "mAP" else "accuracy") + " on held-out fold(s)", fontsize=11)
     ax.set_ylim(0, 1.0)
     ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
     ax.grid(True, which="major", alpha=0.3)

@@ -110,13 +110,16 @@ def curve_report(curve: dict, directory: str | Path) -> dict[str, Path]:
     """Report of :func:`earmark.curve`: table of mean accuracy and 95% CI, the learning-curve plot."""
     lines = header("earmark learning curves", curve["data"], curve["protocol"], curve["settings"], curve["versions"])
     combos = list(dict.fromkeys((r["embedder"], r["classifier"]) for r in curve["summary"]))
-    lines += ["## Results", "", "Mean accuracy on the held-out fold(s) [95% CI over repeats], by training clips per class:", "",
+    metric = curve.get("metric", "accuracy")
+    per = "tag (and clips with none)" if metric == "mAP" else "class"
+    lines += ["## Results", "", f"Mean {'average precision over the tags' if metric == 'mAP' else 'accuracy'} on the held-out fold(s) "
+              f"[95% CI over repeats], by training clips per {per}:", "",
               "| embedder | classifier | " + " | ".join(f"n={n}" for n in curve["shots"]) + " |",
               "| --- | --- | " + " | ".join("---" for _ in curve["shots"]) + " |"]
     for emb, clf in combos:
         cells = {r["n"]: r for r in curve["summary"] if r["embedder"] == emb and r["classifier"] == clf}
         lines.append(f"| {emb} | {clf} | " + " | ".join(
-            mean_ci_text(cells[n]) for n in curve["shots"]) + " |")
+            mean_ci_text(cells[n], metric=metric) for n in curve["shots"]) + " |")
     lines += ["", f"Chance level: {curve['chance']:.3f}. {len(curve['runs'])} runs in all; every run is in the JSON output.", "",
               "![learning curves](learning_curve.png)", ""]
     return write_report(directory, "\n".join(lines), {
@@ -126,12 +129,21 @@ def curve_report(curve: dict, directory: str | Path) -> dict[str, Path]:
 def compare_report(comp: dict, directory: str | Path) -> dict[str, Path]:
     """Report of :func:`earmark.compare`: the table with the best cell marked, F1 heat map, best confusion matrix."""
     lines = header("earmark comparison", comp["data"], comp["protocol"], comp["settings"], comp["versions"])
-    lines += ["## Results", "", "Mean ± std over folds; **bold**: the best mean accuracy.", "",
-              "| embedder | classifier | dims | accuracy | balanced accuracy | macro F1 | fit s/fold | predict s/fold |",
-              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    tagged = comp.get("metric") == "mAP"
+    lines += ["## Results", "", "Mean ± std over folds; **bold**: the best " + (
+              "mAP (accuracy is exact match: every tag of a clip right; F1 per tag below)." if tagged else "mean accuracy."), "",
+              "| embedder | classifier | dims | " + ("mAP | macro ROC-AUC | " if tagged else "") +
+              "accuracy | balanced accuracy | macro F1 | fit s/fold | predict s/fold |",
+              "| --- | --- | --- | " + ("--- | --- | " if tagged else "") + "--- | --- | --- | --- | --- |"]
     for i, r in enumerate(comp["rows"]):
         acc = f"{r['accuracy_mean']:.4f} ± {r['accuracy_std']:.4f}"
-        lines.append(f"| {r['embedder']} | {r['classifier']} | {r['dims']} | {'**' + acc + '**' if i == comp['best'] else acc} | "
+        tag_cells = ""
+        if tagged:
+            m = f"{r['mAP_mean']:.4f} ± {r['mAP_std']:.4f}"
+            tag_cells = f"{'**' + m + '**' if i == comp['best'] else m} | {r['macro_auc_mean']:.4f} ± {r['macro_auc_std']:.4f} | "
+        elif i == comp["best"]:
+            acc = "**" + acc + "**"
+        lines.append(f"| {r['embedder']} | {r['classifier']} | {r['dims']} | {tag_cells}{acc} | "
                      f"{r['balanced_accuracy_mean']:.4f} ± {r['balanced_accuracy_std']:.4f} | {r['macro_f1_mean']:.4f} ± {r['macro_f1_std']:.4f} | "
                      f"{r['fit_seconds_per_fold']:.2f} | {r['predict_seconds_per_fold']:.3f} |")
     best = comp["rows"][comp["best"]]
@@ -140,7 +152,7 @@ def compare_report(comp: dict, directory: str | Path) -> dict[str, Path]:
     lines += ["", "![per-class F1](f1_per_class.png)", "", f"Confusion matrix of the best combination, {key}:", "",
               "![confusion matrix](confusion_matrix.png)", ""]
     return write_report(directory, "\n".join(lines), {
-        "f1_per_class.png": lambda p: f1_heatmap_png(comp, p, title="Per-class F1 (all test folds)"),
+        "f1_per_class.png": lambda p: f1_heatmap_png(comp, p, title=f"Per-{'tag' if tagged else 'class'} F1 (all test folds)"),
         "confusion_matrix.png": lambda p: confusion_png(result["confusion_matrix"], result["classes"], p,
                                                         title=f"{key}: mean fold accuracy {result['accuracy_mean']:.1%}"),
     })
