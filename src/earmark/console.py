@@ -26,7 +26,7 @@ err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() els
 # Python parameter names in library messages, as the options the user typed
 _OPTIONS = {"test_folds": "--test-fold", "train_folds": "--train-folds", "exclude_folds": "--exclude-fold", "classifier_params": "--classifier",
             "fold_column": "--folds", "top_k": "--top-k", "embedder": "--embedder", "model": "--model", "classifier": "--classifier",
-            "format": "--format"}
+            "format": "--format", "unknown": "--unknown-classes"}
 
 
 def as_option(message: str) -> str:

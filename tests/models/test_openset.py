@@ -160,3 +160,17 @@ def test_unknown_windows_score_zero_in_detection(open_set_model):
     model, tmp = open_set_model
     ws = model.window_scores(tmp / "white.wav")
     assert ws.unknown.all() and not ws.scores.any()
+
+
+def test_a_network_calibrates_and_rejects_like_any_model(rng):
+    """The open-set options are the base class's: a network takes them unchanged, and its state survives saving."""
+    y = np.repeat(np.arange(2), 10)
+    X = rng.normal(0, 1, (20, 1, 16, 12)).astype(np.float32)
+    X[y == 1, 0, 4:8] += 4.0
+    labels = np.array(["a", "b"])[y]
+    params = {"max_epochs": 3, "validation_fraction": 0.0, "calibration": "temperature", "reject": "proba"}
+    net = get_model("timbre", **params).fit(list(X), labels)
+    assert net.rejects and 0 < net.reject_threshold_ <= 1 and float(net.calibrator_["temperature"][0]) > 0
+    again = get_model("timbre", **params).restore_parts(net.fitted_parts())
+    assert again.predict_proba(list(X)) == pytest.approx(net.predict_proba(list(X)))
+    assert again.known_scores(list(X)) == pytest.approx(net.known_scores(list(X)))

@@ -143,7 +143,7 @@ class Prepared:
             log.info("%d augmented copies of %d clips by %s in %.1f s", sum(map(len, out)), len(out), emb.name, time.perf_counter() - t0)
         return self._copies[key]
 
-    def negatives(self, folder, front_end: str) -> list[np.ndarray]:
+    def negatives(self, folder, front_end: str, option: str = "--negatives") -> list[np.ndarray]:
         """Clips of the recordings in ``folder`` (none of the classes) by ``front_end``: each file's gated windows in
         stretches of the training clips' median number of windows. Unreadable or silent files are skipped (listed in
         ``skipped``).
@@ -157,7 +157,7 @@ class Prepared:
 
         folder = Path(folder)
         if not folder.is_dir():
-            raise DatasetError(f"{folder}: not a folder; give a folder of recordings of none of the classes.")
+            raise DatasetError(f"{option} {folder}: not a folder; give a folder of recordings of none of the classes.")
         emb = self.front_ends[front_end]
         done = embed_files(find_audio_files([folder]), emb, self._cache, progress=self._progress)
         self.skipped += [{"file": str(p), "reason": r} for p, r in done.skipped]
@@ -170,7 +170,7 @@ class Prepared:
                 continue
             out += [x[i : i + size] for i in range(0, len(x), size)]
         if not out:
-            raise DatasetError(f"{folder}: no usable recordings of none of the classes in it (see the skipped list); add audio files.")
+            raise DatasetError(f"{option} {folder}: no usable recordings in it (see the skipped list); add audio files of none of the classes.")
         log.info("%d negative clips from %d recordings in %s", len(out), len(done.embeddings), folder)
         return out
 

@@ -282,7 +282,7 @@ def evaluate(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: 
     if unknown_dir is not None and not unknown_classes:
         raise ParameterError(f"--unknown-dir {unknown_dir} is tested as unknown sounds in an open-set evaluation; name the "
                              "classes to hold out with --unknown-classes too.")
-    strangers = p.negatives(unknown_dir, front.name) if unknown_dir is not None else None
+    strangers = p.negatives(unknown_dir, front.name, "--unknown-dir") if unknown_dir is not None else None
     result = p.with_root(lambda: cross_validate(est, clips, p.labels, folds=p.folds, test_folds=test_folds, cv=cv,
                                                 random_state=random_state, augmented=copies, unknown=unknown_classes,
                                                 unknown_clips=strangers, progress=progress))
