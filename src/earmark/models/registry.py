@@ -19,6 +19,7 @@ from earmark.models.base import ClipModel
 from earmark.models.heads import CLASSIFIERS, EmbeddingClassifier
 from earmark.models.finetune import BACKBONES, FinetuneClassifier
 from earmark.models.network import NetworkClassifier
+from earmark.models.metric import MetricEmbedding
 from earmark.models.tagger import TaggerClassifier
 
 DEFAULT_MODEL = "logreg"
@@ -191,3 +192,7 @@ for _name, _backbone in BACKBONES.items():
 register_model("lstm-tagger", TaggerClassifier, kind="recurrent tagger", front_end="mfcc-frames",
                description="Diment & Virtanen's weak-label tagger: 2 LSTM layers of 100 units on 20 MFCCs per frame, frame scores "
                            "pooled per clip; transfer from a source tagger (pretrained=, transfer=all|freeze-low|parallel-low)")
+
+register_model("metric", MetricEmbedding, kind="metric embedding",
+               description="a projection of the embedder's vectors trained with triplet loss and a batch-hard miner (or "
+                           "ArcFace): unseen classes, such as new voices, are told apart by cosine (embed_clips)")
