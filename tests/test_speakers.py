@@ -61,3 +61,62 @@ def test_metric_embedding_starts_as_the_identity_and_separates_unseen_classes(rn
 def _trial_scores(vectors, labels):
     t = trials(vectors, labels, enrol=3)
     return t["scores"], t["is_target"]
+
+
+def test_an_unknown_voice_is_rejected_at_the_calibrated_threshold(tmp_path, rng):
+    """Known answer on vectors: calibration speakers are tight clusters, so the EER threshold sits between same-speaker
+    (about 0.99) and different-speaker (about 0) similarities; a new voice is then 'unknown' and an enrolled one accepted."""
+    from earmark.inference.voices import VoiceDB
+
+    def voice(centre, n):
+        return unit(centre + 0.05 * rng.normal(size=(n, 16)))
+
+    centres = unit(rng.normal(size=(8, 16)))
+    db = VoiceDB(tmp_path / "db", {"front_end": {"name": "test"}})
+    cal = np.concatenate([voice(c, 6) for c in centres[:5]])
+    calibration = db.calibrate(cal, np.repeat([f"c{i}" for i in range(5)], 6), "synthetic")
+    assert calibration["eer"] == 0.0 and calibration["n_speakers"] == 5
+    assert 0.2 < db.threshold < 0.99
+    db.enrol("ann", [tmp_path / f"a{i}.wav" for i in range(3)], voice(centres[5], 3))
+    db.enrol("bob", [tmp_path / f"b{i}.wav" for i in range(3)], voice(centres[6], 3))
+    db.save()
+    again = VoiceDB.open(tmp_path / "db")
+    assert again.names == ["ann", "bob"] and again.threshold == pytest.approx(db.threshold)
+    ann, stranger = again.identify(np.vstack([voice(centres[5], 1), voice(centres[7], 1)]))
+    assert ann["speaker"] == "ann" and stranger["speaker"] == "unknown" and stranger["closest"] in ("ann", "bob")
+    accepted, rejected = again.verify("bob", np.vstack([voice(centres[6], 1), voice(centres[7], 1)]))
+    assert accepted["accepted"] and not rejected["accepted"]
+    with pytest.raises(Exception, match="not enrolled"):
+        again.verify("carol", voice(centres[6], 1))
+
+
+def test_enroll_identify_verify_round_trip_on_real_voices(fsdd, tmp_path, cache_dir):
+    """FSDD speakers enrolled from 3 digits each and recognised on other digits, through the CLI; without calibration verify
+    refuses with the fix."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from earmark.cli import app
+
+    def run(*args):
+        return CliRunner().invoke(app, [str(a) for a in args])
+
+    audio, db = fsdd / "audio", tmp_path / "voices"
+    for name in ("george", "jackson", "lucas"):
+        r = run("enroll", name, *(audio / f"{d}_{name}_0.wav" for d in range(3)), "--db", db, "--cache-dir", cache_dir)
+        assert r.exit_code == 0, r.output
+        assert f"enrolled {name} from 3 clips" in r.output and "no threshold yet" in r.output
+    r = run("identify", db, *(audio / f"{d}_{n}_5.wav" for n in ("george", "jackson", "lucas") for d in (5, 6)), "--format", "json",
+            "--cache-dir", cache_dir)
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.output)
+    assert [row["speaker"] for row in rows] == ["george"] * 2 + ["jackson"] * 2 + ["lucas"] * 2  # different digits, same voices
+    r = run("verify", db, "george", audio / "5_george_5.wav", "--cache-dir", cache_dir)
+    assert r.exit_code == 1 and "no calibrated threshold" in r.output and "--calibrate DATA" in r.output
+    r = run("verify", db, "zoe", audio / "5_george_5.wav")
+    assert r.exit_code == 1 and "'zoe' is not enrolled" in r.output
+    r = run("identify", tmp_path / "nowhere", audio / "5_george_5.wav")
+    assert r.exit_code == 1 and "no voice database here" in r.output
+    r = run("enroll", "x", tmp_path / "missing.wav", "--db", db)
+    assert r.exit_code == 1 and "No usable clip of 'x'" in r.output

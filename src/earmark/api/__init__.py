@@ -1,4 +1,4 @@
-"""The operations users and the CLI call: train, evaluate, curve, compare, predict, detect, listen, mix.
+"""The operations users and the CLI call: train, evaluate, curve, compare, predict, detect, listen, mix, enroll, identify, verify.
 
 Each returns plain records (dicts, dataclasses) and the files it skipped;
 nothing here prints. The CLI and the web service present what these return.
@@ -7,6 +7,7 @@ nothing here prints. The CLI and the web service present what these return.
 from earmark.api.data import mix
 from earmark.api.inference import Batch, Detection, ListenStats, detect, listen, predict
 from earmark.api.training import DEFAULT_GATE_DB, Candidate, build_model, compare, curve, evaluate, load_model, train, train_from_labels
+from earmark.api.voices import enroll, identify, verify
 
 __all__ = ["DEFAULT_GATE_DB", "Batch", "Candidate", "Detection", "ListenStats", "build_model", "compare", "curve", "detect",
-           "evaluate", "listen", "load_model", "mix", "predict", "train", "train_from_labels"]
+           "enroll", "evaluate", "identify", "listen", "load_model", "mix", "predict", "train", "train_from_labels", "verify"]
