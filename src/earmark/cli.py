@@ -670,6 +670,20 @@ def _print_voice_records(records: list[dict], fmt: str, columns: tuple[str, ...]
         out.print(plain_table("", columns, [[f"{r[c]:.3f}" if isinstance(r[c], float) else str(r[c]) for c in columns] for r in records]))
 
 
+def _voice_command(call, fmt: str, last_column: str, quiet: bool) -> None:
+    """Run an identify / verify call and print its records (file, speaker, score, ``last_column``) and skipped files."""
+    from earmark.errors import check_choice
+
+    def go(progress):
+        check_choice("format", fmt, ("table", "csv", "json"))
+        r = call()
+        if r["records"]:
+            _print_voice_records(r["records"], fmt, ("file", "speaker", "score", last_column))
+        fail_if_any(r["skipped"])
+
+    _run(go, quiet)
+
+
 @app.command()
 def identify(
     db: DbArg,
@@ -681,16 +695,8 @@ def identify(
 ) -> None:
     """Who speaks in each clip: the closest enrolled voice, or 'unknown' below the calibrated threshold."""
     from earmark import api
-    from earmark.errors import check_choice
 
-    def go(progress):
-        check_choice("format", fmt, ("table", "csv", "json"))
-        r = api.identify(db, clips, cache_dir=cache_dir, use_cache=not no_cache)
-        if r["records"]:
-            _print_voice_records(r["records"], fmt, ("file", "speaker", "score", "closest"))
-        fail_if_any(r["skipped"])
-
-    _run(go, quiet)
+    _voice_command(lambda: api.identify(db, clips, cache_dir=cache_dir, use_cache=not no_cache), fmt, "closest", quiet)
 
 
 @app.command()
@@ -705,16 +711,8 @@ def verify(
 ) -> None:
     """Is each clip NAME's voice? Accept or reject at the database's calibrated threshold, with the score."""
     from earmark import api
-    from earmark.errors import check_choice
 
-    def go(progress):
-        check_choice("format", fmt, ("table", "csv", "json"))
-        r = api.verify(db, name, clips, cache_dir=cache_dir, use_cache=not no_cache)
-        if r["records"]:
-            _print_voice_records(r["records"], fmt, ("file", "speaker", "score", "accepted"))
-        fail_if_any(r["skipped"])
-
-    _run(go, quiet)
+    _voice_command(lambda: api.verify(db, name, clips, cache_dir=cache_dir, use_cache=not no_cache), fmt, "accepted", quiet)
 
 
 def main() -> None:
