@@ -28,6 +28,7 @@ import time
 from _common import data_root, machine
 
 from earmark import api
+from earmark.models.registry import split_models
 
 MODELS = ("logreg", "logreg[calibration=temperature]", "logreg[calibration=isotonic]",
           "logreg[reject=proba; calibration=temperature]", "logreg[reject=distance]")
@@ -43,7 +44,7 @@ def main() -> None:
     esc, background = root / "esc10", root / "speech_commands_dev" / "background"
     classes = sorted({line.split(",")[1] for line in (esc / "metadata.csv").read_text().splitlines()[1:]})
     splits = [classes[5:], classes[:5]]  # the unknown classes of each run
-    models = _split_models(args.models)
+    models = split_models(args.models)
     print(f"# open set on ESC-10, official folds; {machine()}")
     t_all = time.perf_counter()
     rows = []
@@ -76,20 +77,6 @@ def main() -> None:
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"open_set": rows, "closed_set": closed, "seconds": total, "machine": machine()}, f, indent=2)
-
-
-def _split_models(text: str) -> list[str]:
-    """Comma-separated model names whose bracketed options may hold commas."""
-    out, depth, cur = [], 0, ""
-    for ch in text:
-        depth += ch == "["
-        depth -= ch == "]"
-        if ch == "," and depth == 0:
-            out.append(cur.strip())
-            cur = ""
-        else:
-            cur += ch
-    return [m for m in out + [cur.strip()] if m]
 
 
 if __name__ == "__main__":
