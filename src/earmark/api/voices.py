@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import numpy as np
-
 from earmark.audio import find_audio_files
 from earmark.data import load_dataset
 from earmark.embeddings import EmbeddingCache
@@ -78,7 +76,7 @@ def verify(db, name: str, clips, *, cache_dir=None, use_cache: bool = True) -> d
         ``records`` (``file``, ``speaker``, ``score``, ``accepted``), ``threshold``, ``skipped``.
     """
     voices = VoiceDB.open(db)
-    voices.verify(name, np.zeros((0, voices.prints.shape[1] if voices.names else 0)))  # refuses an unknown name or no threshold first
+    voices.check_verifiable(name)  # before any audio work
     used, vectors, skipped = voices.encoder_for().encode(find_audio_files(_as_list(clips)), EmbeddingCache(cache_dir, enabled=use_cache))
     records = [{"file": str(p)} | r for p, r in zip(used, voices.verify(name, vectors))] if used else []
     return {"records": records, "threshold": voices.threshold, "skipped": skipped}

@@ -223,7 +223,7 @@ def cross_validate(
         thresholds = [t for t in o["thresholds"] if t is not None]
         result["open_set"] = {
             "unknown_classes": sorted(map(str, unknown)), "n_extra_unknown": len(unknown_clips or []),
-            "score": getattr(estimator, "reject", "none") if getattr(estimator, "reject", "none") != "none" else "proba",
+            "score": "distance" if getattr(estimator, "reject", "none") == "distance" else "proba",
             **open_set_metrics(np.concatenate(o["known"]), np.concatenate(o["unknown"]), np.concatenate(o["correct"])),
             "folds": [open_set_metrics(k, u, c, threshold=t) for k, u, c, t in zip(o["known"], o["unknown"], o["correct"], o["thresholds"])],
         }

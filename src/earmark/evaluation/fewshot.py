@@ -19,7 +19,7 @@ from scipy import stats
 from sklearn.metrics import accuracy_score
 
 from earmark.errors import ParameterError
-from earmark.evaluation.cv import fit_augmented, splits
+from earmark.evaluation.cv import fit_augmented, splits, tag_metrics
 from earmark.models.base import is_multilabel, split_tags, tag_matrix
 from sklearn.base import clone
 
@@ -118,8 +118,6 @@ def _one_run(clips, labels, train_idx, test_idx, estimator, augmented=None) -> d
     test = [clips[i] for i in test_idx]
     extra = {}
     if model.is_tagger:  # exact match as accuracy, and the mean average precision over the tags the test clips hold
-        from earmark.evaluation.cv import tag_metrics
-
         tags = [str(t) for t in model.classes_]
         proba = model.predict_proba(test)
         m = tag_metrics(tag_matrix(labels[test_idx], tags), proba, (proba >= model.thresholds_).astype(float), tags)

@@ -19,7 +19,6 @@ order), both written atomically; ``encoder.earmark`` when a model encodes.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import shutil
@@ -31,6 +30,7 @@ import numpy as np
 
 from earmark import __version__
 from earmark.embeddings import EmbeddingCache, get_embedder
+from earmark.embeddings.cache import file_sha256
 from earmark.errors import EarmarkError, ModelFileError, ParameterError
 from earmark.evaluation.speakers import equal_error_rate, trials, unit
 from earmark.fileio import atomic_write
@@ -62,7 +62,7 @@ class Encoder:
     def describe(self) -> dict:
         out = {"front_end": self.front.identity(), "gate_db": self.gate_db}
         if self.model_path is not None:
-            out |= {"model": self.model.name, "model_sha256": _sha256(self.model_path)}
+            out |= {"model": self.model.name, "model_sha256": file_sha256(self.model_path)}
         return out
 
     def encode(self, paths, cache: EmbeddingCache | None = None) -> tuple[list[Path], np.ndarray, list[dict]]:
@@ -145,7 +145,7 @@ class VoiceDB:
         """The encoder this database's prints were made with."""
         if "model" in self.encoder:
             path = self.folder / ENCODER
-            if not path.is_file() or _sha256(path) != self.encoder["model_sha256"]:
+            if not path.is_file() or file_sha256(path) != self.encoder["model_sha256"]:
                 raise ModelFileError(f"{self.folder}: its encoder model {ENCODER} is missing or changed; enrol the voices again.")
             return Encoder(model_path=path)
         front = self.encoder["front_end"]
@@ -199,13 +199,17 @@ class VoiceDB:
             out.append({"speaker": self.names[k] if known else UNKNOWN, "closest": self.names[k], "score": float(row[k])})
         return out
 
-    def verify(self, name: str, vectors: np.ndarray) -> list[dict]:
-        """Accept or reject each vector as ``name``'s voice at the calibrated threshold."""
+    def check_verifiable(self, name: str) -> None:
+        """Raise :class:`ParameterError` with the fix unless ``name`` is enrolled and the threshold calibrated."""
         if name not in self.names:
             raise ParameterError(f"{name!r} is not enrolled in {self.folder}; enrolled: {', '.join(self.names) or 'none'}.")
         if self.threshold is None:
             raise ParameterError(f"{self.folder} has no calibrated threshold; enrol with --calibrate DATA (recordings of other "
                                  "speakers, with a speaker column) to set one.")
+
+    def verify(self, name: str, vectors: np.ndarray) -> list[dict]:
+        """Accept or reject each vector as ``name``'s voice at the calibrated threshold."""
+        self.check_verifiable(name)
         scores = self.scores(vectors)[:, self.names.index(name)]
         return [{"speaker": name, "score": float(s), "accepted": bool(s >= self.threshold)} for s in scores]
 
@@ -236,17 +240,9 @@ def create_or_open(folder: str | Path, encoder: Encoder | None) -> tuple[VoiceDB
 
 
 def _same_model(a: Encoder, b: Encoder) -> bool:
-    return a.model_path is not None and b.model_path is not None and _sha256(a.model_path) == _sha256(b.model_path)
+    return a.model_path is not None and b.model_path is not None and file_sha256(a.model_path) == file_sha256(b.model_path)
 
 
 def _encoder_text(encoder: dict) -> str:
     front = encoder["front_end"]["name"]
     return f"model {encoder['model']} on {front}" if "model" in encoder else f"the {front} embedder"
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()

@@ -25,13 +25,13 @@ the source came from.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from earmark.embeddings.cache import file_sha256
 from earmark.errors import ParameterError, check_choice, check_positive
 from earmark.models.base import ClipModel, Tensors
 from earmark.models.network import store_params, train_settings
@@ -162,7 +162,7 @@ class TaggerClassifier(ClipModel):
         for part in frozen:
             for p in part.parameters():
                 p.requires_grad_(False)
-        digest = hashlib.sha256(Path(str(self.pretrained)).read_bytes()).hexdigest()
+        digest = file_sha256(str(self.pretrained))
         self.transfer_ = {"transfer": self.transfer, "source": Path(str(self.pretrained)).name, "source_sha256": digest,
                           "source_tags": [str(t) for t in source.classes_], "frozen": [n for n, m in net.named_children() if m in frozen]}
         log.info("transfer %s from %s (tags %s)", self.transfer, self.pretrained, ", ".join(self.transfer_["source_tags"]))
