@@ -120,3 +120,38 @@ def test_enroll_identify_verify_round_trip_on_real_voices(fsdd, tmp_path, cache_
     assert r.exit_code == 1 and "no voice database here" in r.output
     r = run("enroll", "x", tmp_path / "missing.wav", "--db", db)
     assert r.exit_code == 1 and "No usable clip of 'x'" in r.output
+
+
+def test_detect_with_a_voice_database_says_who_speaks_when(fsdd, tmp_path, cache_dir):
+    """george, then jackson, then theo (never enrolled), 1 s of silence between: a known-answer conversation of real
+    voices; detect with the database labels the spans in order and writes an Audacity label track."""
+    import soundfile as sf
+    from typer.testing import CliRunner
+
+    from earmark.audio import load
+    from earmark.cli import app
+
+    audio, db = fsdd / "audio", tmp_path / "voices"
+    run = CliRunner().invoke
+    for name in ("george", "jackson"):
+        assert run(app, ["enroll", name, *(str(audio / f"{d}_{name}_0.wav") for d in range(3)), "--db", str(db),
+                         "--cache-dir", str(cache_dir)]).exit_code == 0
+    parts, truth, t = [], [], 0.0
+    for name in ("george", "jackson", "theo"):
+        turn = np.concatenate([load(audio / f"{d}_{name}_{take}.wav", sr=16000)[0] for d in range(3, 8) for take in (1, 2)])
+        truth.append((name if name != "theo" else "unknown", t, t + len(turn) / 16000))
+        parts += [turn, np.zeros(16000, np.float32)]
+        t += len(turn) / 16000 + 1.0
+    sf.write(tmp_path / "talk.wav", np.concatenate(parts), 16000)
+    out = tmp_path / "who"
+    r = run(app, ["detect", str(db), str(tmp_path / "talk.wav"), "--threshold", "0.55", "--hop-s", "0.4", "--median-windows", "5",
+                  "--min-duration-s", "1", "--merge-gap-s", "0.5", "--format", "audacity", "--out", str(out), "-q"])
+    assert r.exit_code == 0, r.output
+    rows = [line.split("\t") for line in (out / "talk.labels.txt").read_text().splitlines()]
+    events = [(label, float(a), float(b)) for a, b, label in rows]
+    assert [e[0] for e in events] == ["george", "jackson", "unknown"]
+    for (label, a, b), (_, ta, tb) in zip(events, truth):
+        assert ta <= (a + b) / 2 <= tb  # each turn found where it is
+        assert min(b, tb) - max(a, ta) >= 0.5 * (b - a)  # and mostly inside it
+    r = run(app, ["detect", str(db), str(tmp_path / "talk.wav"), "--out", str(out)])
+    assert r.exit_code == 1 and "no calibrated threshold" in r.output and "--threshold" in r.output

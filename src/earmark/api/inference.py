@@ -24,6 +24,7 @@ from earmark.embeddings import EmbeddingCache
 from earmark.errors import AudioLoadError, ParameterError, check_fraction, check_positive
 from earmark.fileio import check_writable_dir
 from earmark.inference.detect import DetectionSettings, detect as detect_one
+from earmark.inference.voices import VoiceDB, diarise, is_voice_db
 from earmark.pipeline import Model
 from earmark.progress import track
 
@@ -90,8 +91,14 @@ def predict(model, paths, *, top_k: int = 1, cache_dir=None, use_cache: bool = T
 
 
 def detect(model, recordings, *, settings: DetectionSettings | None = None, hop_s: float | None = None, fmt: str = "csv",
-           out_dir=None, plot: bool = False, cache_dir=None, use_cache: bool = False, progress: bool = False) -> Batch:
+           out_dir=None, plot: bool = False, cache_dir=None, use_cache: bool = False, progress: bool = False,
+           voice_threshold: float | None = None) -> Batch:
     """Find events in long recordings and write one event file per recording into ``out_dir``.
+
+    ``model`` may be a voice database folder (``earmark enroll``): the events
+    are then who speaks when, one label per enrolled speaker and
+    ``unknown`` (:func:`earmark.inference.voices.diarise`), at
+    ``voice_threshold`` or the database's calibrated threshold.
 
     ``out_dir`` defaults to ``./earmark-events`` in the working directory
     (never beside the recordings). The destination is checked before any
@@ -109,14 +116,24 @@ def detect(model, recordings, *, settings: DetectionSettings | None = None, hop_
         check_positive("hop_s", hop_s)
     out_dir = Path(out_dir) if out_dir is not None else Path.cwd() / DEFAULT_DETECT_DIR
     check_writable_dir(out_dir, "out")
-    model = _as_model(model)
+    if isinstance(model, (str, Path)) and is_voice_db(model):
+        db = VoiceDB.open(model)
+        encoder = db.encoder_for()
+
+        def one(f):
+            return diarise(db, encoder, f, settings=settings, threshold=voice_threshold, hop_s=hop_s, cache=cache)
+    else:
+        model = _as_model(model)
+
+        def one(f):
+            return detect_one(model, f, settings=settings, hop_s=hop_s, cache=cache)
     files = _files(recordings, "recordings")
     cache = EmbeddingCache(cache_dir, enabled=use_cache)
     batch = Batch()
     names = _unique_stems(files)
     for f in track(files, description="detecting", total=len(files), enabled=progress):
         try:
-            result = detect_one(model, f, settings=settings, hop_s=hop_s, cache=cache)
+            result = one(f)
         except AudioLoadError as exc:
             _skip(batch, f, exc)
             continue
@@ -125,7 +142,7 @@ def detect(model, recordings, *, settings: DetectionSettings | None = None, hop_
         if plot:
             from earmark.evaluation.plots import detection_png
 
-            png = detection_png(f, result, out_dir / (names[f] + ".detect.png"), threshold=settings.threshold)
+            png = detection_png(f, result, out_dir / (names[f] + ".detect.png"), threshold=result["settings"]["threshold"])
         batch.records.append({"recording": str(f), "duration_s": result["duration_s"], "events": result["events"],
                               "counts": dict(sorted(Counter(e.label for e in result["events"]).items())),
                               "written_to": str(target), "plot": str(png) if png else None})
@@ -183,22 +200,51 @@ def check_listen_options(*, rate: int | None = None, hop_s: float, sample_rate: 
     check_fraction("threshold", threshold)
 
 
-def listen(model, blocks, *, hop_s: float = 0.5, gate_db: float = -50.0, threshold: float = 0.5, gate: str = "energy",
+def listen(model, blocks, *, hop_s: float | None = None, gate_db: float = -50.0, threshold: float = 0.5, gate: str = "energy",
+           keywords=None, sensitivity: float | None = None, smooth: int = 3, refractory_s: float = 1.0,
            stats: ListenStats | None = None) -> Iterator[Detection]:
     """Classify a live stream; yield the windows whose top score reaches ``threshold``.
 
     ``blocks`` yields ``(samples at the model's rate, arrival time)``; see
     :mod:`earmark.inference.listen` for the sources. ``stats`` (if given)
     collects latency and CPU load while the stream runs.
+
+    With ``keywords`` (class names) the stream is a keyword spotter
+    (:mod:`earmark.inference.keywords`): one event per spoken keyword, when
+    its score averaged over ``smooth`` hops reaches ``1 - sensitivity``
+    (``sensitivity`` replaces ``threshold``; ``earmark evaluate-kws`` picks
+    it for a target false-accept rate), then nothing for ``refractory_s``; each hop scores the newest stretch of
+    audio as long as the model's training clips (:func:`~earmark.inference.keywords.keyword_ring_s`).
+    ``hop_s`` defaults to 0.1 s for keywords, 0.5 s otherwise.
     """
+    from earmark.inference.keywords import KeywordSpotter, check_spotter_options, keyword_ring_s, spot_stream
     from earmark.inference.listen import listen as run
+    from earmark.inference.listen import scored_windows
 
     model = _as_model(model)
+    hop_s = hop_s if hop_s is not None else (0.1 if keywords else 0.5)
+    if sensitivity is not None:
+        if not keywords:
+            raise ParameterError("The 'sensitivity' parameter applies to keyword spotting; give keywords too (--keywords yes,stop).")
+        check_fraction("sensitivity", sensitivity)
+        if sensitivity >= 1:
+            raise ParameterError(f"The 'sensitivity' parameter must be below 1 (1 would fire on everything). Got {sensitivity!r} instead.")
+        threshold = 1.0 - sensitivity
     check_listen_options(hop_s=hop_s, sample_rate=model.front_end.sample_rate, gate=gate, threshold=threshold)
+    if keywords:
+        if isinstance(keywords, str):
+            keywords = keywords.split(",")
+        check_spotter_options(threshold=threshold, smooth=smooth, refractory_s=refractory_s)
+        spotter = KeywordSpotter(model.classes, keywords, threshold=threshold, smooth=smooth, refractory_s=refractory_s)
     stats = stats if stats is not None else ListenStats()
     t0, cpu0 = time.perf_counter(), _cpu()
     try:
-        for end_s, label, score, level, latency in run(model, blocks, hop_s=hop_s, gate_db=gate_db, threshold=threshold, gate=gate):
+        if keywords:
+            scored = scored_windows(model, blocks, hop_s=hop_s, gate_db=gate_db, gate=gate, ring_s=keyword_ring_s(model))
+            found = ((e.time_s, e.keyword, e.score, level, time.perf_counter() - arrived) for e, level, arrived in spot_stream(scored, spotter))
+        else:
+            found = run(model, blocks, hop_s=hop_s, gate_db=gate_db, threshold=threshold, gate=gate)
+        for end_s, label, score, level, latency in found:
             stats.latencies_s.append(latency)
             stats.wall_s, stats.cpu_s = time.perf_counter() - t0, _cpu() - cpu0
             yield Detection(end_s, label, score, level, latency)

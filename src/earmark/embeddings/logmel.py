@@ -38,6 +38,7 @@ class LogMelPatches(Embedder):
     name = "logmel"
     version = "1"
     sample_rate = SR
+    n_fft, hop_length = N_FFT, HOP
     licence = "none"
     measured_realtime = None
 
@@ -45,7 +46,7 @@ class LogMelPatches(Embedder):
         self.n_mels = check_positive("n_mels", n_mels, kind=int)
         self.n_frames = check_positive("n_frames", n_frames, kind=int)
         check_positive("hop_s", hop_s)
-        self._hop_frames = max(1, round(hop_s * SR / HOP))
+        self._hop_frames = max(1, round(hop_s * self.sample_rate / self.hop_length))
         self.dims = self.n_mels * self.n_frames
 
     @property
@@ -54,23 +55,23 @@ class LogMelPatches(Embedder):
 
     @property
     def window_s(self) -> float:
-        return (self.n_frames - 1) * HOP / SR
+        return (self.n_frames - 1) * self.hop_length / self.sample_rate
 
     @property
     def hop_s(self) -> float:
-        return self._hop_frames * HOP / SR
+        return self._hop_frames * self.hop_length / self.sample_rate
 
     def params(self) -> dict:
-        return {"n_mels": self.n_mels, "n_frames": self.n_frames, "hop_frames": self._hop_frames, "n_fft": N_FFT, "hop_length": HOP}
+        return {"n_mels": self.n_mels, "n_frames": self.n_frames, "hop_frames": self._hop_frames, "n_fft": self.n_fft, "hop_length": self.hop_length}
 
     def embed_stream(self, chunks: Iterable[np.ndarray]) -> Embedding:
         mels, powers = [], []
 
         def on_frames(frames: np.ndarray) -> None:
-            mels.append(mel_frames(frames, sr=SR, n_mels=self.n_mels))
+            mels.append(mel_frames(frames, sr=self.sample_rate, n_mels=self.n_mels))
             powers.append(10.0 ** (rms_db(frames).astype(np.float64) / 10.0))
 
-        n_samples = self._stft_frames(chunks, n_fft=N_FFT, hop=HOP, on_frames=on_frames)
+        n_samples = self._stft_frames(chunks, n_fft=self.n_fft, hop=self.hop_length, on_frames=on_frames)
         spec = np.concatenate(mels) if mels else np.zeros((0, self.n_mels), np.float32)
         starts = block_starts(len(spec), self.n_frames, self._hop_frames)
         if len(spec) < starts[-1] + self.n_frames:
@@ -78,6 +79,31 @@ class LogMelPatches(Embedder):
         db = (10.0 * np.log10(spec + np.float32(1e-10))).astype(np.float32)
         patches = np.lib.stride_tricks.sliding_window_view(db, (self.n_frames, self.n_mels))[starts, 0]
         vectors = np.ascontiguousarray(patches.transpose(0, 2, 1))  # (n, n_mels, n_frames)
-        times = (starts + self.n_frames / 2) * HOP / SR
+        times = (starts + self.n_frames / 2) * self.hop_length / self.sample_rate
         return Embedding(vectors, times, block_levels(np.concatenate(powers) if powers else np.zeros(0), starts, self.n_frames),
-                         n_samples / SR)
+                         n_samples / self.sample_rate)
+
+
+class KeywordMel(LogMelPatches):
+    """Log-mel patches for spoken keywords: 16 kHz, 40 bands, 32 ms frames every 10 ms, 1-s patches.
+
+    The input of the keyword-spotting networks (``kws-crnn``), as in the
+    small-footprint KWS models (40 log-mel bands over a 1-s window). A
+    Speech Commands clip is exactly one patch.
+
+    Parameters
+    ----------
+    n_mels : int
+        Mel bands (40).
+    n_frames : int
+        Frames per patch (101: 1 s).
+    hop_s : float
+        Hop between patches in seconds, snapped to whole frames (1.0 s).
+    """
+
+    name = "kws-mel"
+    sample_rate = 16000
+    n_fft, hop_length = 512, 160
+
+    def __init__(self, *, n_mels: int = 40, n_frames: int = 101, hop_s: float = 1.0) -> None:
+        super().__init__(n_mels=n_mels, n_frames=n_frames, hop_s=hop_s)

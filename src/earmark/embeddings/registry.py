@@ -52,6 +52,12 @@ def _logmel(**kw) -> Embedder:
     return LogMelPatches(**kw)
 
 
+def _kws_mel(**kw) -> Embedder:
+    from earmark.embeddings.logmel import KeywordMel
+
+    return KeywordMel(**kw)
+
+
 def _wave(**kw) -> Embedder:
     from earmark.embeddings.wave import WaveWindows
 
@@ -71,6 +77,7 @@ EMBEDDERS: dict[str, Callable[..., Embedder]] = {
     "speech": _speech,
     "speaker": _speaker,
     "logmel": _logmel,
+    "kws-mel": _kws_mel,
     "wave": _wave,
     "aisfx-mel": _aisfx_mel,
     "mfcc-frames": _mfcc_frames,

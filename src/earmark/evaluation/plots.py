@@ -166,3 +166,30 @@ def reliability_png(calibration: dict, path: Path, *, title: str) -> Path:
     axn.set_ylabel("clips")
     fig.tight_layout()
     return _save(fig, path)
+
+
+def kws_curve_png(result: dict, path: Path, *, title: str) -> Path:
+    """The keyword detector's operating curve: false-reject rate against false accepts per hour (log axis), one line
+    per speech-to-noise ratio and the pooled one, the chosen operating point marked."""
+    plt = _pyplot()
+    curve = result["curve"]
+    fa = np.asarray(curve["fa_per_hour"], float)
+    floor = 0.5 / curve["background_hours"]  # zero false accepts drawn half an event below the first measurable rate
+    x = np.maximum(fa, floor)
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    for snr, frr in curve["frr"].items():
+        ax.step(x, frr, where="post", lw=1.2, alpha=0.8, label=f"{snr} dB SNR")
+    ax.step(x, curve["frr_pooled"], where="post", lw=2.2, color="black", label="all SNRs")
+    op = result.get("operating_point")
+    if op:
+        ax.plot([max(op["fa_per_hour"], floor)], [op["frr"]], "o", color="crimson", ms=8,
+                label=f"threshold {op['threshold']:.2f}: {op['frr']:.1%} FRR at {op['fa_per_hour']:.2g} FA/h")
+    ax.set_xscale("log")
+    ax.set_xlabel(f"false accepts per hour ({curve['background_hours'] * 60:.0f} min of background; 0 drawn at {floor:.2g})")
+    ax.set_ylabel("false-reject rate")
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3, which="both")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)

@@ -75,23 +75,27 @@ def microphone_blocks(*, device, sr: int, block_s: float) -> Iterator[tuple[np.n
         raise AudioLoadError(f"the input device {device!r} failed ({exc}); list devices with: python -m sounddevice") from None
 
 
-def listen(model, blocks: Iterator[tuple[np.ndarray, float]], *, hop_s: float = 0.5, gate_db: float = -50.0,
-           threshold: float = 0.5, gate: str = "energy", vad_threshold: float = 0.5) -> Iterator[tuple]:
-    """Classify the newest window every ``hop_s`` seconds; yield ``(end_s, label, score, level_db, latency_s)``
-    for the windows whose top score reaches ``threshold``.
+def scored_windows(model, blocks: Iterator[tuple[np.ndarray, float]], *, hop_s: float = 0.5, gate_db: float = -50.0,
+                   gate: str = "energy", vad_threshold: float = 0.5, ring_s: float | None = None) -> Iterator[tuple]:
+    """Score the newest ``ring_s`` seconds (the front end's window by default) every ``hop_s`` seconds; yield
+    ``(end_s, proba, level_db, arrived)`` for every hop.
 
-    Scores come from :meth:`earmark.pipeline.Model.window_scores` with
-    ``gate_db`` as the gate (the one gating path); ``gate="vad"`` also skips
-    windows in which Silero VAD finds no frame of voice at ``vad_threshold``
-    or more. Options are validated by :func:`earmark.api.listen`.
+    ``proba`` (over ``model.classes``) is None for a window that is not
+    classified: quieter than ``gate_db`` (the one gating path,
+    :meth:`earmark.pipeline.Model.window_scores`), without voice when
+    ``gate="vad"`` (Silero VAD below ``vad_threshold`` in every frame), or of
+    none of the classes (a model that rejects). ``arrived`` is when the
+    window's last sample arrived. Windows lie on a fixed grid whatever the
+    block size, so a file and a live source give the same windows.
     """
     front = model.front_end
     vad = _VadTrack(front.sample_rate, front.window_s) if gate == "vad" else None
-    sr, length, hop = front.sample_rate, int(round(front.window_s * front.sample_rate)), max(1, int(round(hop_s * front.sample_rate)))
+    sr, hop = front.sample_rate, max(1, int(round(hop_s * front.sample_rate)))
+    length = int(round((ring_s or front.window_s) * sr))
     ring, total, next_end = np.zeros(length, np.float32), 0, length
     front.embed(ring, sr=sr)  # load and optimise the network before the first sound, not during it
     for block, arrived in blocks:
-        for i in range(0, len(block), hop):  # keep windows on a fixed grid whatever the block size
+        for i in range(0, len(block), hop):
             piece = block[i : i + hop]
             ring = np.concatenate([ring, piece])[-length:]
             total += len(piece)
@@ -100,16 +104,27 @@ def listen(model, blocks: Iterator[tuple[np.ndarray, float]], *, hop_s: float = 
             if total < next_end:
                 continue
             next_end += hop
-            if float(rms_db(ring)) < gate_db or (vad is not None and vad.recent_max() < vad_threshold):
-                continue  # cheap pre-check: no network call for a quiet ring
-            ws = model.window_scores(front.embed(ring, sr=sr), gate_db=gate_db)
-            heard = ~ws.gated & ~ws.unknown  # a window of none of the classes (a model that rejects) never fires
-            if not heard.any():
+            level = float(rms_db(ring))
+            if level < gate_db or (vad is not None and vad.recent_max() < vad_threshold):
+                yield total / sr, None, level, arrived  # cheap pre-check: no network call for a quiet ring
                 continue
-            proba = ws.scores[heard].mean(axis=0)
+            ws = model.window_scores(front.embed(ring, sr=sr), gate_db=gate_db)
+            heard = ~ws.gated & ~ws.unknown
+            yield total / sr, (ws.scores[heard].mean(axis=0) if heard.any() else None), float(ws.level_db.max()), arrived
+
+
+def listen(model, blocks: Iterator[tuple[np.ndarray, float]], *, hop_s: float = 0.5, gate_db: float = -50.0,
+           threshold: float = 0.5, gate: str = "energy", vad_threshold: float = 0.5) -> Iterator[tuple]:
+    """Classify the newest window every ``hop_s`` seconds; yield ``(end_s, label, score, level_db, latency_s)``
+    for the windows whose top score reaches ``threshold`` (see :func:`scored_windows`).
+
+    Options are validated by :func:`earmark.api.listen`.
+    """
+    classes = list(model.classes)
+    for end_s, proba, level, arrived in scored_windows(model, blocks, hop_s=hop_s, gate_db=gate_db, gate=gate, vad_threshold=vad_threshold):
+        if proba is not None and proba.max() >= threshold:
             k = int(np.argmax(proba))
-            if proba[k] >= threshold:
-                yield total / sr, ws.classes[k], float(proba[k]), float(ws.level_db.max()), time.perf_counter() - arrived
+            yield end_s, classes[k], float(proba[k]), level, time.perf_counter() - arrived
 
 
 class _VadTrack:

@@ -246,3 +246,59 @@ def _same_model(a: Encoder, b: Encoder) -> bool:
 def _encoder_text(encoder: dict) -> str:
     front = encoder["front_end"]["name"]
     return f"model {encoder['model']} on {front}" if "model" in encoder else f"the {front} embedder"
+
+
+def is_voice_db(path) -> bool:
+    """Whether ``path`` is a voice database folder (holds ``voices.json``)."""
+    return Path(path).is_dir() and (Path(path) / META).is_file()
+
+
+def diarise(db: VoiceDB, encoder: Encoder, path, *, settings, threshold: float | None = None, hop_s: float | None = None,
+            cache: EmbeddingCache | None = None) -> dict:
+    """Who speaks when in one recording: each window's voice against the enrolled prints, as events.
+
+    Every window of the encoder's front end (every ``hop_s`` if given) above
+    the encoder's gate is embedded and scored by cosine against every print;
+    a window whose best score is below ``threshold`` (the database's
+    calibrated one by default) is an ``unknown`` voice. The scores then go
+    through detection's smoothing, one-speaker-at-a-time, hysteresis,
+    merging and minimum duration (:func:`earmark.inference.detect.detect_events`,
+    ``settings``; its own threshold is replaced by this one).
+
+    Returns
+    -------
+    dict
+        As :func:`earmark.inference.detect.detect`: ``events``, ``scores``
+        ``(n_windows, n_speakers + 1)`` (the last column: unknown),
+        ``centres_s``, ``duration_s``, ``classes``, ``settings``.
+    """
+    from dataclasses import replace
+
+    from earmark.inference.detect import detect_events
+
+    threshold = db.threshold if threshold is None else threshold
+    if threshold is None:
+        raise ParameterError(f"{db.folder} has no calibrated threshold; give --threshold (a cosine similarity, e.g. 0.7) or "
+                             "enrol with --calibrate DATA to set one.")
+    settings = replace(settings, threshold=float(threshold))
+    if not db.names:
+        db.scores(np.zeros((0, 0)))  # raises: nothing enrolled, with the fix
+    front = encoder.front.with_hop(hop_s) if hop_s else encoder.front
+    emb = (cache or EmbeddingCache(enabled=False)).get(front, Path(path))
+    heard = np.ones(len(emb.vectors), bool) if encoder.gate_db is None else emb.level_db >= encoder.gate_db
+    scores = np.zeros((len(emb.vectors), len(db.names) + 1))
+    if heard.any():
+        windows = emb.vectors[heard]
+        if encoder.model is not None:
+            vectors = encoder.model.estimator.embed_clips([w[None] for w in windows])
+        else:
+            vectors = unit(windows.reshape(len(windows), -1))
+        cos = np.clip(db.scores(vectors), 0.0, 1.0)
+        rows = np.flatnonzero(heard)
+        scores[rows, :-1] = cos
+        scores[rows[cos.max(axis=1) < threshold], -1] = threshold  # a voice, but none enrolled: unknown
+    classes = [*db.names, UNKNOWN]
+    events = detect_events(scores, emb.times_s, classes, window_s=front.window_s, hop_s=front.hop_s, duration_s=emb.duration_s,
+                           settings=settings)
+    return {"events": events, "scores": scores, "centres_s": emb.times_s, "duration_s": emb.duration_s, "classes": classes,
+            "settings": settings.to_dict()}

@@ -1,6 +1,7 @@
 """Torch modules that are classes (the rest are ``nn.Sequential`` built in :mod:`earmark.models.networks`).
 
 - :class:`CRNN`: convolution blocks over frequency, then a bidirectional GRU over time;
+- :class:`KeywordCRNN`: a strided conv layer, then two GRU layers, for spoken keywords (``kws-crnn``);
 - :class:`FinetuneNet`: a pretrained backbone split into frozen blocks and a trained tail with a new head;
 - :class:`MeanFreqMaxTime`: the aiSFX pooling (mean over bands, max over frames);
 - :class:`LstmTagger`: two LSTM layers over frame features, frame scores pooled to clip logits (``lstm-tagger``).
@@ -30,6 +31,27 @@ class CRNN(nn.Module):
         h = self.conv(x.unsqueeze(1)).squeeze(2).transpose(1, 2)  # (batch, frames, channels)
         seq, _ = self.gru(h)
         return self.out(seq.mean(dim=1))
+
+
+class KeywordCRNN(nn.Module):
+    """Arik et al.'s small-footprint keyword-spotting CRNN: one strided conv layer of 32 tall filters (20 bands x 5
+    frames, stride 8 x 2) over 40 log-mel bands, two GRU layers of 64 units, the last step through a dense layer of 64;
+    about 70k parameters."""
+
+    def __init__(self, n_mels: int, n_classes: int) -> None:
+        super().__init__()
+        k_f = min(20, n_mels)
+        self.conv = nn.Sequential(nn.Conv2d(1, 32, (k_f, 5), stride=(8, 2)), nn.BatchNorm2d(32), nn.ReLU())
+        bands = (n_mels - k_f) // 8 + 1
+        self.gru = nn.GRU(32 * bands, 64, num_layers=2, batch_first=True, dropout=0.1)
+        self.out = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Dropout(0.3), nn.Linear(64, n_classes))
+
+    def forward(self, x):
+        if x.shape[-1] < 5:  # shorter than one kernel (tiny inputs): zero-pad the time axis
+            x = nn.functional.pad(x, (0, 5 - x.shape[-1]))
+        h = self.conv(x.unsqueeze(1))  # (batch, 32, bands, frames)
+        seq, _ = self.gru(h.flatten(1, 2).transpose(1, 2))
+        return self.out(seq[:, -1])
 
 
 class MeanFreqMaxTime(nn.Module):

@@ -79,6 +79,12 @@ def crnn(n_mels: int, n_frames: int, n_classes: int):
     return CRNN(n_classes)
 
 
+def kws_crnn(n_mels: int, n_frames: int, n_classes: int):
+    from earmark.models.modules import KeywordCRNN
+
+    return KeywordCRNN(n_mels, n_classes)
+
+
 def wavecnn(n_samples: int, _unused: int, n_classes: int):
     torch, nn = _torch()
 
@@ -92,7 +98,7 @@ def wavecnn(n_samples: int, _unused: int, n_classes: int):
     )
 
 
-ARCHITECTURES: dict[str, Callable] = {"sbcnn": sbcnn, "vgg-small": vgg_small, "timbre": timbre, "crnn": crnn, "wavecnn": wavecnn}
+ARCHITECTURES: dict[str, Callable] = {"sbcnn": sbcnn, "vgg-small": vgg_small, "timbre": timbre, "crnn": crnn, "kws-crnn": kws_crnn, "wavecnn": wavecnn}
 WAVEFORM = {"wavecnn"}  # architectures that take raw samples ``(batch, n_samples)``
 
 

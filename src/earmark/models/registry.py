@@ -179,10 +179,13 @@ _NETWORKS = {
     "vgg-small": "five 3x3 conv layers with batch norm and 2x2 max-pooling (trained here)",
     "timbre": "one conv layer of tall filters over 90% of the mel bands, max-pooled (trained here)",
     "crnn": "conv blocks over frequency, then a bidirectional GRU over time (trained here)",
+    "kws-crnn": "a small keyword-spotting CRNN (Arik et al. 2017): a strided conv layer, two GRU layers, on 1-s 40-band "
+                "log-mel patches at 16 kHz (trained here)",
     "wavecnn": "raw-waveform 1-D CNN in the style of M5, on 8 kHz samples (trained here)",
 }
+_NETWORK_FRONT_ENDS = {"wavecnn": "wave", "kws-crnn": "kws-mel"}
 for _name, _what in _NETWORKS.items():
-    register_model(_name, partial(NetworkClassifier, _name), kind="network", front_end="wave" if _name == "wavecnn" else "logmel",
+    register_model(_name, partial(NetworkClassifier, _name), kind="network", front_end=_NETWORK_FRONT_ENDS.get(_name, "logmel"),
                    description=_what)
 
 for _name, _backbone in BACKBONES.items():
