@@ -24,7 +24,6 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 import soundfile as sf
 from _common import data_root, machine
 

@@ -180,3 +180,15 @@ def test_evaluate_kws_cli_writes_the_curve_and_the_sensitivity(keyword_model, tm
     bad = CliRunner().invoke(app, ["evaluate-kws", str(path), str(root), "--keywords", "yes", "--background", str(root / "background"),
                                    "--test-fold", "9"])
     assert bad.exit_code != 0 and "--test-fold" in bad.output and "selects no clip" in bad.output
+
+
+def test_evaluate_kws_refuses_a_model_trained_on_the_test_speakers(tmp_path):
+    from types import SimpleNamespace
+
+    from earmark.api.keywords import _check_held_out
+
+    trained = SimpleNamespace(info={"data": {"root": str(tmp_path), "folds": ["1", "2", "3", "4"]}})
+    with pytest.raises(ParameterError, match="'test_folds'.*names folds the model was trained on.*--exclude-fold"):
+        _check_held_out(trained, {"4"}, tmp_path)
+    _check_held_out(trained, {"5"}, tmp_path)  # a held-out fold
+    _check_held_out(trained, {"4"}, tmp_path / "other")  # another dataset's fold 4

@@ -70,11 +70,11 @@ def evaluate_kws(model, data, *, keywords, background, folds: str = "fold", test
                 skipped.append({"file": str(path), "reason": str(exc)})
         return out
 
-    bg_paths = find_audio_files([background] if isinstance(background, (str, Path)) else list(background))
-    backgrounds = read(bg_paths, "background")
+    given = [background] if isinstance(background, (str, Path)) else list(background)
+    backgrounds = read(find_audio_files(given), "background")
     if not backgrounds:
-        raise ParameterError(f"The 'background' parameter holds no readable recording ({background}); pass keyword-free recordings "
-                             "or folders holding them.")
+        raise ParameterError(f"The 'background' parameter holds no readable recording ({', '.join(map(str, given))}); pass "
+                             "keyword-free recordings or folders holding them.")
     clips = read([c.path for c in chosen], "keywords")
     label_of = {c.path: c.label for c in chosen}
     compute, ring_s = [0.0, 0], keyword_ring_s(model)
