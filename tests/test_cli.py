@@ -381,3 +381,18 @@ def test_negatives_without_reject_is_refused_with_the_fix(demo_subset, tmp_path,
     assert r.exit_code == 1 and "add --reject proba or distance" in r.output
     r = run("evaluate", demo_subset, "--cv", "3", "--unknown-dir", tmp_path, "--cache-dir", cache_dir)
     assert r.exit_code == 1 and "--unknown-classes" in r.output
+
+
+def test_help_loads_no_heavy_library():
+    """`earmark --help` and `import earmark` stay light: scikit-learn, torch, numpy and the audio stack load where used."""
+    import subprocess
+    import sys
+
+    code = ("import sys, earmark, earmark.cli\n"
+            "from typer.testing import CliRunner\n"
+            "assert CliRunner().invoke(earmark.cli.app, ['--help']).exit_code == 0\n"
+            "print(','.join(m for m in ('numpy', 'sklearn', 'torch', 'scipy', 'soundfile', 'onnxruntime', 'matplotlib') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == ""
+    code = "import earmark\nprint(earmark.train.__module__, earmark.Model.__name__)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split() == ["earmark.api.training", "Model"]
