@@ -1,11 +1,13 @@
 """Start-up of the command line (issue 11): whole new processes, median of ``--runs``.
 
-    python benchmarks/bench_startup.py [--runs 5]
+    python benchmarks/bench_startup.py [--runs 5] [--model M.earmark --clip CLIP]
 
 - ``earmark --help``: what a user waits for before anything happens;
 - the reference, measured in the same run: ``python -c "import earmark.api"``, which is what every command (``--help``
   included) imported before ``earmark`` loaded its API lazily;
-- ``python -c "import earmark"`` and ``earmark models`` (which needs the model registry, so scikit-learn and torch).
+- ``python -c "import earmark"`` and ``earmark models`` (which needs the model registry, so scikit-learn and torch);
+- with ``--model`` and ``--clip``: ``earmark predict MODEL CLIP --no-cache`` end to end, and where its time goes
+  (one fresh process that times each stage: importing the API, loading the model file, the first prediction).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ def wall(cmd: list[str], runs: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--model", type=Path, default=None, help="a model file, e.g. from 'make demo'")
+    ap.add_argument("--clip", type=Path, default=None)
     args = ap.parse_args()
     wall([str(BIN / "earmark"), "--help"], 1)  # warm the page cache once
     rows = {
@@ -40,10 +44,36 @@ def main() -> None:
         "reference: python -c 'import earmark.api'": [sys.executable, "-c", "import earmark.api"],
         "earmark models": [str(BIN / "earmark"), "models"],
     }
+    if args.model and args.clip:
+        rows[f"earmark predict {args.model.name} {args.clip.name} --no-cache"] = [str(BIN / "earmark"), "predict", str(args.model),
+                                                                                 str(args.clip), "--no-cache"]
     got = {name: wall(cmd, args.runs) for name, cmd in rows.items()}
     ref = got["reference: python -c 'import earmark.api'"]
     for name, s in got.items():
         print(f"{name:45s} {s:6.3f} s  ({s / ref:.2f} x the reference)")
+    if args.model and args.clip:
+        print("stages of predict in one new process:",
+              subprocess.run([sys.executable, "-c", STAGES, str(args.model), str(args.clip)], check=True, capture_output=True,
+                             text=True).stdout.strip())
+
+
+STAGES = """
+import sys, time
+t0 = time.perf_counter()
+from earmark import api
+from earmark.pipeline import Model
+t1 = time.perf_counter()
+import sklearn.utils, torch  # what Model.load pulls in besides skops (timed apart)
+t2 = time.perf_counter()
+import skops.io
+t3 = time.perf_counter()
+m = Model.load(sys.argv[1])
+t4 = time.perf_counter()
+api.predict(m, [sys.argv[2]], use_cache=False)
+t5 = time.perf_counter()
+print(f"import earmark.api {t1 - t0:.2f} s, torch {t2 - t1:.2f} s, skops.io {t3 - t2:.2f} s, Model.load {t4 - t3:.2f} s, "
+      f"first predict (decode, network preparation, embedding) {t5 - t4:.2f} s")
+"""
 
 
 if __name__ == "__main__":
