@@ -96,3 +96,16 @@ def test_changed_embedder_parameters_are_refused(trained, tmp_path):
     _rewrite(path, "earmark.json", json.dumps(meta))
     with pytest.raises(ModelFileError, match="retrain"):
         Model.load(path)
+
+
+@pytest.mark.parametrize("name", ["logmel", "kws-mel", "aisfx", "speech", "speaker", "mfcc", "wave"])
+def test_a_front_end_at_a_hop_of_its_own_is_rebuilt_from_the_model_file(name):
+    """Front ends record their hop in units of their own (frames, blocks, embeddings) but take hop_s: the model file
+    also keeps hop_s, so a non-default hop rebuilds to the same identity (not a 'retrain' refusal)."""
+    from earmark.embeddings import get_embedder
+    from earmark.pipeline import _front_end
+
+    front = get_embedder(name, hop_s=0.3)
+    rebuilt = _front_end("m.earmark", {**front.identity(), "hop_s": front.hop_s})
+    assert rebuilt.identity() == front.identity() and rebuilt.hop_s == pytest.approx(front.hop_s)
+    assert _front_end("m.earmark", get_embedder(name).identity()).identity() == get_embedder(name).identity()  # files without hop_s

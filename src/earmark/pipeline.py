@@ -227,7 +227,8 @@ class Model:
         return {
             "earmark_version": __version__,
             "model": {"name": self.name, "kind": spec.kind, "params": _json_params(self.estimator)},
-            "front_end": {**self.front_end.identity(), "licence": self.front_end.licence, "commercial_use": self.front_end.commercial_use},
+            "front_end": {**self.front_end.identity(), "hop_s": float(self.front_end.hop_s), "licence": self.front_end.licence,
+                          "commercial_use": self.front_end.commercial_use},
             "classes": self.classes,
             "gate_db": self.gate_db,
             "info": self.info,
@@ -316,4 +317,7 @@ def _init_params(emb_meta: dict) -> dict:
         return {}
     probe = EMBEDDERS[emb_meta["name"]]()
     accepted = inspect.signature(type(probe).__init__).parameters
-    return {k: v for k, v in emb_meta.get("params", {}).items() if k in accepted}
+    params = {k: v for k, v in emb_meta.get("params", {}).items() if k in accepted}
+    if "hop_s" in accepted and isinstance(emb_meta.get("hop_s"), (int, float)) and "hop_s" not in params:
+        params["hop_s"] = float(emb_meta["hop_s"])  # front ends that record their hop in units of their own (frames, blocks)
+    return params
