@@ -28,6 +28,7 @@ import soundfile as sf
 from _common import data_root, machine
 
 from earmark import api
+from earmark.evaluation.kws import threshold_for
 
 KEYWORDS = "yes,no,up,down,left,right,on,off,stop,go"
 AMBIENT = ("rain", "sea_waves", "crackling_fire", "helicopter", "chainsaw", "clock_tick")
@@ -64,11 +65,13 @@ def curve(data: Path, cache: Path) -> dict:
 
 def detector(data: Path, work: Path, cache: Path, augment: str, esc10: Path) -> dict:
     model_path = work / "kws-fold5.earmark"
-    t = time.perf_counter()
-    if not model_path.exists():
+    if model_path.exists():
+        print(f"reusing {model_path} (trained on folds 1-4 by an earlier run)", flush=True)
+    else:
+        t = time.perf_counter()
         api.train(data, model="kws-crnn", model_params={"augment": augment}, folds="fold", exclude_folds=["5"], gate_db=None,
                   cache_dir=cache).save(model_path)
-    print(f"trained on folds 1-4 in {time.perf_counter() - t:.0f} s", flush=True)
+        print(f"trained on folds 1-4 in {time.perf_counter() - t:.0f} s", flush=True)
     ambient = [esc10 / r["filename"] for r in csv.DictReader(open(esc10 / "metadata.csv")) if r["label"] in AMBIENT]
     common = dict(keywords=KEYWORDS, test_folds=["5"], snr_db=(20, 10, 5, 0), gap_s=2.0, target_fa_per_hour=1.0)
     out = {}
@@ -87,8 +90,8 @@ def detector(data: Path, work: Path, cache: Path, augment: str, esc10: Path) -> 
                   f"{op['frr']:.3f} (" + ", ".join(f"{k} dB {v:.3f}" for k, v in op["frr_by_snr"].items()) + f"); {op['confusions']} "
                   f"confusions; latency after the keyword {op['latency_median_s']:.2f} s median, {op['latency_p95_s']:.2f} s p95; "
                   f"compute {r['compute_ms_per_hop']:.2f} ms per hop", flush=True)
-        for fa in (1, 5, 10, 30):
-            i = max((k for k, v in enumerate(c["fa_per_hour"]) if v <= fa), default=None, key=lambda k: -c["thresholds"][k])
+        for fa in (1, 5, 10, 30):  # the threshold evaluate-kws would pick for that target
+            i = threshold_for(c, fa)
             if i is not None:
                 print(f"  at <= {fa:2d} FA/h: threshold {c['thresholds'][i]:.3f}, FRR {c['frr_pooled'][i]:.3f} "
                       f"(20 dB {c['frr']['20.0'][i]:.3f})", flush=True)

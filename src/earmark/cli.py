@@ -373,16 +373,17 @@ def _save_outputs(result: dict, json_path: Path | None, report: Path | None, rep
         say(f"wrote {paths['html']} and {paths['markdown']}")
 
 
-def _shots(value: str) -> list[int]:
+def _numbers(value: str, option: str, *, kind=float, what: str = "numbers", example: str) -> list:
+    """Comma-separated numbers of ``kind`` (ints: at least 1); a one-line error naming the option otherwise."""
     from earmark.errors import ParameterError
 
     try:
-        shots = [int(v) for v in value.split(",") if v.strip()]
+        out = [kind(v) for v in value.split(",") if v.strip()]
     except ValueError:
-        shots = []
-    if not shots or min(shots) < 1:
-        raise ParameterError(f"The '--shots' option must be positive integers separated by commas, e.g. 1,2,4,8. Got {value!r} instead.")
-    return shots
+        out = []
+    if not out or (kind is int and min(out) < 1):
+        raise ParameterError(f"The '{option}' option must be {what} separated by commas, e.g. {example}. Got {value!r} instead.")
+    return out
 
 
 EmbeddersOpt = Annotated[str, typer.Option("--embedders", help="Comma-separated embedder names for embedding heads; 'a+b' is their fusion.")]
@@ -421,7 +422,7 @@ def curve(
     def go(progress):
         _check_outputs(json_path, report)
         result = api.curve(data, embedders=_names(embedders_, "--embedders"), models=_names(models_ or classifiers, "--models"),
-                           shots=_shots(shots), repeats=repeats, folds=folds, test_folds=test_fold or None, cv=_check_cv(cv, folds),
+                           shots=_numbers(shots, "--shots", kind=int, what="positive integers", example="1,2,4,8"), repeats=repeats, folds=folds, test_folds=test_fold or None, cv=_check_cv(cv, folds),
                            gate_db=_gate(gate_db), file_column=file_column, label_column=label_column, strict_paths=strict_paths,
                            cache_dir=cache_dir, use_cache=not no_cache, seed=seed, progress=progress)
         report_skipped(result["data"]["skipped"])
@@ -547,7 +548,7 @@ def listen(
     from earmark.pipeline import Model
 
     def go(_progress):
-        hop = hop_s if hop_s is not None else (0.1 if keywords else 0.5)
+        hop = api.inference.listen_hop_s(hop_s, keywords)
         api.inference.check_listen_options(rate=rate, hop_s=hop, gate=gate, threshold=threshold)  # before loading anything
         m = Model.load(model_path)  # api.listen checks --hop-s against the model's sample rate before any audio flows
         sr, block_s = m.front_end.sample_rate, min(hop, 0.1)
@@ -609,7 +610,7 @@ def evaluate_kws(
 
             check_writable_file(plot, "plot")
         r = api.evaluate_kws(model_path, data, keywords=keywords, background=background, folds=folds, test_folds=test_fold,
-                             snr_db=_floats(snr_db, "--snr-db"), target_fa_per_hour=target_fa_per_hour, hop_s=hop_s, smooth=smooth,
+                             snr_db=_numbers(snr_db, "--snr-db", example="20,10,5,0"), target_fa_per_hour=target_fa_per_hour, hop_s=hop_s, smooth=smooth,
                              refractory_s=refractory_s, gate_db=gate_db, seed=seed, file_column=file_column,
                              label_column=label_column, plot=plot, progress=progress)
         report_skipped(r["skipped"])
@@ -634,18 +635,6 @@ def evaluate_kws(
         _save_outputs(r, json_path, None, "")
 
     _run(go, quiet)
-
-
-def _floats(value: str, option: str) -> list[float]:
-    from earmark.errors import ParameterError
-
-    try:
-        out = [float(v) for v in value.split(",") if v.strip()]
-    except ValueError:
-        out = []
-    if not out:
-        raise ParameterError(f"The '{option}' option must be numbers separated by commas, e.g. 20,10,5,0. Got {value!r} instead.")
-    return out
 
 
 @app.command()

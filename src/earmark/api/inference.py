@@ -116,6 +116,7 @@ def detect(model, recordings, *, settings: DetectionSettings | None = None, hop_
         check_positive("hop_s", hop_s)
     out_dir = Path(out_dir) if out_dir is not None else Path.cwd() / DEFAULT_DETECT_DIR
     check_writable_dir(out_dir, "out")
+    cache = EmbeddingCache(cache_dir, enabled=use_cache)
     if isinstance(model, (str, Path)) and is_voice_db(model):
         db = VoiceDB.open(model)
         encoder = db.encoder_for()
@@ -128,7 +129,6 @@ def detect(model, recordings, *, settings: DetectionSettings | None = None, hop_
         def one(f):
             return detect_one(model, f, settings=settings, hop_s=hop_s, cache=cache)
     files = _files(recordings, "recordings")
-    cache = EmbeddingCache(cache_dir, enabled=use_cache)
     batch = Batch()
     names = _unique_stems(files)
     for f in track(files, description="detecting", total=len(files), enabled=progress):
@@ -200,6 +200,11 @@ def check_listen_options(*, rate: int | None = None, hop_s: float, sample_rate: 
     check_fraction("threshold", threshold)
 
 
+def listen_hop_s(hop_s: float | None, keywords) -> float:
+    """The hop ``listen`` uses: ``hop_s`` if given, else 0.1 s when spotting keywords (a keyword lasts ~0.5 s), 0.5 s."""
+    return hop_s if hop_s is not None else (0.1 if keywords else 0.5)
+
+
 def listen(model, blocks, *, hop_s: float | None = None, gate_db: float = -50.0, threshold: float = 0.5, gate: str = "energy",
            keywords=None, sensitivity: float | None = None, smooth: int = 3, refractory_s: float = 1.0,
            stats: ListenStats | None = None) -> Iterator[Detection]:
@@ -217,12 +222,12 @@ def listen(model, blocks, *, hop_s: float | None = None, gate_db: float = -50.0,
     audio as long as the model's training clips (:func:`~earmark.inference.keywords.keyword_ring_s`).
     ``hop_s`` defaults to 0.1 s for keywords, 0.5 s otherwise.
     """
-    from earmark.inference.keywords import KeywordSpotter, check_spotter_options, keyword_ring_s, spot_stream
+    from earmark.inference.keywords import KeywordSpotter, keyword_ring_s, spot_stream
     from earmark.inference.listen import listen as run
     from earmark.inference.listen import scored_windows
 
     model = _as_model(model)
-    hop_s = hop_s if hop_s is not None else (0.1 if keywords else 0.5)
+    hop_s = listen_hop_s(hop_s, keywords)
     if sensitivity is not None:
         if not keywords:
             raise ParameterError("The 'sensitivity' parameter applies to keyword spotting; give keywords too (--keywords yes,stop).")
@@ -234,7 +239,6 @@ def listen(model, blocks, *, hop_s: float | None = None, gate_db: float = -50.0,
     if keywords:
         if isinstance(keywords, str):
             keywords = keywords.split(",")
-        check_spotter_options(threshold=threshold, smooth=smooth, refractory_s=refractory_s)
         spotter = KeywordSpotter(model.classes, keywords, threshold=threshold, smooth=smooth, refractory_s=refractory_s)
     stats = stats if stats is not None else ListenStats()
     t0, cpu0 = time.perf_counter(), _cpu()
@@ -257,4 +261,4 @@ def _cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-__all__ = ["Batch", "Detection", "ListenStats", "check_listen_options", "detect", "listen", "predict"]
+__all__ = ["Batch", "Detection", "ListenStats", "check_listen_options", "detect", "listen", "listen_hop_s", "predict"]

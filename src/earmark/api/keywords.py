@@ -44,7 +44,7 @@ def evaluate_kws(model, data, *, keywords, background, folds: str = "fold", test
     model = model if isinstance(model, Model) else Model.load(model)
     keywords = keywords.split(",") if isinstance(keywords, str) else list(keywords)
     columns = keyword_columns(model.classes, keywords)
-    check_spotter_options(threshold=0.5, smooth=smooth, refractory_s=refractory_s)
+    check_spotter_options(smooth=smooth, refractory_s=refractory_s)
     check_positive("target_fa_per_hour", target_fa_per_hour)
     for name, value in (("hop_s", hop_s), ("gap_s", gap_s), ("tolerance_s", tolerance_s)):
         check_positive(name, value)

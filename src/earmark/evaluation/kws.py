@@ -64,9 +64,8 @@ def mix_keywords(clips: list[np.ndarray], columns: list[int], background: np.nda
     gap = int(gap_s * sr)
     length = gap + sum(len(c) + gap for c in clips)
     rng = np.random.default_rng(seed)
-    reps = int(np.ceil((length + len(background)) / max(1, len(background))))
     start = int(rng.integers(0, max(1, len(background))))
-    stream = np.tile(background.astype(np.float32), reps)[start : start + length].copy()
+    stream = background[(start + np.arange(length)) % len(background)].astype(np.float32)
     placements, at = [], gap
     for y, col in zip(clips, columns, strict=True):
         a, b = voiced_span(y, sr)

@@ -54,9 +54,10 @@ def keyword_columns(classes: Sequence[str], keywords: Iterable[str]) -> list[int
     return [list(classes).index(k) for k in keywords]
 
 
-def check_spotter_options(*, threshold: float, smooth: int, refractory_s: float) -> None:
-    """Validate the spotter's options (each error names the option)."""
-    check_fraction("threshold", threshold)
+def check_spotter_options(*, smooth: int, refractory_s: float, threshold: float | None = None) -> None:
+    """Validate the spotter's options (each error names the option); ``threshold`` when given."""
+    if threshold is not None:
+        check_fraction("threshold", threshold)
     check_positive("smooth", smooth, kind=int)
     if not isinstance(refractory_s, (int, float)) or isinstance(refractory_s, bool) or not refractory_s >= 0:
         raise ParameterError(f"The 'refractory_s' parameter must be a number of seconds >= 0. Got {refractory_s!r} instead.")
@@ -158,10 +159,10 @@ def stream_scores(model, samples: np.ndarray, columns: Sequence[int], *, hop_s: 
     """
     from earmark.audio.windows import rms_db
     from earmark.embeddings.base import Embedding
+    from earmark.inference.listen import ring_geometry
 
     front = model.front_end
-    sr = front.sample_rate
-    length, hop = int(round((ring_s or front.window_s) * sr)), max(1, int(round(hop_s * sr)))
+    sr, length, hop = ring_geometry(front, hop_s, ring_s)
     ends = np.arange(length, len(samples) + 1, hop)
     out = np.zeros((len(ends), len(columns)))
     cols = list(columns)

@@ -75,6 +75,13 @@ def microphone_blocks(*, device, sr: int, block_s: float) -> Iterator[tuple[np.n
         raise AudioLoadError(f"the input device {device!r} failed ({exc}); list devices with: python -m sounddevice") from None
 
 
+def ring_geometry(front, hop_s: float, ring_s: float | None = None) -> tuple[int, int, int]:
+    """``(sample rate, ring length, hop)`` in samples: the newest ``ring_s`` (the front end's window by default) is
+    scored every ``hop_s``; the first window ends when the ring is full, the next ``hop`` samples later."""
+    sr = front.sample_rate
+    return sr, int(round((ring_s or front.window_s) * sr)), max(1, int(round(hop_s * sr)))
+
+
 def scored_windows(model, blocks: Iterator[tuple[np.ndarray, float]], *, hop_s: float = 0.5, gate_db: float = -50.0,
                    gate: str = "energy", vad_threshold: float = 0.5, ring_s: float | None = None) -> Iterator[tuple]:
     """Score the newest ``ring_s`` seconds (the front end's window by default) every ``hop_s`` seconds; yield
@@ -90,8 +97,7 @@ def scored_windows(model, blocks: Iterator[tuple[np.ndarray, float]], *, hop_s: 
     """
     front = model.front_end
     vad = _VadTrack(front.sample_rate, front.window_s) if gate == "vad" else None
-    sr, hop = front.sample_rate, max(1, int(round(hop_s * front.sample_rate)))
-    length = int(round((ring_s or front.window_s) * sr))
+    sr, length, hop = ring_geometry(front, hop_s, ring_s)
     ring, total, next_end = np.zeros(length, np.float32), 0, length
     front.embed(ring, sr=sr)  # load and optimise the network before the first sound, not during it
     for block, arrived in blocks:

@@ -84,6 +84,12 @@ class Encoder:
             vectors.append(v)
         return used, (np.array(vectors) if vectors else np.zeros((0, 0))), skipped
 
+    def window_vectors(self, windows: np.ndarray) -> np.ndarray:
+        """One unit-length voice vector per front-end window (each window taken as a clip of its own), ``(n, dims)``."""
+        if self.model is not None:
+            return self.model.estimator.embed_clips([w[None] for w in windows])
+        return unit(windows.reshape(len(windows), -1))
+
 
 @dataclass
 class VoiceDB:
@@ -184,10 +190,14 @@ class VoiceDB:
                             "enrol_clips": CALIBRATION_ENROL, "eer": float(eer)}
         return self.calibration
 
-    def scores(self, vectors: np.ndarray) -> np.ndarray:
-        """Cosine similarity of each vector to each enrolled print, ``(n, n_speakers)``."""
+    def check_enrolled(self) -> None:
+        """Raise :class:`ParameterError` with the fix when no voice is enrolled."""
         if not self.names:
             raise ParameterError(f"{self.folder}: no voice is enrolled yet; earmark enroll NAME clips... --db {self.folder}")
+
+    def scores(self, vectors: np.ndarray) -> np.ndarray:
+        """Cosine similarity of each vector to each enrolled print, ``(n, n_speakers)``."""
+        self.check_enrolled()
         return vectors @ self.prints.T
 
     def identify(self, vectors: np.ndarray) -> list[dict]:
@@ -281,19 +291,13 @@ def diarise(db: VoiceDB, encoder: Encoder, path, *, settings, threshold: float |
         raise ParameterError(f"{db.folder} has no calibrated threshold; give --threshold (a cosine similarity, e.g. 0.7) or "
                              "enrol with --calibrate DATA to set one.")
     settings = replace(settings, threshold=float(threshold))
-    if not db.names:
-        db.scores(np.zeros((0, 0)))  # raises: nothing enrolled, with the fix
+    db.check_enrolled()
     front = encoder.front.with_hop(hop_s) if hop_s else encoder.front
     emb = (cache or EmbeddingCache(enabled=False)).get(front, Path(path))
     heard = np.ones(len(emb.vectors), bool) if encoder.gate_db is None else emb.level_db >= encoder.gate_db
     scores = np.zeros((len(emb.vectors), len(db.names) + 1))
     if heard.any():
-        windows = emb.vectors[heard]
-        if encoder.model is not None:
-            vectors = encoder.model.estimator.embed_clips([w[None] for w in windows])
-        else:
-            vectors = unit(windows.reshape(len(windows), -1))
-        cos = np.clip(db.scores(vectors), 0.0, 1.0)
+        cos = np.clip(db.scores(encoder.window_vectors(emb.vectors[heard])), 0.0, 1.0)
         rows = np.flatnonzero(heard)
         scores[rows, :-1] = cos
         scores[rows[cos.max(axis=1) < threshold], -1] = threshold  # a voice, but none enrolled: unknown
