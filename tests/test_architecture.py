@@ -14,7 +14,7 @@ LAYERS = [
     {"models"},
     {"persistence", "schema"},
     {"pipeline"},
-    {"data", "evaluation", "inference"},
+    {"data", "evaluation", "inference", "export"},
     {"api"},
     {"cli", "console"},
 ]

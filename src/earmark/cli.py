@@ -788,6 +788,59 @@ def verify(
     _voice_command(lambda: api.verify(db, name, clips, cache_dir=cache_dir, use_cache=not no_cache), fmt, "accepted", quiet)
 
 
+@app.command("export")
+def export_model(
+    model_path: ModelArg,
+    out_path: Annotated[Path, typer.Option("--out", help="The file to write: model.onnx, or model.h for --format c.")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="onnx (audio window in, class scores out; a runner script is written "
+                                                            "beside it) or c (small heads on MFCC statistics).")] = "onnx",
+    int8: Annotated[bool, typer.Option("--int8", help="ONNX: quantize the convolutions to int8, calibrated on --calibration.")] = False,
+    calibration: Annotated[list[Path] | None, typer.Option(help="With --int8: training recordings (folders or files) to calibrate on "
+                                                                 "(default: the model's training data, if still there).")] = None,
+    quiet: Quiet = False,
+) -> None:
+    """Export a trained model to run without earmark: ONNX (onnxruntime + numpy + soundfile) or a C header."""
+    from earmark import api
+
+    def go(progress):
+        _check_outputs(out_path=out_path)
+        record = api.export(model_path, out_path, fmt=fmt, int8=int8, calibration=calibration or None)
+        say(f"wrote {record['out']} ({record['bytes']:,} bytes{', int8' if record.get('int8') else ''})")
+        if record.get("runner"):
+            say(f"run it with: python {record['runner']} {record['out']} clip.wav")
+        if record.get("example"):
+            say(f"example program: {record['example']} (cc -O2 -o classify {record['example']} -lm)")
+
+    _run(go, quiet)
+
+
+@app.command()
+def bench(
+    model_path: ModelArg,
+    int8: Annotated[bool, typer.Option("--int8", help="Also time the int8 graph (calibrated on --calibration).")] = False,
+    calibration: Annotated[list[Path] | None, typer.Option(help="With --int8: training recordings to calibrate on (default: the "
+                                                                 "model's training data).")] = None,
+    windows: Annotated[int, typer.Option(help="Windows to time per runtime.")] = 64,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+    quiet: Quiet = False,
+) -> None:
+    """Size, latency per window and x realtime of a model on this machine: earmark's own path against ONNX (and int8)."""
+    from earmark import api
+    from earmark.errors import check_choice
+
+    def go(progress):
+        check_choice("format", fmt, ("table", "json"))
+        rows = api.bench(model_path, int8=int8, calibration=calibration or None, windows=windows)
+        if fmt == "json":
+            print(json.dumps(rows, indent=2))
+            return
+        table = [[r["runtime"], "" if r["bytes"] is None else f"{r['bytes']:,}", f"{r['ms_per_window']:.2f}", f"{r['x_realtime']:.0f}"]
+                 for r in rows]
+        out.print(plain_table(f"{model_path}: {windows} windows each", ("runtime", "bytes", "ms / window", "x realtime"), table))
+
+    _run(go, quiet)
+
+
 def main() -> None:
     app()
 

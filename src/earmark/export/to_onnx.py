@@ -1,0 +1,262 @@
+"""A trained model as one ONNX graph: a window of audio samples in, class probabilities out.
+
+The graph holds the preprocessing (framing, Hann window, FFT, mel bands, the
+front end's scaling), the pretrained network when there is one, and the
+classifier: an embedding head through skl2onnx, a network trained here
+through torch's ONNX exporter. Its inputs are ``audio`` ``(batch, samples)``
+and, for ``aisfx``, ``peak`` ``(batch, 1)`` (the file's peak, which the
+front end normalises by); its outputs ``probabilities`` ``(batch, classes)``
+and ``level_db`` ``(batch,)`` (for the gate). The settings a runner needs
+(classes, sample rate, framing, gate, aggregation) travel in the graph's
+metadata under ``earmark``; :mod:`earmark.export.runner` reads them.
+
+int8: static quantization (onnxruntime's QDQ format, per-channel int8
+weights, uint8 activations) of the convolutions, with ranges calibrated on
+windows of real recordings (the training data). The FFT, the mel projection
+and the logarithm stay in float32: their dynamic range does not survive 8
+bits, and they are a small part of the work.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from earmark import __version__
+from earmark.errors import ParameterError
+from earmark.export.runner import cut_windows
+from earmark.pipeline import Model
+
+log = logging.getLogger(__name__)
+
+OPSET = 20
+CALIBRATION_WINDOWS = 256  # windows drawn for int8 calibration (spread over the given files)
+
+
+@dataclass
+class OnnxExport:
+    """An exported graph in memory, and its settings."""
+
+    proto: object  # onnx.ModelProto
+    meta: dict
+
+    def to_bytes(self) -> bytes:
+        return self.proto.SerializeToString()
+
+
+def check_exportable(model: Model) -> None:
+    """Raise :class:`ParameterError` (with the fix) when the model has parts the ONNX graph cannot hold."""
+    from earmark.models.heads import EmbeddingClassifier
+    from earmark.models.network import NetworkClassifier
+
+    est = model.estimator
+    if not isinstance(est, (EmbeddingClassifier, NetworkClassifier)):
+        raise ParameterError(f"Model {model.name!r} ({type(est).__name__}) cannot be exported to ONNX yet; embedding heads "
+                             "(logreg, svm, knn, rf, mlp) and networks trained here (sbcnn, crnn, kws-crnn, wavecnn, finetune:aisfx, ...) can.")
+    if est.calibration != "none" or est.reject != "none":
+        raise ParameterError(f"Model {model.name!r} was trained with calibration={est.calibration!r}, reject={est.reject!r}; the "
+                             "ONNX export holds plain probabilities: retrain it without calibration and reject to export it.")
+    if isinstance(est, EmbeddingClassifier) and est.is_tagger:
+        raise ParameterError("A tagger on an embedding head cannot be exported to ONNX yet; a network tagger (sbcnn, crnn) can.")
+
+
+def build_onnx(model: Model) -> OnnxExport:
+    """The model as one ONNX graph (float32) with its settings in the metadata."""
+    import onnx
+
+    from earmark.export.graphs import front_graph
+    from earmark.models.heads import EmbeddingClassifier
+
+    check_exportable(model)
+    fg = front_graph(model.front_end)
+    if isinstance(model.estimator, EmbeddingClassifier):
+        front = _to_onnx(fg, None, ["features", "level_db"])
+        proto = _append_head(front, model.estimator)
+    else:
+        from earmark.export.graphs import NetworkScores
+
+        proto = _to_onnx(fg, NetworkScores(model.estimator), ["probabilities", "level_db"])
+    est = model.estimator
+    meta = {
+        "format": "earmark-onnx/1",
+        "earmark_version": __version__,
+        "model": model.name,
+        "front_end": {**model.front_end.identity(), "hop_s": float(model.front_end.hop_s)},
+        "classes": model.classes,
+        "sample_rate": int(model.front_end.sample_rate),
+        "window_samples": fg.window_samples,
+        "window_s": float(model.front_end.window_s),
+        "hop_s": float(model.front_end.hop_s),
+        "framing": fg.framing,
+        "gate_db": model.gate_db,
+        "aggregation": getattr(est, "aggregation", "mean"),
+        "tagger": bool(est.is_tagger),
+        "thresholds": [float(t) for t in est.thresholds_] if est.is_tagger else None,
+        "int8": False,
+        "source": model.info.get("provenance", {}),
+    }
+    onnx.helper.set_model_props(proto, {"earmark": json.dumps(meta)})
+    onnx.checker.check_model(proto)
+    return OnnxExport(proto, meta)
+
+
+def _to_onnx(fg, scores, output_names: list[str]):
+    """Export the front end (and ``scores``, a module on its features) with torch's exporter, in memory."""
+    import onnx
+    import torch
+    from torch import nn
+
+    from earmark.export.graphs import FrontAndNetwork
+
+    module = FrontAndNetwork(fg.module, scores if scores is not None else nn.Identity(), fg.uses_peak).eval()
+    rng = np.random.default_rng(0)
+    audio = torch.from_numpy(rng.standard_normal((2, fg.window_samples)).astype(np.float32) * 0.1)
+    peak = torch.ones(2, 1)
+    batch = torch.export.Dim("batch")
+    with torch.inference_mode(False), _quiet_exporter():
+        program = torch.onnx.export(module, (audio, peak), dynamo=True, opset_version=OPSET, input_names=["audio", "peak"],
+                                    output_names=output_names, dynamic_shapes={"audio": {0: batch}, "peak": {0: batch}},
+                                    external_data=False, verbose=False)
+    proto = program.model_proto
+    if not fg.uses_peak:  # the input the front end ignores is dropped by the exporter, or kept unused: never required
+        _drop_input(proto, "peak")
+    return onnx.load_from_string(proto.SerializeToString())
+
+
+def _drop_input(proto, name: str) -> None:
+    used = {i for node in proto.graph.node for i in node.input}
+    for inp in list(proto.graph.input):
+        if inp.name == name and name not in used:
+            proto.graph.input.remove(inp)
+
+
+class _quiet_exporter:
+    """torch's exporter prints its progress and warns about torchvision: keep that out of the user's terminal."""
+
+    def __enter__(self):
+        import contextlib
+        import warnings
+
+        self._stack = contextlib.ExitStack()
+        self._stack.enter_context(contextlib.redirect_stdout(io.StringIO()))
+        self._stack.enter_context(warnings.catch_warnings())
+        warnings.simplefilter("ignore")
+        logging.getLogger("torch").setLevel(logging.ERROR)
+        return self
+
+    def __exit__(self, *exc):
+        self._stack.close()
+        return False
+
+
+def _append_head(front, estimator):
+    """Join the scikit-learn head (skl2onnx) to the front end's graph, on its ``features`` output."""
+    import onnx
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType
+
+    head = estimator.head_
+    if not np.array_equal(np.asarray(head.classes_), np.arange(len(estimator.classes_))):
+        raise ParameterError("The head never saw some of the model's classes in training; retrain with clips of every class to export it.")
+    dims = int(np.prod(estimator.feature_shape_))
+    options = {id(head.steps[-1][1]): {"zipmap": False}}
+    target = {"": OPSET, "ai.onnx.ml": 3}
+    graph = convert_sklearn(head, initial_types=[("features", FloatTensorType([None, dims]))], options=options,
+                            target_opset=target)
+    graph = onnx.compose.add_prefix(graph, "head_", rename_inputs=False)
+    graph.ir_version = front.ir_version
+    _align_opsets(front, graph)
+    prob_name = graph.graph.output[1].name  # (label, probabilities)
+    merged = onnx.compose.merge_models(front, graph, io_map=[("features", "features")], outputs=[prob_name, "level_db"])
+    _rename_output(merged, prob_name, "probabilities")
+    _align_opsets(merged, merged)  # merge_models lists each domain once per input graph
+    return merged
+
+
+def _align_opsets(a, b) -> None:
+    """Give both graphs the same opset per domain (merge_models requires it)."""
+    versions = {}
+    for proto in (a, b):
+        for op in proto.opset_import:
+            versions[op.domain] = max(versions.get(op.domain, 0), op.version)
+    for proto in (a, b):
+        del proto.opset_import[:]
+        for domain, version in versions.items():
+            proto.opset_import.add(domain=domain, version=version)
+
+
+def _rename_output(proto, old: str, new: str) -> None:
+    """Rename a graph output, and every use of that value, so its name is the contract's."""
+    for node in proto.graph.node:
+        for i, name in enumerate(node.output):
+            if name == old:
+                node.output[i] = new
+        for i, name in enumerate(node.input):
+            if name == old:
+                node.input[i] = new
+    for out in proto.graph.output:
+        if out.name == old:
+            out.name = new
+
+
+# --- int8 --------------------------------------------------------------------------------
+def calibration_windows(export: OnnxExport, files, *, n: int = CALIBRATION_WINDOWS) -> list[dict]:
+    """Input feeds for int8 calibration: up to ``n`` windows spread evenly over ``files`` (real recordings)."""
+    from earmark.audio import load
+
+    files = list(files)
+    if not files:
+        raise ParameterError("int8 export needs calibration audio; pass the training data with --calibration DIR.")
+    meta = export.meta
+    per_file = max(1, -(-n // len(files)))
+    step = max(1, len(files) // n) if len(files) > n else 1
+    feeds = []
+    for path in files[::step]:
+        try:
+            y, _ = load(path, sr=meta["sample_rate"])
+        except Exception as exc:  # noqa: BLE001 - an unreadable calibration file is skipped, the rest calibrate
+            log.info("calibration: skipping %s (%s)", path, exc)
+            continue
+        windows = cut_windows(y, meta["framing"])
+        pick = np.linspace(0, len(windows) - 1, min(per_file, len(windows))).round().astype(int)
+        peak = max(float(np.abs(y).max()) if len(y) else 0.0, 1e-9)
+        for i in np.unique(pick):
+            feeds.append({"audio": windows[i : i + 1], "peak": np.array([[peak]], np.float32)})
+    if not feeds:
+        raise ParameterError("None of the calibration files could be read; pass a folder of the training recordings with --calibration.")
+    return feeds[:n]
+
+
+def quantize_int8(export: OnnxExport, feeds: list[dict]) -> OnnxExport:
+    """Static int8 (QDQ) quantization of the graph's convolutions, calibrated on ``feeds``."""
+    import tempfile
+
+    import onnx
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    inputs = {i.name for i in export.proto.graph.input}
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self._it = iter(feeds)
+
+        def get_next(self):
+            feed = next(self._it, None)
+            return None if feed is None else {k: v for k, v in feed.items() if k in inputs}
+
+    with tempfile.TemporaryDirectory(prefix="earmark-int8-") as tmp:
+        src, pre, dst = Path(tmp, "fp32.onnx"), Path(tmp, "pre.onnx"), Path(tmp, "int8.onnx")
+        src.write_bytes(export.to_bytes())
+        quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
+        quantize_static(str(pre), str(dst), Reader(), quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8,
+                        weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["Conv"])
+        proto = onnx.load(str(dst))
+    meta = {**export.meta, "int8": True, "calibration_windows": len(feeds)}
+    onnx.helper.set_model_props(proto, {"earmark": json.dumps(meta)})
+    return OnnxExport(proto, meta)

@@ -1,0 +1,202 @@
+"""ONNX export: the graph equals earmark on real clips, runs without earmark, and int8 keeps accuracy on real ESC-10 clips."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import earmark
+from earmark.cli import app
+from earmark.errors import ParameterError
+from earmark.export.runner import Runner, cut_windows
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("skl2onnx")
+
+UNSEEN = sorted((Path(__file__).resolve().parents[1] / "data" / "demo" / "unseen").glob("*.flac"))
+
+
+def _subset(esc10: Path, dest: Path, folds: set[str], per_class: int) -> Path:
+    """A dataset folder whose metadata.csv lists ``per_class`` ESC-10 clips per class from ``folds`` (absolute paths)."""
+    rows = [r for r in csv.DictReader(open(esc10 / "metadata.csv")) if r["fold"] in folds]
+    picked = []
+    for label in sorted({r["label"] for r in rows}):
+        picked += [r for r in rows if r["label"] == label][:per_class]
+    dest.mkdir(parents=True, exist_ok=True)
+    with open(dest / "metadata.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["filename", "label"])
+        for r in picked:
+            w.writerow([str(esc10 / r["filename"]), r["label"]])
+    return dest
+
+
+@pytest.fixture(scope="module")
+def head_models(tmp_path_factory):
+    """logreg and rf heads on aisfx embeddings of the demo subset (3 classes), saved."""
+    from conftest import make_demo_subset
+
+    root = tmp_path_factory.mktemp("export")
+    data = make_demo_subset(root / "demo", per_class=4)
+    out = {}
+    for name in ("logreg", "svm", "rf", "knn", "mlp"):
+        m = earmark.train(data, model=name, cache_dir=root / "cache")
+        out[name] = m.save(root / f"{name}.earmark")
+    return out
+
+
+@pytest.mark.parametrize("name", ["logreg", "svm", "rf", "knn", "mlp"])
+def test_onnx_head_equals_earmark_on_real_clips(head_models, name, tmp_path):
+    model = earmark.Model.load(head_models[name])
+    record = earmark.api.export(model, tmp_path / "m.onnx")
+    runner = Runner(record["out"])
+    assert runner.classes == model.classes and runner.meta["sample_rate"] == 44100
+    expected = model.predict_proba(UNSEEN)
+    labels = [p.label for p in model.predict(UNSEEN)]
+    for path, want, label in zip(UNSEEN, expected, labels):
+        got = runner.predict_file(path)
+        assert got["label"] == label
+        assert max(abs(got["scores"][c] - want[i]) for i, c in enumerate(model.classes)) < 1e-4
+
+
+def test_onnx_window_grid_and_levels_match_the_front_end():
+    """The runner cuts a file into the graph's windows on earmark's own grid: same count, same levels."""
+    from earmark.audio import load
+    from earmark.embeddings import get_embedder
+    from earmark.export.graphs import front_graph
+
+    for name in ("aisfx-mel", "logmel", "kws-mel", "wave"):
+        front = get_embedder(name)
+        for seconds in (0.4, 5.0):  # shorter than one window (zero-padded), and several windows
+            y, _ = load(UNSEEN[0], sr=front.sample_rate)
+            y = y[: int(seconds * front.sample_rate)]
+            ref = front.embed(y, sr=front.sample_rate)
+            graph = front_graph(front)
+            windows = cut_windows(y, graph.framing)
+            assert len(windows) == len(ref.vectors), (name, seconds)
+            import torch
+
+            with torch.no_grad():
+                args = (torch.from_numpy(windows.copy()),) + ((torch.full((len(windows), 1), float(np.abs(y).max())),)
+                                                    if graph.uses_peak else ())
+                features, level = graph.module(*args)
+            if seconds < front.window_s and name != "wave":
+                # a clip shorter than one window: earmark's spectrogram stops at its last whole frame, the graph's
+                # frames run on into the zero padding and see the clip's last samples once more (the stated difference)
+                np.testing.assert_allclose(level.numpy(), ref.level_db, atol=0.5)
+                continue
+            np.testing.assert_allclose(level.numpy(), ref.level_db, atol=0.01)
+            scale = np.abs(ref.vectors).max()
+            np.testing.assert_allclose(features.numpy(), ref.vectors, atol=max(1e-4, 1e-3 * scale))
+
+
+@pytest.fixture(scope="module")
+def network_model(tmp_path_factory):
+    """sbcnn on log-mel patches of the demo subset, two epochs: a network trained here."""
+    from conftest import make_demo_subset
+
+    root = tmp_path_factory.mktemp("export-net")
+    data = make_demo_subset(root / "demo", per_class=4)
+    m = earmark.train(data, model="sbcnn", model_params={"max_epochs": 2}, cache_dir=root / "cache")
+    return m.save(root / "sbcnn.earmark")
+
+
+def test_onnx_network_equals_earmark_on_real_clips(network_model, tmp_path):
+    model = earmark.Model.load(network_model)
+    record = earmark.api.export(model, tmp_path / "net.onnx")
+    runner = Runner(record["out"])
+    assert "peak" not in runner.inputs  # only aisfx normalises by the file's peak
+    expected = model.predict_proba(UNSEEN)
+    for path, want in zip(UNSEEN, expected):
+        got = runner.predict_file(path)
+        assert got["label"] == model.classes[int(np.argmax(want))]
+        # the log-mel patches agree to 0.05 dB (float32 FFTs differ in the last bits, which dB magnifies in faint bands)
+        assert max(abs(got["scores"][c] - want[i]) for i, c in enumerate(model.classes)) < 5e-3
+
+
+def _run_without_earmark(runner: Path, *args) -> subprocess.CompletedProcess:
+    """Run the exported runner in a fresh interpreter in which ``import earmark`` fails."""
+    code = ("import sys, runpy\n"
+            "sys.modules['earmark'] = None  # earmark is not importable here\n"
+            "try:\n    import earmark\nexcept ImportError:\n    pass\nelse:\n    sys.exit('earmark was importable')\n"
+            f"sys.argv = {[str(runner), *map(str, args)]!r}\n"
+            "runpy.run_path(sys.argv[0], run_name='__main__')\n")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=runner.parent)
+
+
+@pytest.mark.parametrize("kind", ["head", "network"])
+def test_exported_model_runs_without_earmark(kind, head_models, network_model, tmp_path):
+    source = head_models["logreg"] if kind == "head" else network_model
+    model = earmark.Model.load(source)
+    result = CliRunner().invoke(app, ["export", str(source), "--out", str(tmp_path / "m.onnx")])
+    assert result.exit_code == 0, result.output
+    runner = tmp_path / "earmark_onnx_runner.py"
+    assert not re.search(r"^\s*(import earmark\b|from earmark[ .])", runner.read_text(), re.M)
+    done = _run_without_earmark(runner, tmp_path / "m.onnx", *UNSEEN, "--top-k", "2")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert lines[0] == "file,label,score"
+    for line, pred in zip(lines[1:], model.predict(UNSEEN, top_k=2)):
+        path, label, score, second = line.split(",")
+        assert (Path(path).name, label) == (pred.path.name, pred.label)
+        assert abs(float(score) - pred.score) < (1e-3 if kind == "head" else 5e-3)
+        assert second.split(":")[0] == pred.labels[1]
+
+
+def test_runner_reports_a_bad_file_and_goes_on(head_models, tmp_path):
+    earmark.api.export(head_models["logreg"], tmp_path / "m.onnx")
+    bad = tmp_path / "broken.wav"
+    bad.write_bytes(b"RIFF not really")
+    done = _run_without_earmark(tmp_path / "earmark_onnx_runner.py", tmp_path / "m.onnx", bad, UNSEEN[0])
+    assert done.returncode == 1
+    assert "broken.wav: skipped" in done.stderr
+    assert UNSEEN[0].name in done.stdout  # the good file after the bad one was still classified
+
+
+def test_int8_keeps_accuracy_on_real_esc10_clips(esc10, tmp_path):
+    """int8 (calibrated on the training clips) against float32 on held-out ESC-10 clips of another fold."""
+    train = _subset(esc10, tmp_path / "train", {"1", "2", "3", "4"}, per_class=6)
+    test_rows = [r for r in csv.DictReader(open(esc10 / "metadata.csv")) if r["fold"] == "5"]
+    test = [r for label in sorted({r["label"] for r in test_rows}) for r in [x for x in test_rows if x["label"] == label][:4]]
+    model = earmark.train(train, cache_dir=tmp_path / "cache")
+    fp32 = Runner(earmark.api.export(model, tmp_path / "fp32.onnx")["out"])
+    record = earmark.api.export(model, tmp_path / "int8.onnx", int8=True, calibration=[train])
+    int8 = Runner(record["out"])
+    assert int8.meta["int8"] and record["bytes"] < 0.5 * Path(tmp_path / "fp32.onnx").stat().st_size
+    truth = [r["label"] for r in test]
+    a = [fp32.predict_file(esc10 / r["filename"])["label"] for r in test]
+    b = [int8.predict_file(esc10 / r["filename"])["label"] for r in test]
+    acc_fp32 = np.mean([x == t for x, t in zip(a, truth)])
+    acc_int8 = np.mean([x == t for x, t in zip(b, truth)])
+    assert acc_fp32 >= 0.7  # the float32 graph is a working classifier on these clips
+    assert acc_int8 >= acc_fp32 - 0.05  # the stated bound on 40 clips: at most 2 more errors
+    assert np.mean([x == y for x, y in zip(a, b)]) >= 0.9
+
+
+def test_export_refuses_what_it_cannot_hold(tmp_path, demo_subset):
+    model = earmark.train(demo_subset, embedder="mfcc", cache_dir=tmp_path / "cache")
+    path = model.save(tmp_path / "mfcc.earmark")
+    result = CliRunner().invoke(app, ["export", str(path), "--out", str(tmp_path / "m.onnx")])
+    assert result.exit_code == 1
+    assert "Front end 'mfcc' cannot be exported to ONNX" in result.output and "aisfx" in result.output
+    assert not (tmp_path / "m.onnx").exists()
+    model.info["data"]["root"] = str(tmp_path / "gone")
+    with pytest.raises(ParameterError, match="--calibration"):
+        earmark.api.export(model, tmp_path / "m.onnx", int8=True)
+
+
+def test_bench_reports_every_runtime(head_models):
+    result = CliRunner().invoke(app, ["bench", str(head_models["logreg"]), "--windows", "4", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert [r["runtime"] for r in rows] == ["earmark", "onnx fp32"]
+    assert all(r["ms_per_window"] > 0 and r["x_realtime"] > 0 for r in rows)
+    assert rows[1]["bytes"] > 18_000_000  # the aisfx weights are in the graph
