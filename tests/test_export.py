@@ -24,19 +24,19 @@ pytest.importorskip("skl2onnx")
 UNSEEN = sorted((Path(__file__).resolve().parents[1] / "data" / "demo" / "unseen").glob("*.flac"))
 
 
-def _subset(esc10: Path, dest: Path, folds: set[str], per_class: int) -> Path:
-    """A dataset folder whose metadata.csv lists ``per_class`` ESC-10 clips per class from ``folds`` (absolute paths)."""
-    rows = [r for r in csv.DictReader(open(esc10 / "metadata.csv")) if r["fold"] in folds]
+def _subset(root: Path, dest: Path, keep, per_class: int, label: str = "label") -> tuple[Path, list[tuple[Path, str]]]:
+    """A dataset folder whose metadata.csv lists (by absolute path) ``per_class`` clips per class of ``root``'s rows that ``keep``."""
+    rows = [r for r in csv.DictReader(open(root / "metadata.csv")) if keep(r)]
     picked = []
-    for label in sorted({r["label"] for r in rows}):
-        picked += [r for r in rows if r["label"] == label][:per_class]
+    for value in sorted({r[label] for r in rows}):
+        picked += [r for r in rows if r[label] == value][:per_class]
     dest.mkdir(parents=True, exist_ok=True)
     with open(dest / "metadata.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["filename", "label"])
         for r in picked:
-            w.writerow([str(esc10 / r["filename"]), r["label"]])
-    return dest
+            w.writerow([str(root / r["filename"]), r[label]])
+    return dest, [(root / r["filename"], r[label]) for r in picked]
 
 
 @pytest.fixture(scope="module")
@@ -163,7 +163,7 @@ def test_runner_reports_a_bad_file_and_goes_on(head_models, tmp_path):
 
 def test_int8_keeps_accuracy_on_real_esc10_clips(esc10, tmp_path):
     """int8 (calibrated on the training clips) against float32 on held-out ESC-10 clips of another fold."""
-    train = _subset(esc10, tmp_path / "train", {"1", "2", "3", "4"}, per_class=6)
+    train, _ = _subset(esc10, tmp_path / "train", lambda r: r["fold"] != "5", per_class=6)
     test_rows = [r for r in csv.DictReader(open(esc10 / "metadata.csv")) if r["fold"] == "5"]
     test = [r for label in sorted({r["label"] for r in test_rows}) for r in [x for x in test_rows if x["label"] == label][:4]]
     model = earmark.train(train, cache_dir=tmp_path / "cache")
@@ -189,7 +189,7 @@ def test_export_refuses_what_it_cannot_hold(tmp_path, demo_subset):
     assert "Front end 'mfcc' cannot be exported to ONNX" in result.output and "aisfx" in result.output
     assert not (tmp_path / "m.onnx").exists()
     model.info["data"]["root"] = str(tmp_path / "gone")
-    with pytest.raises(ParameterError, match="--calibration"):
+    with pytest.raises(ParameterError, match="--calibration-data"):
         earmark.api.export(model, tmp_path / "m.onnx", int8=True)
 
 
@@ -200,3 +200,88 @@ def test_bench_reports_every_runtime(head_models):
     assert [r["runtime"] for r in rows] == ["earmark", "onnx fp32"]
     assert all(r["ms_per_window"] > 0 and r["x_realtime"] > 0 for r in rows)
     assert rows[1]["bytes"] > 18_000_000  # the aisfx weights are in the graph
+
+
+# --- the aisfx network on onnxruntime inside earmark --------------------------------------
+@pytest.fixture
+def graph_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("EARMARK_CACHE_DIR", str(tmp_path / "graphs"))
+    return tmp_path / "graphs" / "onnx"
+
+
+def test_onnx_backends_embed_real_clips_like_torch(graph_cache):
+    from earmark.embeddings import get_embedder
+
+    demo = sorted((UNSEEN[0].parents[1] / "train").glob("*.flac"))
+    torch_front = get_embedder("aisfx")
+    fp32 = get_embedder("aisfx", backend="onnx")
+    int8 = get_embedder("aisfx", backend="onnx-int8", calibration=demo[:20])
+    assert len({torch_front.fingerprint(), fp32.fingerprint(), int8.fingerprint()}) == 3  # cached embeddings never mix
+    assert int8.with_hop(0.5).calibration == int8.calibration
+    cosines = []
+    for path in UNSEEN:
+        ref = torch_front.embed_file(path).vectors
+        np.testing.assert_allclose(fp32.embed_file(path).vectors, ref, atol=1e-4)
+        got = int8.embed_file(path).vectors
+        cosines += list((got * ref).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(ref, axis=1))
+    assert np.mean(cosines) > 0.98 and min(cosines) > 0.85
+    assert len(list(graph_cache.glob("aisfx-*.onnx"))) == 2  # float32 and int8, built once and kept
+
+
+def test_predict_with_the_int8_backend(head_models, graph_cache):
+    fp32 = CliRunner().invoke(app, ["predict", str(head_models["logreg"]), *map(str, UNSEEN), "-f", "csv", "-q"])
+    int8 = CliRunner().invoke(app, ["predict", str(head_models["logreg"]), *map(str, UNSEEN), "-f", "csv", "-q",
+                                    "--backend", "onnx-int8", "--no-cache"])
+    assert fp32.exit_code == 0 and int8.exit_code == 0, int8.output
+    labels = lambda out: [line.split(",")[1] for line in out.strip().splitlines()[1:]]  # noqa: E731
+    assert labels(int8.output) == labels(fp32.output)  # calibrated on the model's training data, found from its file
+
+
+def test_backend_refuses_models_without_the_aisfx_network(tmp_path, demo_subset, head_models):
+    model = earmark.train(demo_subset, embedder="mfcc", cache_dir=tmp_path / "cache")
+    path = model.save(tmp_path / "mfcc.earmark")
+    result = CliRunner().invoke(app, ["predict", str(path), str(UNSEEN[0]), "--backend", "onnx"])
+    assert result.exit_code == 1 and "--backend applies to models on the aisfx front end" in result.output
+    result = CliRunner().invoke(app, ["predict", str(head_models["logreg"]), str(UNSEEN[0]), "--backend", "tensorrt"])
+    assert result.exit_code == 1 and "--backend" in result.output and "onnx-int8" in result.output
+
+
+# --- C ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("head", ["logreg", "mlp", "rf"])
+def test_c_export_compiles_and_agrees_with_python_on_real_digits(head, fsdd, tmp_path):
+    """Train on two FSDD speakers, compile the exported header with the system C compiler, classify another speaker's clips."""
+    import shutil
+
+    import emlearn
+
+    from earmark.audio import load
+
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    assert compiler, "a C compiler is needed (the Makefile's system packages install gcc)"
+    train, _ = _subset(fsdd, tmp_path / "train", lambda r: r["speaker"] in ("jackson", "george"), per_class=8, label="digit")
+    _, test = _subset(fsdd, tmp_path / "test", lambda r: r["speaker"] == "nicolas", per_class=2, label="digit")
+    params = {"hidden_layer_sizes": [32], "max_iter": 800} if head == "mlp" else ({"n_estimators": 30} if head == "rf" else None)
+    model = earmark.train(train, embedder="mfcc", classifier=head, classifier_params=params, cache_dir=tmp_path / "cache")
+    path = model.save(tmp_path / "digits.earmark")
+    result = CliRunner().invoke(app, ["export", str(path), "--format", "c", "--out", str(tmp_path / "digits.h")])
+    assert result.exit_code == 0, result.output
+    example = tmp_path / "digits_example.c"
+    binary = tmp_path / "classify"
+    subprocess.run([compiler, "-O2", "-std=c99", "-Wall", "-Werror", "-Wno-unused-function", "-Wno-unused-variable", "-I", emlearn.includedir,
+                    "-o", str(binary), str(example), "-lm"], check=True, capture_output=True, text=True)
+    python = model.predict([p for p, _ in test])
+    agree = 0
+    for (clip, _), pred in zip(test, python):
+        y, _ = load(clip, sr=22050)
+        raw = tmp_path / "clip.f32"
+        y.astype("<f4").tofile(raw)
+        label, score, _ = subprocess.run([str(binary), str(raw)], check=True, capture_output=True, text=True).stdout.strip().split(",")
+        agree += label == pred.label
+        assert abs(float(score) - pred.score) < 0.02 or label != pred.label
+    assert agree == len(test)  # the same class as Python for every clip
+
+
+def test_c_export_refuses_other_models(head_models, tmp_path):
+    result = CliRunner().invoke(app, ["export", str(head_models["logreg"]), "--format", "c", "--out", str(tmp_path / "m.h")])
+    assert result.exit_code == 1 and "--format c takes models on the mfcc front end" in result.output
+    assert not (tmp_path / "m.h").exists()

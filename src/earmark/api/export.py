@@ -24,23 +24,23 @@ def _model(model) -> Model:
     return model if isinstance(model, Model) else Model.load(model)
 
 
-def calibration_files(model: Model, calibration=None) -> list[Path]:
+def calibration_files(model: Model | None, calibration=None) -> list[Path]:
     """Audio files for int8 calibration: ``calibration`` (folders or files), else the model's training data if still there."""
     if calibration is None:
-        root = model.info.get("data", {}).get("root")
+        root = model.info.get("data", {}).get("root") if model is not None else None
         if not root or not Path(root).is_dir():
-            raise ParameterError("--int8 needs calibration audio: pass a folder of the training recordings with --calibration DIR "
+            raise ParameterError("--int8 needs calibration audio: pass a folder of the training recordings with --calibration-data DIR "
                                  f"(the model's training data{f', {root},' if root else ''} is not there).")
         calibration = [root]
     paths = [calibration] if isinstance(calibration, (str, Path)) else list(calibration)
     for p in paths:
         if not Path(p).exists():
-            raise ParameterError(f"--calibration {p}: no such file or folder; pass the training recordings.")
+            raise ParameterError(f"--calibration-data {p}: no such file or folder; pass the training recordings.")
     files = []
     for p in map(Path, paths):  # a dataset folder gives the files its metadata.csv lists; any other folder, its audio files
         files += [c.path for c in load_dataset(p).clips] if (p / "metadata.csv").is_file() else find_audio_files([p])
     if not files:
-        raise ParameterError(f"--calibration {' '.join(map(str, paths))}: no audio files there; pass the training recordings.")
+        raise ParameterError(f"--calibration-data {' '.join(map(str, paths))}: no audio files there; pass the training recordings.")
     return files
 
 

@@ -41,8 +41,15 @@ class Batch:
     skipped: list[dict] = field(default_factory=list)
 
 
-def _as_model(model) -> Model:
-    return model if isinstance(model, Model) else Model.load(model)
+def _as_model(model, backend: str | None = None, calibration=None) -> Model:
+    """A :class:`Model` (loaded if a path), its network run by ``backend`` (int8: calibrated on ``calibration``,
+    default the model's training data)."""
+    model = model if isinstance(model, Model) else Model.load(model)
+    if backend == "onnx-int8":
+        from earmark.api.export import calibration_files
+
+        calibration = calibration_files(model, calibration)
+    return model.with_backend(backend, calibration)
 
 
 def _files(paths, what: str) -> list[Path]:
@@ -60,7 +67,8 @@ def _skip(batch: Batch, path: Path, exc: Exception) -> None:
     log.info("skipped %s: %s", path, reason)
 
 
-def predict(model, paths, *, top_k: int = 1, cache_dir=None, use_cache: bool = True, progress: bool = False) -> Batch:
+def predict(model, paths, *, top_k: int = 1, cache_dir=None, use_cache: bool = True, progress: bool = False,
+            backend: str | None = None, calibration=None) -> Batch:
     """Classify audio files (or folders of them, searched recursively).
 
     Parameters
@@ -69,6 +77,10 @@ def predict(model, paths, *, top_k: int = 1, cache_dir=None, use_cache: bool = T
         A trained model or its file.
     top_k : int
         Labels per file, most probable first (at most the number of classes).
+    backend, calibration
+        What runs an aisfx model's network (``torch``, ``onnx``, ``onnx-int8``)
+        and, for int8, the recordings that set its ranges (default: the
+        model's training data); see :meth:`Model.with_backend`.
 
     Returns
     -------
@@ -78,7 +90,7 @@ def predict(model, paths, *, top_k: int = 1, cache_dir=None, use_cache: bool = T
         ``skipped``: the files that could not be read.
     """
     check_positive("top_k", top_k, kind=int)
-    model = _as_model(model)
+    model = _as_model(model, backend, calibration)
     files = _files(paths, "audio files")
     cache = EmbeddingCache(cache_dir, enabled=use_cache)
     batch = Batch()
@@ -92,7 +104,7 @@ def predict(model, paths, *, top_k: int = 1, cache_dir=None, use_cache: bool = T
 
 def detect(model, recordings, *, settings: DetectionSettings | None = None, hop_s: float | None = None, fmt: str = "csv",
            out_dir=None, plot: bool = False, cache_dir=None, use_cache: bool = False, progress: bool = False,
-           voice_threshold: float | None = None) -> Batch:
+           voice_threshold: float | None = None, backend: str | None = None, calibration=None) -> Batch:
     """Find events in long recordings and write one event file per recording into ``out_dir``.
 
     ``model`` may be a voice database folder (``earmark enroll``): the events
@@ -124,7 +136,7 @@ def detect(model, recordings, *, settings: DetectionSettings | None = None, hop_
         def one(f):
             return diarise(db, encoder, f, settings=settings, threshold=voice_threshold, hop_s=hop_s, cache=cache)
     else:
-        model = _as_model(model)
+        model = _as_model(model, backend, calibration)
 
         def one(f):
             return detect_one(model, f, settings=settings, hop_s=hop_s, cache=cache)
@@ -207,7 +219,7 @@ def listen_hop_s(hop_s: float | None, keywords) -> float:
 
 def listen(model, blocks, *, hop_s: float | None = None, gate_db: float = -50.0, threshold: float = 0.5, gate: str = "energy",
            keywords=None, sensitivity: float | None = None, smooth: int = 3, refractory_s: float = 1.0,
-           stats: ListenStats | None = None) -> Iterator[Detection]:
+           stats: ListenStats | None = None, backend: str | None = None, calibration=None) -> Iterator[Detection]:
     """Classify a live stream; yield the windows whose top score reaches ``threshold``.
 
     ``blocks`` yields ``(samples at the model's rate, arrival time)``; see
@@ -220,13 +232,13 @@ def listen(model, blocks, *, hop_s: float | None = None, gate_db: float = -50.0,
     (``sensitivity`` replaces ``threshold``; ``earmark evaluate-kws`` picks
     it for a target false-accept rate), then nothing for ``refractory_s``; each hop scores the newest stretch of
     audio as long as the model's training clips (:func:`~earmark.inference.keywords.keyword_ring_s`).
-    ``hop_s`` defaults to 0.1 s for keywords, 0.5 s otherwise.
+    ``hop_s`` defaults to 0.1 s for keywords, 0.5 s otherwise. ``backend``, ``calibration`` as for :func:`predict`.
     """
     from earmark.inference.keywords import KeywordSpotter, keyword_ring_s, spot_stream
     from earmark.inference.listen import listen as run
     from earmark.inference.listen import scored_windows
 
-    model = _as_model(model)
+    model = _as_model(model, backend, calibration)
     hop_s = listen_hop_s(hop_s, keywords)
     if sensitivity is not None:
         if not keywords:

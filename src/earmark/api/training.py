@@ -113,6 +113,19 @@ def _front_end_of(name: str, embedder):
     return (MODELS[base].front_end if base in MODELS else None) or embedder
 
 
+def _backend_front_end(front, backend: str | None, calibration, data):
+    """``front`` (a name or an embedder), its network run by ``backend`` when one is given."""
+    if backend is None:
+        return front
+    name = front if isinstance(front, str) else front.name
+    if name != "aisfx":
+        raise ParameterError(f"--backend applies to the aisfx front end; this evaluation runs on {name} (leave --backend out).")
+    from earmark.api.export import calibration_files
+
+    files = calibration_files(None, calibration if calibration is not None else [data]) if backend == "onnx-int8" else None
+    return get_embedder("aisfx", backend=backend, calibration=files)
+
+
 def _kind(name: str) -> str:
     base = parse_model(name)[0]
     return MODELS[base].kind if base in MODELS else "unregistered estimator"
@@ -248,7 +261,8 @@ def evaluate(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: 
              gate_db: float | None = DEFAULT_GATE_DB, classifier_params: dict | None = None, folds: str | None = None,
              test_folds: list[str] | None = None, cv: int = 5, file_column: str = "filename", label_column: str = "label",
              strict_paths: bool = False, cache_dir=None, use_cache: bool = True, random_state: int = 0, model_params: dict | None = None,
-             unknown_classes: list[str] | None = None, unknown_dir=None, progress: bool = False) -> dict:
+             unknown_classes: list[str] | None = None, unknown_dir=None, progress: bool = False, backend: str | None = None,
+             calibration_data=None) -> dict:
     """Cross-validate a model on a dataset, one fresh clone of it per fold.
 
     ``folds`` names the metadata column with official folds; without it,
@@ -261,6 +275,10 @@ def evaluate(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: 
     length); the result gains ``open_set`` (AUROC of known against unknown,
     accuracy on known clips at 5% false acceptance of unknowns, and the
     model's own threshold's rates if it rejects).
+
+    ``backend`` runs the aisfx network on ``torch``, ``onnx`` or ``onnx-int8``
+    (int8 ranges set by windows of ``calibration_data``, default the
+    dataset's own recordings: their audio, never their labels).
 
     Returns
     -------
@@ -275,7 +293,7 @@ def evaluate(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: 
     name, est = build_model(model if model is not None else classifier, aggregation=aggregation,
                             classifier_params=classifier_params, random_state=random_state, model_params=model_params)
     _checkpoints(est, cache_dir, use_cache, progress)
-    p = Prepared(data, [_front_end_of(name, embedder)], file_column=file_column, label_column=label_column, fold_column=folds,
+    p = Prepared(data, [_backend_front_end(_front_end_of(name, embedder), backend, calibration_data, data)], file_column=file_column, label_column=label_column, fold_column=folds,
                  cache_dir=cache_dir, use_cache=use_cache, gate_db=gate_db, progress=progress, strict_paths=strict_paths)
     (front,), (clips,) = p.front_ends.values(), p.clip_sets.values()
     copies = _copies_for(p, front.name, est, random_state)

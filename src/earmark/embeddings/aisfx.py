@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 
@@ -27,6 +28,10 @@ N_FFT, HOP, N_MELS, BLOCK = 2048, 1024, 96, 100
 SPEC_MAX = 9.457798957824707  # the paper's normalisation range (min 0)
 
 
+BACKENDS = ("torch", "onnx", "onnx-int8")
+CALIBRATION_BLOCKS = 256  # spectrogram blocks that set the int8 ranges, spread over the calibration files
+
+
 @functools.lru_cache(maxsize=1)
 def _network():
     """The network, BN folded into the convolutions for inference (cached per process)."""
@@ -39,6 +44,79 @@ def _network():
         return torch.jit.optimize_for_inference(torch.jit.script(net))
 
 
+def _weights_key() -> str:
+    from earmark.embeddings.aisfx_net import WEIGHTS_PATH
+    from earmark.embeddings.cache import file_sha256
+
+    return file_sha256(WEIGHTS_PATH)[:16]
+
+
+def _fp32_graph() -> bytes:
+    """The network as an ONNX graph (spectrogram blocks to embeddings), built once and kept in the user cache."""
+    from earmark.embeddings import onnxrt
+
+    def build() -> bytes:
+        import torch
+
+        from earmark.embeddings.aisfx_net import load_aisfx_net
+
+        example = torch.zeros(2, BLOCK, N_MELS)
+        return onnxrt.torch_to_onnx(load_aisfx_net(), (example,), ["spec"], ["embedding"])
+
+    return onnxrt.cached_graph(f"aisfx-{AisfxEmbedder.version}-{_weights_key()}-fp32", build)
+
+
+@functools.lru_cache(maxsize=4)
+def _session(backend: str, calibration: tuple[str, ...], calibration_key: str):
+    """The onnxruntime session of a backend (cached per process; the int8 graph per calibration set)."""
+    from earmark.embeddings import onnxrt
+
+    if backend == "onnx":
+        return onnxrt.session(_fp32_graph())
+
+    def build() -> bytes:
+        blocks = _calibration_blocks([Path(p) for p in calibration])
+        return onnxrt.quantize_convs(_fp32_graph(), [{"spec": b[None]} for b in blocks])
+
+    return onnxrt.session(onnxrt.cached_graph(f"aisfx-{AisfxEmbedder.version}-{_weights_key()}-int8-{calibration_key}", build))
+
+
+def _calibration_blocks(files: list[Path]) -> list[np.ndarray]:
+    """Up to :data:`CALIBRATION_BLOCKS` spectrogram blocks spread evenly over ``files`` (unreadable ones skipped)."""
+    from earmark.errors import EarmarkError, ParameterError
+
+    front = AisfxEmbedder(backend="torch")
+    per_file = max(1, -(-CALIBRATION_BLOCKS // len(files)))
+    step = max(1, len(files) // CALIBRATION_BLOCKS)
+    out = []
+    for path in files[::step]:
+        try:
+            blocks = front.embed_file_blocks(path)
+        except EarmarkError as exc:
+            log.info("calibration: skipping %s", exc)
+            continue
+        pick = np.unique(np.linspace(0, len(blocks) - 1, min(per_file, len(blocks))).round().astype(int))
+        out += [blocks[i] for i in pick]
+    if not out:
+        raise ParameterError("None of the int8 calibration files could be read; pass the training recordings with --calibration-data.")
+    log.info("int8 calibration on %d blocks from %d files", len(out[:CALIBRATION_BLOCKS]), len(files))
+    return out[:CALIBRATION_BLOCKS]
+
+
+@functools.lru_cache(maxsize=8)
+def calibration_key(files: tuple[str, ...]) -> str:
+    """A short hash of the calibration files' contents (the int8 graph depends on nothing else)."""
+    import hashlib
+
+    from earmark.embeddings.cache import file_sha256
+
+    digest = hashlib.sha256()
+    for sha in sorted(file_sha256(p) for p in files):
+        digest.update(sha.encode())
+    digest.update(str(CALIBRATION_BLOCKS).encode())
+    return digest.hexdigest()[:16]
+
+
 class AisfxEmbedder(Embedder):
     """aiSFX X-Sequential-CE embeddings.
 
@@ -49,6 +127,16 @@ class AisfxEmbedder(Embedder):
         (default: half a block, 1.16 s, as in the paper).
     batch_size : int
         Blocks per forward pass.
+    backend : {"torch", "onnx", "onnx-int8"}
+        What runs the network: PyTorch (TorchScript), onnxruntime in
+        float32 (the same embeddings to about 1e-5), or onnxruntime with
+        int8 convolutions (about twice as fast; embeddings change, see
+        benchmarks/RESULTS.md). The ONNX graphs are built once and kept in
+        the user cache folder.
+    calibration : list of paths or None
+        ``onnx-int8`` only: recordings whose spectrogram blocks set the int8
+        ranges (the training data). Their content hash is part of the
+        embedder's identity, so embeddings of different calibrations never mix.
     """
 
     name = "aisfx"
@@ -58,11 +146,18 @@ class AisfxEmbedder(Embedder):
     licence = "CC BY 4.0"
     measured_realtime = 75.7
 
-    def __init__(self, *, hop_s: float | None = None, batch_size: int = 32) -> None:
+    def __init__(self, *, hop_s: float | None = None, batch_size: int = 32, backend: str = "torch", calibration=None) -> None:
+        from earmark.errors import ParameterError, check_choice
+
         if hop_s is not None:
             check_positive("hop_s", hop_s)
         self.batch_size = check_positive("batch_size", batch_size, kind=int)
         self._hop_frames = BLOCK // 2 if hop_s is None else max(1, round(hop_s * self.sample_rate / HOP))
+        self.backend = check_choice("backend", backend, BACKENDS)
+        self.calibration = tuple(str(p) for p in calibration) if calibration else ()
+        if backend == "onnx-int8" and not self.calibration:
+            raise ParameterError("The 'onnx-int8' backend needs calibration recordings (the training data): pass --calibration-data DIR.")
+        self._calibration_key = calibration_key(self.calibration) if backend == "onnx-int8" else None
 
     @property
     def window_s(self) -> float:
@@ -73,7 +168,25 @@ class AisfxEmbedder(Embedder):
         return self._hop_frames * HOP / self.sample_rate
 
     def params(self) -> dict:
-        return {"hop_blocks": self._hop_frames / BLOCK, "n_fft": N_FFT, "hop_length": HOP, "n_mels": N_MELS, "block_frames": BLOCK}
+        params = {"hop_blocks": self._hop_frames / BLOCK, "n_fft": N_FFT, "hop_length": HOP, "n_mels": N_MELS, "block_frames": BLOCK}
+        if self.backend != "torch":  # torch and onnx agree to 1e-5, but a cache entry says which made it
+            params["backend"] = self.backend
+        if self._calibration_key:
+            params["calibration_key"] = self._calibration_key
+        return params
+
+    def _init_kwargs(self) -> dict:
+        return {**super()._init_kwargs(), "calibration": list(self.calibration) or None}
+
+    def embed_file_blocks(self, path) -> np.ndarray:
+        """The normalised log-mel blocks ``(n_blocks, 100, 96)`` of a file, as the network sees them."""
+        from earmark.audio import stream
+
+        spec, _, _ = self.spectrogram(stream(path, sr=self.sample_rate))
+        starts = block_starts(len(spec), BLOCK, self._hop_frames)
+        if len(spec) < starts[-1] + BLOCK:
+            spec = np.pad(spec, ((0, starts[-1] + BLOCK - len(spec)), (0, 0)))
+        return np.lib.stride_tricks.sliding_window_view(spec, (BLOCK, N_MELS))[starts, 0]
 
     def spectrogram(self, chunks: Iterable[np.ndarray]) -> tuple[np.ndarray, np.ndarray, int]:
         """Normalised log-mel frames of a chunk stream.
@@ -110,10 +223,15 @@ class AisfxEmbedder(Embedder):
         return Embedding(self._forward(spec, starts), times, block_levels(power, starts, BLOCK), n_samples / self.sample_rate)
 
     def _forward(self, spec: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        blocks = np.lib.stride_tricks.sliding_window_view(spec, (BLOCK, N_MELS))[:, 0]
+        if self.backend != "torch":
+            run = _session(self.backend, self.calibration, self._calibration_key or "").run
+            out = [run(["embedding"], {"spec": np.ascontiguousarray(blocks[starts[i : i + self.batch_size]])})[0]
+                   for i in range(0, len(starts), self.batch_size)]
+            return np.concatenate(out).astype(np.float32, copy=False)
         import torch
 
         net = _network()
-        blocks = np.lib.stride_tricks.sliding_window_view(spec, (BLOCK, N_MELS))[:, 0]
         out = []
         with torch.inference_mode():
             for i in range(0, len(starts), self.batch_size):

@@ -19,22 +19,20 @@ bits, and they are a small part of the work.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from earmark import __version__
+from earmark.embeddings.onnxrt import OPSET, quantize_convs, torch_to_onnx
 from earmark.errors import ParameterError
 from earmark.export.runner import cut_windows
 from earmark.pipeline import Model
 
 log = logging.getLogger(__name__)
 
-OPSET = 20
 CALIBRATION_WINDOWS = 256  # windows drawn for int8 calibration (spread over the given files)
 
 
@@ -116,16 +114,10 @@ def _to_onnx(fg, scores, output_names: list[str]):
     module = FrontAndNetwork(fg.module, scores if scores is not None else nn.Identity(), fg.uses_peak).eval()
     rng = np.random.default_rng(0)
     audio = torch.from_numpy(rng.standard_normal((2, fg.window_samples)).astype(np.float32) * 0.1)
-    peak = torch.ones(2, 1)
-    batch = torch.export.Dim("batch")
-    with torch.inference_mode(False), _quiet_exporter():
-        program = torch.onnx.export(module, (audio, peak), dynamo=True, opset_version=OPSET, input_names=["audio", "peak"],
-                                    output_names=output_names, dynamic_shapes={"audio": {0: batch}, "peak": {0: batch}},
-                                    external_data=False, verbose=False)
-    proto = program.model_proto
+    proto = onnx.load_from_string(torch_to_onnx(module, (audio, torch.ones(2, 1)), ["audio", "peak"], output_names))
     if not fg.uses_peak:  # the input the front end ignores is dropped by the exporter, or kept unused: never required
         _drop_input(proto, "peak")
-    return onnx.load_from_string(proto.SerializeToString())
+    return proto
 
 
 def _drop_input(proto, name: str) -> None:
@@ -133,25 +125,6 @@ def _drop_input(proto, name: str) -> None:
     for inp in list(proto.graph.input):
         if inp.name == name and name not in used:
             proto.graph.input.remove(inp)
-
-
-class _quiet_exporter:
-    """torch's exporter prints its progress and warns about torchvision: keep that out of the user's terminal."""
-
-    def __enter__(self):
-        import contextlib
-        import warnings
-
-        self._stack = contextlib.ExitStack()
-        self._stack.enter_context(contextlib.redirect_stdout(io.StringIO()))
-        self._stack.enter_context(warnings.catch_warnings())
-        warnings.simplefilter("ignore")
-        logging.getLogger("torch").setLevel(logging.ERROR)
-        return self
-
-    def __exit__(self, *exc):
-        self._stack.close()
-        return False
 
 
 def _append_head(front, estimator):
@@ -211,7 +184,7 @@ def calibration_windows(export: OnnxExport, files, *, n: int = CALIBRATION_WINDO
 
     files = list(files)
     if not files:
-        raise ParameterError("int8 export needs calibration audio; pass the training data with --calibration DIR.")
+        raise ParameterError("int8 export needs calibration audio; pass the training data with --calibration-data DIR.")
     meta = export.meta
     per_file = max(1, -(-n // len(files)))
     step = max(1, len(files) // n) if len(files) > n else 1
@@ -228,35 +201,15 @@ def calibration_windows(export: OnnxExport, files, *, n: int = CALIBRATION_WINDO
         for i in np.unique(pick):
             feeds.append({"audio": windows[i : i + 1], "peak": np.array([[peak]], np.float32)})
     if not feeds:
-        raise ParameterError("None of the calibration files could be read; pass a folder of the training recordings with --calibration.")
+        raise ParameterError("None of the calibration files could be read; pass a folder of the training recordings with --calibration-data.")
     return feeds[:n]
 
 
 def quantize_int8(export: OnnxExport, feeds: list[dict]) -> OnnxExport:
     """Static int8 (QDQ) quantization of the graph's convolutions, calibrated on ``feeds``."""
-    import tempfile
-
     import onnx
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    inputs = {i.name for i in export.proto.graph.input}
-
-    class Reader(CalibrationDataReader):
-        def __init__(self) -> None:
-            self._it = iter(feeds)
-
-        def get_next(self):
-            feed = next(self._it, None)
-            return None if feed is None else {k: v for k, v in feed.items() if k in inputs}
-
-    with tempfile.TemporaryDirectory(prefix="earmark-int8-") as tmp:
-        src, pre, dst = Path(tmp, "fp32.onnx"), Path(tmp, "pre.onnx"), Path(tmp, "int8.onnx")
-        src.write_bytes(export.to_bytes())
-        quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
-        quantize_static(str(pre), str(dst), Reader(), quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8,
-                        weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["Conv"])
-        proto = onnx.load(str(dst))
+    proto = onnx.load_from_string(quantize_convs(export.to_bytes(), feeds))
     meta = {**export.meta, "int8": True, "calibration_windows": len(feeds)}
     onnx.helper.set_model_props(proto, {"earmark": json.dumps(meta)})
     return OnnxExport(proto, meta)
