@@ -17,6 +17,10 @@ __all__ = ["Model", "Prediction", "__version__", "compare", "curve", "detect", "
 
 
 def __getattr__(name: str):
+    if name == "api":  # earmark.api.export(...) works without importing the submodule first
+        import importlib
+
+        return importlib.import_module("earmark.api")
     if name in _API:
         from earmark import api
 
@@ -29,4 +33,4 @@ def __getattr__(name: str):
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | _API | _PIPELINE)
+    return sorted(set(globals()) | _API | _PIPELINE | {"api"})

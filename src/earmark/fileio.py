@@ -47,6 +47,15 @@ def remove_stale_temporaries(folder: Path, prefix: str = ".") -> int:
     return removed
 
 
+def cache_root() -> Path:
+    """Where earmark keeps what it can rebuild: ``$EARMARK_CACHE_DIR``, else the user cache folder."""
+    if os.environ.get("EARMARK_CACHE_DIR"):
+        return Path(os.environ["EARMARK_CACHE_DIR"])
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("earmark"))
+
+
 def check_writable_dir(folder: str | Path, option: str) -> Path:
     """Create ``folder`` if needed and check it can be written; raise :class:`OutputError` naming ``--option``."""
     folder = Path(folder)

@@ -160,16 +160,44 @@ def _decode(path: Path, name: str, fmt: str, blob: bytes, sha: str):
         raise ModelFileError(f"{path}: the part {name!r} cannot be read ({type(exc).__name__}: {exc}); retrain the model.") from None
 
 
+def _import_skops():
+    """``skops.io``, imported without torch.
+
+    At import, skops lists scikit-learn's estimators (``all_estimators``), which
+    walks every scikit-learn package, ``sklearn.externals.array_api_compat.torch``
+    included, and so imports torch: 1.6 s of the 2.1 s ``earmark predict``
+    spent here. A placeholder stands in for that one package during the import
+    and is removed after it, so a later real import of it is untouched.
+    """
+    import sys
+
+    if "skops.io" in sys.modules or "torch" in sys.modules:
+        import skops.io
+
+        return skops.io
+    import types
+
+    name = "sklearn.externals.array_api_compat.torch"
+    placeholder = sys.modules.setdefault(name, types.ModuleType(name))
+    try:
+        import skops.io
+    finally:
+        if sys.modules.get(name) is placeholder:
+            del sys.modules[name]
+    return skops.io
+
+
 def _load_skops(path: Path, blob: bytes):
-    import skops.io as sio
+    sio = _import_skops()
 
     with zipfile.ZipFile(io.BytesIO(blob)) as inner:  # a skops file is itself a zip: cap it too
         if sum(i.file_size for i in inner.infolist()) > MAX_PART_BYTES:
             raise ModelFileError(f"{path}: a scikit-learn part declares more than {MAX_PART_BYTES} bytes inflated; refusing to load it.")
-    untrusted = [t for t in sio.get_untrusted_types(data=blob) if t not in TRUSTED_TYPES]
-    if untrusted:
-        raise ModelFileError(f"{path}: holds types earmark does not trust ({', '.join(untrusted)}); refusing to load it.")
-    return sio.loads(blob, trusted=TRUSTED_TYPES)
+    try:  # loads refuses any type beyond skops' defaults and TRUSTED_TYPES before building anything
+        return sio.loads(blob, trusted=TRUSTED_TYPES)
+    except sio.exceptions.UntrustedTypesFoundException:
+        untrusted = [t for t in sio.get_untrusted_types(data=blob) if t not in TRUSTED_TYPES]
+        raise ModelFileError(f"{path}: holds types earmark does not trust ({', '.join(untrusted)}); refusing to load it.") from None
 
 
 def _upgrade_v1(path: Path, meta: dict) -> tuple[dict, str, dict]:

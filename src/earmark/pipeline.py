@@ -144,7 +144,7 @@ class Model:
         return [str(c) for c in self.estimator.classes_]
 
     def with_backend(self, backend: str | None, calibration=None) -> Model:
-        """This model with its ``aisfx`` network run by ``backend`` (``torch``, ``onnx``, ``onnx-int8``; ``None``: as is).
+        """This model with its ``aisfx`` network run by ``backend`` (``auto``, ``torch``, ``onnx``, ``onnx-int8``; ``None``: as is).
 
         ``calibration``: the recordings that set the int8 ranges (``onnx-int8``).
         The front end's identity changes with the backend, so cached
@@ -153,7 +153,7 @@ class Model:
         from earmark.embeddings.aisfx import BACKENDS
         from earmark.errors import check_choice
 
-        if backend is None or check_choice("backend", backend, BACKENDS) == getattr(self.front_end, "backend", "torch") and not calibration:
+        if backend is None or check_choice("backend", backend, BACKENDS) == getattr(self.front_end, "backend", None) and not calibration:
             return self
         if self.front_end.name != "aisfx":
             raise ParameterError(f"--backend applies to models on the aisfx front end; this model runs on {self.front_end.name}, "

@@ -4,12 +4,30 @@ Each returns plain records (dicts, dataclasses) and the files it skipped;
 nothing here prints. The CLI and the web service present what these return.
 """
 
-from earmark.api.data import mix
-from earmark.api.export import bench, export
-from earmark.api.inference import Batch, Detection, ListenStats, detect, listen, predict
-from earmark.api.keywords import evaluate_kws
-from earmark.api.training import DEFAULT_GATE_DB, Candidate, build_model, compare, curve, evaluate, load_model, train, train_from_labels
-from earmark.api.voices import enroll, identify, verify
+import importlib
 
-__all__ = ["DEFAULT_GATE_DB", "Batch", "Candidate", "Detection", "ListenStats", "bench", "build_model", "compare", "curve", "detect",
-           "enroll", "evaluate", "evaluate_kws", "export", "identify", "listen", "load_model", "mix", "predict", "train", "train_from_labels", "verify"]
+_WHERE = {
+    "mix": "data", "bench": "deploy", "export": "deploy",
+    "Batch": "inference", "Detection": "inference", "ListenStats": "inference", "detect": "inference", "listen": "inference",
+    "predict": "inference", "evaluate_kws": "keywords",
+    "DEFAULT_GATE_DB": "training", "Candidate": "training", "build_model": "training", "compare": "training", "curve": "training",
+    "evaluate": "training", "load_model": "training", "train": "training", "train_from_labels": "training",
+    "enroll": "voices", "identify": "voices", "verify": "voices",
+}
+_MODULES = {"data", "deploy", "inference", "keywords", "prepare", "training", "voices"}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    """Load the module that holds ``name`` on first use (PEP 562): ``earmark predict`` needs neither training's
+    dependencies nor the evaluation plots."""
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"earmark.api.{_WHERE[name]}"), name)
+    if name in _MODULES:
+        return importlib.import_module(f"earmark.api.{name}")
+    raise AttributeError(f"module 'earmark.api' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE) | _MODULES)

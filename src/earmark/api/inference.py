@@ -46,7 +46,7 @@ def _as_model(model, backend: str | None = None, calibration=None) -> Model:
     default the model's training data)."""
     model = model if isinstance(model, Model) else Model.load(model)
     if backend == "onnx-int8":
-        from earmark.api.export import calibration_files
+        from earmark.api.deploy import calibration_files
 
         calibration = calibration_files(model, calibration)
     return model.with_backend(backend, calibration)

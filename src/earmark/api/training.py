@@ -120,7 +120,7 @@ def _backend_front_end(front, backend: str | None, calibration, data):
     name = front if isinstance(front, str) else front.name
     if name != "aisfx":
         raise ParameterError(f"--backend applies to the aisfx front end; this evaluation runs on {name} (leave --backend out).")
-    from earmark.api.export import calibration_files
+    from earmark.api.deploy import calibration_files
 
     files = calibration_files(None, calibration if calibration is not None else [data]) if backend == "onnx-int8" else None
     return get_embedder("aisfx", backend=backend, calibration=files)

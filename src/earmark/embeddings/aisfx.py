@@ -28,7 +28,7 @@ N_FFT, HOP, N_MELS, BLOCK = 2048, 1024, 96, 100
 SPEC_MAX = 9.457798957824707  # the paper's normalisation range (min 0)
 
 
-BACKENDS = ("torch", "onnx", "onnx-int8")
+BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
 CALIBRATION_BLOCKS = 256  # spectrogram blocks that set the int8 ranges, spread over the calibration files
 
 
@@ -44,11 +44,12 @@ def _network():
         return torch.jit.optimize_for_inference(torch.jit.script(net))
 
 
+@functools.lru_cache(maxsize=1)
 def _weights_key() -> str:
-    from earmark.embeddings.aisfx_net import WEIGHTS_PATH
+    """A short hash of the weights file (found without importing the torch module that loads it)."""
     from earmark.embeddings.cache import file_sha256
 
-    return file_sha256(WEIGHTS_PATH)[:16]
+    return file_sha256(Path(__file__).with_name("weights") / "aisfx.safetensors")[:16]
 
 
 def _fp32_graph() -> bytes:
@@ -64,6 +65,23 @@ def _fp32_graph() -> bytes:
         return onnxrt.torch_to_onnx(load_aisfx_net(), (example,), ["spec"], ["embedding"])
 
     return onnxrt.cached_graph(f"aisfx-{AisfxEmbedder.version}-{_weights_key()}-fp32", build)
+
+
+@functools.lru_cache(maxsize=1)
+def auto_backend() -> str:
+    """``onnx`` when onnxruntime is installed and the float32 graph is cached or can be built (torch's exporter needs
+    onnxscript), else ``torch``. onnxruntime spares a new process importing torch (1.1 s) and gives the same embeddings."""
+    import importlib.util
+
+    from earmark.embeddings import onnxrt
+
+    if importlib.util.find_spec("onnxruntime") is None:
+        return "torch"
+    key = f"aisfx-{AisfxEmbedder.version}-{_weights_key()}-fp32"
+    if (onnxrt.graph_dir() / f"{key}.onnx").is_file() or all(importlib.util.find_spec(m) for m in ("onnx", "onnxscript")):
+        return "onnx"
+    log.info("aisfx runs on torch: install earmark[export] (onnx, onnxscript) to run it on onnxruntime")
+    return "torch"
 
 
 @functools.lru_cache(maxsize=4)
@@ -127,12 +145,14 @@ class AisfxEmbedder(Embedder):
         (default: half a block, 1.16 s, as in the paper).
     batch_size : int
         Blocks per forward pass.
-    backend : {"torch", "onnx", "onnx-int8"}
+    backend : {"auto", "torch", "onnx", "onnx-int8"}
         What runs the network: PyTorch (TorchScript), onnxruntime in
-        float32 (the same embeddings to about 1e-5), or onnxruntime with
-        int8 convolutions (about twice as fast; embeddings change, see
-        benchmarks/RESULTS.md). The ONNX graphs are built once and kept in
-        the user cache folder.
+        float32 (the same embeddings to about 2e-6, so both share one
+        identity and one cache), or onnxruntime with int8 convolutions
+        (2.4x faster; embeddings change, see benchmarks/RESULTS.md).
+        ``auto`` (the default): onnx where onnxruntime is installed, else
+        torch (:func:`auto_backend`). The ONNX graphs are built once and
+        kept in the user cache folder.
     calibration : list of paths or None
         ``onnx-int8`` only: recordings whose spectrogram blocks set the int8
         ranges (the training data). Their content hash is part of the
@@ -146,7 +166,7 @@ class AisfxEmbedder(Embedder):
     licence = "CC BY 4.0"
     measured_realtime = 75.7
 
-    def __init__(self, *, hop_s: float | None = None, batch_size: int = 32, backend: str = "torch", calibration=None) -> None:
+    def __init__(self, *, hop_s: float | None = None, batch_size: int = 32, backend: str = "auto", calibration=None) -> None:
         from earmark.errors import ParameterError, check_choice
 
         if hop_s is not None:
@@ -169,7 +189,7 @@ class AisfxEmbedder(Embedder):
 
     def params(self) -> dict:
         params = {"hop_blocks": self._hop_frames / BLOCK, "n_fft": N_FFT, "hop_length": HOP, "n_mels": N_MELS, "block_frames": BLOCK}
-        if self.backend != "torch":  # torch and onnx agree to 1e-5, but a cache entry says which made it
+        if self.backend == "onnx-int8":  # torch and onnx float32 agree to 2e-6: one identity; int8 has its own
             params["backend"] = self.backend
         if self._calibration_key:
             params["calibration_key"] = self._calibration_key
@@ -224,8 +244,9 @@ class AisfxEmbedder(Embedder):
 
     def _forward(self, spec: np.ndarray, starts: np.ndarray) -> np.ndarray:
         blocks = np.lib.stride_tricks.sliding_window_view(spec, (BLOCK, N_MELS))[:, 0]
-        if self.backend != "torch":
-            run = _session(self.backend, self.calibration, self._calibration_key or "").run
+        backend = auto_backend() if self.backend == "auto" else self.backend
+        if backend != "torch":
+            run = _session(backend, self.calibration, self._calibration_key or "").run
             out = [run(["embedding"], {"spec": np.ascontiguousarray(blocks[starts[i : i + self.batch_size]])})[0]
                    for i in range(0, len(starts), self.batch_size)]
             return np.concatenate(out).astype(np.float32, copy=False)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-import os
 import tempfile
 import warnings
 from collections.abc import Callable
@@ -87,10 +86,10 @@ def session(blob_or_path, *, threads: int | None = None):
 
 
 def graph_dir() -> Path:
-    """Where built graphs are kept: ``$EARMARK_CACHE_DIR/onnx`` or the user cache folder's."""
-    from platformdirs import user_cache_dir
+    """Where built graphs are kept: ``onnx/`` in :func:`earmark.fileio.cache_root`."""
+    from earmark.fileio import cache_root
 
-    return Path(os.environ.get("EARMARK_CACHE_DIR") or user_cache_dir("earmark")) / "onnx"
+    return cache_root() / "onnx"
 
 
 def cached_graph(key: str, build: Callable[[], bytes]) -> bytes:
