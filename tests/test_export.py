@@ -302,3 +302,23 @@ def test_the_lazy_api_gives_functions_not_modules():
         importlib.import_module(f"earmark.api.{name}")
     assert all(not isinstance(getattr(api, name), type(api)) for name in api.__all__)
     assert callable(earmark.api.export) and callable(earmark.api.bench)
+
+
+def test_a_model_trained_on_int8_keeps_its_network(demo_subset, tmp_path, monkeypatch):
+    """train --backend onnx-int8 calibrates on the training clips; the model's predictions run on that int8 network."""
+    monkeypatch.setenv("EARMARK_CACHE_DIR", str(tmp_path / "here"))
+    path = tmp_path / "int8.earmark"
+    result = CliRunner().invoke(app, ["train", str(demo_subset), "--out", str(path), "--backend", "onnx-int8", "-q"])
+    assert result.exit_code == 0, result.output
+    model = earmark.Model.load(path)
+    assert model.front_end.backend == "onnx-int8" and model.front_end.params()["calibration_key"]
+    ok = CliRunner().invoke(app, ["predict", str(path), *map(str, UNSEEN), "-f", "csv", "-q"])
+    assert ok.exit_code == 0 and ok.output.count("\n") == 1 + len(UNSEEN), ok.output
+    monkeypatch.setenv("EARMARK_CACHE_DIR", str(tmp_path / "elsewhere"))  # another machine: its network is not there
+    from earmark.embeddings import aisfx
+
+    aisfx._session.cache_clear()  # a new process would not have it open either
+    moved = CliRunner().invoke(app, ["predict", str(path), str(UNSEEN[0]), "-q"])
+    assert moved.exit_code == 1 and "--calibration-data" in moved.output and "--backend onnx" in moved.output
+    fp32 = CliRunner().invoke(app, ["predict", str(path), str(UNSEEN[0]), "-q", "--backend", "onnx"])
+    assert fp32.exit_code == 0, fp32.output

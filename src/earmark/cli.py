@@ -206,6 +206,9 @@ def train(
     labels: Annotated[str | None, typer.Option(help="Train from label files beside long recordings in DATA: audacity, raven, csv or json.")] = None,
     background: Annotated[bool, typer.Option(help="With --labels: unlabelled stretches become a 'background' class.")] = True,
     strict_paths: StrictPaths = False,
+    backend: BackendOpt = None,
+    calibration_data: Annotated[list[Path] | None, typer.Option("--calibration-data", help=(
+        "With --backend onnx-int8: recordings whose windows set the int8 ranges (default: the training clips)."))] = None,
     cache_dir: CacheDir = None,
     no_cache: NoCache = False,
     quiet: Quiet = False,
@@ -223,6 +226,8 @@ def train(
         name = _model_name(model, classifier)
         if labels is not None and negatives is not None:
             raise ParameterError("--negatives works with a DATA folder of clips; with --labels, unlabelled stretches are the background class.")
+        if labels is not None and backend is not None:
+            raise ParameterError("--backend works with a DATA folder of clips; leave it out with --labels (predict and detect take it).")
         if labels is not None:
             m = api.train_from_labels(data, labels=labels, model=name, embedder=embedder, aggregation=aggregation,
                                       background=background, cache_dir=cache_dir, use_cache=not no_cache,
@@ -237,7 +242,7 @@ def train(
                       label_column=label_column, folds=folds, train_folds=_csv_list(train_folds, "--train-folds"),
                       exclude_folds=_csv_list(exclude_fold, "--exclude-fold"), strict_paths=strict_paths, cache_dir=cache_dir,
                       use_cache=not no_cache, cv=cv, model_params=_model_params(max_epochs, time_budget_s, augment, pretrained, transfer, calibration, reject, reject_rate),
-                      negatives=negatives, progress=progress)
+                      negatives=negatives, progress=progress, backend=backend, calibration_data=calibration_data or None)
         path = m.save(out_path)
         report_skipped(m.info["skipped"])
         d = m.info["data"]

@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from earmark import __version__
-from earmark.api.prepare import Prepared, counts
+from earmark.api.prepare import Prepared, counts, select_folds
 from earmark.augment import waveform_part
+from earmark.data.dataset import load_dataset
 from earmark.embeddings import DEFAULT_EMBEDDER, EmbeddingCache, get_embedder
 from earmark.embeddings.runner import embed_files
 from earmark.errors import ParameterError, check_choice
@@ -135,7 +136,8 @@ def train(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: str
           gate_db: float | None = DEFAULT_GATE_DB, classifier_params: dict | None = None, file_column: str = "filename",
           label_column: str = "label", folds: str | None = None, train_folds=None, exclude_folds=None,
           strict_paths: bool = False, cache_dir=None, use_cache: bool = True, cv: int | None = None,
-          random_state: int = 0, model_params: dict | None = None, negatives=None, progress: bool = False) -> Model:
+          random_state: int = 0, model_params: dict | None = None, negatives=None, progress: bool = False,
+          backend: str | None = None, calibration_data=None) -> Model:
     """Train a model on a dataset folder.
 
     Parameters
@@ -164,6 +166,11 @@ def train(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: str
         ``reject`` set: its "unknown" threshold is chosen to separate them from
         held-out training clips (long recordings are cut to the training
         clips' median length).
+    backend, calibration_data
+        What runs the aisfx network (``auto``, ``torch``, ``onnx``,
+        ``onnx-int8``). ``onnx-int8`` is calibrated on ``calibration_data``
+        (default: the training clips) and stays the model's setting: its
+        predictions run on the same int8 network, found again by its hash.
 
     Returns
     -------
@@ -182,7 +189,12 @@ def train(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: str
         from earmark.errors import check_positive
 
         check_positive("cv", cv, kind=int)
-    p = Prepared(data, [_front_end_of(name, embedder)], file_column=file_column, label_column=label_column, fold_column=folds,
+    front = _front_end_of(name, embedder)
+    if backend == "onnx-int8" and calibration_data is None:  # the clips it trains on, and no others
+        chosen = select_folds(load_dataset(data, file_column=file_column, label_column=label_column, fold_column=folds,
+                                           strict_paths=strict_paths), train_folds=train_folds, exclude_folds=exclude_folds)
+        calibration_data = [c.path for c in chosen.clips]
+    p = Prepared(data, [_backend_front_end(front, backend, calibration_data, data)], file_column=file_column, label_column=label_column, fold_column=folds,
                  cache_dir=cache_dir, use_cache=use_cache, gate_db=gate_db, progress=progress, train_folds=train_folds,
                  exclude_folds=exclude_folds, strict_paths=strict_paths)
     (front,), (clips,) = p.front_ends.values(), p.clip_sets.values()

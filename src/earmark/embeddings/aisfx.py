@@ -19,7 +19,7 @@ import numpy as np
 
 from earmark.audio.windows import rms_db
 from earmark.embeddings.base import Embedder, Embedding, block_levels, block_starts
-from earmark.errors import check_positive
+from earmark.errors import ParameterError, check_positive
 from earmark.features.mel import mel_frames
 
 log = logging.getLogger(__name__)
@@ -91,17 +91,22 @@ def _session(backend: str, calibration: tuple[str, ...], calibration_key: str):
 
     if backend == "onnx":
         return onnxrt.session(_fp32_graph())
+    name = f"aisfx-{AisfxEmbedder.version}-{_weights_key()}-int8-{calibration_key}"
+    if not calibration and not (onnxrt.graph_dir() / f"{name}.onnx").is_file():
+        raise ParameterError(f"The int8 aisfx network this model was trained with (calibration {calibration_key}) is not in "
+                             f"{onnxrt.graph_dir()}; pass its training recordings with --calibration-data DIR to build one, or "
+                             "run it with --backend onnx.")
 
     def build() -> bytes:
         blocks = _calibration_blocks([Path(p) for p in calibration])
         return onnxrt.quantize_convs(_fp32_graph(), [{"spec": b[None]} for b in blocks])
 
-    return onnxrt.session(onnxrt.cached_graph(f"aisfx-{AisfxEmbedder.version}-{_weights_key()}-int8-{calibration_key}", build))
+    return onnxrt.session(onnxrt.cached_graph(name, build))
 
 
 def _calibration_blocks(files: list[Path]) -> list[np.ndarray]:
     """Up to :data:`CALIBRATION_BLOCKS` spectrogram blocks spread evenly over ``files`` (unreadable ones skipped)."""
-    from earmark.errors import EarmarkError, ParameterError
+    from earmark.errors import EarmarkError
 
     front = AisfxEmbedder(backend="torch")
     per_file = max(1, -(-CALIBRATION_BLOCKS // len(files)))
@@ -122,7 +127,7 @@ def _calibration_blocks(files: list[Path]) -> list[np.ndarray]:
 
 
 @functools.lru_cache(maxsize=8)
-def calibration_key(files: tuple[str, ...]) -> str:
+def calibration_hash(files: tuple[str, ...]) -> str:
     """A short hash of the calibration files' contents (the int8 graph depends on nothing else)."""
     import hashlib
 
@@ -157,6 +162,10 @@ class AisfxEmbedder(Embedder):
         ``onnx-int8`` only: recordings whose spectrogram blocks set the int8
         ranges (the training data). Their content hash is part of the
         embedder's identity, so embeddings of different calibrations never mix.
+    calibration_key : str or None
+        ``onnx-int8`` without ``calibration``: the hash of an int8 network
+        already built on this machine (how a model trained with
+        ``--backend onnx-int8`` finds its network again).
     """
 
     name = "aisfx"
@@ -166,8 +175,9 @@ class AisfxEmbedder(Embedder):
     licence = "CC BY 4.0"
     measured_realtime = 75.7
 
-    def __init__(self, *, hop_s: float | None = None, batch_size: int = 32, backend: str = "auto", calibration=None) -> None:
-        from earmark.errors import ParameterError, check_choice
+    def __init__(self, *, hop_s: float | None = None, batch_size: int = 32, backend: str = "auto", calibration=None,
+                 calibration_key: str | None = None) -> None:
+        from earmark.errors import check_choice
 
         if hop_s is not None:
             check_positive("hop_s", hop_s)
@@ -175,9 +185,11 @@ class AisfxEmbedder(Embedder):
         self._hop_frames = BLOCK // 2 if hop_s is None else max(1, round(hop_s * self.sample_rate / HOP))
         self.backend = check_choice("backend", backend, BACKENDS)
         self.calibration = tuple(str(p) for p in calibration) if calibration else ()
-        if backend == "onnx-int8" and not self.calibration:
+        if backend == "onnx-int8" and not (self.calibration or calibration_key):
             raise ParameterError("The 'onnx-int8' backend needs calibration recordings (the training data): pass --calibration-data DIR.")
-        self._calibration_key = calibration_key(self.calibration) if backend == "onnx-int8" else None
+        self._calibration_key = None
+        if backend == "onnx-int8":
+            self._calibration_key = calibration_hash(self.calibration) if self.calibration else str(calibration_key)
 
     @property
     def window_s(self) -> float:
