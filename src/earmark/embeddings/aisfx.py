@@ -29,7 +29,6 @@ SPEC_MAX = 9.457798957824707  # the paper's normalisation range (min 0)
 
 
 BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
-CALIBRATION_BLOCKS = 256  # spectrogram blocks that set the int8 ranges, spread over the calibration files
 
 
 @functools.lru_cache(maxsize=1)
@@ -105,25 +104,24 @@ def _session(backend: str, calibration: tuple[str, ...], calibration_key: str):
 
 
 def _calibration_blocks(files: list[Path]) -> list[np.ndarray]:
-    """Up to :data:`CALIBRATION_BLOCKS` spectrogram blocks spread evenly over ``files`` (unreadable ones skipped)."""
+    """Spectrogram blocks for int8 calibration, spread over ``files`` (:func:`~earmark.embeddings.onnxrt.calibration_plan`)."""
+    from earmark.embeddings.onnxrt import CALIBRATION_WINDOWS, calibration_plan, spread
     from earmark.errors import EarmarkError
 
     front = AisfxEmbedder(backend="torch")
-    per_file = max(1, -(-CALIBRATION_BLOCKS // len(files)))
-    step = max(1, len(files) // CALIBRATION_BLOCKS)
+    chosen, per_file = calibration_plan(files)
     out = []
-    for path in files[::step]:
+    for path in chosen:
         try:
             blocks = front.embed_file_blocks(path)
         except EarmarkError as exc:
             log.info("calibration: skipping %s", exc)
             continue
-        pick = np.unique(np.linspace(0, len(blocks) - 1, min(per_file, len(blocks))).round().astype(int))
-        out += [blocks[i] for i in pick]
+        out += [blocks[i] for i in spread(len(blocks), per_file)]
     if not out:
         raise ParameterError("None of the int8 calibration files could be read; pass the training recordings with --calibration-data.")
-    log.info("int8 calibration on %d blocks from %d files", len(out[:CALIBRATION_BLOCKS]), len(files))
-    return out[:CALIBRATION_BLOCKS]
+    log.info("int8 calibration on %d blocks from %d of %d files", len(out[:CALIBRATION_WINDOWS]), len(chosen), len(files))
+    return out[:CALIBRATION_WINDOWS]
 
 
 @functools.lru_cache(maxsize=8)
@@ -136,7 +134,9 @@ def calibration_hash(files: tuple[str, ...]) -> str:
     digest = hashlib.sha256()
     for sha in sorted(file_sha256(p) for p in files):
         digest.update(sha.encode())
-    digest.update(str(CALIBRATION_BLOCKS).encode())
+    from earmark.embeddings.onnxrt import CALIBRATION_FILES, CALIBRATION_WINDOWS
+
+    digest.update(f"{CALIBRATION_FILES}/{CALIBRATION_WINDOWS}".encode())
     return digest.hexdigest()[:16]
 
 

@@ -26,14 +26,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from earmark import __version__
-from earmark.embeddings.onnxrt import OPSET, quantize_convs, torch_to_onnx
+from earmark.embeddings.onnxrt import CALIBRATION_WINDOWS, OPSET, calibration_plan, quantize_convs, spread, torch_to_onnx
 from earmark.errors import ParameterError
 from earmark.export.runner import cut_windows
 from earmark.pipeline import Model
 
 log = logging.getLogger(__name__)
 
-CALIBRATION_WINDOWS = 256  # windows drawn for int8 calibration (spread over the given files)
 
 
 @dataclass
@@ -178,31 +177,29 @@ def _rename_output(proto, old: str, new: str) -> None:
 
 
 # --- int8 --------------------------------------------------------------------------------
-def calibration_windows(export: OnnxExport, files, *, n: int = CALIBRATION_WINDOWS) -> list[dict]:
-    """Input feeds for int8 calibration: up to ``n`` windows spread evenly over ``files`` (real recordings)."""
+def calibration_windows(export: OnnxExport, files) -> list[dict]:
+    """Input feeds for int8 calibration: windows of real recordings spread over ``files``
+    (:func:`~earmark.embeddings.onnxrt.calibration_plan`)."""
     from earmark.audio import load
 
     files = list(files)
     if not files:
         raise ParameterError("int8 export needs calibration audio; pass the training data with --calibration-data DIR.")
     meta = export.meta
-    per_file = max(1, -(-n // len(files)))
-    step = max(1, len(files) // n) if len(files) > n else 1
+    chosen, per_file = calibration_plan(files)
     feeds = []
-    for path in files[::step]:
+    for path in chosen:
         try:
             y, _ = load(path, sr=meta["sample_rate"])
         except Exception as exc:  # noqa: BLE001 - an unreadable calibration file is skipped, the rest calibrate
             log.info("calibration: skipping %s (%s)", path, exc)
             continue
         windows = cut_windows(y, meta["framing"])
-        pick = np.linspace(0, len(windows) - 1, min(per_file, len(windows))).round().astype(int)
         peak = max(float(np.abs(y).max()) if len(y) else 0.0, 1e-9)
-        for i in np.unique(pick):
-            feeds.append({"audio": windows[i : i + 1], "peak": np.array([[peak]], np.float32)})
+        feeds += [{"audio": windows[i : i + 1], "peak": np.array([[peak]], np.float32)} for i in spread(len(windows), per_file)]
     if not feeds:
         raise ParameterError("None of the calibration files could be read; pass a folder of the training recordings with --calibration-data.")
-    return feeds[:n]
+    return feeds[:CALIBRATION_WINDOWS]
 
 
 def quantize_int8(export: OnnxExport, feeds: list[dict]) -> OnnxExport:
