@@ -85,7 +85,7 @@ def main() -> None:
     result = {"machine": machine(), "throughput": {}, "folds": {}}
 
     # --- throughput, cold cache -------------------------------------------------------------
-    torch_front = get_embedder("aisfx")
+    torch_front = get_embedder("aisfx", backend="torch")
     t = time.perf_counter()
     torch_front.embed_file(paths[0])
     setup = {"torch": time.perf_counter() - t}

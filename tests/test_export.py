@@ -251,6 +251,14 @@ def test_backend_refuses_models_without_the_aisfx_network(tmp_path, demo_subset,
 
 
 # --- C ------------------------------------------------------------------------------------
+def _sanitizers_work(compiler: str, tmp_path: Path) -> bool:
+    """Whether this compiler can build with AddressSanitizer (memory errors then abort the example program)."""
+    probe = tmp_path / "probe.c"
+    probe.write_text("int main(void) { return 0; }\n")
+    built = subprocess.run([compiler, "-fsanitize=address,undefined", "-o", str(tmp_path / "probe"), str(probe)], capture_output=True)
+    return built.returncode == 0 and subprocess.run([str(tmp_path / "probe")], capture_output=True).returncode == 0
+
+
 @pytest.mark.parametrize("head", ["logreg", "mlp", "rf"])
 def test_c_export_compiles_and_agrees_with_python_on_real_digits(head, fsdd, tmp_path):
     """Train on two FSDD speakers, compile the exported header with the system C compiler, classify another speaker's clips."""
@@ -271,8 +279,9 @@ def test_c_export_compiles_and_agrees_with_python_on_real_digits(head, fsdd, tmp
     assert result.exit_code == 0, result.output
     example = tmp_path / "digits_example.c"
     binary = tmp_path / "classify"
-    subprocess.run([compiler, "-O2", "-std=c99", "-Wall", "-Werror", "-Wno-unused-function", "-Wno-unused-variable", "-I", emlearn.includedir,
-                    "-o", str(binary), str(example), "-lm"], check=True, capture_output=True, text=True)
+    checks = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer"] if _sanitizers_work(compiler, tmp_path) else []
+    subprocess.run([compiler, "-O2", "-std=c99", "-Wall", "-Werror", "-Wno-unused-function", "-Wno-unused-variable", *checks,
+                    "-I", emlearn.includedir, "-o", str(binary), str(example), "-lm"], check=True, capture_output=True, text=True)
     python = model.predict([p for p, _ in test])
     agree = 0
     for (clip, _), pred in zip(test, python):
@@ -283,6 +292,17 @@ def test_c_export_compiles_and_agrees_with_python_on_real_digits(head, fsdd, tmp
         agree += label == pred.label
         assert abs(float(score) - pred.score) < 0.02 or label != pred.label
     assert agree == len(test)  # the same class as Python for every clip
+    # a recording of several windows (eight clips end to end, 2-4 s): the windows, the gate and the average
+    import soundfile as sf
+
+    y = np.concatenate([load(clip, sr=22050)[0] for clip, _ in test[:8]])
+    sf.write(tmp_path / "three.wav", y, 22050, subtype="FLOAT")
+    y.astype("<f4").tofile(tmp_path / "three.f32")
+    label, score, n_windows = subprocess.run([str(binary), str(tmp_path / "three.f32")], check=True, capture_output=True,
+                                             text=True).stdout.strip().split(",")
+    pred = model.predict(tmp_path / "three.wav")[0]
+    assert int(n_windows) == pred.n_windows > 1
+    assert label == pred.label and abs(float(score) - pred.score) < 0.02
 
 
 def test_c_export_refuses_other_models(head_models, tmp_path):

@@ -264,8 +264,10 @@ int main(int argc, char **argv) {
     if (f != stdin) fclose(f);
     if (!x) { fprintf(stderr, "out of memory\n"); return 1; }
     size_t n_windows = n >= EARMARK_WINDOW ? 1 + (n - EARMARK_WINDOW) / EARMARK_HOP : 1;
-    float *padded = calloc((n_windows - 1) * EARMARK_HOP + EARMARK_WINDOW, sizeof(float));
-    memcpy(padded, x, n * sizeof(float));
+    size_t span = (n_windows - 1) * EARMARK_HOP + EARMARK_WINDOW;  /* samples past the last whole window are not used */
+    float *padded = calloc(span, sizeof(float));
+    if (!padded) { fprintf(stderr, "out of memory\n"); return 1; }
+    memcpy(padded, x, (n < span ? n : span) * sizeof(float));
     earmark_init();
     float mean[EARMARK_N_CLASSES] = {0}, proba[EARMARK_N_CLASSES], loudest_proba[EARMARK_N_CLASSES] = {0}, loudest = -1e30f;
     int kept = 0;
