@@ -342,3 +342,18 @@ def test_a_model_trained_on_int8_keeps_its_network(demo_subset, tmp_path, monkey
     assert moved.exit_code == 1 and "--calibration-data" in moved.output and "--backend onnx" in moved.output
     fp32 = CliRunner().invoke(app, ["predict", str(path), str(UNSEEN[0]), "-q", "--backend", "onnx"])
     assert fp32.exit_code == 0, fp32.output
+
+
+def test_detect_and_listen_take_the_backend(head_models, tmp_path):
+    """torch and onnxruntime float32 give the same events; listen runs on the int8 network."""
+    outs = {}
+    for backend in ("torch", "onnx"):
+        result = CliRunner().invoke(app, ["detect", str(head_models["logreg"]), *map(str, UNSEEN), "--backend", backend,
+                                          "--out", str(tmp_path / backend), "-q"])
+        assert result.exit_code == 0, result.output
+        outs[backend] = sorted((p.name, p.read_text()) for p in (tmp_path / backend).glob("*.csv"))
+    assert outs["torch"] == outs["onnx"] and len(outs["onnx"]) == len(UNSEEN)
+    result = CliRunner().invoke(app, ["listen", str(head_models["logreg"]), "--input", str(UNSEEN[1]), "--no-realtime",
+                                      "--backend", "onnx-int8", "--threshold", "0.4"])
+    assert result.exit_code == 0, result.output
+    assert " dog " in result.output  # 2-114280-A-0 is a dog: the int8 network hears it as one
