@@ -357,3 +357,25 @@ def test_detect_and_listen_take_the_backend(head_models, tmp_path):
                                       "--backend", "onnx-int8", "--threshold", "0.4"])
     assert result.exit_code == 0, result.output
     assert " dog " in result.output  # 2-114280-A-0 is a dog: the int8 network hears it as one
+
+
+def test_auto_backend_falls_back_to_torch_when_the_graph_cannot_be_built(graph_cache, monkeypatch, caplog):
+    """A failing exporter (a torch/onnxscript mismatch, say) costs a warning, not the user's work; the numbers are torch's."""
+    from earmark.embeddings import aisfx, get_embedder, onnxrt
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("exporter broke")
+
+    aisfx.auto_backend.cache_clear()
+    aisfx._session.cache_clear()
+    monkeypatch.setattr(onnxrt, "torch_to_onnx", broken)
+    monkeypatch.setattr(aisfx, "_AUTO_FALLBACK", set())
+    try:
+        got = get_embedder("aisfx").embed_file(UNSEEN[0]).vectors
+        assert "running it on torch" in caplog.text
+        np.testing.assert_allclose(got, get_embedder("aisfx", backend="torch").embed_file(UNSEEN[0]).vectors, atol=1e-6)
+        with pytest.raises(RuntimeError, match="exporter broke"):  # asked for onnx by name: the error is the user's to see
+            get_embedder("aisfx", backend="onnx").embed_file(UNSEEN[0])
+    finally:
+        aisfx.auto_backend.cache_clear()
+        aisfx._session.cache_clear()

@@ -19,7 +19,7 @@ import numpy as np
 
 from earmark.audio.windows import rms_db
 from earmark.embeddings.base import Embedder, Embedding, block_levels, block_starts
-from earmark.errors import ParameterError, check_positive
+from earmark.errors import EarmarkError, ParameterError, check_positive
 from earmark.features.mel import mel_frames
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,9 @@ def _fp32_graph() -> bytes:
     return onnxrt.cached_graph(f"aisfx-{AisfxEmbedder.version}-{_weights_key()}-fp32", build)
 
 
+_AUTO_FALLBACK: set = set()  # holds "torch" once preparing the ONNX graph failed in this process
+
+
 @functools.lru_cache(maxsize=1)
 def auto_backend() -> str:
     """``onnx`` when onnxruntime is installed and the float32 graph is cached or can be built (torch's exporter needs
@@ -74,7 +77,7 @@ def auto_backend() -> str:
 
     from earmark.embeddings import onnxrt
 
-    if importlib.util.find_spec("onnxruntime") is None:
+    if _AUTO_FALLBACK or importlib.util.find_spec("onnxruntime") is None:
         return "torch"
     key = f"aisfx-{AisfxEmbedder.version}-{_weights_key()}-fp32"
     if (onnxrt.graph_dir() / f"{key}.onnx").is_file() or all(importlib.util.find_spec(m) for m in ("onnx", "onnxscript")):
@@ -258,7 +261,16 @@ class AisfxEmbedder(Embedder):
         blocks = np.lib.stride_tricks.sliding_window_view(spec, (BLOCK, N_MELS))[:, 0]
         backend = auto_backend() if self.backend == "auto" else self.backend
         if backend != "torch":
-            run = _session(backend, self.calibration, self._calibration_key or "").run
+            try:
+                run = _session(backend, self.calibration, self._calibration_key or "").run
+            except Exception as exc:  # noqa: BLE001 - auto only: an exporter that fails here must not stop the work
+                if self.backend != "auto" or isinstance(exc, EarmarkError):
+                    raise
+                log.warning("the aisfx network could not be prepared for onnxruntime (%s: %s); running it on torch",
+                            type(exc).__name__, exc)
+                _AUTO_FALLBACK.add("torch")
+                auto_backend.cache_clear()
+                return self._forward(spec, starts)
             out = [run(["embedding"], {"spec": np.ascontiguousarray(blocks[starts[i : i + self.batch_size]])})[0]
                    for i in range(0, len(starts), self.batch_size)]
             return np.concatenate(out).astype(np.float32, copy=False)
