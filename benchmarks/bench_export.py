@@ -46,12 +46,13 @@ def embed_all(front, paths) -> tuple[dict, float]:
     return out, time.perf_counter() - start
 
 
-def fit_head(embs, paths, labels):
+def fit_head(embs, paths, labels, window_s: float):
+    """logreg on the clips' windows, gated as ``earmark train`` gates them (-60 dBFS)."""
     from earmark.models import get_model
     from earmark.pipeline import gated_features
 
     est = get_model("logreg")
-    windows = [gated_features(embs[p], -60.0, 2.32) for p in paths]
+    windows = [gated_features(embs[p], -60.0, window_s) for p in paths]
     keep = [i for i, w in enumerate(windows) if w is not None]
     est.fit([windows[i] for i in keep], np.array([labels[i] for i in keep]))
     return est
@@ -115,19 +116,19 @@ def main() -> None:
         test = [(p, lab) for p, lab, f in clips if f == k]
         tr_p, tr_y = [p for p, _ in train], [lab for _, lab in train]
         te_p, te_y = [p for p, _ in test], [lab for _, lab in test]
-        est = fit_head(ref, tr_p, tr_y)
+        est = fit_head(ref, tr_p, tr_y, torch_front.window_s)
         fp32_model = Model(torch_front, est, "logreg", -60.0, {"data": {"root": str(root)}})
         row = {"fold": k, "torch": accuracy(fp32_model, ref, te_p, te_y)}
         int8_k = get_embedder("aisfx", backend="onnx-int8", calibration=tr_p)  # calibrated on the training folds only
         e8 = {p: int8_k.embed_file(p) for p in paths}
-        int8_model = Model(int8_k, fit_head(e8, tr_p, tr_y), "logreg", -60.0, {})
+        int8_model = Model(int8_k, fit_head(e8, tr_p, tr_y, int8_k.window_s), "logreg", -60.0, {})
         row["int8 backend"] = accuracy(int8_model, e8, te_p, te_y)
         row["fp32 head on int8"] = accuracy(fp32_model, e8, te_p, te_y)
         exported = {}
         for name, int8 in (("onnx fp32 export", False), ("onnx int8 export", True)):
             out = args.work / f"fold{k}-{'int8' if int8 else 'fp32'}.onnx"
             record = api.export(fp32_model, out, int8=int8, calibration=tr_p if int8 else None)
-            runner = Runner(out, threads=None)
+            runner = Runner(out)
             t = time.perf_counter()
             labels = [runner.predict_file(p)["label"] for p in te_p]
             run_s = time.perf_counter() - t

@@ -379,3 +379,18 @@ def test_auto_backend_falls_back_to_torch_when_the_graph_cannot_be_built(graph_c
     finally:
         aisfx.auto_backend.cache_clear()
         aisfx._session.cache_clear()
+
+
+@pytest.mark.parametrize("method", ["mean", "vote", "max", "linsoft"])
+@pytest.mark.parametrize("multilabel", [False, True])
+def test_the_runner_aggregates_as_earmark(method, multilabel):
+    """The runner carries its own copy of earmark's window-to-clip rules (it may not import earmark): they must agree."""
+    from earmark.export.runner import aggregate
+    from earmark.models.aggregation import aggregate_clips
+
+    rng = np.random.default_rng(3)
+    proba = rng.random((7, 4))
+    if not multilabel:
+        proba /= proba.sum(axis=1, keepdims=True)
+    want = aggregate_clips(proba, [len(proba)], method, multilabel=multilabel)[0]
+    np.testing.assert_allclose(aggregate(proba, method, multilabel), want, rtol=1e-12)

@@ -62,7 +62,7 @@ CalibrationDataOpt = Annotated[list[Path] | None, typer.Option("--calibration-da
     "int8: recordings (folders or files, repeatable) whose windows set the int8 ranges; default: the model's training data."))]
 BackendOpt = Annotated[str | None, typer.Option("--backend", help=(
     "What runs the aisfx network: auto (onnx if onnxruntime is installed, else torch), torch, onnx (float32, the same "
-    "scores) or onnx-int8 (2.4x faster, accuracy within 0.25 points on ESC-10; see --calibration-data)."))]
+    "scores) or onnx-int8 (2.5x faster, accuracy within 0.25 points on ESC-10; see --calibration-data)."))]
 DataArg = Annotated[Path, typer.Argument(metavar="DATA", help="Folder with metadata.csv or class sub-folders.")]
 ModelArg = Annotated[Path, typer.Argument(metavar="MODEL", help="Model file from 'earmark train'.")]
 

@@ -29,7 +29,7 @@ def calibration_files(model: Model | None, calibration=None) -> list[Path]:
     if calibration is None:
         root = model.info.get("data", {}).get("root") if model is not None else None
         if not root or not Path(root).is_dir():
-            raise ParameterError("--int8 needs calibration audio: pass a folder of the training recordings with --calibration-data DIR "
+            raise ParameterError("int8 needs calibration audio: pass a folder of the training recordings with --calibration-data DIR "
                                  f"(the model's training data{f', {root},' if root else ''} is not there).")
         calibration = [root]
     paths = [calibration] if isinstance(calibration, (str, Path)) else list(calibration)
@@ -88,11 +88,11 @@ def bench(model, *, int8: bool = False, calibration=None, windows: int = 64, bat
     depend on content) after one warm-up batch. x realtime is the audio
     each window stands for (the hop) over its latency.
     """
-    import onnxruntime as ort
-
+    from earmark.embeddings.onnxrt import session
     from earmark.export.to_onnx import build_onnx, calibration_windows, quantize_int8
 
     m = _model(model)
+    files = calibration_files(m, calibration) if int8 else None  # before any work
     graph = build_onnx(m)
     n = int(graph.meta["window_samples"])
     rng = np.random.default_rng(0)
@@ -101,18 +101,15 @@ def bench(model, *, int8: bool = False, calibration=None, windows: int = 64, bat
     rows = [_time_earmark(m, audio, hop_s, batch, graph.meta, None if isinstance(model, Model) else Path(model).stat().st_size)]
     variants = [("onnx fp32", graph)]
     if int8:
-        variants.append(("onnx int8", quantize_int8(graph, calibration_windows(graph, calibration_files(m, calibration)))))
+        variants.append(("onnx int8", quantize_int8(graph, calibration_windows(graph, files))))
     for name, g in variants:
-        options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
         blob = g.to_bytes()
-        session = ort.InferenceSession(blob, options, providers=["CPUExecutionProvider"])
-        inputs = {i.name for i in session.get_inputs()}
+        sess = session(blob, threads=threads)
+        inputs = {i.name for i in sess.get_inputs()}
 
-        def run(chunk, session=session, inputs=inputs):
+        def run(chunk, sess=sess, inputs=inputs):
             feed = {"audio": chunk, "peak": np.ones((len(chunk), 1), np.float32)}
-            session.run(["probabilities"], {k: v for k, v in feed.items() if k in inputs})
+            sess.run(["probabilities"], {k: v for k, v in feed.items() if k in inputs})
 
         rows.append(_row(name, len(blob), _per_window(run, audio, batch), hop_s))
     return rows

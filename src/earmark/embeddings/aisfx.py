@@ -51,6 +51,11 @@ def _weights_key() -> str:
     return file_sha256(Path(__file__).with_name("weights") / "aisfx.safetensors")[:16]
 
 
+def _graph_name(kind: str) -> str:
+    """The cache name of a built graph: network version, weights and ``kind`` (``fp32`` or ``int8-<calibration hash>``)."""
+    return f"aisfx-{AisfxEmbedder.version}-{_weights_key()}-{kind}"
+
+
 def _fp32_graph() -> bytes:
     """The network as an ONNX graph (spectrogram blocks to embeddings), built once and kept in the user cache."""
     from earmark.embeddings import onnxrt
@@ -63,7 +68,7 @@ def _fp32_graph() -> bytes:
         example = torch.zeros(2, BLOCK, N_MELS)
         return onnxrt.torch_to_onnx(load_aisfx_net(), (example,), ["spec"], ["embedding"])
 
-    return onnxrt.cached_graph(f"aisfx-{AisfxEmbedder.version}-{_weights_key()}-fp32", build)
+    return onnxrt.cached_graph(_graph_name("fp32"), build)
 
 
 _AUTO_FALLBACK: set = set()  # holds "torch" once preparing the ONNX graph failed in this process
@@ -79,8 +84,7 @@ def auto_backend() -> str:
 
     if _AUTO_FALLBACK or importlib.util.find_spec("onnxruntime") is None:
         return "torch"
-    key = f"aisfx-{AisfxEmbedder.version}-{_weights_key()}-fp32"
-    if (onnxrt.graph_dir() / f"{key}.onnx").is_file() or all(importlib.util.find_spec(m) for m in ("onnx", "onnxscript")):
+    if (onnxrt.graph_dir() / f"{_graph_name('fp32')}.onnx").is_file() or all(importlib.util.find_spec(m) for m in ("onnx", "onnxscript")):
         return "onnx"
     log.info("aisfx runs on torch: install earmark[export] (onnx, onnxscript) to run it on onnxruntime")
     return "torch"
@@ -93,7 +97,7 @@ def _session(backend: str, calibration: tuple[str, ...], calibration_key: str):
 
     if backend == "onnx":
         return onnxrt.session(_fp32_graph())
-    name = f"aisfx-{AisfxEmbedder.version}-{_weights_key()}-int8-{calibration_key}"
+    name = _graph_name(f"int8-{calibration_key}")
     if not calibration and not (onnxrt.graph_dir() / f"{name}.onnx").is_file():
         raise ParameterError(f"The int8 aisfx network this model was trained with (calibration {calibration_key}) is not in "
                              f"{onnxrt.graph_dir()}; pass its training recordings with --calibration-data DIR to build one, or "
@@ -109,14 +113,13 @@ def _session(backend: str, calibration: tuple[str, ...], calibration_key: str):
 def _calibration_blocks(files: list[Path]) -> list[np.ndarray]:
     """Spectrogram blocks for int8 calibration, spread over ``files`` (:func:`~earmark.embeddings.onnxrt.calibration_plan`)."""
     from earmark.embeddings.onnxrt import CALIBRATION_WINDOWS, calibration_plan, spread
-    from earmark.errors import EarmarkError
 
-    front = AisfxEmbedder(backend="torch")
+    front = AisfxBlocks()  # the network's input: the aisfx-mel front end
     chosen, per_file = calibration_plan(files)
     out = []
     for path in chosen:
         try:
-            blocks = front.embed_file_blocks(path)
+            blocks = front.embed_file(path).vectors
         except EarmarkError as exc:
             log.info("calibration: skipping %s", exc)
             continue
@@ -133,12 +136,11 @@ def calibration_hash(files: tuple[str, ...]) -> str:
     import hashlib
 
     from earmark.embeddings.cache import file_sha256
+    from earmark.embeddings.onnxrt import CALIBRATION_FILES, CALIBRATION_WINDOWS
 
     digest = hashlib.sha256()
     for sha in sorted(file_sha256(p) for p in files):
         digest.update(sha.encode())
-    from earmark.embeddings.onnxrt import CALIBRATION_FILES, CALIBRATION_WINDOWS
-
     digest.update(f"{CALIBRATION_FILES}/{CALIBRATION_WINDOWS}".encode())
     return digest.hexdigest()[:16]
 
@@ -157,7 +159,7 @@ class AisfxEmbedder(Embedder):
         What runs the network: PyTorch (TorchScript), onnxruntime in
         float32 (the same embeddings to about 2e-6, so both share one
         identity and one cache), or onnxruntime with int8 convolutions
-        (2.4x faster; embeddings change, see benchmarks/RESULTS.md).
+        (2.5x faster; embeddings change, see benchmarks/RESULTS.md).
         ``auto`` (the default): onnx where onnxruntime is installed, else
         torch (:func:`auto_backend`). The ONNX graphs are built once and
         kept in the user cache folder.
@@ -212,16 +214,6 @@ class AisfxEmbedder(Embedder):
 
     def _init_kwargs(self) -> dict:
         return {**super()._init_kwargs(), "calibration": list(self.calibration) or None}
-
-    def embed_file_blocks(self, path) -> np.ndarray:
-        """The normalised log-mel blocks ``(n_blocks, 100, 96)`` of a file, as the network sees them."""
-        from earmark.audio import stream
-
-        spec, _, _ = self.spectrogram(stream(path, sr=self.sample_rate))
-        starts = block_starts(len(spec), BLOCK, self._hop_frames)
-        if len(spec) < starts[-1] + BLOCK:
-            spec = np.pad(spec, ((0, starts[-1] + BLOCK - len(spec)), (0, 0)))
-        return np.lib.stride_tricks.sliding_window_view(spec, (BLOCK, N_MELS))[starts, 0]
 
     def spectrogram(self, chunks: Iterable[np.ndarray]) -> tuple[np.ndarray, np.ndarray, int]:
         """Normalised log-mel frames of a chunk stream.

@@ -23,7 +23,7 @@ import numpy as np
 from earmark.audio.io import audio_info
 from earmark.embeddings.base import Embedder, Embedding
 from earmark.errors import AudioLoadError, OutputError
-from earmark.fileio import atomic_write
+from earmark.fileio import atomic_write, cache_root
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +32,8 @@ _FIELDS = ("vectors", "times_s", "level_db")
 
 
 def default_cache_dir() -> Path:
-    """``$EARMARK_CACHE_DIR`` if set, else the user cache directory."""
-    if os.environ.get(ENV_VAR):
-        return Path(os.environ[ENV_VAR])
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("earmark")) / "embeddings"
+    """``$EARMARK_CACHE_DIR`` if set, else ``embeddings/`` in the user cache directory (see :func:`earmark.fileio.cache_root`)."""
+    return cache_root() if os.environ.get(ENV_VAR) else cache_root() / "embeddings"
 
 
 _SHA_MEMO: dict[tuple, str] = {}

@@ -34,7 +34,6 @@ from earmark.pipeline import Model
 log = logging.getLogger(__name__)
 
 
-
 @dataclass
 class OnnxExport:
     """An exported graph in memory, and its settings."""
@@ -95,7 +94,7 @@ def build_onnx(model: Model) -> OnnxExport:
         "tagger": bool(est.is_tagger),
         "thresholds": [float(t) for t in est.thresholds_] if est.is_tagger else None,
         "int8": False,
-        "source": model.info.get("provenance", {}),
+        "source": {k: model.info[k] for k in ("trained_at", "earmark_version", "data") if k in model.info},
     }
     onnx.helper.set_model_props(proto, {"earmark": json.dumps(meta)})
     onnx.checker.check_model(proto)
