@@ -28,13 +28,16 @@ def median_times(fns, rounds: int = 5, per_round: int = 7) -> list[float]:
     """Median wall time of each function.
 
     Rounds alternate between the functions so drifts in machine load hit all
-    alike; each round starts with one untimed call, because a library that
-    just ran leaves threads spinning (OpenBLAS) that would be charged to
-    whichever function runs next.
+    alike; each round starts with a pause and one untimed call, because a
+    library that just ran leaves threads spinning: OpenBLAS's workers
+    busy-wait for about 0.1 s after librosa's multi-threaded mel product,
+    and on two cores that took one of the cores earmark's two threads use
+    (one untimed call alone, as in earlier versions, did not cover it).
     """
     times = [[] for _ in fns]
     for _ in range(rounds):
         for fn, ts in zip(fns, times):
+            time.sleep(0.3)
             fn()
             for _ in range(per_round):
                 t = time.perf_counter()
