@@ -28,12 +28,21 @@ def run(*args, **kw):
     return CliRunner().invoke(app, [str(a) for a in args], **kw)
 
 
-@pytest.fixture
-def model_file(demo_subset, cache_dir, tmp_path):
-    path = tmp_path / "m.earmark"
-    r = run("train", demo_subset, "--out", path, "--embedder", "mfcc", "--classifier", "logreg", "--cache-dir", cache_dir)
+def _trained(demo_subset, cache_dir, path, classifier):
+    r = run("train", demo_subset, "--out", path, "--embedder", "mfcc", "--classifier", classifier, "--cache-dir", cache_dir)
     assert r.exit_code == 0, r.output
     return path
+
+
+@pytest.fixture
+def model_file(demo_subset, cache_dir, tmp_path):
+    return _trained(demo_subset, cache_dir, tmp_path / "m.earmark", "logreg")
+
+
+@pytest.fixture
+def knn_model_file(demo_subset, cache_dir, tmp_path):
+    """A model whose head is stored through skops (logreg and mlp heads are stored as arrays)."""
+    return _trained(demo_subset, cache_dir, tmp_path / "knn.earmark", "knn")
 
 
 def _rows(root):
@@ -83,7 +92,8 @@ def test_unopenable_files_with_the_cache_on_are_reported_and_the_rest_printed(mo
 
 
 # 3 -----------------------------------------------------------------------------------------
-def test_model_file_members_are_size_checked_before_inflating(model_file, tmp_path, monkeypatch):
+def test_model_file_members_are_size_checked_before_inflating(knn_model_file, tmp_path, monkeypatch):
+    model_file = knn_model_file
     import earmark.persistence as persistence
 
     meta = json.loads(zipfile.ZipFile(model_file).read("earmark.json"))
@@ -196,7 +206,8 @@ def test_hand_edited_descriptions_are_refused_in_one_line(model_file, edit, mess
         Model.load(model_file)
 
 
-def test_a_trusted_but_wrong_head_object_is_refused(model_file):
+def test_a_trusted_but_wrong_head_object_is_refused(knn_model_file):
+    model_file = knn_model_file
     import hashlib
 
     import skops.io as sio

@@ -109,3 +109,54 @@ def test_a_front_end_at_a_hop_of_its_own_is_rebuilt_from_the_model_file(name):
     rebuilt = _front_end("m.earmark", {**front.identity(), "hop_s": front.hop_s})
     assert rebuilt.identity() == front.identity() and rebuilt.hop_s == pytest.approx(front.hop_s)
     assert _front_end("m.earmark", get_embedder(name).identity()).identity() == get_embedder(name).identity()  # files without hop_s
+
+
+@pytest.mark.parametrize("classifier", ["logreg", "mlp"])
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_logreg_and_mlp_heads_are_stored_as_arrays_and_predict_the_same(demo_subset, cache_dir, tmp_path, classifier, n_classes):
+    import sklearn.base
+
+    from earmark.data.dataset import Dataset, load_dataset
+
+    data = load_dataset(demo_subset)
+    data = Dataset(data.root, [c for c in data.clips if c.label in data.labels[:n_classes]])
+    files = [c.path for c in data.clips]
+    model = earmark.train(data, embedder="mfcc", classifier=classifier, cache_dir=cache_dir)
+    path = model.save(tmp_path / "m.earmark")
+    meta = json.loads(zipfile.ZipFile(path).read("earmark.json"))
+    assert {n: p["format"] for n, p in meta["parts"].items()} == {"head_arrays": "safetensors", "head_config": "json", "fitted": "json"}
+    loaded = Model.load(path)
+    np.testing.assert_allclose(loaded.predict_proba(files), model.predict_proba(files), rtol=1e-6)
+    a, b = loaded.estimator.head_, model.estimator.head_
+    windows = np.random.default_rng(0).normal(size=(50, a.n_features_in_))
+    np.testing.assert_array_equal(a.predict_proba(windows), b.predict_proba(windows))  # the same head, bit for bit
+    assert [(n, type(s), s.get_params()) for n, s in a.steps] == [(n, type(s), s.get_params()) for n, s in b.steps]
+    refit = sklearn.base.clone(loaded.estimator)  # a restored model still trains again
+    assert refit.get_params() == model.estimator.get_params()
+
+
+def test_a_model_with_an_array_head_loads_without_skops(demo_subset, cache_dir, tmp_path):
+    import subprocess
+    import sys
+
+    path = earmark.train(demo_subset, embedder="mfcc", classifier="logreg", cache_dir=cache_dir).save(tmp_path / "m.earmark")
+    code = ("import sys; from earmark.pipeline import Model; m = Model.load(sys.argv[1]); "
+            "print(m.classes, 'skops.io' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['dog', 'rain', 'rooster'] False"
+
+
+def test_a_damaged_array_head_is_refused_with_the_part_named(demo_subset, cache_dir, tmp_path):
+    import hashlib
+
+    path = earmark.train(demo_subset, embedder="mfcc", classifier="mlp", cache_dir=cache_dir).save(tmp_path / "m.earmark")
+    meta = json.loads(zipfile.ZipFile(path).read("earmark.json"))
+    config = json.loads(zipfile.ZipFile(path).read("parts/head_config.json"))
+    del config["out_activation"]
+    blob = json.dumps(config).encode()
+    meta["parts"]["head_config"]["sha256"] = hashlib.sha256(blob).hexdigest()
+    meta["parts"]["head_config"]["bytes"] = len(blob)
+    _rewrite(path, "parts/head_config.json", blob)
+    _rewrite(path, "earmark.json", json.dumps(meta))
+    with pytest.raises(ModelFileError, match="head_arrays"):
+        Model.load(path)

@@ -197,22 +197,18 @@ def _spectral_map(frames: np.ndarray, win: np.ndarray, power: float, basis: np.n
         windowed, mag, scratch = _scratch(chunk, frames.shape[-1], stop - start)
         np.multiply(frames[start:stop], win, out=windowed)
         spec = scipy.fft.rfft(windowed, axis=-1, overwrite_x=True)
-        if power == 2.0:
-            np.multiply(spec.real, spec.real, out=mag)
-            np.multiply(spec.imag, spec.imag, out=scratch)
-            mag += scratch
-        else:
-            np.abs(spec, out=mag)
-            if power != 1.0:
-                mag **= power
-        if bands is None:
-            out[start:stop] = mag
-            return
-        for first, last, lo, hi, weights in bands:
-            if hi > lo:
-                np.matmul(mag[:, lo:hi], weights, out=out[start:stop, first:last])
-            else:
-                out[start:stop, first:last] = 0.0
+        # squares of near-silent bins underflow float32, and zero is the right power for them; ignored
+        # here because this thread may be the caller's, whose np.errstate may say "raise"
+        with np.errstate(under="ignore"):
+            _power(spec, power, mag, scratch)
+            if bands is None:
+                out[start:stop] = mag
+                return
+            for first, last, lo, hi, weights in bands:
+                if hi > lo:
+                    np.matmul(mag[:, lo:hi], weights, out=out[start:stop, first:last])
+                else:
+                    out[start:stop, first:last] = 0.0
 
     starts = range(0, n, chunk)
     # BLAS stays on one thread even for a single chunk: idle OpenBLAS workers
@@ -235,6 +231,18 @@ def _spectral_map(frames: np.ndarray, win: np.ndarray, power: float, basis: np.n
             for helper in helpers:
                 helper.result()
     return out
+
+
+def _power(spec: np.ndarray, power: float, mag: np.ndarray, scratch: np.ndarray) -> None:
+    """``|spec| ** power`` into ``mag`` (float32)."""
+    if power == 2.0:
+        np.multiply(spec.real, spec.real, out=mag)
+        np.multiply(spec.imag, spec.imag, out=scratch)
+        mag += scratch
+    else:
+        np.abs(spec, out=mag)
+        if power != 1.0:
+            mag **= power
 
 
 def _mel_bands(basis: np.ndarray, group: int = 16) -> list[tuple[int, int, int, int, np.ndarray]]:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import inspect
+import json
 
 import numpy as np
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from earmark.errors import ParameterError, check_choice
-from earmark.models.base import ClipModel
+from earmark.models.base import ClipModel, Tensors
 from earmark.threads import single_blas_thread
 
 CLASSIFIERS = ("logreg", "svm", "knn", "rf", "mlp")
@@ -68,6 +69,74 @@ def make_head(name: str, *, random_state: int | None = 0, **params) -> Pipeline:
 
         clf = CalibratedClassifierCV(clf, ensemble=False, cv=3)
     return make_pipeline(StandardScaler(), clf)
+
+
+# A standardised logistic regression or MLP, the heads most models use, is
+# stored as its arrays and a JSON description rather than through skops:
+# loading skops walks all of scikit-learn's estimators (0.5 s of every
+# ``earmark predict``), and arrays load in microseconds. Rebuilding sets the
+# fitted attributes that prediction, export and refitting read.
+_ARRAY_HEADS = {"LogisticRegression": "logreg", "MLPClassifier": "mlp"}
+
+
+def head_state(head) -> tuple[Tensors, dict] | None:
+    """``(arrays, config)`` for a fitted standardise + logreg/mlp pipeline, or None for any other head."""
+    if not isinstance(head, Pipeline) or len(head.steps) != 2 or type(head.steps[0][1]) is not StandardScaler:
+        return None
+    scaler, clf = head.steps[0][1], head.steps[1][1]
+    kind = _ARRAY_HEADS.get(type(clf).__name__)
+    params = clf.get_params(deep=False)
+    tuples = sorted(k for k, v in params.items() if isinstance(v, tuple))  # hidden_layer_sizes: JSON makes them lists
+    if kind is None or _untuple(json.loads(json.dumps(params, default=repr)), tuples) != params:  # e.g. class_weight with int keys
+        return None
+    arrays = {"scaler.mean": scaler.mean_, "scaler.scale": scaler.scale_, "scaler.var": scaler.var_, "classes": clf.classes_}
+    config = {"estimator": kind, "params": params, "tuple_params": tuples, "scaler_params": scaler.get_params(deep=False),
+              "steps": [name for name, _ in head.steps], "n_samples_seen": int(np.max(scaler.n_samples_seen_)),
+              "n_iter": np.asarray(clf.n_iter_).tolist()}
+    if kind == "logreg":
+        arrays |= {"coef": clf.coef_, "intercept": clf.intercept_}
+    else:
+        arrays |= {f"coef.{i}": w for i, w in enumerate(clf.coefs_)} | {f"intercept.{i}": b for i, b in enumerate(clf.intercepts_)}
+        config |= {"out_activation": clf.out_activation_, "n_outputs": int(clf.n_outputs_), "loss": float(clf.loss_)}
+    if arrays["classes"].dtype.kind not in "iub":
+        return None  # heads are trained on class indices; anything else keeps skops
+    return Tensors({k: np.asarray(v) for k, v in arrays.items()}), config
+
+
+def _untuple(params: dict, names: list[str]) -> dict:
+    return {k: tuple(v) if k in names and isinstance(v, list) else v for k, v in params.items()}
+
+
+def head_from_state(arrays: dict, config: dict | None) -> Pipeline:
+    """The pipeline :func:`head_state` described, with its fitted attributes set."""
+    # fresh copies: arrays read from a file are views at whatever alignment the
+    # file gave them, and BLAS picks its kernels (and so its last-bit rounding)
+    # by alignment: the same head must give the same scores in every process
+    arrays = {k: np.array(v, copy=True) for k, v in arrays.items()}
+    try:
+        kind, n_features = config["estimator"], len(arrays["scaler.mean"])
+        cls, _ = _estimator_class(kind)
+        scaler = StandardScaler(**config["scaler_params"])
+        scaler.mean_, scaler.scale_, scaler.var_ = arrays["scaler.mean"], arrays["scaler.scale"], arrays["scaler.var"]
+        scaler.n_samples_seen_, scaler.n_features_in_ = config["n_samples_seen"], n_features
+        clf = cls(**_untuple(config["params"], config.get("tuple_params", [])))
+        clf.classes_, clf.n_features_in_ = arrays["classes"], n_features
+        clf.n_iter_ = np.asarray(config["n_iter"]) if kind == "logreg" else int(config["n_iter"])
+        if kind == "logreg":
+            clf.coef_, clf.intercept_ = arrays["coef"], arrays["intercept"]
+        else:
+            from sklearn.preprocessing import LabelBinarizer
+
+            layers = sum(1 for k in arrays if k.startswith("coef."))
+            clf.coefs_ = [arrays[f"coef.{i}"] for i in range(layers)]
+            clf.intercepts_ = [arrays[f"intercept.{i}"] for i in range(layers)]
+            clf.n_layers_, clf.n_outputs_, clf.out_activation_ = layers + 1, config["n_outputs"], config["out_activation"]
+            clf.loss_, clf._label_binarizer = config["loss"], LabelBinarizer().fit(clf.classes_)
+            if any(w.shape[0] != b.shape[0] for w, b in zip(clf.coefs_[1:], clf.intercepts_)) or clf.coefs_[0].shape[0] != n_features:
+                raise ValueError("layer shapes do not chain")
+        return Pipeline(list(zip(config["steps"], (scaler, clf))))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ParameterError(f"the 'head_arrays' and 'head_config' parts do not describe a head ({type(exc).__name__}: {exc}).") from None
 
 
 class EmbeddingClassifier(ClipModel):
@@ -149,9 +218,16 @@ class EmbeddingClassifier(ClipModel):
         return proba
 
     def _parts(self) -> dict:
-        return {"head": self.head_}
+        state = head_state(self.head_)
+        if state is None:  # svm, knn, rf, one-vs-rest taggers, or parameters JSON cannot hold: skops
+            return {"head": self.head_}
+        arrays, config = state
+        return {"head_arrays": arrays, "head_config": config}
 
     def _restore(self, parts: dict) -> None:
+        if "head_arrays" in parts:
+            self.head_ = head_from_state(parts["head_arrays"], parts.get("head_config"))
+            return
         head = parts["head"]
         if not isinstance(head, Pipeline) or not hasattr(head, "predict_proba"):
             raise ParameterError(f"the 'head' part is a {type(head).__name__}, not a fitted scikit-learn pipeline.")
