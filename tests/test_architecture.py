@@ -14,7 +14,7 @@ LAYERS = [
     {"models"},
     {"persistence", "schema"},
     {"pipeline"},
-    {"data", "evaluation", "inference", "export"},
+    {"data", "evaluation", "inference", "export", "explore"},
     {"api"},
     {"cli", "console"},
 ]

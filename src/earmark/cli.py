@@ -861,6 +861,78 @@ def bench(
     _run(go, quiet)
 
 
+@app.command()
+def index(
+    recordings: Annotated[list[Path], typer.Argument(metavar="RECORDINGS...", help="Audio files or folders (searched recursively).")],
+    store: Annotated[Path, typer.Option("--store", help="Store folder (made on first use; later runs add new or changed files).")],
+    embedder: Annotated[str | None, typer.Option(help="Front end, fixed when the store is made (default aisfx).")] = None,
+    hop_s: Annotated[float | None, typer.Option("--hop-s", help="Seconds between windows, fixed when the store is made "
+                                                             "(default: the front end's own).")] = None,
+    labels: Annotated[Path | None, typer.Option(help="CSV with file and label columns (as 'earmark train' reads) whose labels "
+                                                     "are kept with the windows.")] = None,
+    backend: BackendOpt = None,
+    quiet: Quiet = False,
+) -> None:
+    """Embed every window of a collection into a store for search, clusters and maps.
+
+    Only new or changed files (by content hash) are embedded; an interrupted run goes on where it stopped.
+    Unreadable files are reported and skipped; the exit code is 1 if any was.
+    """
+    from earmark import api
+
+    def go(progress):
+        r = api.index(recordings, store, embedder=embedder, hop_s=hop_s, labels=labels, backend=backend, progress=progress)
+        say(f"{store}: {len(r.added)} added, {len(r.changed)} changed, {len(r.copied)} copies of stored files, {r.unchanged} unchanged, "
+            f"{len(r.skipped)} skipped; {r.windows:,} windows"
+            + (f", {r.audio_s / 3600:.2f} h of audio at {r.realtime:.0f}x realtime" if r.audio_s else ""))
+        fail_if_any(r.skipped)
+
+    _run(go, quiet)
+
+
+@app.command()
+def search(
+    store: Annotated[Path, typer.Argument(metavar="STORE", help="Store folder from 'earmark index'.")],
+    like: Annotated[str | None, typer.Option("--like", help="An audio file, or a stretch of one: FILE@START-END in seconds.")] = None,
+    k: Annotated[int, typer.Option("-k", help="How many windows to list.")] = 20,
+    model_path: Annotated[Path | None, typer.Option("--model", help="With --label: list the windows this model scores highest.")] = None,
+    label: Annotated[str | None, typer.Option("--label", help="The model's class to rank windows by.")] = None,
+    approximate: Annotated[bool | None, typer.Option("--approximate/--exact", help="Search the HNSW index, or check every window "
+                                                                                    "(default: exact below a million windows).")] = None,
+    gate_db: Annotated[float, typer.Option("--gate-db", help="Leave out windows quieter than this (dBFS); -inf keeps all.")] = -60.0,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
+    html_path: Annotated[Path | None, typer.Option("--html", help="Also write a page where each window can be played.")] = None,
+    quiet: Quiet = False,
+) -> None:
+    """Find the windows most like an example, or those a model scores highest for a class."""
+    import csv
+    import sys
+
+    from earmark import api
+    from earmark.errors import check_choice
+
+    def go(progress):
+        check_choice("format", fmt, ("table", "csv", "json"))
+        _check_outputs(out_path=html_path)
+        hits = api.search(store, like=like, k=k, model=model_path, label=label, approximate=approximate, gate_db=_gate(gate_db),
+                          html=html_path)
+        measure = "distance" if like is not None else "score"
+        if fmt == "json":
+            print(json.dumps(hits, indent=2))
+        elif fmt == "csv":
+            w = csv.writer(sys.stdout, lineterminator="\n")
+            w.writerow(["file", "start_s", "end_s", measure, "label"])
+            w.writerows([h["file"], f"{h['start_s']:.3f}", f"{h['end_s']:.3f}", f"{h[measure]:.6f}", h["label"]] for h in hits)
+        else:
+            rows = [[str(i), h["file"], f"{h['start_s']:.2f}", f"{h['end_s']:.2f}", f"{h[measure]:.4f}", h["label"]]
+                    for i, h in enumerate(hits, 1)]
+            out.print(plain_table(f"{store}: {len(hits)} windows", ("#", "file", "start s", "end s", measure, "label"), rows))
+        if html_path is not None:
+            (say if fmt == "table" else err.print)(f"wrote {html_path}")
+
+    _run(go, quiet)
+
+
 def main() -> None:
     app()
 

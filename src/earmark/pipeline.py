@@ -245,8 +245,7 @@ class Model:
         return {
             "earmark_version": __version__,
             "model": {"name": self.name, "kind": spec.kind, "params": _json_params(self.estimator)},
-            "front_end": {**self.front_end.identity(), "hop_s": float(self.front_end.hop_s), "licence": self.front_end.licence,
-                          "commercial_use": self.front_end.commercial_use},
+            "front_end": front_end_description(self.front_end),
             "classes": self.classes,
             "gate_db": self.gate_db,
             "info": self.info,
@@ -313,7 +312,7 @@ def _json_params(estimator: ClipModel) -> dict:
 
 def _front_end(path, emb_meta: dict) -> Embedder:
     try:
-        front = get_embedder(emb_meta["name"], **_init_params(emb_meta))
+        front = rebuild_front_end(emb_meta)
     except ParameterError as exc:
         raise ModelFileError(f"{path}: its front end cannot be built here ({exc}); retrain the model.") from None
     recorded = {k: emb_meta[k] for k in ("name", "version", "params")}
@@ -323,6 +322,22 @@ def _front_end(path, emb_meta: dict) -> Embedder:
             f"this earmark builds version {front.version} {front.params()}; retrain the model."
         )
     return front
+
+
+def front_end_description(front: Embedder) -> dict:
+    """What a file records of a front end so :func:`rebuild_front_end` can build it again: identity, ``hop_s``, licence."""
+    return {**front.identity(), "hop_s": float(front.hop_s), "licence": front.licence, "commercial_use": front.commercial_use}
+
+
+def rebuild_front_end(emb_meta: dict) -> Embedder:
+    """The front end :func:`front_end_description` described (its identity may differ if this earmark builds it differently).
+
+    Raises
+    ------
+    ParameterError
+        If the front end is unknown here or its parameters are not accepted.
+    """
+    return get_embedder(emb_meta["name"], **_init_params(emb_meta))
 
 
 def _init_params(emb_meta: dict) -> dict:

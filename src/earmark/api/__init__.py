@@ -13,8 +13,9 @@ _WHERE = {
     "DEFAULT_GATE_DB": "training", "Candidate": "training", "build_model": "training", "compare": "training", "curve": "training",
     "evaluate": "training", "load_model": "training", "train": "training", "train_from_labels": "training",
     "enroll": "voices", "identify": "voices", "verify": "voices",
+    "index": "explore", "search": "explore",
 }
-_MODULES = {"data", "deploy", "inference", "keywords", "prepare", "training", "voices"}
+_MODULES = {"data", "deploy", "explore", "inference", "keywords", "prepare", "training", "voices"}
 
 __all__ = sorted(_WHERE)
 

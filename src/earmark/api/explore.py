@@ -1,0 +1,103 @@
+"""index / search: a collection's window embeddings in a store, and search by example or by a model's scores."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from earmark.audio import find_audio_files
+from earmark.errors import ParameterError
+from earmark.explore.search import Hit, parse_like
+from earmark.explore.search import search as _search
+from earmark.explore.store import IndexReport, Store
+
+log = logging.getLogger(__name__)
+
+
+def index(recordings, store, *, embedder: str | None = None, hop_s: float | None = None, labels=None,
+          file_column: str = "filename", label_column: str = "label", backend: str | None = None,
+          progress: bool = False, shard_windows: int | None = None) -> IndexReport:
+    """Add the window embeddings of every audio file under ``recordings`` to ``store`` (made if new).
+
+    Only new or changed files (by content hash) are embedded; a file with the
+    same content as one already stored reuses its rows. ``labels`` is a CSV
+    (``file_column``, ``label_column``, paths relative to its folder, as
+    ``earmark train`` reads) whose labels are stored with the windows.
+    ``embedder`` and ``hop_s`` are fixed when the store is made; later runs
+    may leave them out, and a different one is refused.
+    """
+    from earmark.embeddings import get_embedder
+    from earmark.embeddings.registry import DEFAULT_EMBEDDER
+
+    paths = [Path(p) for p in ([recordings] if isinstance(recordings, (str, Path)) else recordings)]
+    for p in paths:
+        if not p.exists():
+            raise ParameterError(f"{p}: no such file or folder; pass the recordings to index.")
+    files = find_audio_files(paths)
+    store_path = Path(store)
+    existing = (store_path / "store.json").is_file()
+    if existing:
+        st = Store.open(store_path)
+        front = st.front_end
+        if embedder is not None:
+            st.check_front_end(get_embedder(embedder), option="--embedder")
+        if hop_s is not None and abs(hop_s - st.meta["hop_s"]) > 1e-9:
+            raise ParameterError(f"--hop-s {hop_s:g}: {store_path} was indexed every {st.meta['hop_s']:g} s; leave --hop-s out, "
+                                 "or index into a new store.")
+    else:
+        front = get_embedder(embedder or DEFAULT_EMBEDDER)
+        if hop_s is not None:
+            front = front.with_hop(hop_s)
+        st = Store.create(store_path, front)
+    if backend is not None and front.name == "aisfx":
+        from earmark.embeddings.aisfx import BACKENDS
+        from earmark.errors import check_choice
+
+        if check_choice("backend", backend, BACKENDS) == "onnx-int8":
+            raise ParameterError("--backend onnx-int8 makes other embeddings than the store's float32 ones; use torch, onnx or auto.")
+        front = get_embedder("aisfx", hop_s=front.hop_s, backend=backend)
+    label_map = _labels(labels, file_column, label_column) if labels is not None else None
+    kwargs = {} if shard_windows is None else {"shard_windows": shard_windows}
+    report = st.add(files, labels=label_map, front=front, progress=progress, **kwargs)
+    log.info("indexed %s: %d added, %d unchanged, %d skipped", store_path, len(report.added), report.unchanged, len(report.skipped))
+    return report
+
+
+def _labels(csv_path, file_column: str, label_column: str) -> dict[str, str]:
+    from earmark.data.dataset import load_dataset
+
+    csv_path = Path(csv_path)
+    if not csv_path.is_file() and not (csv_path / "metadata.csv").is_file():
+        raise ParameterError(f"--labels {csv_path}: no such CSV file; pass a CSV with {file_column!r} and {label_column!r} columns.")
+    ds = load_dataset(csv_path, file_column=file_column, label_column=label_column)
+    return {str(c.path.resolve()): c.label for c in ds.clips}
+
+
+def search(store, *, like: str | None = None, k: int = 20, model=None, label: str | None = None,
+           approximate: bool | None = None, gate_db: float | None = -60.0, html=None) -> list[dict]:
+    """Windows of ``store`` like ``like`` (``FILE`` or ``FILE@START-END``), or those ``model`` scores highest for ``label``.
+
+    Returns records (file, start_s, end_s, distance or score, label, level_db),
+    best first; ``html`` also writes a page where each can be played.
+    """
+    from earmark.pipeline import Model
+
+    st = Store.open(store)
+    if like is not None:
+        path, _, _ = parse_like(like)
+        if not path.is_file():
+            raise ParameterError(f"--like {like}: {path} is not a file; pass an audio file, optionally with @START-END in seconds.")
+    m = Model.load(model) if isinstance(model, (str, Path)) else model
+    hits: list[Hit] = _search(st, like=like, k=k, model=m, label=label, approximate=approximate, gate_db=gate_db)
+    records = [h.record() for h in hits]
+    if html is not None:
+        from earmark.explore.pages import hits_page
+
+        query = None
+        if like is not None:
+            path, start, end = parse_like(like)
+            query = {"file": str(path), "start_s": start or 0.0, "end_s": end if end is not None else 30.0,  # a page plays 30 s at most
+                     "span": f"{start:g}-{end:g} s" if start is not None else ""}
+        title = f"windows like {like}" if like is not None else f"windows {Path(str(model)).name} scores highest for {label}"
+        hits_page(Path(html), title, records, query=query)
+    return records

@@ -1,0 +1,380 @@
+"""The embedding store: window embeddings of a collection on disk, added to incrementally.
+
+A store is a folder::
+
+    STORE/
+      store.json            format, the front end that wrote it (identity, hop), dimensions, created by
+      shards/000001.parquet  one Parquet file per batch of recordings, written whole or not at all
+      ann/                  the approximate nearest-neighbour index (:mod:`earmark.explore.search`), rebuilt on demand
+      .lock                 held by the one process that writes
+
+Each shard row is one analysis window: ``file`` (absolute path), ``sha256`` (of
+the file's bytes), ``start_s``, ``end_s``, ``level_db``, ``label`` (empty when
+unknown) and ``embedding`` (float32, the front end's dimensions). Shards are
+immutable; a recording indexed again after it changed gets new rows in a newer
+shard, and the newest shard that holds a file is the one that counts
+(:meth:`Store.live`). So an interrupted ``index`` leaves whole shards only and the
+next run goes on with the recordings they lack (no duplicates), and readers
+never see half a batch. One writer at a time: a second one is refused while the
+lock's process runs; a lock left by a process that is gone is taken over.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from earmark import __version__
+from earmark.embeddings import Embedder
+from earmark.embeddings.cache import file_sha256
+from earmark.errors import EarmarkError
+from earmark.fileio import atomic_write
+from earmark.pipeline import front_end_description, rebuild_front_end
+from earmark.progress import track
+
+log = logging.getLogger(__name__)
+
+FORMAT = "earmark-store"
+FORMAT_VERSION = 1
+COLUMNS = ("file", "sha256", "start_s", "end_s", "level_db", "label")
+SHARD_WINDOWS = 50_000  # windows per shard: about 100 MB of 512-d float32 held before a write
+
+
+class StoreError(EarmarkError):
+    """A store is missing, from another front end, newer than this earmark, or busy."""
+
+
+@dataclass
+class IndexReport:
+    """What one ``index`` run did."""
+
+    added: list[str] = field(default_factory=list)  # files embedded now
+    copied: list[str] = field(default_factory=list)  # same content as a file already in the store: rows reused
+    unchanged: int = 0
+    changed: list[str] = field(default_factory=list)  # in the store before with other content: re-embedded
+    skipped: list[dict] = field(default_factory=list)  # {"file", "reason"}
+    windows: int = 0
+    audio_s: float = 0.0
+    seconds: float = 0.0
+
+    @property
+    def realtime(self) -> float:
+        return self.audio_s / self.seconds if self.seconds > 0 else float("nan")
+
+
+class Store:
+    """An embedding store on disk (see the module docstring). Open with :meth:`open` or :meth:`create`."""
+
+    def __init__(self, path: Path, meta: dict) -> None:
+        self.path = path
+        self.meta = meta
+        self._front: Embedder | None = None
+
+    # --- opening -------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | Path) -> Store:
+        """An existing store.
+
+        Raises
+        ------
+        StoreError
+            If ``path`` holds no store, or one this earmark cannot read.
+        """
+        path = Path(path)
+        meta_path = path / "store.json"
+        if not meta_path.is_file():
+            raise StoreError(f"{path}: no embedding store here; make one with 'earmark index RECORDINGS --store {path}'.")
+        try:
+            meta = json.loads(meta_path.read_text())
+            if meta.get("format") != FORMAT:
+                raise ValueError(f"format {meta.get('format')!r}")
+            version = int(meta["format_version"])
+            meta["front_end"]["name"], int(meta["dims"])
+        except (ValueError, KeyError, TypeError, OSError) as exc:
+            raise StoreError(f"{path}: store.json is not an earmark store description ({exc}); index into a new folder.") from None
+        if version > FORMAT_VERSION:
+            raise StoreError(f"{path}: written by earmark {meta.get('earmark_version')} in store format {version}, newer than "
+                             f"this earmark reads ({FORMAT_VERSION}); upgrade earmark.")
+        return cls(path, meta)
+
+    @classmethod
+    def create(cls, path: str | Path, front: Embedder) -> Store:
+        """A new, empty store for ``front``'s embeddings (an existing one is opened and must match ``front``)."""
+        path = Path(path)
+        if (path / "store.json").exists():
+            store = cls.open(path)
+            store.check_front_end(front, option="--embedder")
+            return store
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise StoreError(f"{path}: exists and is not an embedding store; pick a new folder for --store.")
+        meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "earmark_version": __version__,
+                "front_end": front_end_description(front), "fingerprint": front.fingerprint(),
+                "dims": int(np.prod(front.feature_shape)), "window_s": float(front.window_s), "hop_s": float(front.hop_s),
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        with atomic_write(path / "store.json", "w") as f:
+            json.dump(meta, f, indent=2, sort_keys=True)
+        return cls(path, meta)
+
+    # --- what it holds -------------------------------------------------------------
+    @property
+    def front_end(self) -> Embedder:
+        """The front end that wrote the store, rebuilt from its description."""
+        if self._front is None:
+            desc = self.meta["front_end"]
+            try:
+                front = rebuild_front_end(desc)
+            except EarmarkError as exc:
+                raise StoreError(f"{self.path}: its front end {desc['name']} cannot be built here ({exc}).") from None
+            if front.fingerprint() != self.meta["fingerprint"]:
+                raise StoreError(f"{self.path}: written with front end {desc['name']} version {desc['version']}, which this "
+                                 f"earmark builds differently (version {front.version}); index into a new store.")
+            self._front = front
+        return self._front
+
+    @property
+    def dims(self) -> int:
+        return int(self.meta["dims"])
+
+    def describe_front_end(self) -> str:
+        d = self.meta["front_end"]
+        return f"{d['name']} (hop {self.meta['hop_s']:g} s)"
+
+    def check_front_end(self, front: Embedder, *, option: str) -> None:
+        """Refuse ``front`` unless it makes the same features as the store's front end (any hop)."""
+        if front.name != self.meta["front_end"]["name"] or _at_hop(front, self.meta["hop_s"]).fingerprint() != self.meta["fingerprint"]:
+            raise StoreError(f"{self.path}: holds {self.describe_front_end()} embeddings, not {front.name} "
+                             f"{front.params()}; use the store's front end for {option}, or index into another store.")
+
+    def shards(self) -> list[Path]:
+        return sorted((self.path / "shards").glob("[0-9]*.parquet"))
+
+    def files(self) -> dict[str, tuple[str, int]]:
+        """``file -> (sha256, shard number)`` of the newest shard holding each file."""
+        import pyarrow.parquet as pq
+
+        out: dict[str, tuple[str, int]] = {}
+        for shard in self.shards():
+            t = pq.read_table(shard, columns=["file", "sha256"])
+            pairs = {(f, s) for f, s in zip(t.column("file").to_pylist(), t.column("sha256").to_pylist())}
+            for f, s in pairs:
+                out[f] = (s, int(shard.stem))
+        return out
+
+    def live(self, shard: Path, files: dict[str, tuple[str, int]] | None = None) -> np.ndarray:
+        """Row mask of ``shard``: the rows of files whose newest shard it is."""
+        import pyarrow.parquet as pq
+
+        files = self.files() if files is None else files
+        names = pq.read_table(shard, columns=["file"]).column("file").to_pylist()
+        n = int(shard.stem)
+        return np.fromiter((files[f][1] == n for f in names), bool, count=len(names))
+
+    def blocks(self, columns=COLUMNS, *, vectors: bool = True) -> Iterator[tuple[int, np.ndarray, dict, np.ndarray | None]]:
+        """``(shard number, row numbers, metadata columns, float32 vectors)`` of the live rows, one shard at a time.
+
+        Memory stays at one shard whatever the store's size.
+        """
+        import pyarrow.parquet as pq
+
+        files = self.files()
+        for shard in self.shards():
+            keep = self.live(shard, files)
+            if not keep.any():
+                continue
+            table = pq.read_table(shard, columns=[*columns, "embedding"] if vectors else list(columns))
+            rows = np.flatnonzero(keep)
+            meta = {c: np.asarray(table.column(c).to_numpy(zero_copy_only=False))[rows] for c in columns}
+            vecs = None
+            if vectors:
+                flat = table.column("embedding").combine_chunks().flatten().to_numpy()
+                vecs = flat.reshape(len(table), self.dims)[rows]
+            yield int(shard.stem), rows, meta, vecs
+
+    def table(self, columns=COLUMNS) -> dict[str, np.ndarray]:
+        """Metadata columns of all live rows, plus ``shard`` and ``row`` (where each lives)."""
+        parts = [(s, r, m) for s, r, m, _ in self.blocks(columns, vectors=False)]
+        out = {c: np.concatenate([m[c] for _, _, m in parts]) if parts else np.zeros(0) for c in columns}
+        out["shard"] = np.concatenate([np.full(len(r), s) for s, r, _ in parts]) if parts else np.zeros(0, int)
+        out["row"] = np.concatenate([r for _, r, _ in parts]) if parts else np.zeros(0, int)
+        return out
+
+    def vectors(self) -> np.ndarray:
+        """All live embeddings, ``(n_windows, dims)`` float32, in :meth:`table` order (held in memory: for clusters and maps)."""
+        parts = [v for _, _, _, v in self.blocks(("file",))]
+        return np.concatenate(parts) if parts else np.zeros((0, self.dims), np.float32)
+
+    def rows(self, keys: list[tuple[int, int]]) -> list[dict]:
+        """Metadata of the given ``(shard, row)`` pairs, in order."""
+        import pyarrow.parquet as pq
+
+        out: dict[tuple[int, int], dict] = {}
+        for shard in sorted({s for s, _ in keys}):
+            t = pq.read_table(self.path / "shards" / f"{shard:06d}.parquet", columns=list(COLUMNS))
+            wanted = sorted({r for s, r in keys if s == shard})
+            sub = t.take(wanted).to_pylist()
+            out |= {(shard, r): d for r, d in zip(wanted, sub)}
+        return [out[k] for k in keys]
+
+    # --- writing -------------------------------------------------------------------
+    def add(self, paths: list[Path], *, labels: dict[str, str] | None = None, front: Embedder | None = None,
+            progress: bool = False, shard_windows: int = SHARD_WINDOWS) -> IndexReport:
+        """Embed the recordings among ``paths`` that are new or changed and add them as new shards.
+
+        ``labels`` maps a file (absolute path) to its label. ``front`` is the
+        store's front end (a caller may pass one with another runtime backend,
+        e.g. onnx-int8's own identity is refused). Bad files are reported in
+        ``skipped`` and the rest go on.
+        """
+        front = front or self.front_end
+        self.check_front_end(front, option="--embedder")
+        report = IndexReport()
+        t0 = time.perf_counter()
+        with StoreLock(self.path):
+            known = self.files()
+            by_sha: dict[str, str] = {}
+            for f, (sha, _) in known.items():
+                by_sha.setdefault(sha, f)
+            batch: list[dict] = []
+            pending = 0
+            for path in track(paths, description=f"indexing ({front.name})", total=len(paths), enabled=progress):
+                name = str(Path(path).resolve())
+                try:
+                    sha = file_sha256(path)
+                except OSError as exc:
+                    report.skipped.append({"file": str(path), "reason": f"cannot be read ({exc.strerror or exc})"})
+                    continue
+                label = (labels or {}).get(name, "")
+                if name in known and known[name][0] == sha:
+                    report.unchanged += 1
+                    continue
+                try:
+                    if sha in by_sha:  # the same bytes under another name: copy its rows
+                        rows = self._rows_of(by_sha[sha], name, label)
+                        report.copied.append(str(path))
+                    else:
+                        rows = self._embed(front, Path(path), name, sha, label)
+                        (report.changed if name in known else report.added).append(str(path))
+                        report.audio_s += rows.pop("duration_s")
+                except (EarmarkError, OSError) as exc:
+                    reason = str(exc).removeprefix(f"{path}: ")
+                    log.info("skipping %s: %s", path, reason)
+                    report.skipped.append({"file": str(path), "reason": reason})
+                    continue
+                batch.append(rows)
+                by_sha.setdefault(sha, name)
+                pending += len(rows["start_s"])
+                if pending >= shard_windows:
+                    report.windows += self._write_shard(batch)
+                    batch, pending = [], 0
+            if batch:
+                report.windows += self._write_shard(batch)
+        report.seconds = time.perf_counter() - t0
+        return report
+
+    def _embed(self, front: Embedder, path: Path, name: str, sha: str, label: str) -> dict:
+        emb = front.embed_file(path)
+        half = front.window_s / 2
+        start = np.maximum(emb.times_s - half, 0.0)
+        end = np.minimum(emb.times_s + half, max(emb.duration_s, front.window_s))
+        n = len(start)
+        return {"file": [name] * n, "sha256": [sha] * n, "start_s": start, "end_s": end, "level_db": emb.level_db,
+                "label": [label] * n, "embedding": emb.vectors.reshape(n, -1).astype(np.float32), "duration_s": emb.duration_s}
+
+    def _rows_of(self, source: str, name: str, label: str) -> dict:
+        import pyarrow.parquet as pq
+
+        shard = self.path / "shards" / f"{self.files()[source][1]:06d}.parquet"
+        t = pq.read_table(shard, filters=[("file", "==", source)])
+        n = len(t)
+        return {"file": [name] * n, "sha256": t.column("sha256").to_pylist(), "start_s": t.column("start_s").to_numpy(),
+                "end_s": t.column("end_s").to_numpy(), "level_db": t.column("level_db").to_numpy(),
+                "label": [label or x for x in t.column("label").to_pylist()],
+                "embedding": t.column("embedding").combine_chunks().flatten().to_numpy().reshape(n, self.dims)}
+
+    def _write_shard(self, batch: list[dict]) -> int:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        def cat(key):
+            return np.concatenate([np.asarray(b[key]) for b in batch])
+
+        vecs = cat("embedding").astype(np.float32, copy=False)
+        n = len(vecs)
+        table = pa.table({
+            "file": pa.array(cat("file").tolist(), pa.string()).dictionary_encode(),
+            "sha256": pa.array(cat("sha256").tolist(), pa.string()).dictionary_encode(),
+            "start_s": pa.array(cat("start_s"), pa.float64()), "end_s": pa.array(cat("end_s"), pa.float64()),
+            "level_db": pa.array(cat("level_db"), pa.float32()),
+            "label": pa.array(cat("label").tolist(), pa.string()).dictionary_encode(),
+            "embedding": pa.FixedSizeListArray.from_arrays(pa.array(vecs.ravel(), pa.float32()), self.dims),
+        }).replace_schema_metadata({"earmark-store-fingerprint": self.meta["fingerprint"]})
+        shards = self.shards()
+        number = int(shards[-1].stem) + 1 if shards else 1
+        with atomic_write(self.path / "shards" / f"{number:06d}.parquet") as f:
+            pq.write_table(table, f, compression="zstd")
+        log.info("wrote shard %06d: %d windows", number, n)
+        return n
+
+
+class StoreLock:
+    """``STORE/.lock`` for the one writing process; a second writer gets a :class:`StoreError` naming the holder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = Path(folder) / ".lock"
+
+    def __enter__(self) -> StoreLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = self._holder()
+                if holder is not None and not _gone(holder):
+                    raise StoreError(f"{self.path.parent}: being written by process {holder.get('pid')} on "
+                                     f"{holder.get('host')} since {holder.get('since')}; wait for it to finish (or, if that "
+                                     f"process is gone, delete {self.path}).") from None
+                log.warning("%s: taking over a lock left by a process that is gone (%s)", self.path.parent, holder)
+                self.path.unlink(missing_ok=True)
+                continue
+            with os.fdopen(fd, "w") as f:
+                json.dump({"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, f)
+            return self
+        raise StoreError(f"{self.path.parent}: cannot take the lock {self.path}; delete it if no earmark is writing there.")
+
+    def __exit__(self, *exc) -> None:
+        self.path.unlink(missing_ok=True)
+
+    def _holder(self) -> dict | None:
+        try:
+            return json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return None  # unreadable: half-written by a process that died at once
+
+
+def _gone(holder: dict) -> bool:
+    """True if the lock's process is known to be gone (same host, no such pid); another host's lock is respected."""
+    if holder.get("host") != socket.gethostname():
+        return False
+    try:
+        os.kill(int(holder.get("pid", -1)), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, ValueError, TypeError):
+        return False
+    return False
+
+
+
+def _at_hop(front: Embedder, hop_s: float) -> Embedder:
+    try:
+        return front.with_hop(hop_s)
+    except (EarmarkError, TypeError):  # a fusion keeps its parts' hops
+        return front

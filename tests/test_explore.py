@@ -1,0 +1,198 @@
+"""The embedding store, index and search (issue 12) on real demo clips (ESC-10 recordings)."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import earmark
+from earmark import api
+from earmark.cli import app
+from earmark.explore.search import AnnIndex, approximate_search, exact_search, parse_like, query_vectors
+from earmark.explore.store import Store, StoreError, StoreLock
+
+
+def _files(folder):
+    return sorted(folder.glob("*.flac"))
+
+
+def _keys(store):
+    t = store.table()
+    return list(zip(t["file"].tolist(), np.round(t["start_s"], 4).tolist()))
+
+
+def test_index_then_add_embeds_only_new_files(demo_subset, tmp_path):
+    files = _files(demo_subset)
+    first = tmp_path / "first"
+    first.mkdir()
+    for f in files[:6]:
+        shutil.copy(f, first / f.name)
+    store = tmp_path / "store"
+    r1 = api.index(first, store, embedder="mfcc")
+    assert len(r1.added) == 6 and r1.unchanged == 0 and r1.windows > 6
+    for f in files[6:]:
+        shutil.copy(f, first / f.name)
+    r2 = api.index(first, store)
+    assert sorted(map(os.path.basename, r2.added)) == sorted(f.name for f in files[6:]) and r2.unchanged == 6
+    st = Store.open(store)
+    keys = _keys(st)
+    assert len(keys) == len(set(keys)) == r1.windows + r2.windows
+    assert len(st.files()) == 9 and len(st.shards()) == 2
+    r3 = api.index(first, store)  # nothing new: nothing embedded, nothing written
+    assert r3.added == [] and r3.unchanged == 9 and len(Store.open(store).shards()) == 2
+
+
+def test_a_changed_file_replaces_its_windows_and_a_copy_reuses_them(demo_subset, tmp_path):
+    folder = tmp_path / "rec"
+    shutil.copytree(demo_subset, folder)
+    store = tmp_path / "store"
+    api.index(folder, store, embedder="mfcc")
+    before = Store.open(store).table()
+    victim, donor = _files(folder)[0], _files(folder)[-1]
+    shutil.copy(donor, victim)  # the file now holds other audio
+    r = api.index(folder, store)
+    assert r.copied == [str(victim)] or r.changed == [str(victim)]
+    after = Store.open(store).table()
+    assert len(after["file"]) == len(before["file"]) - int((before["file"] == str(victim.resolve())).sum()) \
+        + int((before["file"] == str(donor.resolve())).sum())
+    st = Store.open(store)
+    a = st.vectors()[after["file"] == str(victim.resolve())]
+    b = st.vectors()[after["file"] == str(donor.resolve())]
+    np.testing.assert_array_equal(a, b)  # same bytes, same embeddings (copied, not recomputed)
+
+
+def test_an_interrupted_index_resumes_without_duplicates(demo_subset, tmp_path, monkeypatch):
+    from earmark.embeddings.mfcc import MfccEmbedder
+
+    whole = tmp_path / "whole"
+    api.index(demo_subset, whole, embedder="mfcc")
+    expected = sorted(_keys(Store.open(whole)))
+
+    calls = {"n": 0}
+    real = MfccEmbedder.embed_file
+
+    def dies_on_the_fifth(self, path):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt  # Ctrl-C in the middle of the fifth file
+        return real(self, path)
+
+    monkeypatch.setattr(MfccEmbedder, "embed_file", dies_on_the_fifth)
+    store = tmp_path / "store"
+    with pytest.raises(KeyboardInterrupt):
+        api.index(demo_subset, store, embedder="mfcc", shard_windows=1)  # one shard per file
+    st = Store.open(store)
+    assert len(st.files()) == 4 and not (store / ".lock").exists()
+    assert not list((store / "shards").glob(".*.tmp"))  # nothing half-written
+    monkeypatch.setattr(MfccEmbedder, "embed_file", real)
+    r = api.index(demo_subset, store)
+    assert r.unchanged == 4 and len(r.added) == 5
+    assert sorted(_keys(Store.open(store))) == expected
+
+
+def test_search_finds_the_query_itself_first(demo_subset, tmp_path):
+    store = tmp_path / "store"
+    api.index(demo_subset, store, embedder="mfcc")
+    st = Store.open(store)
+    for f in _files(demo_subset)[:3]:
+        hits = exact_search(st, query_vectors(st, str(f)), 5)
+        assert hits[0].file == str(f.resolve())
+        t = st.table()
+        mine = np.flatnonzero(t["file"] == str(f.resolve()))
+        loudest = mine[np.argmax(t["level_db"][mine])]
+        a, b = t["start_s"][loudest], t["end_s"][loudest]
+        one = exact_search(st, query_vectors(st, f"{f}@{a}-{b}"), 3)  # exactly the file's loudest stored window
+        assert (one[0].file, one[0].start_s) == (str(f.resolve()), a)
+        assert one[0].distance < 0.01  # the same audio, cut from the file on its own
+        assert [h.distance for h in one] == sorted(h.distance for h in one)
+
+
+def test_approximate_search_agrees_with_exact(demo_subset, tmp_path):
+    store = tmp_path / "store"
+    api.index(demo_subset, store, embedder="mfcc", hop_s=0.25)
+    st = Store.open(store)
+    vectors = st.vectors()[st.table()["level_db"] >= -60]  # digital silence (padded clips) embeds alike: ties, not misses
+    recall = []
+    for i in np.random.default_rng(0).choice(len(vectors), 30, replace=False):  # stored windows as queries
+        exact = {(h.file, h.start_s) for h in exact_search(st, vectors[i], 10)}
+        approx = {(h.file, h.start_s) for h in approximate_search(st, vectors[i], 10)}
+        recall.append(len(exact & approx) / len(exact))
+    assert np.mean(recall) >= 0.95, recall
+    assert (store / "ann" / "index.usearch").is_file()
+    built = (store / "ann" / "index.usearch").stat().st_mtime_ns
+    hits = api.search(store, like=str(_files(demo_subset)[0]), k=5, approximate=True)
+    assert hits[0]["file"] == str(_files(demo_subset)[0].resolve())
+    assert (store / "ann" / "index.usearch").stat().st_mtime_ns == built  # not rebuilt while the store is unchanged
+    assert json.loads((store / "ann" / "ann.json").read_text()) == AnnIndex(st)._state(-60.0)
+
+
+def test_a_store_refuses_another_front_end(demo_subset, tmp_path):
+    store = tmp_path / "store"
+    api.index(demo_subset, store, embedder="mfcc")
+    with pytest.raises(StoreError, match=r"holds mfcc .* embeddings.*--embedder"):
+        api.index(demo_subset, store, embedder="aisfx")
+    model = earmark.train(demo_subset, embedder="aisfx", classifier="logreg", cache_dir=tmp_path / "cache")
+    with pytest.raises(StoreError, match=r"holds mfcc .* embeddings.*--model"):
+        api.search(store, model=model, label="dog")
+    with pytest.raises(StoreError, match="no embedding store here"):
+        api.search(tmp_path / "nowhere", like=str(_files(demo_subset)[0]))
+
+
+def test_model_search_lists_the_class_windows_first(demo_subset, tmp_path):
+    store = tmp_path / "store"
+    api.index(demo_subset, store, embedder="mfcc", labels=demo_subset / "metadata.csv")
+    model = earmark.train(demo_subset, embedder="mfcc", classifier="logreg", cache_dir=tmp_path / "cache")
+    hits = api.search(store, model=model, label="rooster", k=5)
+    assert [h["label"] for h in hits] == ["rooster"] * 5
+    assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
+
+
+def test_a_second_writer_is_refused_and_a_dead_ones_lock_is_taken_over(demo_subset, tmp_path):
+    store = tmp_path / "store"
+    api.index(demo_subset, store, embedder="mfcc")
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        lock = store / ".lock"
+        import socket
+
+        lock.write_text(json.dumps({"pid": sleeper.pid, "host": socket.gethostname(), "since": "now"}))
+        with pytest.raises(StoreError, match=f"being written by process {sleeper.pid}"):
+            api.index(demo_subset, store)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    r = api.index(demo_subset, store)  # that process is gone: its lock is taken over
+    assert r.unchanged == 9 and not (store / ".lock").exists()
+    with StoreLock(store):
+        with pytest.raises(StoreError, match="being written"):
+            StoreLock(store).__enter__()
+
+
+def test_like_specs_parse_and_bad_ones_say_how():
+    assert parse_like("a.wav") == (parse_like("a.wav")[0], None, None)
+    path, start, end = parse_like("dir/rec 1.flac@12.5-15")
+    assert str(path) == "dir/rec 1.flac" and (start, end) == (12.5, 15.0)
+    with pytest.raises(earmark.errors.ParameterError, match="END > START"):
+        parse_like("a.wav@3-2")
+
+
+def test_cli_index_and_search_with_a_playable_page(demo_subset, tmp_path):
+    store = tmp_path / "store"
+    r = CliRunner().invoke(app, ["index", str(demo_subset), "--store", str(store), "--embedder", "mfcc", "-q"])
+    assert r.exit_code == 0, r.output
+    assert "9 added" in r.output
+    query = _files(demo_subset)[2]
+    html = tmp_path / "hits.html"
+    r = CliRunner().invoke(app, ["search", str(store), "--like", str(query), "-k", "4", "-f", "csv", "--html", str(html), "-q"])
+    assert r.exit_code == 0, r.output
+    lines = [line for line in r.output.strip().splitlines() if not line.startswith("wrote ")]  # the runner mixes in stderr
+    assert lines[0] == "file,start_s,end_s,distance,label" and len(lines) == 1 + 4 and lines[1].startswith(str(query.resolve()))
+    page = html.read_text()
+    assert page.count("data:audio/wav;base64,") == 5  # the query and four hits, embedded
+    bad = CliRunner().invoke(app, ["search", str(store), "--like", str(tmp_path / "missing.wav")])
+    assert bad.exit_code == 1 and "missing.wav is not a file" in bad.output
