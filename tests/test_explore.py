@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -196,3 +197,104 @@ def test_cli_index_and_search_with_a_playable_page(demo_subset, tmp_path):
     assert page.count("data:audio/wav;base64,") == 5  # the query and four hits, embedded
     bad = CliRunner().invoke(app, ["search", str(store), "--like", str(tmp_path / "missing.wav")])
     assert bad.exit_code == 1 and "missing.wav is not a file" in bad.output
+
+
+@pytest.fixture
+def labelled_store(tmp_path):
+    """ESC-10's demo clips of three classes (9 recordings), indexed with their labels by mfcc."""
+    from conftest import make_demo_subset
+
+    data = make_demo_subset(tmp_path / "demo", per_class=3)
+    store = tmp_path / "store"
+    api.index(data, store, embedder="mfcc", labels=data / "metadata.csv")
+    return data, store
+
+
+def test_kmeans_clusters_every_loud_window_and_keeps_the_assignment(labelled_store, tmp_path):
+    from earmark.explore.cluster import load_clusters
+
+    data, _ = labelled_store
+    store = tmp_path / "aisfx-store"  # mfcc's clusters of these 9 clips are hardly purer than one cluster
+    api.index(data, store, embedder="aisfx", labels=data / "metadata.csv")
+    out = tmp_path / "clusters.csv"
+    r = api.cluster(store, method="kmeans", k=3, out=out)
+    st = Store.open(store)
+    t = st.table()
+    loud = t["level_db"] >= -60
+    assert sum(c["size"] for c in r["clusters"]) == r["n_windows"] == int(loud.sum())
+    kept = load_clusters(st)
+    assert set(kept[loud]) == {0, 1, 2} and (kept[~loud] == -2).all()
+    lines = out.read_text().splitlines()
+    assert lines[0] == "file,start_s,end_s,cluster,label" and len(lines) == 1 + int(loud.sum())
+    # the clusters follow the sounds: purer than one cluster of everything (the largest class's share)
+    purity = sum(max(c["labels"].values()) for c in r["clusters"]) / r["n_windows"]
+    _, counts = np.unique(t["label"][loud], return_counts=True)
+    assert purity > counts.max() / counts.sum() + 0.1
+    for c in r["clusters"]:  # the typical windows belong to their cluster
+        for e in c["examples"]:
+            i = np.flatnonzero((t["file"] == e["file"]) & np.isclose(t["start_s"], e["start_s"]))[0]
+            assert kept[i] == c["cluster"]
+
+
+def test_hdbscan_runs_on_a_sample_and_assigns_the_rest(labelled_store):
+    _, store = labelled_store
+    r = api.cluster(store, method="hdbscan", min_cluster_size=5)
+    assert r["n_windows"] == sum(c["size"] for c in r["clusters"]) + r["noise"]
+    assert len(r["clusters"]) >= 2
+    from earmark.explore.cluster import cluster_store
+
+    sampled = cluster_store(Store.open(store), method="hdbscan", min_cluster_size=5, sample=20)
+    assert (sampled.assignment >= -1).sum() == r["n_windows"]  # every loud window got a cluster (or noise), not just the 20
+
+
+def test_label_picks_unlabelled_windows_and_training_from_the_filled_file_works(labelled_store, tmp_path):
+    import csv
+
+    data, store = labelled_store
+    unlabelled = tmp_path / "more"
+    unlabelled.mkdir()
+    from conftest import make_demo_subset
+
+    extra = make_demo_subset(tmp_path / "extra", per_class=5)  # the next two clips of each class, without labels
+    for f in sorted(extra.glob("*.flac")):
+        if not (data / f.name).exists():
+            shutil.copy(f, unlabelled / f.name)
+    api.index(unlabelled, store)
+    model = earmark.train(data, embedder="mfcc", classifier="logreg", cache_dir=tmp_path / "cache")
+    picked = tmp_path / "to_label.csv"
+    rows = api.label(store, model, strategy="uncertain", n=8, out=picked)
+    assert len(rows) == 8 and all(Path(r["file"]).parent == unlabelled.resolve() for r in rows)  # labelled windows are not picked
+    scores = [r["score"] for r in rows]
+    rnd = api.label(store, model, strategy="random", n=8)
+    top = api.label(store, model, strategy="top", n=8, label="dog")
+    assert len({(r["file"], r["start_s"]) for r in rnd}) == 8 and all(r["suggested"] == "dog" for r in top)
+    assert np.mean(scores) < np.mean([r["score"] for r in top])  # the closest calls are less sure than the surest finds
+    # the user fills in the labels (here: from the file names' ESC-50 class numbers), then trains from the store
+    truth = {"0": "dog", "1": "rooster", "10": "rain"}
+    filled = tmp_path / "labelled.csv"
+    with open(picked) as f, open(filled, "w", newline="") as g:
+        reader = csv.DictReader(f)
+        w = csv.DictWriter(g, reader.fieldnames)
+        w.writeheader()
+        for r in reader:
+            w.writerow({**r, "label": truth[Path(r["file"]).stem.split("-")[-1]]})
+    r = CliRunner().invoke(app, ["train", "--from-store", str(store), "--labels", str(filled), "--out", str(tmp_path / "m.earmark"), "-q"])
+    assert r.exit_code == 0, r.output
+    m = earmark.Model.load(tmp_path / "m.earmark")
+    assert m.front_end.name == "mfcc" and m.info["data"]["n_windows"] == 8 and set(m.classes) <= set(truth.values())
+    preds = m.predict(sorted(data.glob("*.flac")))
+    assert all(p.label in truth.values() for p in preds)
+
+
+def test_label_and_train_from_store_refuse_bad_input_clearly(labelled_store, tmp_path):
+    _, store = labelled_store
+    bad = tmp_path / "bad.csv"
+    bad.write_text("file,start_s,end_s,label\nx.wav,one,2,dog\n")
+    r = CliRunner().invoke(app, ["train", "--from-store", str(store), "--labels", str(bad), "--out", str(tmp_path / "m.earmark")])
+    assert r.exit_code == 1 and "line 2" in r.output and "not numbers" in r.output
+    empty = tmp_path / "empty.csv"
+    empty.write_text("file,start_s,end_s,label\nx.wav,1,2,\n")
+    r = CliRunner().invoke(app, ["train", "--from-store", str(store), "--labels", str(empty), "--out", str(tmp_path / "m.earmark")])
+    assert r.exit_code == 1 and "fill in the label column" in r.output
+    r = CliRunner().invoke(app, ["cluster", str(store), "--method", "kmeans"])
+    assert r.exit_code == 1 and "-k N" in r.output

@@ -113,6 +113,13 @@ def _check_outputs(json_path: Path | None = None, report: Path | None = None, ou
         check_writable_file(out_path, "out")
 
 
+def _save_and_say(m, out_path: Path, line) -> None:
+    """Save a trained model, report the files it skipped, and print ``line(data summary, saved path)``."""
+    path = m.save(out_path)
+    report_skipped(m.info["skipped"])
+    say(line(m.info["data"], path))
+
+
 def _check_cv(cv: int | None, folds: str | None) -> int:
     from earmark.errors import ParameterError
 
@@ -180,8 +187,9 @@ def _csv_list(value: str | None, option: str) -> list[str] | None:
 
 @app.command()
 def train(
-    data: DataArg,
     out_path: Annotated[Path, typer.Option("--out", "-o", help="Model file to write.")],
+    data: Annotated[Path | None, typer.Argument(metavar="DATA", help="Folder with metadata.csv or class sub-folders "
+                                                                    "(left out with --from-store).")] = None,
     model: ModelOpt = None,
     embedder: EmbedderOpt = "aisfx",
     classifier: ClassifierOpt = "logreg",
@@ -203,7 +211,10 @@ def train(
     reject_rate: RejectRateOpt = None,
     negatives: Annotated[Path | None, typer.Option(help=(
         "With --reject: a folder of recordings of none of the classes; the 'unknown' threshold is set to separate them."))] = None,
-    labels: Annotated[str | None, typer.Option(help="Train from label files beside long recordings in DATA: audacity, raven, csv or json.")] = None,
+    labels: Annotated[str | None, typer.Option(help="Train from label files beside long recordings in DATA: audacity, raven, csv or json; "
+                                                    "with --from-store, the CSV 'earmark label' wrote, filled in.")] = None,
+    from_store: Annotated[Path | None, typer.Option("--from-store", help="Train on a store's windows named in --labels "
+                                                                         "(nothing is decoded; see 'earmark label').")] = None,
     background: Annotated[bool, typer.Option(help="With --labels: unlabelled stretches become a 'background' class.")] = True,
     strict_paths: StrictPaths = False,
     backend: BackendOpt = None,
@@ -219,6 +230,16 @@ def train(
 
     def go(progress):
         _check_outputs(out_path=out_path)
+        if from_store is not None:
+            if data is not None or labels is None:
+                raise ParameterError("--from-store trains on the store's windows named in --labels FILE.csv; pass --labels and no DATA.")
+            m = api.train_from_store(from_store, labels, model=_model_name(model, classifier), aggregation=aggregation,
+                                     gate_db=_gate(gate_db))
+            _save_and_say(m, out_path, lambda d, path: f"trained {m.name} on {d['n_windows']} labelled windows of {from_store} "
+                          f"({m.front_end.name}): {', '.join(f'{k} {v}' for k, v in d['classes'].items())} -> {path}")
+            return
+        if data is None:
+            raise ParameterError("Missing argument 'DATA': the folder of training clips (or --from-store STORE --labels FILE.csv).")
         if (train_folds or exclude_fold) and not folds:
             raise ParameterError("--train-folds and --exclude-fold need --folds COLUMN to say where the folds are.")
         if cv is not None and folds:
@@ -232,11 +253,8 @@ def train(
             m = api.train_from_labels(data, labels=labels, model=name, embedder=embedder, aggregation=aggregation,
                                       background=background, cache_dir=cache_dir, use_cache=not no_cache,
                                       model_params=_model_params(max_epochs, time_budget_s, augment, pretrained, transfer, calibration, reject, reject_rate), progress=progress)
-            path = m.save(out_path)
-            report_skipped(m.info["skipped"])
-            d = m.info["data"]
-            say(f"trained {name} on {m.front_end.name} features of {d['n_events']} labelled stretches in {d['n_recordings']} "
-                 f"recordings: {', '.join(f'{k} {v}' for k, v in d['classes'].items())} -> {path}")
+            _save_and_say(m, out_path, lambda d, path: f"trained {name} on {m.front_end.name} features of {d['n_events']} labelled "
+                          f"stretches in {d['n_recordings']} recordings: {', '.join(f'{k} {v}' for k, v in d['classes'].items())} -> {path}")
             return
         m = api.train(data, model=name, embedder=embedder, aggregation=aggregation, gate_db=_gate(gate_db), file_column=file_column,
                       label_column=label_column, folds=folds, train_folds=_csv_list(train_folds, "--train-folds"),
@@ -929,6 +947,61 @@ def search(
             out.print(plain_table(f"{store}: {len(hits)} windows", ("#", "file", "start s", "end s", measure, "label"), rows))
         if html_path is not None:
             (say if fmt == "table" else err.print)(f"wrote {html_path}")
+
+    _run(go, quiet)
+
+
+@app.command()
+def cluster(
+    store: Annotated[Path, typer.Argument(metavar="STORE", help="Store folder from 'earmark index'.")],
+    method: Annotated[str, typer.Option(help="hdbscan (finds the number of clusters; runs on a sample of 20,000 windows) or "
+                                             "kmeans (needs -k; all windows, one shard at a time).")] = "hdbscan",
+    k: Annotated[int | None, typer.Option("-k", help="k-means: the number of clusters.")] = None,
+    min_cluster_size: Annotated[int, typer.Option(help="HDBSCAN: the fewest windows a cluster may have.")] = 10,
+    gate_db: Annotated[float, typer.Option("--gate-db", help="Leave out windows quieter than this (dBFS); -inf keeps all.")] = -60.0,
+    out_path: Annotated[Path | None, typer.Option("--out", help="CSV of every window's cluster (file, start_s, end_s, cluster, label).")] = None,
+    html_path: Annotated[Path | None, typer.Option("--html", help="A page with each cluster's most typical windows, playable.")] = None,
+    quiet: Quiet = False,
+) -> None:
+    """Group a store's windows by sound, and say what is in each group (the assignment is kept for 'earmark map')."""
+    from earmark import api
+
+    def go(progress):
+        _check_outputs(out_path=out_path)
+        _check_outputs(out_path=html_path)
+        r = api.cluster(store, method=method, k=k, min_cluster_size=min_cluster_size, gate_db=_gate(gate_db), out=out_path, html=html_path)
+        rows = [[str(c["cluster"]), str(c["size"]), ", ".join(f"{lab} {n}" for lab, n in list(c["labels"].items())[:4]),
+                 "; ".join(f"{Path(e['file']).name}@{e['start_s']:.1f}" for e in c["examples"])] for c in r["clusters"]]
+        out.print(plain_table(f"{store}: {len(r['clusters'])} clusters ({method}) of {r['n_windows']:,} windows, {r['noise']:,} "
+                              "unclustered", ("cluster", "windows", "labels (known)", "typical windows"), rows))
+        for p in (out_path, html_path):
+            if p is not None:
+                say(f"wrote {p}")
+
+    _run(go, quiet)
+
+
+@app.command()
+def label(
+    store: Annotated[Path, typer.Argument(metavar="STORE", help="Store folder from 'earmark index'.")],
+    model_path: Annotated[Path, typer.Option("--model", help="A model trained on the store's front end (e.g. 'earmark train "
+                                                            "--from-store').")],
+    out_path: Annotated[Path, typer.Option("--out", help="The CSV to fill in (or, with --format audacity/raven, a folder of label files).")],
+    strategy: Annotated[str, typer.Option(help="uncertain (the model's closest calls), top (its surest finds) or random.")] = "uncertain",
+    n: Annotated[int, typer.Option("-n", help="How many windows to pick.")] = 20,
+    label_name: Annotated[str | None, typer.Option("--label", help="With --strategy top: the class whose best windows to pick.")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="csv, audacity or raven.")] = "csv",
+    seed: Annotated[int, typer.Option(help="With --strategy random: the draw.")] = 0,
+    quiet: Quiet = False,
+) -> None:
+    """Pick the next windows to label; fill in the label column, then 'earmark train --from-store STORE --labels FILE'."""
+    from earmark import api
+    from earmark.errors import check_choice
+
+    def go(progress):
+        check_choice("format", fmt, ("csv", "audacity", "raven"))
+        rows = api.label(store, model_path, strategy=strategy, n=n, label=label_name, out=out_path, fmt=fmt, seed=seed)
+        say(f"wrote {len(rows)} windows to label ({strategy}) to {out_path}")
 
     _run(go, quiet)
 

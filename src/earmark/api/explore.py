@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import numpy as np
+
 from earmark.audio import find_audio_files
 from earmark.errors import ParameterError
 from earmark.explore.search import Hit, parse_like
@@ -101,3 +103,101 @@ def search(store, *, like: str | None = None, k: int = 20, model=None, label: st
         title = f"windows like {like}" if like is not None else f"windows {Path(str(model)).name} scores highest for {label}"
         hits_page(Path(html), title, records, query=query)
     return records
+
+
+def cluster(store, *, method: str = "hdbscan", k: int | None = None, min_cluster_size: int = 10, gate_db: float | None = -60.0,
+            out=None, html=None, examples: int = 3) -> dict:
+    """Cluster the windows of ``store`` (see :mod:`earmark.explore.cluster`) and keep the result in the store.
+
+    Returns ``{"method", "n_windows", "clusters": [summary rows with example windows], "noise"}``; ``out`` also writes
+    every window's cluster as CSV (file, start_s, end_s, cluster, label), ``html`` a page with each cluster's examples.
+    """
+    import csv
+
+    from earmark.explore.cluster import cluster_store, save_clusters
+    from earmark.fileio import atomic_write
+
+    st = Store.open(store)
+    result = cluster_store(st, method=method, k=k, min_cluster_size=min_cluster_size, gate_db=gate_db, examples=examples)
+    save_clusters(st, result)
+    table = st.table(("file", "start_s", "end_s", "label"))
+    rows = []
+    for s in result.summary:
+        rows.append({**s, "examples": [{"file": str(table["file"][i]), "start_s": float(table["start_s"][i]),
+                                        "end_s": float(table["end_s"][i]), "label": str(table["label"][i])} for i in s["examples"]]})
+    if out is not None:
+        with atomic_write(out, "w") as f:
+            w = csv.writer(f, lineterminator="\n")
+            w.writerow(["file", "start_s", "end_s", "cluster", "label"])
+            for i in np.flatnonzero(result.assignment != -2):
+                w.writerow([table["file"][i], f"{table['start_s'][i]:.3f}", f"{table['end_s'][i]:.3f}", int(result.assignment[i]),
+                            table["label"][i]])
+    if html is not None:
+        from earmark.explore.pages import hits_page
+
+        examples_rows = [{**e, "score": float(r["size"]), "label": f"cluster {r['cluster']}: {e['label']}".rstrip(": ")}
+                         for r in rows for e in r["examples"]]
+        hits_page(Path(html), f"clusters of {store} ({method}); score = cluster size", examples_rows)
+    return {"method": method, "n_windows": int((result.assignment != -2).sum()), "clusters": [r for r in rows if r["cluster"] >= 0],
+            "noise": next((r["size"] for r in rows if r["cluster"] == -1), 0), "params": result.params}
+
+
+def label(store, model, *, strategy: str = "uncertain", n: int = 20, label: str | None = None, out=None, fmt: str = "csv",
+          seed: int = 0, gate_db: float | None = None) -> list[dict]:
+    """Pick the next ``n`` windows to label with ``model`` (see :mod:`earmark.explore.label`) and write them to ``out``.
+
+    Windows that already carry a label in the store are not picked again.
+    """
+    from earmark.explore.label import STRATEGIES, pick, window_scores, write_pick
+    from earmark.errors import check_choice
+    from earmark.pipeline import Model
+
+    check_choice("strategy", strategy, STRATEGIES)
+    st = Store.open(store)
+    m = Model.load(model) if isinstance(model, (str, Path)) else model
+    column = None
+    if label is not None:
+        if label not in m.classes:
+            raise ParameterError(f"--label {label}: the model knows {', '.join(m.classes)}; pick one of them.")
+        column = m.classes.index(label)
+    scores, loud = window_scores(st, m, gate_db=gate_db)
+    table = st.table(("file", "start_s", "end_s", "label"))
+    eligible = loud & (table["label"] == "")
+    chosen = pick(scores, eligible, n, strategy=strategy, column=column, seed=seed)
+    rows = []
+    for i in chosen:
+        best = int(scores[i].argmax())
+        rows.append({"file": str(table["file"][i]), "start_s": float(table["start_s"][i]), "end_s": float(table["end_s"][i]),
+                     "suggested": m.classes[best], "score": float(scores[i, best])})
+    if out is not None:
+        write_pick(Path(out), rows, fmt=fmt)
+    return rows
+
+
+def train_from_store(store, labels, *, model=None, classifier: str = "logreg", aggregation: str = "mean",
+                     gate_db: float | None = None, random_state: int = 0, progress: bool = False):
+    """Train a model on the store's windows that a filled-in pick CSV (``earmark label``) names; returns a Model.
+
+    Each labelled window is one training example; its embedding comes from
+    the store (nothing is decoded), and the model runs on the store's front end.
+    Rows naming windows the store lacks land in ``info["skipped"]``.
+    """
+    from earmark.api.training import DEFAULT_GATE_DB, build_model
+    from earmark.errors import DatasetError
+    from earmark.explore.label import labelled_windows, read_filled
+    from earmark.pipeline import Model
+
+    st = Store.open(store)
+    filled = read_filled(labels)
+    vectors, y, missing = labelled_windows(st, filled)
+    if len(set(y)) < 2:
+        raise DatasetError(f"--labels {labels}: {len(y)} labelled window(s) of {len(set(y))} class(es) found in the store; "
+                           "label windows of at least two classes.")
+    name, est = build_model(model or classifier, aggregation=aggregation, random_state=random_state)
+    est.fit([v[None, :] for v in vectors], np.asarray(y))
+    counts = {c: int(sum(1 for v in y if v == c)) for c in sorted(set(y))}
+    info = {"data": {"store": str(Path(store).resolve()), "labels": str(Path(labels).resolve()), "n_windows": len(y),
+                     "classes": counts},
+            "skipped": [{"file": r["file"], "reason": f"no window at {r['start_s']:g} s in the store; index the recording first"}
+                        for r in missing]}
+    return Model(st.front_end, est, name, DEFAULT_GATE_DB if gate_db is None else gate_db, info)
