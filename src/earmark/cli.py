@@ -1006,6 +1006,31 @@ def label(
     _run(go, quiet)
 
 
+@app.command("map")
+def map_command(
+    store: Annotated[Path, typer.Argument(metavar="STORE", help="Store folder from 'earmark index'.")],
+    out_path: Annotated[Path, typer.Option("--out", help="The HTML page to write (opens from disk, no server, no network).")],
+    color: Annotated[str, typer.Option(help="label, cluster (from 'earmark cluster') or score (needs --model and --label).")] = "label",
+    model_path: Annotated[Path | None, typer.Option("--model", help="With --color score: the model whose score colours the points.")] = None,
+    label_name: Annotated[str | None, typer.Option("--label", help="With --color score: the model's class.")] = None,
+    projection: Annotated[str, typer.Option(help="umap or tsne.")] = "umap",
+    max_points: Annotated[int, typer.Option(help="At most this many windows (a seeded sample beyond it).")] = 20_000,
+    gate_db: Annotated[float, typer.Option("--gate-db", help="Leave out windows quieter than this (dBFS); -inf keeps all.")] = -60.0,
+    embed_audio: Annotated[bool, typer.Option("--embed-audio", help="Put each window's audio inside the page (at most 500 "
+                                                                   "points) instead of linking to the recordings.")] = False,
+    quiet: Quiet = False,
+) -> None:
+    """Draw a store's windows as a map you can listen to: hover for file and time, click to play, select and export a CSV to label."""
+    from earmark import api
+
+    def go(progress):
+        r = api.map(store, out_path, color=color, model=model_path, label=label_name, projection=projection, max_points=max_points,
+                    gate_db=_gate(gate_db), embed_audio=embed_audio)
+        say(f"wrote {r['out']}: {r['points']:,} of {r['of']:,} windows, {r['projection']}, coloured by {r['color']}")
+
+    _run(go, quiet)
+
+
 def main() -> None:
     app()
 

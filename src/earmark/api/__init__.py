@@ -13,7 +13,7 @@ _WHERE = {
     "DEFAULT_GATE_DB": "training", "Candidate": "training", "build_model": "training", "compare": "training", "curve": "training",
     "evaluate": "training", "load_model": "training", "train": "training", "train_from_labels": "training",
     "enroll": "voices", "identify": "voices", "verify": "voices",
-    "cluster": "explore", "index": "explore", "label": "explore", "search": "explore", "train_from_store": "explore",
+    "cluster": "explore", "index": "explore", "label": "explore", "map": "explore", "search": "explore", "train_from_store": "explore",
 }
 _MODULES = {"data", "deploy", "explore", "inference", "keywords", "prepare", "training", "voices"}
 

@@ -201,3 +201,16 @@ def train_from_store(store, labels, *, model=None, classifier: str = "logreg", a
             "skipped": [{"file": r["file"], "reason": f"no window at {r['start_s']:g} s in the store; index the recording first"}
                         for r in missing]}
     return Model(st.front_end, est, name, DEFAULT_GATE_DB if gate_db is None else gate_db, info)
+
+
+def map(store, out, *, color: str = "label", model=None, label: str | None = None, projection: str = "umap",  # noqa: A001
+        max_points: int = 20_000, gate_db: float | None = -60.0, embed_audio: bool = False) -> dict:
+    """Write a map page of ``store`` to ``out`` (see :mod:`earmark.explore.maps`); return what it shows."""
+    from earmark.explore.maps import map_page
+    from earmark.fileio import check_writable_file
+    from earmark.pipeline import Model
+
+    out = check_writable_file(out, "out")
+    m = Model.load(model) if isinstance(model, (str, Path)) else model
+    return map_page(Store.open(store), Path(out), color=color, model=m, label=label, projection=projection, max_points=max_points,
+                    gate_db=gate_db, embed_audio=embed_audio)
