@@ -298,3 +298,20 @@ def test_label_and_train_from_store_refuse_bad_input_clearly(labelled_store, tmp
     assert r.exit_code == 1 and "fill in the label column" in r.output
     r = CliRunner().invoke(app, ["cluster", str(store), "--method", "kmeans"])
     assert r.exit_code == 1 and "-k N" in r.output
+
+
+def test_an_int8_store_is_made_queried_and_kept_apart(demo_subset, tmp_path):
+    store = tmp_path / "int8"
+    r = CliRunner().invoke(app, ["index", str(demo_subset), "--store", str(store), "--backend", "onnx-int8", "-q"])
+    assert r.exit_code == 0, r.output
+    st = Store.open(store)
+    assert st.meta["front_end"]["params"]["backend"] == "onnx-int8" and st.front_end.backend == "onnx-int8"
+    query = _files(demo_subset)[4]
+    assert api.search(store, like=str(query), k=1)[0]["file"] == str(query.resolve())  # queries embedded the store's way
+    with pytest.raises(earmark.errors.ParameterError, match="int8 and float32 ones do not mix"):
+        api.index(demo_subset, store, backend="onnx")
+    fp32 = tmp_path / "fp32"
+    api.index(demo_subset, fp32, backend="torch")
+    with pytest.raises(earmark.errors.ParameterError, match="holds float32 aisfx embeddings"):
+        api.index(demo_subset, fp32, backend="onnx-int8")
+    assert api.index(demo_subset, fp32, backend="onnx").unchanged == 9  # torch and onnx float32 make the same embeddings

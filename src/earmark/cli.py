@@ -889,6 +889,8 @@ def index(
     labels: Annotated[Path | None, typer.Option(help="CSV with file and label columns (as 'earmark train' reads) whose labels "
                                                      "are kept with the windows.")] = None,
     backend: BackendOpt = None,
+    calibration_data: Annotated[list[Path] | None, typer.Option("--calibration-data", help=(
+        "With --backend onnx-int8 on a new store: recordings whose windows set the int8 ranges (default: RECORDINGS)."))] = None,
     quiet: Quiet = False,
 ) -> None:
     """Embed every window of a collection into a store for search, clusters and maps.
@@ -899,7 +901,8 @@ def index(
     from earmark import api
 
     def go(progress):
-        r = api.index(recordings, store, embedder=embedder, hop_s=hop_s, labels=labels, backend=backend, progress=progress)
+        r = api.index(recordings, store, embedder=embedder, hop_s=hop_s, labels=labels, backend=backend,
+                      calibration=calibration_data or None, progress=progress)
         say(f"{store}: {len(r.added)} added, {len(r.changed)} changed, {len(r.copied)} copies of stored files, {r.unchanged} unchanged, "
             f"{len(r.skipped)} skipped; {r.windows:,} windows"
             + (f", {r.audio_s / 3600:.2f} h of audio at {r.realtime:.0f}x realtime" if r.audio_s else ""))

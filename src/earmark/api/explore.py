@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 
 def index(recordings, store, *, embedder: str | None = None, hop_s: float | None = None, labels=None,
-          file_column: str = "filename", label_column: str = "label", backend: str | None = None,
+          file_column: str = "filename", label_column: str = "label", backend: str | None = None, calibration=None,
           progress: bool = False, shard_windows: int | None = None) -> IndexReport:
     """Add the window embeddings of every audio file under ``recordings`` to ``store`` (made if new).
 
@@ -26,7 +26,10 @@ def index(recordings, store, *, embedder: str | None = None, hop_s: float | None
     (``file_column``, ``label_column``, paths relative to its folder, as
     ``earmark train`` reads) whose labels are stored with the windows.
     ``embedder`` and ``hop_s`` are fixed when the store is made; later runs
-    may leave them out, and a different one is refused.
+    may leave them out, and a different one is refused. ``backend`` runs the
+    aisfx network on torch, onnx or onnx-int8; int8 makes other embeddings,
+    so it is chosen when the store is made (calibrated on ``calibration``,
+    default the recordings being indexed) and kept.
     """
     from earmark.embeddings import get_embedder
     from earmark.embeddings.registry import DEFAULT_EMBEDDER
@@ -37,8 +40,7 @@ def index(recordings, store, *, embedder: str | None = None, hop_s: float | None
             raise ParameterError(f"{p}: no such file or folder; pass the recordings to index.")
     files = find_audio_files(paths)
     store_path = Path(store)
-    existing = (store_path / "store.json").is_file()
-    if existing:
+    if (store_path / "store.json").is_file():
         st = Store.open(store_path)
         front = st.front_end
         if embedder is not None:
@@ -46,23 +48,42 @@ def index(recordings, store, *, embedder: str | None = None, hop_s: float | None
         if hop_s is not None and abs(hop_s - st.meta["hop_s"]) > 1e-9:
             raise ParameterError(f"--hop-s {hop_s:g}: {store_path} was indexed every {st.meta['hop_s']:g} s; leave --hop-s out, "
                                  "or index into a new store.")
+        if backend is not None:
+            front = _with_backend(front, backend, calibration=None, store=st)
     else:
         front = get_embedder(embedder or DEFAULT_EMBEDDER)
         if hop_s is not None:
             front = front.with_hop(hop_s)
+        if backend is not None:  # int8 is a setting of the store: calibrated on --calibration-data, or the recordings
+            front = _with_backend(front, backend, calibration=calibration or paths, store=None)
         st = Store.create(store_path, front)
-    if backend is not None and front.name == "aisfx":
-        from earmark.embeddings.aisfx import BACKENDS
-        from earmark.errors import check_choice
-
-        if check_choice("backend", backend, BACKENDS) == "onnx-int8":
-            raise ParameterError("--backend onnx-int8 makes other embeddings than the store's float32 ones; use torch, onnx or auto.")
-        front = get_embedder("aisfx", hop_s=front.hop_s, backend=backend)
     label_map = _labels(labels, file_column, label_column) if labels is not None else None
     kwargs = {} if shard_windows is None else {"shard_windows": shard_windows}
     report = st.add(files, labels=label_map, front=front, progress=progress, **kwargs)
     log.info("indexed %s: %d added, %d unchanged, %d skipped", store_path, len(report.added), report.unchanged, len(report.skipped))
     return report
+
+
+def _with_backend(front, backend: str, *, calibration, store: Store | None):
+    """The aisfx front end on ``backend``; on an existing store it must make the store's embeddings."""
+    from earmark.embeddings import get_embedder
+    from earmark.embeddings.aisfx import BACKENDS
+    from earmark.errors import check_choice
+
+    check_choice("backend", backend, BACKENDS)
+    if front.name != "aisfx":
+        raise ParameterError(f"--backend applies to the aisfx front end; this store runs on {front.name} (leave --backend out).")
+    if store is not None:
+        if (backend == "onnx-int8") != (getattr(front, "backend", None) == "onnx-int8"):
+            kind = "int8" if getattr(front, "backend", None) == "onnx-int8" else "float32"
+            raise ParameterError(f"--backend {backend}: {store.path} holds {kind} aisfx embeddings, and int8 and float32 ones do "
+                                 f"not mix; leave --backend out, or index into a new store.")
+        return front if backend == "onnx-int8" else get_embedder("aisfx", hop_s=front.hop_s, backend=backend)
+    if backend != "onnx-int8":
+        return get_embedder("aisfx", hop_s=front.hop_s, backend=backend)
+    from earmark.api.deploy import calibration_files
+
+    return get_embedder("aisfx", hop_s=front.hop_s, backend=backend, calibration=calibration_files(None, calibration))
 
 
 def _labels(csv_path, file_column: str, label_column: str) -> dict[str, str]:
