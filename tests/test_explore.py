@@ -315,3 +315,24 @@ def test_an_int8_store_is_made_queried_and_kept_apart(demo_subset, tmp_path):
     with pytest.raises(earmark.errors.ParameterError, match="holds float32 aisfx embeddings"):
         api.index(demo_subset, fp32, backend="onnx-int8")
     assert api.index(demo_subset, fp32, backend="onnx").unchanged == 9  # torch and onnx float32 make the same embeddings
+
+
+def test_audacity_label_files_round_trip_into_training(labelled_store, tmp_path):
+    from earmark.data.labels import read_audacity, write_audacity
+
+    data, store = labelled_store
+    model = earmark.train(data, embedder="mfcc", classifier="logreg", cache_dir=tmp_path / "cache")
+    api.index(data, tmp_path / "unlabelled", embedder="mfcc")  # the same clips, no labels: all may be picked
+    folder = tmp_path / "to_label"
+    r = CliRunner().invoke(app, ["label", str(tmp_path / "unlabelled"), "--model", str(tmp_path / "m0.earmark"), "--out", str(folder)])
+    assert r.exit_code == 1 and "no such model file" in r.output  # (a missing model is named)
+    rows = api.label(tmp_path / "unlabelled", model, strategy="random", n=12, out=folder, fmt="audacity")
+    files = sorted(folder.glob("*.labels.txt"))
+    assert files and sum(len(read_audacity(f)) for f in files) == 12
+    truth = {"0": "dog", "1": "rooster", "10": "rain"}
+    for f in files:  # the user corrects every suggestion to what they hear (here: the file name's class)
+        events = read_audacity(f)
+        cls = truth[f.name.removesuffix(".labels.txt").split("-")[-1]]
+        write_audacity([type(e)(e.start_s, e.end_s, cls) for e in events], f)
+    m = api.train_from_store(tmp_path / "unlabelled", folder)
+    assert m.info["data"]["n_windows"] == len(rows) and m.info["skipped"] == []

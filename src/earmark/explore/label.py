@@ -93,7 +93,9 @@ def write_pick(path: Path, rows: list[dict], *, fmt: str = "csv") -> list[Path]:
 
 
 def read_filled(path: str | Path) -> list[dict]:
-    """The labelled windows of a filled-in pick CSV (``file,start_s,end_s,label``); rows left empty are skipped.
+    """The labelled windows of a filled-in pick: a CSV (``file,start_s,end_s,label``; rows left empty are skipped),
+    or the folder of Audacity/Raven files ``earmark label --format`` wrote (lines still marked ``?`` are skipped; a
+    row names its recording by ``stem``, matched against the store's files).
 
     Raises
     ------
@@ -101,6 +103,8 @@ def read_filled(path: str | Path) -> list[dict]:
         If the file is missing, lacks a column, or a time is not a number (naming the line).
     """
     path = Path(path)
+    if path.is_dir():
+        return _read_label_folder(path)
     if not path.is_file():
         raise DatasetError(f"--labels {path}: no such file; pass the CSV 'earmark label' wrote, with its label column filled in.")
     out = []
@@ -123,18 +127,49 @@ def read_filled(path: str | Path) -> list[dict]:
     return out
 
 
+def _read_label_folder(folder: Path) -> list[dict]:
+    from earmark.data.labels import LABEL_FORMATS
+
+    out = []
+    for fmt in ("audacity", "raven"):
+        suffix = LABEL_FORMATS[fmt].suffix
+        for f in sorted(folder.glob(f"*{suffix}")):
+            for e in LABEL_FORMATS[fmt].read(f):
+                if e.label.strip() and e.label.strip() != "?":
+                    out.append({"file": f.name[: -len(suffix)], "stem": True, "start_s": e.start_s, "end_s": e.end_s,
+                                "label": e.label.strip()})
+    if not out:
+        raise DatasetError(f"--labels {folder}: no labelled line in its .labels.txt / .selections.txt files; correct the "
+                           "suggested labels (or delete the lines you cannot tell) first.")
+    return out
+
+
 def labelled_windows(store: Store, filled: list[dict], *, tolerance_s: float = 0.01) -> tuple[np.ndarray, list[str], list[dict]]:
     """Embeddings and labels of the store's windows the filled-in rows name, plus the rows not found in the store."""
     table = store.table(("file", "start_s"))
-    index = {(f, round(float(s), 2)): i for i, (f, s) in enumerate(zip(table["file"], table["start_s"]))}
+    grouped: dict[str, list[int]] = {}
+    for i, f in enumerate(table["file"].tolist()):
+        grouped.setdefault(f, []).append(i)
+    by_file = {f: np.asarray(rows) for f, rows in grouped.items()}
+    stems: dict[str, list[str]] = {}
+    for f in by_file:
+        stems.setdefault(Path(f).stem, []).append(f)
     found, labels, missing = [], [], []
     for r in filled:
-        name = str(Path(r["file"]).resolve()) if not Path(r["file"]).is_absolute() else r["file"]
-        i = index.get((name, round(r["start_s"], 2)))
-        if i is None or abs(table["start_s"][i] - r["start_s"]) > tolerance_s:
+        if r.get("stem"):  # a label file names its recording by stem: it must be one file of the store
+            match = stems.get(r["file"], [])
+            name = match[0] if len(match) == 1 else None
+        else:
+            name = str(Path(r["file"]).resolve()) if not Path(r["file"]).is_absolute() else r["file"]
+        rows = by_file.get(name)
+        if rows is None:
             missing.append(r)
             continue
-        found.append(i)
+        nearest = rows[np.argmin(np.abs(table["start_s"][rows] - r["start_s"]))]
+        if abs(table["start_s"][nearest] - r["start_s"]) > tolerance_s:
+            missing.append(r)
+            continue
+        found.append(int(nearest))
         labels.append(r["label"])
     vectors = store.vectors()[found] if found else np.zeros((0, store.dims), np.float32)
     return vectors, labels, missing
