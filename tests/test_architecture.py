@@ -16,7 +16,7 @@ LAYERS = [
     {"pipeline"},
     {"data", "evaluation", "inference", "export", "explore"},
     {"api"},
-    {"cli", "console"},
+    {"cli", "console", "serve"},
 ]
 
 

@@ -1034,6 +1034,41 @@ def map_command(
     _run(go, quiet)
 
 
+@app.command()
+def serve(
+    model_paths: Annotated[list[Path], typer.Argument(metavar="MODEL...", help="Model files to serve (named by their file stem).")],
+    host: Annotated[str, typer.Option(help="Interface to listen on; anything but 127.0.0.1/localhost needs --token-file.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    token_file: Annotated[Path | None, typer.Option("--token-file", help="A file holding the token every request must send "
+                                                                         "(Authorization: Bearer TOKEN).")] = None,
+    max_upload_mb: Annotated[float, typer.Option("--max-upload-mb", help="Largest request body accepted; larger ones are cut off.")] = 100.0,
+    max_jobs: Annotated[int, typer.Option("--max-jobs", help="Jobs run at once; more get 429 (busy) at once.")] = 2,
+    timeout_s: Annotated[float, typer.Option("--timeout-s", help="Longest a job may take (504 after).")] = 120.0,
+    quiet: Quiet = False,
+) -> None:
+    """Serve models over HTTP: /api/predict, /api/detect, /api/models (docs at /docs). Stop with Ctrl-C."""
+    from earmark.errors import ParameterError
+    from earmark.serve.app import ServeSettings, check_bind, create_app, read_token
+
+    def go(progress):
+        token = read_token(token_file) if token_file is not None else None
+        check_bind(host, token)
+        names = {}
+        for p in model_paths:
+            if not p.is_file():
+                raise ParameterError(f"{p}: no such model file; train one with 'earmark train DATA --out {p.name}'.")
+            if p.stem in names:
+                raise ParameterError(f"{p}: two models named {p.stem!r}; rename one of the files (models are named by their stem).")
+            names[p.stem] = p.resolve()
+        import uvicorn
+
+        app_ = create_app(ServeSettings(models=names, token=token, max_upload_mb=max_upload_mb, max_jobs=max_jobs, timeout_s=timeout_s))
+        say(f"serving {', '.join(names)} on http://{host}:{port} (API docs at /docs){'; token required' if token else ''}")
+        uvicorn.run(app_, host=host, port=port, log_level="warning" if quiet else "info")
+
+    _run(go, quiet)
+
+
 def main() -> None:
     app()
 

@@ -1,0 +1,277 @@
+"""The HTTP service behind ``earmark serve``: the library's API over FastAPI, safe by default.
+
+Endpoints (OpenAPI docs at ``/docs``):
+
+- ``GET /api/models``: the models served (name, classes, front end);
+- ``POST /api/predict``: one or more uploaded files -> top-k labels and scores each;
+- ``POST /api/detect``: one long recording -> events as JSON, or as a CSV/Audacity/Raven download.
+
+Safety: a token (``Authorization: Bearer TOKEN``) on every request when one is
+configured (and required off the loopback interface, see :func:`check_bind`);
+request bodies over ``max_upload_mb`` are cut off while they stream in (413,
+never written whole); uploads go to a private temporary folder under
+``upload_dir``, named by the server (the client's file name is shown, never
+used as a path), and are deleted when the request ends, whatever happened;
+at most ``max_jobs`` jobs run at once (429 beyond, with a clear message) and
+each has ``timeout_s`` (504); a bad upload gets a 4xx with a JSON error and
+the server goes on. Models are only the files given at start-up: nothing
+sent over HTTP is loaded as a model, and no request parameter is a path.
+"""
+
+
+import asyncio
+import hmac
+import logging
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from earmark.errors import EarmarkError, ParameterError
+
+log = logging.getLogger(__name__)
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+AUDIO_TYPES = ("audio/", "application/octet-stream", "video/ogg", "application/ogg")
+DETECT_FORMATS = ("json", "csv", "audacity", "raven")
+
+
+@dataclass
+class ServeSettings:
+    """What ``earmark serve`` was started with."""
+
+    models: dict[str, Path] = field(default_factory=dict)
+    token: str | None = None
+    max_upload_mb: float = 100.0
+    max_files: int = 32
+    max_jobs: int = 2
+    timeout_s: float = 120.0
+    upload_dir: Path | None = None
+
+
+def check_bind(host: str, token: str | None) -> None:
+    """Refuse to listen beyond this machine without a token."""
+    if host not in LOOPBACK and not token:
+        raise ParameterError(f"--host {host} makes the service reachable from other machines; give it a token with "
+                             "--token-file FILE (every request must then send it), or keep --host 127.0.0.1.")
+
+
+def read_token(path: Path) -> str:
+    """The token in ``path`` (whitespace stripped); at least 16 characters."""
+    try:
+        token = Path(path).read_text().strip()
+    except OSError as exc:
+        raise ParameterError(f"--token-file {path}: cannot be read ({exc.strerror or exc}); pass a file holding the token.") from None
+    if len(token) < 16:
+        raise ParameterError(f"--token-file {path}: the token is {len(token)} characters; use at least 16 (e.g. from "
+                             "'python -c \"import secrets; print(secrets.token_urlsafe(32))\"').")
+    return token
+
+
+class _Models:
+    """The served models, loaded once each on first use (a thread-safe cache)."""
+
+    def __init__(self, paths: dict[str, Path]) -> None:
+        self.paths = dict(paths)
+        self._loaded: dict = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str | None):
+        from earmark.pipeline import Model
+
+        if name is None:
+            if len(self.paths) != 1:
+                raise _HTTPError(400, f"say which model: one of {', '.join(sorted(self.paths))} (the 'model' field).")
+            name = next(iter(self.paths))
+        if name not in self.paths:
+            raise _HTTPError(404, f"no model named {name!r}; the server has {', '.join(sorted(self.paths)) or 'none'}.")
+        with self._lock:
+            if name not in self._loaded:
+                self._loaded[name] = Model.load(self.paths[name])
+            return name, self._loaded[name]
+
+
+class _HTTPError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def create_app(settings: ServeSettings):
+    """The FastAPI application for ``settings``."""
+    from fastapi import FastAPI, File, Form, Request, UploadFile
+    from fastapi.responses import FileResponse
+    from starlette.background import BackgroundTask
+
+    models = _Models(settings.models)
+    jobs = asyncio.Semaphore(settings.max_jobs)
+    upload_root = Path(settings.upload_dir or tempfile.gettempdir()) / "earmark-uploads"
+    limit = int(settings.max_upload_mb * (1 << 20))
+    app = FastAPI(title="earmark", description="Classify and detect sounds with earmark models.", version="1")
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next):
+        if settings.token is not None and request.url.path.startswith("/api/"):
+            given = request.headers.get("authorization", "")
+            if not hmac.compare_digest(given.encode(), f"Bearer {settings.token}".encode()):
+                return _error(401, "this server needs its token: send 'Authorization: Bearer TOKEN'.")
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            return _error(413, f"the upload is {int(declared) / (1 << 20):.1f} MB, over this server's "
+                               f"{settings.max_upload_mb:g} MB limit; send a shorter recording.")
+        return await call_next(request)
+
+    @app.exception_handler(_HTTPError)
+    async def http_error(request: Request, exc: _HTTPError):
+        return _error(exc.status, exc.message)
+
+    @app.get("/api/models")
+    def list_models() -> dict:
+        """The models this server runs."""
+        out = []
+        for name in sorted(settings.models):
+            _, m = models.get(name)
+            out.append({"name": name, "classes": m.classes, "front_end": m.front_end.name, "model": m.name,
+                        "window_s": round(m.front_end.window_s, 3)})
+        return {"models": out}
+
+    @app.post("/api/predict")
+    async def predict(request: Request, files: list[UploadFile] = File(...), model: str | None = Form(None), top_k: int = Form(3)):
+        """Classify each uploaded file: its top ``top_k`` labels with scores."""
+        if not 1 <= top_k <= 50:
+            raise _HTTPError(422, f"top_k must be between 1 and 50; got {top_k}.")
+        if len(files) > settings.max_files:
+            raise _HTTPError(413, f"{len(files)} files in one request, over this server's {settings.max_files}; send fewer.")
+        name, m = models.get(model)
+        async with _job(jobs, settings.max_jobs), _uploads(upload_root) as folder:
+            saved = [await _save(f, folder, i, limit) for i, f in enumerate(files)]
+            batch = await _run(settings.timeout_s, _predict, m, [p for p, _ in saved], min(top_k, len(m.classes)))
+        names = {str(p): original for p, original in saved}
+        return {"model": name, "results": [_prediction(r, names) for r in batch.records],
+                "skipped": [{"file": names.get(s["file"], "?"), "reason": s["reason"]} for s in batch.skipped]}
+
+    @app.post("/api/detect")
+    async def detect(request: Request, file: UploadFile = File(...), model: str | None = Form(None), threshold: float = Form(0.5),
+                     format: str = Form("json")):  # noqa: A002 - the form field's public name
+        """Find events in one recording: JSON, or an event file to download (csv, audacity, raven)."""
+        if format not in DETECT_FORMATS:
+            raise _HTTPError(422, f"format must be one of {', '.join(DETECT_FORMATS)}; got {format!r}.")
+        if not 0.0 < threshold <= 1.0:
+            raise _HTTPError(422, f"threshold must be in (0, 1]; got {threshold}.")
+        name, m = models.get(model)
+        async with _job(jobs, settings.max_jobs):
+            folder = _new_folder(upload_root)
+            try:
+                path, original = await _save(file, folder, 0, limit)
+                batch = await _run(settings.timeout_s, _detect, m, path, threshold, "csv" if format == "json" else format, folder / "out")
+            except BaseException:
+                shutil.rmtree(folder, ignore_errors=True)
+                raise
+        if batch.skipped:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise _HTTPError(400, f"{original}: {batch.skipped[0]['reason']}")
+        record = batch.records[0]
+        if format == "json":
+            shutil.rmtree(folder, ignore_errors=True)
+            return {"model": name, "file": original, "duration_s": record["duration_s"], "counts": record["counts"],
+                    "events": [_event(e) for e in record["events"]]}
+        target = Path(record["written_to"])
+        download = Path(original).stem + target.name[len(path.stem):]
+        return FileResponse(target, filename=download, background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True))
+
+    return app
+
+
+def _error(status: int, message: str):
+    from fastapi.responses import JSONResponse
+
+    return JSONResponse({"error": message}, status_code=status)
+
+
+class _job:
+    """A slot among ``max_jobs``; none free: 429 at once (no queue that could grow without bound)."""
+
+    def __init__(self, semaphore: asyncio.Semaphore, size: int) -> None:
+        self.semaphore, self.size = semaphore, size
+
+    async def __aenter__(self):
+        if self.semaphore.locked():
+            raise _HTTPError(429, f"the server is busy ({self.size} jobs running, its limit); retry in a few seconds.")
+        await self.semaphore.acquire()
+
+    async def __aexit__(self, *exc):
+        self.semaphore.release()
+
+
+def _new_folder(root: Path) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix="job-", dir=root))
+
+
+class _uploads:
+    """A private folder for one request's uploads, removed when the request ends."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    async def __aenter__(self) -> Path:
+        self.folder = _new_folder(self.root)
+        return self.folder
+
+    async def __aexit__(self, *exc):
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+async def _save(upload, folder: Path, number: int, limit: int) -> tuple[Path, str]:
+    """Copy an upload into ``folder`` under a name of the server's, checking its type and size as it streams."""
+    original = Path(upload.filename or "upload").name or "upload"
+    kind = (upload.content_type or "").lower()
+    if kind and not kind.startswith(AUDIO_TYPES):
+        raise _HTTPError(415, f"{original}: sent as {kind}, not audio; upload a WAV, FLAC, OGG or MP3 file.")
+    suffix = Path(original).suffix.lower() if Path(original).suffix.lower() in (".wav", ".flac", ".ogg", ".mp3") else ".audio"
+    target = folder / f"upload-{number}{suffix}"
+    written = 0
+    with open(target, "wb") as out:
+        while chunk := await upload.read(1 << 20):
+            written += len(chunk)
+            if written > limit:
+                raise _HTTPError(413, f"{original}: over this server's {limit / (1 << 20):g} MB limit; send a shorter recording.")
+            out.write(chunk)
+    if written == 0:
+        raise _HTTPError(400, f"{original}: the file is empty; upload a recording.")
+    return target, original
+
+
+async def _run(timeout_s: float, fn, *args):
+    """Run a job in a worker thread; a timeout is a 504, a bad input a 400 (the thread of a timed-out job ends on its own)."""
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(fn, *args), timeout_s)
+    except asyncio.TimeoutError:
+        raise _HTTPError(504, f"the job took longer than this server's {timeout_s:g} s limit; send a shorter recording.") from None
+    except EarmarkError as exc:
+        raise _HTTPError(400, str(exc)) from None
+
+
+def _predict(model, paths: list[Path], top_k: int):
+    from earmark import api
+
+    return api.predict(model, paths, top_k=top_k, use_cache=False)
+
+
+def _detect(model, path: Path, threshold: float, fmt: str, out_dir: Path):
+    from earmark import api
+    from earmark.inference.detect import DetectionSettings
+
+    return api.detect(model, [path], settings=DetectionSettings(threshold=threshold), fmt=fmt, out_dir=out_dir)
+
+
+def _prediction(p, names: dict[str, str]) -> dict:
+    return {"file": names.get(str(p.path), "?"), "label": p.label, "score": None if p.silent else round(p.score, 4),
+            "silent": p.silent, "top": [{"label": lab, "score": round(s, 4)} for lab, s in zip(p.labels, p.scores)]}
+
+
+def _event(e) -> dict:
+    return {"start_s": round(e.start_s, 3), "end_s": round(e.end_s, 3), "label": e.label,
+            "score": None if e.score is None else round(e.score, 4)}

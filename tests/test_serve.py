@@ -1,0 +1,187 @@
+"""earmark serve's HTTP API on real clips (issue 13, first part): answers, bad uploads, limits, token, paths."""
+
+import asyncio
+import io
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import earmark
+from conftest import DEMO, make_demo_subset
+from earmark.errors import ParameterError
+from earmark.serve.app import ServeSettings, _HTTPError, _job, check_bind, create_app, read_token
+
+UNSEEN_DOG = DEMO / "unseen" / "2-114280-A-0.flac"
+UNSEEN_ROOSTER = next(p for p in sorted((DEMO / "unseen").glob("*-1.flac")))
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    root = tmp_path_factory.mktemp("serve")
+    data = make_demo_subset(root / "demo", per_class=8)  # all the demo's clips of dog, rooster and rain
+    return earmark.train(data, embedder="aisfx", classifier="logreg", cache_dir=root / "cache").save(root / "demo.earmark")
+
+
+def _client(model_path, tmp_path, **kw):
+    from fastapi.testclient import TestClient
+
+    settings = ServeSettings(models={"demo": model_path}, upload_dir=tmp_path / "uploads", **kw)
+    return TestClient(create_app(settings)), tmp_path / "uploads" / "earmark-uploads"
+
+
+def _left(folder) -> list:
+    return [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
+
+
+def _upload(path, name=None, kind="audio/flac"):
+    return ("files", (name or path.name, path.read_bytes(), kind))
+
+
+def test_models_and_predict_on_real_clips(model_path, tmp_path):
+    client, uploads = _client(model_path, tmp_path)
+    models = client.get("/api/models").json()["models"]
+    assert models[0]["name"] == "demo" and models[0]["classes"] == ["dog", "rain", "rooster"]
+    r = client.post("/api/predict", files=[_upload(UNSEEN_DOG), _upload(UNSEEN_ROOSTER)], data={"top_k": "2"})
+    assert r.status_code == 200, r.text
+    results = {x["file"]: x for x in r.json()["results"]}
+    assert results[UNSEEN_DOG.name]["label"] == "dog" and results[UNSEEN_ROOSTER.name]["label"] == "rooster"
+    assert len(results[UNSEEN_DOG.name]["top"]) == 2 and 0 < results[UNSEEN_DOG.name]["score"] <= 1
+    assert _left(uploads) == []  # nothing stays on disk
+
+
+def test_detect_finds_the_events_of_a_long_recording(model_path, tmp_path):
+    client, uploads = _client(model_path, tmp_path)
+    dog, sr = sf.read(UNSEEN_DOG, dtype="float32")
+    rooster, sr2 = sf.read(UNSEEN_ROOSTER, dtype="float32")
+    assert sr == sr2
+    long = np.concatenate([dog, np.zeros(sr * 5, np.float32), rooster])
+    buf = io.BytesIO()
+    sf.write(buf, long, sr, format="WAV")
+    r = client.post("/api/detect", files={"file": ("field recording.wav", buf.getvalue(), "audio/wav")}, data={"threshold": "0.5"})
+    assert r.status_code == 200, r.text
+    events = r.json()["events"]
+    labels = [e["label"] for e in events]
+    assert "dog" in labels and "rooster" in labels and labels.index("dog") < labels.index("rooster")
+    assert all(e["start_s"] >= 10 for e in events if e["label"] == "rooster")  # after the dog and the silence
+    csv = client.post("/api/detect", files={"file": ("field recording.wav", buf.getvalue(), "audio/wav")}, data={"format": "audacity"})
+    from urllib.parse import unquote
+
+    assert csv.status_code == 200 and "field recording.labels.txt" in unquote(csv.headers["content-disposition"])
+    assert "rooster" in csv.text
+    assert _left(uploads) == []
+
+
+BAD_UPLOADS = [  # (what, (name, bytes, content type), status, words in the message)
+    ("text sent as audio", ("notes.wav", b"just some text, not a recording\n" * 20, "audio/wav"), 400, "notes.wav"),
+    ("a wrong content type", ("page.html", b"<html></html>", "text/html"), 415, "not audio"),
+    ("an empty file", ("empty.wav", b"", "audio/wav"), 400, "empty"),
+    ("a truncated WAV", ("cut.wav", None, "audio/wav"), 400, "cut.wav"),
+]
+
+
+@pytest.mark.parametrize("what, upload, status, words", BAD_UPLOADS, ids=[b[0] for b in BAD_UPLOADS])
+def test_bad_uploads_get_a_clear_error_and_leave_nothing(model_path, tmp_path, what, upload, status, words):
+    client, uploads = _client(model_path, tmp_path)
+    name, blob, kind = upload
+    if blob is None:  # the first 20 kB of a real WAV: its header promises far more
+        buf = io.BytesIO()
+        sf.write(buf, sf.read(UNSEEN_DOG, dtype="float32")[0], 44100, format="WAV")
+        blob = buf.getvalue()[:20_000]
+    r = client.post("/api/predict", files=[("files", (name, blob, kind))])
+    body = r.json()
+    if r.status_code == 200:  # a batch reports a bad file among good ones as skipped
+        assert body["results"] == [] and words in body["skipped"][0]["file"] + body["skipped"][0]["reason"]
+    else:
+        assert r.status_code == status and words in body["error"], body
+    assert _left(uploads) == []
+    assert client.post("/api/predict", files=[_upload(UNSEEN_DOG)]).status_code == 200  # and it keeps serving
+
+
+def test_an_oversized_upload_is_cut_off(model_path, tmp_path):
+    client, uploads = _client(model_path, tmp_path, max_upload_mb=0.05)  # 51 kB
+    r = client.post("/api/predict", files=[_upload(UNSEEN_DOG)])  # 300+ kB
+    assert r.status_code == 413 and "MB limit" in r.json()["error"]
+    assert _left(uploads) == []
+
+
+def test_a_token_is_required_when_set(model_path, tmp_path):
+    token = "s3cret-token-of-enough-length"
+    client, _ = _client(model_path, tmp_path, token=token)
+    assert client.get("/api/models").status_code == 401
+    assert client.get("/api/models", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    ok = client.get("/api/models", headers={"Authorization": f"Bearer {token}"})
+    assert ok.status_code == 200 and ok.json()["models"][0]["name"] == "demo"
+
+
+def test_no_request_names_a_path(model_path, tmp_path):
+    client, uploads = _client(model_path, tmp_path)
+    r = client.post("/api/predict", files=[_upload(UNSEEN_DOG)], data={"model": "../../demo"})
+    assert r.status_code == 404 and "no model named" in r.json()["error"]
+    r = client.post("/api/predict", files=[_upload(UNSEEN_DOG, name="../../../escaped.flac")])
+    assert r.status_code == 200 and r.json()["results"][0]["file"] == "escaped.flac"  # the name is shown, not used
+    assert not list(tmp_path.rglob("escaped.flac")) and _left(uploads) == []
+    r = client.post("/api/detect", files={"file": ("a.flac", UNSEEN_DOG.read_bytes(), "audio/flac")}, data={"format": "../x"})
+    assert r.status_code == 422
+
+
+def test_a_full_server_answers_429_at_once():
+    async def scenario():
+        slots = asyncio.Semaphore(1)
+        async with _job(slots, 1):
+            with pytest.raises(_HTTPError) as busy:
+                async with _job(slots, 1):
+                    pass
+        assert busy.value.status == 429 and "busy" in busy.value.message
+        async with _job(slots, 1):  # free again afterwards
+            pass
+
+    asyncio.run(scenario())
+
+
+def test_binding_beyond_this_machine_needs_a_token(tmp_path):
+    check_bind("127.0.0.1", None)
+    with pytest.raises(ParameterError, match="--token-file"):
+        check_bind("0.0.0.0", None)
+    check_bind("0.0.0.0", "x" * 32)
+    short = tmp_path / "token"
+    short.write_text("abc\n")
+    with pytest.raises(ParameterError, match="at least 16"):
+        read_token(short)
+    short.write_text(json.dumps("y" * 40))
+    assert len(read_token(short)) == 42
+
+
+def test_earmark_serve_answers_on_loopback_and_refuses_an_open_host_without_a_token(model_path):
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+    from typer.testing import CliRunner
+
+    from earmark.cli import app
+
+    refused = CliRunner().invoke(app, ["serve", str(model_path), "--host", "0.0.0.0"])
+    assert refused.exit_code == 1 and "--token-file" in refused.output
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-c", "from earmark.cli import main; main()", "serve", str(model_path), "--port", str(port),
+                             "-q"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline, answer = time.monotonic() + 60, None
+        while time.monotonic() < deadline and answer is None and proc.poll() is None:
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/api/models", timeout=5)
+            except httpx.TransportError:
+                time.sleep(0.3)
+        assert answer is not None and answer.status_code == 200, proc.stdout.read1().decode() if proc.poll() is not None else "no answer"
+        assert answer.json()["models"][0]["name"] == model_path.stem
+        docs = httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=5).json()
+        assert {"/api/models", "/api/predict", "/api/detect"} <= set(docs["paths"])
+    finally:
+        proc.terminate()
+        proc.wait(10)
