@@ -336,3 +336,16 @@ def test_audacity_label_files_round_trip_into_training(labelled_store, tmp_path)
         write_audacity([type(e)(e.start_s, e.end_s, cls) for e in events], f)
     m = api.train_from_store(tmp_path / "unlabelled", folder)
     assert m.info["data"]["n_windows"] == len(rows) and m.info["skipped"] == []
+
+
+def test_window_length_is_a_store_setting_for_front_ends_that_take_one(demo_subset, tmp_path):
+    store = tmp_path / "store"
+    r = CliRunner().invoke(app, ["index", str(demo_subset), "--store", str(store), "--embedder", "mfcc", "--window-s", "2.0",
+                                 "--hop-s", "1.0", "-q"])
+    assert r.exit_code == 0, r.output
+    t = Store.open(store).table()
+    assert Store.open(store).meta["window_s"] == 2.0 and np.allclose((t["end_s"] - t["start_s"])[t["start_s"] > 0], 2.0, atol=0.01)
+    bad = CliRunner().invoke(app, ["index", str(demo_subset), "--store", str(store), "--window-s", "1.0"])
+    assert bad.exit_code == 1 and "holds windows of 2 s" in bad.output
+    fixed = CliRunner().invoke(app, ["index", str(demo_subset), "--store", str(tmp_path / "a"), "--window-s", "1.0"])
+    assert fixed.exit_code == 1 and "aisfx's window is fixed at 2.32 s" in fixed.output

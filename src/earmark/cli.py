@@ -884,6 +884,8 @@ def index(
     recordings: Annotated[list[Path], typer.Argument(metavar="RECORDINGS...", help="Audio files or folders (searched recursively).")],
     store: Annotated[Path, typer.Option("--store", help="Store folder (made on first use; later runs add new or changed files).")],
     embedder: Annotated[str | None, typer.Option(help="Front end, fixed when the store is made (default aisfx).")] = None,
+    window_s: Annotated[float | None, typer.Option("--window-s", help="Window length in seconds, for front ends that take one "
+                                                                   "(mfcc, wave); fixed when the store is made.")] = None,
     hop_s: Annotated[float | None, typer.Option("--hop-s", help="Seconds between windows, fixed when the store is made "
                                                              "(default: the front end's own).")] = None,
     labels: Annotated[Path | None, typer.Option(help="CSV with file and label columns (as 'earmark train' reads) whose labels "
@@ -901,7 +903,7 @@ def index(
     from earmark import api
 
     def go(progress):
-        r = api.index(recordings, store, embedder=embedder, hop_s=hop_s, labels=labels, backend=backend,
+        r = api.index(recordings, store, embedder=embedder, window_s=window_s, hop_s=hop_s, labels=labels, backend=backend,
                       calibration=calibration_data or None, progress=progress)
         say(f"{store}: {len(r.added)} added, {len(r.changed)} changed, {len(r.copied)} copies of stored files, {r.unchanged} unchanged, "
             f"{len(r.skipped)} skipped; {r.windows:,} windows"

@@ -16,7 +16,7 @@ from earmark.explore.store import IndexReport, Store
 log = logging.getLogger(__name__)
 
 
-def index(recordings, store, *, embedder: str | None = None, hop_s: float | None = None, labels=None,
+def index(recordings, store, *, embedder: str | None = None, window_s: float | None = None, hop_s: float | None = None, labels=None,
           file_column: str = "filename", label_column: str = "label", backend: str | None = None, calibration=None,
           progress: bool = False, shard_windows: int | None = None) -> IndexReport:
     """Add the window embeddings of every audio file under ``recordings`` to ``store`` (made if new).
@@ -25,7 +25,7 @@ def index(recordings, store, *, embedder: str | None = None, hop_s: float | None
     same content as one already stored reuses its rows. ``labels`` is a CSV
     (``file_column``, ``label_column``, paths relative to its folder, as
     ``earmark train`` reads) whose labels are stored with the windows.
-    ``embedder`` and ``hop_s`` are fixed when the store is made; later runs
+    ``embedder``, ``window_s`` (for front ends that take it) and ``hop_s`` are fixed when the store is made; later runs
     may leave them out, and a different one is refused. ``backend`` runs the
     aisfx network on torch, onnx or onnx-int8; int8 makes other embeddings,
     so it is chosen when the store is made (calibrated on ``calibration``,
@@ -45,13 +45,16 @@ def index(recordings, store, *, embedder: str | None = None, hop_s: float | None
         front = st.front_end
         if embedder is not None:
             st.check_front_end(get_embedder(embedder), option="--embedder")
+        if window_s is not None and abs(window_s - st.meta["window_s"]) > 1e-9:
+            raise ParameterError(f"--window-s {window_s:g}: {store_path} holds windows of {st.meta['window_s']:g} s; leave "
+                                 "--window-s out, or index into a new store.")
         if hop_s is not None and abs(hop_s - st.meta["hop_s"]) > 1e-9:
             raise ParameterError(f"--hop-s {hop_s:g}: {store_path} was indexed every {st.meta['hop_s']:g} s; leave --hop-s out, "
                                  "or index into a new store.")
         if backend is not None:
             front = _with_backend(front, backend, calibration=None, store=st)
     else:
-        front = get_embedder(embedder or DEFAULT_EMBEDDER)
+        front = _front(embedder or DEFAULT_EMBEDDER, window_s)
         if hop_s is not None:
             front = front.with_hop(hop_s)
         if backend is not None:  # int8 is a setting of the store: calibrated on --calibration-data, or the recordings
@@ -62,6 +65,21 @@ def index(recordings, store, *, embedder: str | None = None, hop_s: float | None
     report = st.add(files, labels=label_map, front=front, progress=progress, **kwargs)
     log.info("indexed %s: %d added, %d unchanged, %d skipped", store_path, len(report.added), report.unchanged, len(report.skipped))
     return report
+
+
+def _front(name: str, window_s: float | None):
+    """The front end ``name``, with windows of ``window_s`` where it takes that (mfcc, wave); others say their window."""
+    import inspect
+
+    from earmark.embeddings import get_embedder
+
+    front = get_embedder(name)
+    if window_s is None:
+        return front
+    if "window_s" not in inspect.signature(type(front).__init__).parameters:
+        raise ParameterError(f"--window-s {window_s:g}: {name}'s window is fixed at {front.window_s:.3g} s (its network's "
+                             "input); leave --window-s out, or pick a front end that takes it (mfcc, wave).")
+    return get_embedder(name, window_s=window_s)
 
 
 def _with_backend(front, backend: str, *, calibration, store: Store | None):
