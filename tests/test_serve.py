@@ -11,7 +11,7 @@ import soundfile as sf
 import earmark
 from conftest import DEMO, make_demo_subset
 from earmark.errors import ParameterError
-from earmark.serve.app import ServeSettings, _HTTPError, _job, check_bind, create_app, read_token
+from earmark.serve.app import ServeSettings, Slots, _HTTPError, check_bind, create_app, read_token
 
 UNSEEN_DOG = DEMO / "unseen" / "2-114280-A-0.flac"
 UNSEEN_ROOSTER = next(p for p in sorted((DEMO / "unseen").glob("*-1.flac")))
@@ -91,12 +91,18 @@ def test_bad_uploads_get_a_clear_error_and_leave_nothing(model_path, tmp_path, w
         blob = buf.getvalue()[:20_000]
     r = client.post("/api/predict", files=[("files", (name, blob, kind))])
     body = r.json()
-    if r.status_code == 200:  # a batch reports a bad file among good ones as skipped
-        assert body["results"] == [] and words in body["skipped"][0]["file"] + body["skipped"][0]["reason"]
-    else:
-        assert r.status_code == status and words in body["error"], body
+    assert r.status_code == status and words in body["error"], body
+    assert "earmark-uploads" not in body["error"]  # the client's names, never the server's paths
     assert _left(uploads) == []
     assert client.post("/api/predict", files=[_upload(UNSEEN_DOG)]).status_code == 200  # and it keeps serving
+
+
+def test_a_bad_file_among_good_ones_is_reported_and_the_rest_answered(model_path, tmp_path):
+    client, uploads = _client(model_path, tmp_path)
+    r = client.post("/api/predict", files=[_upload(UNSEEN_DOG), ("files", ("notes.wav", b"not audio" * 50, "audio/wav"))])
+    assert r.status_code == 200 and [x["label"] for x in r.json()["results"]] == ["dog"]
+    skipped = r.json()["skipped"]
+    assert skipped[0]["file"] == "notes.wav" and "earmark-uploads" not in skipped[0]["reason"] and _left(uploads) == []
 
 
 def test_an_oversized_upload_is_cut_off(model_path, tmp_path):
@@ -126,16 +132,20 @@ def test_no_request_names_a_path(model_path, tmp_path):
     assert r.status_code == 422
 
 
-def test_a_full_server_answers_429_at_once():
+def test_jobs_wait_in_a_bounded_line_and_beyond_it_get_429():
     async def scenario():
-        slots = asyncio.Semaphore(1)
-        async with _job(slots, 1):
-            with pytest.raises(_HTTPError) as busy:
-                async with _job(slots, 1):
-                    pass
-        assert busy.value.status == 429 and "busy" in busy.value.message
-        async with _job(slots, 1):  # free again afterwards
-            pass
+        slots = Slots(running=1, waiting=1)
+        first = slots()
+        await first.__aenter__()  # running
+        waiter = asyncio.create_task(slots().__aenter__())  # waits in line for the slot
+        await asyncio.sleep(0.01)
+        assert not waiter.done()
+        with pytest.raises(_HTTPError) as busy:  # the line is full
+            await slots().__aenter__()
+        assert busy.value.status == 429 and "1 jobs running and 1 waiting" in busy.value.message
+        await first.__aexit__(None, None, None)
+        await asyncio.wait_for(waiter, 1)  # the waiter got the slot
+        assert slots.admitted == 1
 
     asyncio.run(scenario())
 

@@ -1044,7 +1044,8 @@ def serve(
     token_file: Annotated[Path | None, typer.Option("--token-file", help="A file holding the token every request must send "
                                                                          "(Authorization: Bearer TOKEN).")] = None,
     max_upload_mb: Annotated[float, typer.Option("--max-upload-mb", help="Largest request body accepted; larger ones are cut off.")] = 100.0,
-    max_jobs: Annotated[int, typer.Option("--max-jobs", help="Jobs run at once; more get 429 (busy) at once.")] = 2,
+    max_jobs: Annotated[int, typer.Option("--max-jobs", help="Jobs run at once.")] = 2,
+    max_queue: Annotated[int, typer.Option("--max-queue", help="Jobs that may wait for a slot; beyond them, 429 (busy) at once.")] = 16,
     timeout_s: Annotated[float, typer.Option("--timeout-s", help="Longest a job may take (504 after).")] = 120.0,
     quiet: Quiet = False,
 ) -> None:
@@ -1064,7 +1065,10 @@ def serve(
             names[p.stem] = p.resolve()
         import uvicorn
 
-        app_ = create_app(ServeSettings(models=names, token=token, max_upload_mb=max_upload_mb, max_jobs=max_jobs, timeout_s=timeout_s))
+        if max_jobs < 1 or max_queue < 0:
+            raise ParameterError(f"--max-jobs {max_jobs} / --max-queue {max_queue}: at least one job slot and no negative line.")
+        app_ = create_app(ServeSettings(models=names, token=token, max_upload_mb=max_upload_mb, max_jobs=max_jobs, max_queue=max_queue,
+                                        timeout_s=timeout_s))
         say(f"serving {', '.join(names)} on http://{host}:{port} (API docs at /docs){'; token required' if token else ''}")
         uvicorn.run(app_, host=host, port=port, log_level="warning" if quiet else "info")
 

@@ -12,8 +12,8 @@ request bodies over ``max_upload_mb`` are cut off while they stream in (413,
 never written whole); uploads go to a private temporary folder under
 ``upload_dir``, named by the server (the client's file name is shown, never
 used as a path), and are deleted when the request ends, whatever happened;
-at most ``max_jobs`` jobs run at once (429 beyond, with a clear message) and
-each has ``timeout_s`` (504); a bad upload gets a 4xx with a JSON error and
+at most ``max_jobs`` jobs run at once and ``max_queue`` wait for a slot (429
+beyond, with a clear message), and each has ``timeout_s`` (504); a bad upload gets a 4xx with a JSON error and
 the server goes on. Models are only the files given at start-up: nothing
 sent over HTTP is loaded as a model, and no request parameter is a path.
 """
@@ -46,6 +46,7 @@ class ServeSettings:
     max_upload_mb: float = 100.0
     max_files: int = 32
     max_jobs: int = 2
+    max_queue: int = 16
     timeout_s: float = 120.0
     upload_dir: Path | None = None
 
@@ -106,7 +107,7 @@ def create_app(settings: ServeSettings):
     from starlette.background import BackgroundTask
 
     models = _Models(settings.models)
-    jobs = asyncio.Semaphore(settings.max_jobs)
+    jobs = Slots(settings.max_jobs, settings.max_queue)
     upload_root = Path(settings.upload_dir or tempfile.gettempdir()) / "earmark-uploads"
     limit = int(settings.max_upload_mb * (1 << 20))
     app = FastAPI(title="earmark", description="Classify and detect sounds with earmark models.", version="1")
@@ -145,12 +146,14 @@ def create_app(settings: ServeSettings):
         if len(files) > settings.max_files:
             raise _HTTPError(413, f"{len(files)} files in one request, over this server's {settings.max_files}; send fewer.")
         name, m = models.get(model)
-        async with _job(jobs, settings.max_jobs), _uploads(upload_root) as folder:
+        async with jobs(), _uploads(upload_root) as folder:
             saved = [await _save(f, folder, i, limit) for i, f in enumerate(files)]
             batch = await _run(settings.timeout_s, _predict, m, [p for p, _ in saved], min(top_k, len(m.classes)))
         names = {str(p): original for p, original in saved}
-        return {"model": name, "results": [_prediction(r, names) for r in batch.records],
-                "skipped": [{"file": names.get(s["file"], "?"), "reason": s["reason"]} for s in batch.skipped]}
+        skipped = [{"file": names.get(s["file"], "?"), "reason": _public(s["reason"], names)} for s in batch.skipped]
+        if not batch.records:  # nothing usable: the request failed, say why
+            raise _HTTPError(400, "; ".join(f"{s['file']}: {s['reason']}" for s in skipped))
+        return {"model": name, "results": [_prediction(r, names) for r in batch.records], "skipped": skipped}
 
     @app.post("/api/detect")
     async def detect(request: Request, file: UploadFile = File(...), model: str | None = Form(None), threshold: float = Form(0.5),
@@ -161,7 +164,7 @@ def create_app(settings: ServeSettings):
         if not 0.0 < threshold <= 1.0:
             raise _HTTPError(422, f"threshold must be in (0, 1]; got {threshold}.")
         name, m = models.get(model)
-        async with _job(jobs, settings.max_jobs):
+        async with jobs():
             folder = _new_folder(upload_root)
             try:
                 path, original = await _save(file, folder, 0, limit)
@@ -171,7 +174,7 @@ def create_app(settings: ServeSettings):
                 raise
         if batch.skipped:
             shutil.rmtree(folder, ignore_errors=True)
-            raise _HTTPError(400, f"{original}: {batch.skipped[0]['reason']}")
+            raise _HTTPError(400, f"{original}: {_public(batch.skipped[0]['reason'], {str(path): original})}")
         record = batch.records[0]
         if format == "json":
             shutil.rmtree(folder, ignore_errors=True)
@@ -190,19 +193,42 @@ def _error(status: int, message: str):
     return JSONResponse({"error": message}, status_code=status)
 
 
-class _job:
-    """A slot among ``max_jobs``; none free: 429 at once (no queue that could grow without bound)."""
+class Slots:
+    """``running`` job slots and ``waiting`` places in line for them; beyond both, 429 at once.
 
-    def __init__(self, semaphore: asyncio.Semaphore, size: int) -> None:
-        self.semaphore, self.size = semaphore, size
+    The line is bounded, so a burst can neither pile up work without end nor
+    hold connections open for it; the event loop is single-threaded, so the
+    counter needs no lock.
+    """
+
+    def __init__(self, running: int, waiting: int) -> None:
+        self.running, self.waiting = running, waiting
+        self.semaphore = asyncio.Semaphore(running)
+        self.admitted = 0
+
+    def __call__(self) -> "_job":
+        return _job(self)
+
+
+class _job:
+    def __init__(self, slots: Slots) -> None:
+        self.slots = slots
 
     async def __aenter__(self):
-        if self.semaphore.locked():
-            raise _HTTPError(429, f"the server is busy ({self.size} jobs running, its limit); retry in a few seconds.")
-        await self.semaphore.acquire()
+        s = self.slots
+        if s.admitted >= s.running + s.waiting:
+            raise _HTTPError(429, f"the server is busy ({s.running} jobs running and {s.waiting} waiting, its limits); "
+                                  "retry in a few seconds.")
+        s.admitted += 1
+        try:
+            await s.semaphore.acquire()
+        except BaseException:
+            s.admitted -= 1
+            raise
 
     async def __aexit__(self, *exc):
-        self.semaphore.release()
+        self.slots.semaphore.release()
+        self.slots.admitted -= 1
 
 
 def _new_folder(root: Path) -> Path:
@@ -265,6 +291,13 @@ def _detect(model, path: Path, threshold: float, fmt: str, out_dir: Path):
     from earmark.inference.detect import DetectionSettings
 
     return api.detect(model, [path], settings=DetectionSettings(threshold=threshold), fmt=fmt, out_dir=out_dir)
+
+
+def _public(reason: str, names: dict[str, str]) -> str:
+    """A reason with the server's own upload paths replaced by the names the client sent (no server path leaks)."""
+    for path, original in names.items():
+        reason = reason.replace(path, original)
+    return reason
 
 
 def _prediction(p, names: dict[str, str]) -> dict:
