@@ -51,6 +51,25 @@ def available(name: str):
     return embedder
 
 
+def chromium_path() -> str:
+    """Debian's chromium for the browser tests; a skip without it (a failure under CI, where 'make test' installs it)."""
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        msg = "chromium not found: 'make test' installs Debian's chromium (apt-get install chromium)"
+        if os.environ.get("EARMARK_REQUIRE_DATA") == "1":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return path
+
+
+def keep_screenshot(png: Path) -> None:
+    """Copy a browser test's screenshot to ``$EARMARK_SCREENSHOTS`` (the test artifacts folder), when set."""
+    folder = os.environ.get("EARMARK_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        shutil.copy(png, Path(folder) / png.name)
+
+
 @pytest.fixture
 def esc10() -> Path:
     return shared_data("esc10")

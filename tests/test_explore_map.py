@@ -4,25 +4,14 @@ Set ``EARMARK_SCREENSHOTS=DIR`` to keep the screenshot (``DIR/map.png``).
 """
 
 import csv
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import chromium_path, keep_screenshot
 from earmark import api
 from earmark.explore.store import Store
-
-
-def _chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        msg = "chromium not found: 'make test' installs Debian's chromium (apt-get install chromium)"
-        if os.environ.get("EARMARK_REQUIRE_DATA") == "1":
-            pytest.fail(msg)
-        pytest.skip(msg)
-    return path
 
 
 # the page position of a point, from the plot's own scales
@@ -40,7 +29,7 @@ _POINT_XY = """(i) => {
 def test_the_map_opens_offline_shows_every_point_plays_and_exports(demo_subset, tmp_path):
     from playwright.sync_api import sync_playwright
 
-    chromium = _chromium()
+    chromium = chromium_path()
     store = tmp_path / "store"
     api.index(demo_subset, store, embedder="aisfx", labels=demo_subset / "metadata.csv")
     api.cluster(store, method="kmeans", k=3)
@@ -93,10 +82,7 @@ def test_the_map_opens_offline_shows_every_point_plays_and_exports(demo_subset, 
     img = np.asarray(Image.open(io.BytesIO(shot)).convert("RGB")).astype(int)
     colourful = (img.max(axis=2) - img.min(axis=2)) > 60
     assert colourful.sum() > 500
-    if os.environ.get("EARMARK_SCREENSHOTS"):
-        out = Path(os.environ["EARMARK_SCREENSHOTS"])
-        out.mkdir(parents=True, exist_ok=True)
-        shutil.copy(tmp_path / "map.png", out / "map.png")
+    keep_screenshot(tmp_path / "map.png")
 
 
 def test_map_options_are_checked(demo_subset, tmp_path):

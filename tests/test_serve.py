@@ -1,6 +1,7 @@
 """earmark serve's HTTP API on real clips (issue 13, first part): answers, bad uploads, limits, token, paths."""
 
 import asyncio
+import contextlib
 import io
 import json
 
@@ -163,12 +164,37 @@ def test_binding_beyond_this_machine_needs_a_token(tmp_path):
     assert len(read_token(short)) == 42
 
 
-def test_earmark_serve_answers_on_loopback_and_refuses_an_open_host_without_a_token(model_path):
+@contextlib.contextmanager
+def running_server(model_path):
+    """``earmark serve MODEL`` as a real uvicorn process on a free loopback port; yields its URL, stopped after."""
     import socket
     import subprocess
     import sys
     import time
 
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-c", "from earmark.cli import main; main()", "serve", str(model_path), "--port", str(port),
+                             "-q"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline, answer = time.monotonic() + 60, None
+        while time.monotonic() < deadline and answer is None and proc.poll() is None:
+            try:
+                answer = httpx.get(f"{url}/api/models", timeout=5)
+            except httpx.TransportError:
+                time.sleep(0.3)
+        assert answer is not None and answer.status_code == 200, proc.stdout.read1().decode() if proc.poll() is not None else "no answer"
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_earmark_serve_answers_on_loopback_and_refuses_an_open_host_without_a_token(model_path):
     import httpx
     from typer.testing import CliRunner
 
@@ -176,22 +202,46 @@ def test_earmark_serve_answers_on_loopback_and_refuses_an_open_host_without_a_to
 
     refused = CliRunner().invoke(app, ["serve", str(model_path), "--host", "0.0.0.0"])
     assert refused.exit_code == 1 and "--token-file" in refused.output
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-c", "from earmark.cli import main; main()", "serve", str(model_path), "--port", str(port),
-                             "-q"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        deadline, answer = time.monotonic() + 60, None
-        while time.monotonic() < deadline and answer is None and proc.poll() is None:
-            try:
-                answer = httpx.get(f"http://127.0.0.1:{port}/api/models", timeout=5)
-            except httpx.TransportError:
-                time.sleep(0.3)
-        assert answer is not None and answer.status_code == 200, proc.stdout.read1().decode() if proc.poll() is not None else "no answer"
-        assert answer.json()["models"][0]["name"] == model_path.stem
-        docs = httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=5).json()
+    with running_server(model_path) as url:
+        assert httpx.get(f"{url}/api/models", timeout=5).json()["models"][0]["name"] == model_path.stem
+        docs = httpx.get(f"{url}/openapi.json", timeout=5).json()
         assert {"/api/models", "/api/predict", "/api/detect"} <= set(docs["paths"])
-    finally:
-        proc.terminate()
-        proc.wait(10)
+
+
+def test_the_page_in_a_real_browser_classifies_a_clip_and_shows_a_recordings_events(model_path, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    from conftest import chromium_path, keep_screenshot
+
+    dog, sr = sf.read(UNSEEN_DOG, dtype="float32")
+    rooster, _ = sf.read(UNSEEN_ROOSTER, dtype="float32")
+    long = tmp_path / "field recording.wav"
+    sf.write(long, np.concatenate([dog, np.zeros(sr * 5, np.float32), rooster]), sr)
+    with running_server(model_path) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"], headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            errors, elsewhere = [], []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("request", lambda r: None if r.url.startswith((url, "blob:", "data:")) else elsewhere.append(r.url))
+            page.goto(url)
+            page.wait_for_selector("#model option", state="attached")
+            page.set_input_files("#files", str(UNSEEN_DOG))  # pick a file: its label appears
+            page.wait_for_selector("#rows td.label")
+            assert page.inner_text("#rows td.label") == "dog"
+            page.screenshot(path=str(tmp_path / "page_predict.png"))
+            page.check("input[value=detect]")  # a long recording: its events on the timeline
+            page.set_input_files("#files", str(long))
+            page.wait_for_selector("#events .event")
+            events = page.locator("#events .event").all_inner_texts()
+            assert any(e.startswith("dog") for e in events) and any(e.startswith("rooster") for e in events)
+            assert [e.split()[0] for e in events].index("dog") < [e.split()[0] for e in events].index("rooster")
+            page.locator("#events .event").first.click()  # play an event
+            page.wait_for_function("window.earmarkPlaying !== undefined")
+            page.screenshot(path=str(tmp_path / "page_detect.png"))
+            assert errors == [] and elsewhere == []  # no console error, no request to anywhere but this server
+        finally:
+            browser.close()
+    for png in ("page_predict.png", "page_detect.png"):
+        keep_screenshot(tmp_path / png)

@@ -4,7 +4,8 @@ Endpoints (OpenAPI docs at ``/docs``):
 
 - ``GET /api/models``: the models served (name, classes, front end);
 - ``POST /api/predict``: one or more uploaded files -> top-k labels and scores each;
-- ``POST /api/detect``: one long recording -> events as JSON, or as a CSV/Audacity/Raven download.
+- ``POST /api/detect``: one long recording -> events as JSON, or as a CSV/Audacity/Raven download;
+- ``GET /``: the web page (``page.html``, its script and style inline: it works offline).
 
 Safety: a token (``Authorization: Bearer TOKEN``) on every request when one is
 configured (and required off the loopback interface, see :func:`check_bind`);
@@ -33,6 +34,10 @@ from earmark.errors import EarmarkError, ParameterError
 log = logging.getLogger(__name__)
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+PAGE = Path(__file__).with_name("page.html")
+# the page runs only its own inline script and talks only to this server; audio plays from the user's own files (blob:)
+PAGE_POLICY = ("default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; media-src 'self' blob:; "
+               "img-src 'self' data: blob:; connect-src 'self'; frame-ancestors 'none'")
 AUDIO_TYPES = ("audio/", "application/octet-stream", "video/ogg", "application/ogg")
 DETECT_FORMATS = ("json", "csv", "audacity", "raven")
 
@@ -127,6 +132,13 @@ def create_app(settings: ServeSettings):
     @app.exception_handler(_HTTPError)
     async def http_error(request: Request, exc: _HTTPError):
         return _error(exc.status, exc.message)
+
+    @app.get("/", include_in_schema=False)
+    def page():
+        """The web page: drop files, see labels, or a long recording's events on a timeline."""
+        from fastapi.responses import HTMLResponse
+
+        return HTMLResponse(PAGE.read_text(), headers={"Content-Security-Policy": PAGE_POLICY, "X-Content-Type-Options": "nosniff"})
 
     @app.get("/api/models")
     def list_models() -> dict:
