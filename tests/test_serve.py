@@ -245,3 +245,69 @@ def test_the_page_in_a_real_browser_classifies_a_clip_and_shows_a_recordings_eve
             browser.close()
     for png in ("page_predict.png", "page_detect.png"):
         keep_screenshot(tmp_path / png)
+
+
+def test_the_live_socket_labels_streamed_pcm(model_path, tmp_path):
+    import soxr
+
+    client, _ = _client(model_path, tmp_path)
+    dog, sr = sf.read(UNSEEN_DOG, dtype="float32")
+    pcm = (np.clip(soxr.resample(dog, sr, 16000), -1, 1) * 32767).astype("<i2").tobytes()
+    with client.websocket_connect("/api/listen?rate=16000&threshold=0.5") as ws:
+        assert ws.receive_json()["classes"] == ["dog", "rain", "rooster"]
+        for i in range(0, len(pcm), 3201):  # odd-sized frames, as a network may cut them
+            ws.send_bytes(pcm[i : i + 3201])
+        ws.send_text("end")
+        heard = []
+        try:
+            while True:
+                heard.append(ws.receive_json())
+        except Exception:  # the server closes after the last window
+            pass
+    assert heard and max(heard, key=lambda m: m["score"])["label"] == "dog"
+    assert all(0 < m["end_s"] <= 5.1 for m in heard)
+
+
+def test_the_live_socket_needs_the_token_when_set(model_path, tmp_path):
+    from starlette.websockets import WebSocketDisconnect
+
+    client, _ = _client(model_path, tmp_path, token="t" * 20)
+    with pytest.raises(WebSocketDisconnect) as closed:
+        with client.websocket_connect("/api/listen") as ws:
+            ws.receive_json()
+    assert closed.value.code == 1008
+    with client.websocket_connect(f"/api/listen?token={'t' * 20}") as ws:
+        assert ws.receive_json()["ready"]
+
+
+def test_the_page_hears_a_fake_microphone(model_path, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    from conftest import chromium_path, keep_screenshot
+
+    dog, sr = sf.read(UNSEEN_DOG, dtype="float32")
+    mic = tmp_path / "mic.wav"
+    sf.write(mic, dog, sr, subtype="PCM_16")  # chromium plays it as the microphone, over and over
+    with running_server(model_path) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), headless=True, args=[
+            "--no-sandbox", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-audio-capture={mic}", "--autoplay-policy=no-user-gesture-required"])
+        try:
+            page = browser.new_page()
+            errors = []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(url)
+            page.wait_for_selector("#model option", state="attached")
+            page.click("#listen")
+            try:
+                page.locator("#heard li", has_text="dog").first.wait_for(timeout=30_000)  # the page's CSP forbids eval
+            except Exception as exc:
+                raise AssertionError(f"no 'dog' heard: status {page.inner_text('#live-status')!r}, "
+                                     f"heard {page.inner_text('#heard')!r}, errors {errors}") from exc
+            page.screenshot(path=str(tmp_path / "page_live.png"))
+            page.click("#listen")  # stop
+            assert errors == []
+        finally:
+            browser.close()
+    keep_screenshot(tmp_path / "page_live.png")

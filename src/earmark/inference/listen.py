@@ -39,16 +39,26 @@ def file_blocks(path: str | Path, *, sr: int, block_s: float, realtime: bool) ->
 
 def stdin_blocks(*, rate: int, sr: int, block_s: float) -> Iterator[tuple[np.ndarray, float]]:
     """Raw signed 16-bit little-endian mono PCM at ``rate`` Hz from stdin (e.g. ``arecord -f S16_LE -r 16000``)."""
+    nbytes = 2 * max(1, int(block_s * rate))
+    stream = sys.stdin.buffer
+    return pcm_blocks(lambda: stream.read(nbytes), rate=rate, sr=sr)
+
+
+def pcm_blocks(read, *, rate: int, sr: int) -> Iterator[tuple[np.ndarray, float]]:
+    """Blocks from ``read()``, which returns raw signed 16-bit little-endian mono PCM at ``rate`` Hz (empty or None: the
+    end), resampled to ``sr``: stdin, or a web page's microphone over a WebSocket."""
     import soxr
 
     resampler = soxr.ResampleStream(rate, sr, 1, dtype="float32") if rate != sr else None
-    nbytes = 2 * max(1, int(block_s * rate))
-    stream = sys.stdin.buffer
+    carry = b""
     while True:
-        raw = stream.read(nbytes)
+        raw = read()
         if not raw:
             return
-        x = np.frombuffer(raw[: len(raw) // 2 * 2], dtype="<i2").astype(np.float32) / 32768.0
+        raw, carry = carry + raw, b""
+        if len(raw) % 2:  # an odd byte waits for its other half
+            raw, carry = raw[:-1], raw[-1:]
+        x = np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0
         arrived = time.perf_counter()
         yield (resampler.resample_chunk(x) if resampler else x), arrived
 

@@ -5,6 +5,7 @@ Endpoints (OpenAPI docs at ``/docs``):
 - ``GET /api/models``: the models served (name, classes, front end);
 - ``POST /api/predict``: one or more uploaded files -> top-k labels and scores each;
 - ``POST /api/detect``: one long recording -> events as JSON, or as a CSV/Audacity/Raven download;
+- ``WS /api/listen``: live labels for a stream of 16-bit PCM (a page's microphone), by the ``listen`` engine;
 - ``GET /``: the web page (``page.html``, its script and style inline: it works offline).
 
 Safety: a token (``Authorization: Bearer TOKEN``) on every request when one is
@@ -23,6 +24,7 @@ sent over HTTP is loaded as a model, and no request parameter is a path.
 import asyncio
 import hmac
 import logging
+import queue
 import shutil
 import tempfile
 import threading
@@ -52,6 +54,7 @@ class ServeSettings:
     max_files: int = 32
     max_jobs: int = 2
     max_queue: int = 16
+    max_live: int = 2
     timeout_s: float = 120.0
     upload_dir: Path | None = None
 
@@ -107,7 +110,7 @@ class _HTTPError(Exception):
 
 def create_app(settings: ServeSettings):
     """The FastAPI application for ``settings``."""
-    from fastapi import FastAPI, File, Form, Request, UploadFile
+    from fastapi import FastAPI, File, Form, Request, UploadFile, WebSocket, WebSocketDisconnect
     from fastapi.responses import FileResponse
     from starlette.background import BackgroundTask
 
@@ -195,6 +198,74 @@ def create_app(settings: ServeSettings):
         target = Path(record["written_to"])
         download = Path(original).stem + target.name[len(path.stem):]
         return FileResponse(target, filename=download, background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True))
+
+    live = {"sessions": 0}
+
+    @app.websocket("/api/listen")
+    async def listen(websocket: WebSocket, model: str | None = None, rate: int = 16000, threshold: float = 0.5,
+                     token: str | None = None):
+        """Live labels: send binary frames of 16-bit little-endian mono PCM at ``rate`` Hz; labels come back as JSON
+        (``{"end_s", "label", "score", "level_db"}``), first a ``{"ready", "classes"}`` message."""
+        given = token or websocket.headers.get("authorization", "").removeprefix("Bearer ")
+        if settings.token is not None and not hmac.compare_digest(given.encode(), settings.token.encode()):
+            await websocket.close(code=1008, reason="this server needs its token (?token=TOKEN)")
+            return
+        if live["sessions"] >= settings.max_live:
+            await websocket.close(code=1013, reason=f"{settings.max_live} live sessions already; try again later")
+            return
+        if not 8000 <= rate <= 192000 or not 0.0 < threshold <= 1.0:
+            await websocket.close(code=1003, reason="rate must be 8000-192000 Hz and threshold in (0, 1]")
+            return
+        try:
+            name, m = models.get(model)
+        except _HTTPError as exc:
+            await websocket.close(code=1008, reason=exc.message[:120])
+            return
+        await websocket.accept()
+        live["sessions"] += 1
+        loop = asyncio.get_running_loop()
+        frames: queue.Queue = queue.Queue(maxsize=256)  # about 25 s of 0.1-s frames: a client far ahead is cut off
+
+        sent: list = []  # the worker's messages, each sent by the event loop; all are awaited before the socket closes
+
+        def run() -> None:
+            from earmark import api
+            from earmark.inference.listen import pcm_blocks
+
+            for d in api.listen(m, pcm_blocks(frames.get, rate=rate, sr=m.front_end.sample_rate), threshold=threshold):
+                message = {"end_s": round(d.end_s, 3), "label": d.label, "score": round(d.score, 4), "level_db": round(d.level_db, 1)}
+                sent.append(asyncio.run_coroutine_threadsafe(websocket.send_json(message), loop))
+
+        worker = asyncio.get_running_loop().run_in_executor(None, run)
+        try:
+            await websocket.send_json({"ready": True, "model": name, "classes": m.classes})
+            while True:
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect" or message.get("bytes") is None and message.get("text") == "end":
+                    break
+                if message.get("bytes"):
+                    try:
+                        frames.put_nowait(message["bytes"])
+                    except queue.Full:
+                        await websocket.close(code=1008, reason="audio arrives faster than real time; send it as it is recorded")
+                        break
+        except WebSocketDisconnect:
+            pass
+        finally:
+            while True:  # the end of the stream (making room if the line is full): the worker finishes and stops
+                try:
+                    frames.put_nowait(b"")
+                    break
+                except queue.Full:
+                    frames.get_nowait()
+            try:
+                await worker
+                await asyncio.gather(*(asyncio.wrap_future(f) for f in sent), return_exceptions=True)
+            except Exception as exc:  # noqa: BLE001 - a failed session must not take the server down
+                log.warning("live session ended: %s", exc)
+            live["sessions"] -= 1
+            if websocket.client_state.name == "CONNECTED":
+                await websocket.close()
 
     return app
 
