@@ -284,6 +284,15 @@ def test_label_picks_unlabelled_windows_and_training_from_the_filled_file_works(
     assert m.front_end.name == "mfcc" and m.info["data"]["n_windows"] == 8 and set(m.classes) <= set(truth.values())
     preds = m.predict(sorted(data.glob("*.flac")))
     assert all(p.label in truth.values() for p in preds)
+    # the next round leaves out what was labelled: the same strategy and model now pick 8 other windows
+    r = CliRunner().invoke(app, ["label", str(store), "--model", str(tmp_path / "m.earmark"), "--strategy", "random", "-n", "200",
+                                 "--exclude", str(filled), "--out", str(tmp_path / "next.csv"), "-q"])
+    assert r.exit_code == 0, r.output
+    again = {(r["file"], round(float(r["start_s"]), 3)) for r in csv.DictReader(open(tmp_path / "next.csv"))}
+    done = {(r["file"], round(r["start_s"], 3)) for r in rows}
+    assert again and not again & done
+    everything = {(r["file"], round(r["start_s"], 3)) for r in api.label(store, m, strategy="random", n=200)}
+    assert done <= everything and everything - done == again  # only the excluded windows are missing
 
 
 def test_label_and_train_from_store_refuse_bad_input_clearly(labelled_store, tmp_path):

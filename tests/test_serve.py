@@ -165,8 +165,8 @@ def test_binding_beyond_this_machine_needs_a_token(tmp_path):
 
 
 @contextlib.contextmanager
-def running_server(model_path):
-    """``earmark serve MODEL`` as a real uvicorn process on a free loopback port; yields its URL, stopped after."""
+def running_server(model_path, *options: str):
+    """``earmark serve MODEL [OPTIONS]`` as a real uvicorn process on a free loopback port; yields its URL, stopped after."""
     import socket
     import subprocess
     import sys
@@ -178,7 +178,7 @@ def running_server(model_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen([sys.executable, "-c", "from earmark.cli import main; main()", "serve", str(model_path), "--port", str(port),
-                             "-q"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                             "-q", *options], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline, answer = time.monotonic() + 60, None
@@ -191,7 +191,11 @@ def running_server(model_path):
         yield url
     finally:
         proc.terminate()
-        proc.wait(10)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:  # a job still running (a test that failed half-way): no need to wait for it
+            proc.kill()
+            proc.wait(10)
 
 
 def test_earmark_serve_answers_on_loopback_and_refuses_an_open_host_without_a_token(model_path):
@@ -208,6 +212,17 @@ def test_earmark_serve_answers_on_loopback_and_refuses_an_open_host_without_a_to
         assert {"/api/models", "/api/predict", "/api/detect"} <= set(docs["paths"])
 
 
+def _watched_page(browser, url: str, *, height: int):
+    """A page of ``url`` that collects its console errors and any request to anywhere but the server."""
+    page = browser.new_page(viewport={"width": 1100, "height": height})
+    errors, elsewhere = [], []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("request", lambda r: None if r.url.startswith((url, "blob:", "data:")) else elsewhere.append(r.url))
+    page.goto(url)
+    return page, errors, elsewhere
+
+
 def test_the_page_in_a_real_browser_classifies_a_clip_and_shows_a_recordings_events(model_path, tmp_path):
     from playwright.sync_api import sync_playwright
 
@@ -220,12 +235,7 @@ def test_the_page_in_a_real_browser_classifies_a_clip_and_shows_a_recordings_eve
     with running_server(model_path) as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"], headless=True)
         try:
-            page = browser.new_page(viewport={"width": 1100, "height": 900})
-            errors, elsewhere = [], []
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.on("request", lambda r: None if r.url.startswith((url, "blob:", "data:")) else elsewhere.append(r.url))
-            page.goto(url)
+            page, errors, elsewhere = _watched_page(browser, url, height=900)
             page.wait_for_selector("#model option", state="attached")
             page.set_input_files("#files", str(UNSEEN_DOG))  # pick a file: its label appears
             page.wait_for_selector("#rows td.label")
@@ -238,7 +248,7 @@ def test_the_page_in_a_real_browser_classifies_a_clip_and_shows_a_recordings_eve
             assert any(e.startswith("dog") for e in events) and any(e.startswith("rooster") for e in events)
             assert [e.split()[0] for e in events].index("dog") < [e.split()[0] for e in events].index("rooster")
             page.locator("#events .event").first.click()  # play an event
-            page.wait_for_function("window.earmarkPlaying !== undefined")
+            page.wait_for_selector("body[data-playing]", state="attached")  # (the page's CSP forbids wait_for_function's eval)
             page.screenshot(path=str(tmp_path / "page_detect.png"))
             assert errors == [] and elsewhere == []  # no console error, no request to anywhere but this server
         finally:
@@ -311,3 +321,144 @@ def test_the_page_hears_a_fake_microphone(model_path, tmp_path):
         finally:
             browser.close()
     keep_screenshot(tmp_path / "page_live.png")
+
+
+# --- with a store: search by example, the map, the labelling loop ------------------------------------------------------
+TRUTH = {"0": "dog", "1": "rooster", "10": "rain"}  # ESC-50 class numbers at the end of the file names
+
+
+def _truth(file: str) -> str:
+    return TRUTH[file.rsplit(".", 1)[0].split("-")[-1]]
+
+
+@pytest.fixture(scope="module")
+def store_path(model_path, tmp_path_factory):
+    """The demo's clips of dog, rooster and rain (3 each, no labels), indexed by the model's front end (aisfx)."""
+    root = tmp_path_factory.mktemp("serve-store")
+    data = make_demo_subset(root / "demo", per_class=3)
+    (data / "metadata.csv").unlink()
+    earmark.api.index(data, root / "store", embedder="aisfx")
+    return root / "store"
+
+
+def test_the_store_endpoints_search_play_and_map(model_path, store_path, tmp_path):
+    client, uploads = _client(model_path, tmp_path, store=store_path, labelling_dir=tmp_path / "labelling")
+    summary = client.get("/api/store").json()
+    assert summary["files"] == 9 and summary["windows"] > 9 and summary["front_end"].startswith("aisfx") and summary["labelled"] == {}
+    r = client.post("/api/search", files={"file": (UNSEEN_DOG.name, UNSEEN_DOG.read_bytes(), "audio/flac")}, data={"k": "5"})
+    assert r.status_code == 200, r.text
+    hits = r.json()["hits"]
+    assert len(hits) == 5 and [h["distance"] for h in hits] == sorted(h["distance"] for h in hits)
+    assert sum(_truth(h["name"]) == "dog" for h in hits) >= 4  # an unseen dog finds the store's dogs
+    assert _left(uploads) == []
+    h = hits[0]
+    r = client.get("/api/audio", params={"file": h["file"], "start_s": h["start_s"], "end_s": h["end_s"]})
+    assert r.status_code == 200 and r.headers["content-type"] == "audio/wav"
+    y, sr = sf.read(io.BytesIO(r.content))
+    assert abs(len(y) / sr - (h["end_s"] - h["start_s"])) < 0.05 and np.abs(y).max() > 0.01
+    for bad in ("/etc/passwd", "../" + h["name"], h["file"] + "/..", str(store_path / "store.json")):  # only the store's recordings
+        r = client.get("/api/audio", params={"file": bad, "start_s": 0, "end_s": 1})
+        assert r.status_code == 404 and "no recording" in r.json()["error"], bad
+    assert client.get("/api/audio", params={"file": h["file"], "start_s": 0, "end_s": 99}).status_code == 400
+    points = client.get("/api/map", params={"max_points": 500}).json()
+    assert len(points["points"]) == points["of"] > 9 and all(np.isfinite([p["x"], p["y"]]).all() for p in points["points"])
+    assert {p["file"] for p in points["points"]} == {x["file"] for x in client.get("/api/label/next?strategy=random&n=100").json()["windows"]}
+
+
+def test_the_labelling_loop_trains_in_the_background_and_serves_the_new_model(model_path, store_path, tmp_path):
+    import time
+
+    client, _ = _client(model_path, tmp_path, store=store_path, labelling_dir=tmp_path / "labelling")
+    assert client.post("/api/retrain").status_code == 400  # nothing labelled yet
+    first = client.get("/api/label/next", params={"strategy": "uncertain", "n": 6}).json()
+    assert first["model"] == "demo" and len(first["windows"]) == 6
+    for w in first["windows"]:  # the user listens and clicks the right class
+        r = client.post("/api/label", json={"file": w["file"], "start_s": w["start_s"], "end_s": w["end_s"], "label": _truth(w["name"])})
+        assert r.status_code == 200, r.text
+    assert sum(r.json()["labelled"].values()) == 6
+    assert client.post("/api/label", json={"file": "/etc/passwd", "start_s": 0, "end_s": 1, "label": "dog"}).status_code == 404
+    assert client.post("/api/label", json={"file": w["file"], "start_s": 0, "end_s": 1, "label": " "}).status_code == 422
+    again = client.get("/api/label/next", params={"strategy": "uncertain", "n": 6}).json()["windows"]
+    assert not {(w["file"], w["start_s"]) for w in again} & {(w["file"], w["start_s"]) for w in first["windows"]}
+    for w in again[:3]:
+        client.post("/api/label", json={"file": w["file"], "start_s": w["start_s"], "end_s": w["end_s"], "label": _truth(w["name"])})
+    counts = client.get("/api/store").json()["labelled"]
+    if len(counts) < 2:  # the uncertain picks were all one class: add a window of another
+        other = next(w for w in client.get("/api/label/next?strategy=random&n=100").json()["windows"] if _truth(w["name"]) not in counts)
+        client.post("/api/label", json={**{k: other[k] for k in ("file", "start_s", "end_s")}, "label": _truth(other["name"])})
+    given = {(w["file"], round(w["start_s"], 3)): _truth(w["name"]) for w in first["windows"]}
+    on_map = {(p["file"], p["start_s"]): p["label"] for p in client.get("/api/map").json()["points"]}
+    assert all(on_map[k] == v for k, v in given.items())  # the map shows the page's labels
+    r = client.post("/api/retrain", json={"classifier": "logreg"})
+    assert r.status_code == 202 and r.json()["state"] == "running", r.text
+    deadline = time.monotonic() + 60
+    while (status := client.get("/api/retrain").json())["state"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert status["state"] == "done" and status["model"] == "labelled-1", status
+    served = {m["name"]: m for m in client.get("/api/models").json()["models"]}
+    assert set(served) == {"demo", "labelled-1"} and set(served["labelled-1"]["classes"]) == set(client.get("/api/store").json()["labelled"])
+    assert (tmp_path / "labelling" / "labelled-1.earmark").is_file() and (tmp_path / "labelling" / "labels.csv").is_file()
+    r = client.post("/api/predict", files=[_upload(UNSEEN_DOG)], data={"model": "labelled-1"})
+    assert r.status_code == 200 and r.json()["model"] == "labelled-1"
+    nxt = client.get("/api/label/next", params={"model": "labelled-1", "n": 5}).json()
+    assert nxt["model"] == "labelled-1" and len(nxt["windows"]) == 5
+
+
+def test_without_a_store_the_store_endpoints_say_how_to_get_one(model_path, tmp_path):
+    client, _ = _client(model_path, tmp_path)
+    assert client.get("/api/store").json() == {"store": None}  # the page asks, and shows no collection
+    r = client.get("/api/map")
+    assert r.status_code == 404 and "--store" in r.json()["error"]
+    r = client.post("/api/search", files={"file": (UNSEEN_DOG.name, UNSEEN_DOG.read_bytes(), "audio/flac")})
+    assert r.status_code == 404 and "--store" in r.json()["error"]
+
+
+def test_the_page_searches_maps_and_labels_a_collection_in_a_real_browser(model_path, store_path, tmp_path):
+    import time
+
+    from playwright.sync_api import sync_playwright
+
+    from conftest import chromium_path, keep_screenshot
+
+    windows = sum(1 for _ in earmark.api.search(store_path, like=str(UNSEEN_DOG), k=1000))
+    with running_server(model_path, "--store", str(store_path), "--labelling-dir", str(tmp_path / "labelling")) as url, \
+            sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"],
+                                    headless=True)
+        try:
+            page, errors, elsewhere = _watched_page(browser, url, height=1400)
+            page.wait_for_selector("#collection", state="visible")
+            page.check("input[value=search]")  # search by example: an unseen dog finds the collection's dogs
+            page.set_input_files("#files", str(UNSEEN_DOG))
+            page.wait_for_selector("#hits li.hit")
+            hits = page.locator("#hits li.hit").all_inner_texts()
+            assert len(hits) == 10 and sum(_truth(h.split()[0]) == "dog" for h in hits[:5]) >= 4, hits
+            page.locator("#hits li.hit").first.click()
+            page.wait_for_selector(f"body[data-playing^='{hits[0].split()[0]} ']", state="attached")
+            page.click("#show-map")  # the map: every window, click one to hear it
+            page.wait_for_selector("#map-info:has-text('coloured by label')", timeout=60_000)
+            assert page.inner_text("#map-info").startswith(f"{windows} of {windows} windows")
+            px = page.evaluate("[mapPoints[0].px, mapPoints[0].py]")
+            scale = page.evaluate("$('map').width / $('map').clientWidth")
+            first = page.evaluate("[mapPoints[0].name, mapPoints[0].start_s.toFixed(2)]")
+            page.locator("#map").click(position={"x": px[0] / scale, "y": px[1] / scale})
+            page.wait_for_selector(f"body[data-playing^='{first[0]} {first[1]}-']", state="attached")
+            page.click("#label-next")  # the labelling loop: listen, click the class, next
+            page.wait_for_selector(".class-btn")
+            for _ in range(10):
+                name = page.inner_text("#current").split()[0]
+                before = page.inner_text("#labelled")
+                page.click(f".class-btn:text-is('{_truth(name)}')")
+                deadline = time.monotonic() + 10
+                while (counts := page.inner_text("#labelled")) == before and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                if _ >= 3 and sum(c in counts for c in TRUTH.values()) >= 2:
+                    break
+            page.screenshot(path=str(tmp_path / "page_collection.png"), full_page=True)
+            page.click("#retrain")
+            page.wait_for_selector("#retrain-status:has-text('now using labelled-1')", timeout=60_000)
+            assert page.input_value("#model") == "labelled-1"
+            assert errors == [] and elsewhere == []
+        finally:
+            browser.close()
+    keep_screenshot(tmp_path / "page_collection.png")

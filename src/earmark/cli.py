@@ -997,6 +997,8 @@ def label(
     label_name: Annotated[str | None, typer.Option("--label", help="With --strategy top: the class whose best windows to pick.")] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="csv, audacity or raven.")] = "csv",
     seed: Annotated[int, typer.Option(help="With --strategy random: the draw.")] = 0,
+    exclude: Annotated[Path | None, typer.Option("--exclude", help="A filled-in pick (the --labels of earlier rounds): its "
+                                                                  "windows are not picked again.")] = None,
     quiet: Quiet = False,
 ) -> None:
     """Pick the next windows to label; fill in the label column, then 'earmark train --from-store STORE --labels FILE'."""
@@ -1005,7 +1007,8 @@ def label(
 
     def go(progress):
         check_choice("format", fmt, ("csv", "audacity", "raven"))
-        rows = api.label(store, model_path, strategy=strategy, n=n, label=label_name, out=out_path, fmt=fmt, seed=seed)
+        rows = api.label(store, model_path, strategy=strategy, n=n, label=label_name, out=out_path, fmt=fmt, seed=seed,
+                         exclude=exclude)
         say(f"wrote {len(rows)} windows to label ({strategy}) to {out_path}")
 
     _run(go, quiet)
@@ -1047,9 +1050,13 @@ def serve(
     max_jobs: Annotated[int, typer.Option("--max-jobs", help="Jobs run at once.")] = 2,
     max_queue: Annotated[int, typer.Option("--max-queue", help="Jobs that may wait for a slot; beyond them, 429 (busy) at once.")] = 16,
     timeout_s: Annotated[float, typer.Option("--timeout-s", help="Longest a job may take (504 after).")] = 120.0,
+    store: Annotated[Path | None, typer.Option("--store", help="An embedding store ('earmark index'): search by example, its map and "
+                                                               "the labelling loop on the page.")] = None,
+    labelling_dir: Annotated[Path | None, typer.Option("--labelling-dir", help="Where the page's labels and the models trained "
+                                                                             "on them go (default STORE/labelling).")] = None,
     quiet: Quiet = False,
 ) -> None:
-    """Serve models over HTTP: /api/predict, /api/detect, /api/models (docs at /docs). Stop with Ctrl-C."""
+    """Serve models over HTTP: /api/predict, /api/detect, /api/models, with --store search and labelling (docs at /docs). Stop with Ctrl-C."""
     from earmark.errors import ParameterError
     from earmark.serve.app import ServeSettings, check_bind, create_app, read_token
 
@@ -1068,8 +1075,9 @@ def serve(
         if max_jobs < 1 or max_queue < 0:
             raise ParameterError(f"--max-jobs {max_jobs} / --max-queue {max_queue}: at least one job slot and no negative line.")
         app_ = create_app(ServeSettings(models=names, token=token, max_upload_mb=max_upload_mb, max_jobs=max_jobs, max_queue=max_queue,
-                                        timeout_s=timeout_s))
-        say(f"serving {', '.join(names)} on http://{host}:{port} (API docs at /docs){'; token required' if token else ''}")
+                                        timeout_s=timeout_s, store=store, labelling_dir=labelling_dir))
+        with_store = f" with the store {store}" if store is not None else ""
+        say(f"serving {', '.join(names)}{with_store} on http://{host}:{port} (API docs at /docs){'; token required' if token else ''}")
         uvicorn.run(app_, host=host, port=port, log_level="warning" if quiet else "info")
 
     _run(go, quiet)

@@ -182,12 +182,14 @@ def cluster(store, *, method: str = "hdbscan", k: int | None = None, min_cluster
 
 
 def label(store, model, *, strategy: str = "uncertain", n: int = 20, label: str | None = None, out=None, fmt: str = "csv",
-          seed: int = 0, gate_db: float | None = None) -> list[dict]:
+          seed: int = 0, gate_db: float | None = None, exclude=None) -> list[dict]:
     """Pick the next ``n`` windows to label with ``model`` (see :mod:`earmark.explore.label`) and write them to ``out``.
 
-    Windows that already carry a label in the store are not picked again.
+    Windows that already carry a label in the store are not picked again, nor
+    those ``exclude`` names: a filled-in pick (CSV or folder of label files,
+    as ``--labels`` of ``train --from-store``) or a list of its rows.
     """
-    from earmark.explore.label import STRATEGIES, pick, window_scores, write_pick
+    from earmark.explore.label import STRATEGIES, find_windows, pick, read_filled, window_scores, write_pick
     from earmark.errors import check_choice
     from earmark.pipeline import Model
 
@@ -202,6 +204,9 @@ def label(store, model, *, strategy: str = "uncertain", n: int = 20, label: str 
     scores, loud = window_scores(st, m, gate_db=gate_db)
     table = st.table(("file", "start_s", "end_s", "label"))
     eligible = loud & (table["label"] == "")
+    if exclude is not None:
+        done, _, _ = find_windows(st, exclude if isinstance(exclude, list) else read_filled(exclude))
+        eligible[done] = False
     chosen = pick(scores, eligible, n, strategy=strategy, column=column, seed=seed)
     rows = []
     for i in chosen:

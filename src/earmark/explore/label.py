@@ -146,6 +146,14 @@ def _read_label_folder(folder: Path) -> list[dict]:
 
 def labelled_windows(store: Store, filled: list[dict], *, tolerance_s: float = 0.01) -> tuple[np.ndarray, list[str], list[dict]]:
     """Embeddings and labels of the store's windows the filled-in rows name, plus the rows not found in the store."""
+    found, labels, missing = find_windows(store, filled, tolerance_s=tolerance_s)
+    vectors = store.vectors()[found] if found else np.zeros((0, store.dims), np.float32)
+    return vectors, labels, missing
+
+
+def find_windows(store: Store, filled: list[dict], *, tolerance_s: float = 0.01) -> tuple[list[int], list[str], list[dict]]:
+    """Row numbers and labels of the store's windows the filled-in rows name (by file and nearest start), plus the rows
+    not found in the store."""
     table = store.table(("file", "start_s"))
     grouped: dict[str, list[int]] = {}
     for i, f in enumerate(table["file"].tolist()):
@@ -171,5 +179,4 @@ def labelled_windows(store: Store, filled: list[dict], *, tolerance_s: float = 0
             continue
         found.append(int(nearest))
         labels.append(r["label"])
-    vectors = store.vectors()[found] if found else np.zeros((0, store.dims), np.float32)
-    return vectors, labels, missing
+    return found, labels, missing

@@ -83,9 +83,11 @@ def project(vectors: np.ndarray, *, method: str = "umap", random_state: int = 0)
     return TSNE(n_components=2, perplexity=min(30.0, (len(x) - 1) / 3), init="pca", random_state=random_state).fit_transform(x)
 
 
-def map_page(store: Store, out: Path, *, color: str = "label", model=None, label: str | None = None, projection: str = "umap",
-             max_points: int = 20_000, gate_db: float | None = -60.0, embed_audio: bool = False, random_state: int = 0) -> dict:
-    """Write the map page of ``store`` to ``out``; return what it shows (points, colouring, projection)."""
+def map_points(store: Store, *, color: str = "label", model=None, label: str | None = None, projection: str = "umap",
+               max_points: int = 20_000, gate_db: float | None = -60.0, random_state: int = 0, check=None) -> tuple[dict, int]:
+    """The map's points: 2-D coordinates of up to ``max_points`` windows above the gate (a seeded draw beyond) with
+    their file, name, start_s, end_s, label and colour value; and how many windows were above the gate.
+    ``check(n_points)``, if given, may refuse before the projection runs."""
     check_choice("color", color, COLORS)
     if color == "score" and (model is None or label is None):
         raise ParameterError("--color score needs --model MODEL --label LABEL: the class whose score colours the points.")
@@ -95,20 +97,33 @@ def map_page(store: Store, out: Path, *, color: str = "label", model=None, label
     rows = np.flatnonzero(loud)
     if len(rows) > max_points:
         rows = np.sort(np.random.default_rng(random_state).choice(rows, max_points, replace=False))
-    if embed_audio and len(rows) > MAX_EMBEDDED:
-        raise ParameterError(f"--embed-audio puts every window's audio in the page; {len(rows):,} windows is too many (at most "
-                             f"{MAX_EMBEDDED}); pass --max-points {MAX_EMBEDDED}, or leave --embed-audio out (links to the recordings).")
+    if check is not None:
+        check(len(rows))
     vectors = store.vectors()[rows]
     xy = project(vectors, method=projection, random_state=random_state)
     values = _colour_values(store, color, rows, table, model, label)
     data = {"x": xy[:, 0], "y": xy[:, 1], "file": [str(f) for f in table["file"][rows]],
             "name": [Path(str(f)).name for f in table["file"][rows]], "start_s": table["start_s"][rows], "end_s": table["end_s"][rows],
             "label": [str(v) or "(none)" for v in table["label"][rows]], "value": values}
+    return data, int(loud.sum())
+
+
+def map_page(store: Store, out: Path, *, color: str = "label", model=None, label: str | None = None, projection: str = "umap",
+             max_points: int = 20_000, gate_db: float | None = -60.0, embed_audio: bool = False, random_state: int = 0) -> dict:
+    """Write the map page of ``store`` to ``out``; return what it shows (points, colouring, projection)."""
+    def check(n_points: int) -> None:
+        if embed_audio and n_points > MAX_EMBEDDED:
+            raise ParameterError(f"--embed-audio puts every window's audio in the page; {n_points:,} windows is too many (at most "
+                                 f"{MAX_EMBEDDED}); pass --max-points {MAX_EMBEDDED}, or leave --embed-audio out (links to the recordings).")
+
+    data, above = map_points(store, color=color, model=model, label=label, projection=projection, max_points=max_points,
+                             gate_db=gate_db, random_state=random_state, check=check)
+    rows = data["file"]
     data["audio"], data["embedded"] = _audio_sources(data["file"], data["start_s"], data["end_s"], out, embed_audio)
     html = _page(data, color, title=f"{store.path.name}: {len(rows):,} windows ({store.describe_front_end()}), {projection}")
     with atomic_write(out, "w") as f:
         f.write(html)
-    return {"out": str(out), "points": int(len(rows)), "color": color, "projection": projection, "of": int(loud.sum())}
+    return {"out": str(out), "points": len(rows), "color": color, "projection": projection, "of": above}
 
 
 def _colour_values(store: Store, color: str, rows: np.ndarray, table: dict, model, label) -> list:

@@ -15,22 +15,35 @@ PLAY_RATE = 16_000  # snippets are embedded as 16-bit mono WAV at this rate: 32 
 PAD_S = 0.25  # a little audio either side of a window, so its onset is heard
 
 
-def snippet_uri(path: str | Path, start_s: float, end_s: float, *, pad_s: float = PAD_S) -> str:
-    """A ``data:audio/wav`` URI of ``[start_s - pad_s, end_s + pad_s]`` of ``path`` (empty if the file cannot be read)."""
+def snippet_wav(path: str | Path, start_s: float, end_s: float, *, pad_s: float = PAD_S) -> bytes:
+    """``[start_s - pad_s, end_s + pad_s]`` of ``path`` as 16-bit WAV bytes at 22,050 Hz, to play.
+
+    Raises
+    ------
+    AudioLoadError
+        If the file cannot be read.
+    """
     import soundfile as sf
 
     from earmark.audio.io import audio_info, read_span
+
+    info = audio_info(path, min_duration_s=0)
+    start = max(0.0, start_s - pad_s)
+    y = read_span(info, start, end_s + pad_s - start, sr=PLAY_RATE)
+    buf = io.BytesIO()
+    sf.write(buf, np.clip(y, -1.0, 1.0), PLAY_RATE, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+def snippet_uri(path: str | Path, start_s: float, end_s: float, *, pad_s: float = PAD_S) -> str:
+    """A ``data:audio/wav`` URI of ``[start_s - pad_s, end_s + pad_s]`` of ``path`` (empty if the file cannot be read)."""
     from earmark.errors import AudioLoadError
 
     try:
-        info = audio_info(path, min_duration_s=0)
-        start = max(0.0, start_s - pad_s)
-        y = read_span(info, start, end_s + pad_s - start, sr=PLAY_RATE)
+        wav = snippet_wav(path, start_s, end_s, pad_s=pad_s)
     except AudioLoadError:
         return ""
-    buf = io.BytesIO()
-    sf.write(buf, np.clip(y, -1.0, 1.0), PLAY_RATE, format="WAV", subtype="PCM_16")
-    return "data:audio/wav;base64," + base64.b64encode(buf.getvalue()).decode()
+    return "data:audio/wav;base64," + base64.b64encode(wav).decode()
 
 
 def hits_page(out: Path, title: str, hits: list[dict], *, query: dict | None = None) -> Path:

@@ -6,6 +6,7 @@ Endpoints (OpenAPI docs at ``/docs``):
 - ``POST /api/predict``: one or more uploaded files -> top-k labels and scores each;
 - ``POST /api/detect``: one long recording -> events as JSON, or as a CSV/Audacity/Raven download;
 - ``WS /api/listen``: live labels for a stream of 16-bit PCM (a page's microphone), by the ``listen`` engine;
+- with ``--store``: search by example, the map and the labelling loop (:mod:`earmark.serve.collection`);
 - ``GET /``: the web page (``page.html``, its script and style inline: it works offline).
 
 Safety: a token (``Authorization: Bearer TOKEN``) on every request when one is
@@ -30,6 +31,8 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from pydantic import BaseModel
 
 from earmark.errors import EarmarkError, ParameterError
 
@@ -57,6 +60,23 @@ class ServeSettings:
     max_live: int = 2
     timeout_s: float = 120.0
     upload_dir: Path | None = None
+    store: Path | None = None
+    labelling_dir: Path | None = None  # labels given on the page and the models trained on them; default STORE/labelling
+
+
+class LabelIn(BaseModel):
+    """One window's label: the file as the store names it, its start and end (seconds), the class."""
+
+    file: str
+    start_s: float
+    end_s: float
+    label: str
+
+
+class RetrainIn(BaseModel):
+    """What to train on the labels: a scikit-learn head (logreg, mlp, svm, rf, knn)."""
+
+    classifier: str = "logreg"
 
 
 def check_bind(host: str, token: str | None) -> None:
@@ -100,6 +120,12 @@ class _Models:
                 self._loaded[name] = Model.load(self.paths[name])
             return name, self._loaded[name]
 
+    def add(self, name: str, path: Path) -> None:
+        """Serve one more model (one trained on the page's labels)."""
+        with self._lock:
+            self.paths[name] = Path(path)
+            self._loaded.pop(name, None)
+
 
 class _HTTPError(Exception):
     def __init__(self, status: int, message: str) -> None:
@@ -114,7 +140,10 @@ def create_app(settings: ServeSettings):
     from fastapi.responses import FileResponse
     from starlette.background import BackgroundTask
 
+    from earmark.serve.collection import Collection
+
     models = _Models(settings.models)
+    collection = Collection(settings.store, settings.labelling_dir) if settings.store is not None else None
     jobs = Slots(settings.max_jobs, settings.max_queue)
     upload_root = Path(settings.upload_dir or tempfile.gettempdir()) / "earmark-uploads"
     limit = int(settings.max_upload_mb * (1 << 20))
@@ -147,7 +176,7 @@ def create_app(settings: ServeSettings):
     def list_models() -> dict:
         """The models this server runs."""
         out = []
-        for name in sorted(settings.models):
+        for name in sorted(models.paths):
             _, m = models.get(name)
             out.append({"name": name, "classes": m.classes, "front_end": m.front_end.name, "model": m.name,
                         "window_s": round(m.front_end.window_s, 3)})
@@ -198,6 +227,97 @@ def create_app(settings: ServeSettings):
         target = Path(record["written_to"])
         download = Path(original).stem + target.name[len(path.stem):]
         return FileResponse(target, filename=download, background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True))
+
+    def store() -> "Collection":
+        if collection is None:
+            raise _HTTPError(404, "this server has no store; start it with 'earmark serve MODEL --store STORE'.")
+        return collection
+
+    @app.get("/api/store")
+    def store_summary() -> dict:
+        """What the store holds: windows, files, front end, and the labels given on the page so far (``store`` null: none)."""
+        return collection.summary() if collection is not None else {"store": None}
+
+    @app.post("/api/search")
+    async def search(file: UploadFile = File(...), start_s: float | None = Form(None), end_s: float | None = Form(None),
+                     k: int = Form(10)):
+        """The store's ``k`` windows most like an uploaded clip (or its stretch ``start_s``-``end_s``), nearest first."""
+        c = store()
+        if not 1 <= k <= 200:
+            raise _HTTPError(422, f"k must be between 1 and 200; got {k}.")
+        if (start_s is None) != (end_s is None):
+            raise _HTTPError(422, "give both start_s and end_s (seconds), or neither for the whole clip.")
+        async with jobs(), _uploads(upload_root) as folder:
+            path, original = await _save(file, folder, 0, limit)
+            try:
+                hits = await _run(settings.timeout_s, c.search, path, start_s=start_s, end_s=end_s, k=k)
+            except _HTTPError as exc:
+                raise _HTTPError(exc.status, _public(exc.message, {str(path): original})) from None
+        return {"query": original, "hits": [{**h, "name": Path(h["file"]).name} for h in hits]}
+
+    @app.get("/api/audio")
+    async def audio(file: str, start_s: float, end_s: float):
+        """One window of a recording in the store, as WAV (recordings are named as the store names them)."""
+        from fastapi.responses import Response
+
+        c = store()
+        try:
+            wav = await _run(settings.timeout_s, c.snippet, file, start_s, end_s)
+        except LookupError as exc:
+            raise _HTTPError(404, str(exc)) from None
+        return Response(wav, media_type="audio/wav")
+
+    @app.get("/api/map")
+    async def map_points(max_points: int = 3000):
+        """The store's windows projected to 2-D by UMAP (at most ``max_points``, a seeded draw beyond), with file, times, label."""
+        c = store()
+        if not 4 <= max_points <= 20_000:
+            raise _HTTPError(422, f"max_points must be between 4 and 20000; got {max_points}.")
+        async with jobs():
+            return await _run(settings.timeout_s, c.map, max_points=max_points)
+
+    @app.get("/api/label/next")
+    async def next_to_label(model: str | None = None, strategy: str = "uncertain", n: int = 10, label: str | None = None):
+        """The next ``n`` windows to label by ``strategy`` (uncertain, top, random) with ``model``; labelled ones are left out."""
+        c = store()
+        if not 1 <= n <= 100:
+            raise _HTTPError(422, f"n must be between 1 and 100; got {n}.")
+        name, m = models.get(model)
+        async with jobs():
+            rows = await _run(settings.timeout_s, c.next_windows, m, strategy=strategy, n=n, label=label)
+        return {"model": name, "classes": m.classes, "windows": [{**r, "name": Path(r["file"]).name} for r in rows]}
+
+    @app.post("/api/label")
+    def add_label(item: LabelIn) -> dict:
+        """Label one window of the store (a later label for the same window replaces it)."""
+        try:
+            counts = store().add_label(item.file, item.start_s, item.end_s, item.label)
+        except LookupError as exc:
+            raise _HTTPError(404, str(exc)) from None
+        except ParameterError as exc:
+            raise _HTTPError(422, str(exc)) from None
+        return {"labelled": counts}
+
+    @app.post("/api/retrain", status_code=202)
+    def retrain(item: RetrainIn | None = None) -> dict:
+        """Train a model on the labels given so far, in the background; it is served under a new name when done."""
+        from earmark.errors import check_choice
+        from earmark.models.heads import CLASSIFIERS
+
+        c = store()
+        classifier = item.classifier if item is not None else "logreg"
+        try:
+            check_choice("classifier", classifier, CLASSIFIERS)
+            return c.start_retrain(classifier=classifier, register=models.add)
+        except ParameterError as exc:
+            raise _HTTPError(400, str(exc)) from None
+        except RuntimeError as exc:
+            raise _HTTPError(409, str(exc)) from None
+
+    @app.get("/api/retrain")
+    def retrain_status() -> dict:
+        """The background training: state (idle, running, done, failed), its step, seconds, and the new model's name."""
+        return store().status()
 
     live = {"sessions": 0}
 
@@ -353,10 +473,10 @@ async def _save(upload, folder: Path, number: int, limit: int) -> tuple[Path, st
     return target, original
 
 
-async def _run(timeout_s: float, fn, *args):
+async def _run(timeout_s: float, fn, *args, **kwargs):
     """Run a job in a worker thread; a timeout is a 504, a bad input a 400 (the thread of a timed-out job ends on its own)."""
     try:
-        return await asyncio.wait_for(asyncio.to_thread(fn, *args), timeout_s)
+        return await asyncio.wait_for(asyncio.to_thread(fn, *args, **kwargs), timeout_s)
     except asyncio.TimeoutError:
         raise _HTTPError(504, f"the job took longer than this server's {timeout_s:g} s limit; send a shorter recording.") from None
     except EarmarkError as exc:
