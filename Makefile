@@ -37,8 +37,11 @@ demo: install
 browser:
 	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium; }
 
+# the browser tests' screenshots are kept as test artifacts in $(OUT)/screenshots
+EARMARK_SCREENSHOTS ?= $(OUT)/screenshots
+
 test: install browser
-	EARMARK_DATA=$(EARMARK_DATA) $(BIN)/python -m pytest -q
+	EARMARK_DATA=$(EARMARK_DATA) EARMARK_SCREENSHOTS=$(EARMARK_SCREENSHOTS) $(BIN)/python -m pytest -q
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache
