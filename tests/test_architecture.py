@@ -7,7 +7,7 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "earmark"
 LAYERS = [
-    {"errors", "fileio", "progress", "threads"},
+    {"errors", "fileio", "progress", "threads", "scale"},
     {"audio"},
     {"features", "augment"},
     {"embeddings"},

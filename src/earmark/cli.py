@@ -60,6 +60,10 @@ RejectOpt = Annotated[str | None, typer.Option(help=(
 RejectRateOpt = Annotated[float | None, typer.Option(help="With --reject: share of known training clips the threshold may reject (0.05).")]
 CalibrationDataOpt = Annotated[list[Path] | None, typer.Option("--calibration-data", help=(
     "int8: recordings (folders or files, repeatable) whose windows set the int8 ranges; default: the model's training data."))]
+Workers = Annotated[int | None, typer.Option("--workers", help="Run on a local Dask cluster of this many worker processes "
+                                                               "(127.0.0.1; one per core is usual).")]
+Scheduler = Annotated[str | None, typer.Option("--scheduler", help="Run on an existing Dask cluster: its scheduler's address, "
+                                                                   "e.g. tcp://10.0.0.5:8786 (see the README).")]
 BackendOpt = Annotated[str | None, typer.Option("--backend", help=(
     "What runs the aisfx network: auto (onnx if onnxruntime is installed, else torch), torch, onnx (float32, the same "
     "scores) or onnx-int8 (2.5x faster, accuracy within 0.25 points on ESC-10; see --calibration-data)."))]
@@ -893,6 +897,8 @@ def index(
     backend: BackendOpt = None,
     calibration_data: Annotated[list[Path] | None, typer.Option("--calibration-data", help=(
         "With --backend onnx-int8 on a new store: recordings whose windows set the int8 ranges (default: RECORDINGS)."))] = None,
+    workers: Workers = None,
+    scheduler: Scheduler = None,
     quiet: Quiet = False,
 ) -> None:
     """Embed every window of a collection into a store for search, clusters and maps.
@@ -904,7 +910,7 @@ def index(
 
     def go(progress):
         r = api.index(recordings, store, embedder=embedder, window_s=window_s, hop_s=hop_s, labels=labels, backend=backend,
-                      calibration=calibration_data or None, progress=progress)
+                      calibration=calibration_data or None, progress=progress, workers=workers, scheduler=scheduler)
         say(f"{store}: {len(r.added)} added, {len(r.changed)} changed, {len(r.copied)} copies of stored files, {r.unchanged} unchanged, "
             f"{len(r.skipped)} skipped; {r.windows:,} windows"
             + (f", {r.audio_s / 3600:.2f} h of audio at {r.realtime:.0f}x realtime" if r.audio_s else ""))

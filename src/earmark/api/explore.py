@@ -18,7 +18,8 @@ log = logging.getLogger(__name__)
 
 def index(recordings, store, *, embedder: str | None = None, window_s: float | None = None, hop_s: float | None = None, labels=None,
           file_column: str = "filename", label_column: str = "label", backend: str | None = None, calibration=None,
-          progress: bool = False, shard_windows: int | None = None) -> IndexReport:
+          progress: bool = False, shard_windows: int | None = None, workers: int | None = None,
+          scheduler: str | None = None) -> IndexReport:
     """Add the window embeddings of every audio file under ``recordings`` to ``store`` (made if new).
 
     Only new or changed files (by content hash) are embedded; a file with the
@@ -29,7 +30,8 @@ def index(recordings, store, *, embedder: str | None = None, window_s: float | N
     may leave them out, and a different one is refused. ``backend`` runs the
     aisfx network on torch, onnx or onnx-int8; int8 makes other embeddings,
     so it is chosen when the store is made (calibrated on ``calibration``,
-    default the recordings being indexed) and kept.
+    default the recordings being indexed) and kept. ``workers`` embeds the files on a local Dask cluster of that many
+    processes (127.0.0.1), ``scheduler`` on an existing cluster (:mod:`earmark.scale`); the store holds the same rows.
     """
     from earmark.embeddings import get_embedder
     from earmark.embeddings.registry import DEFAULT_EMBEDDER
@@ -62,7 +64,13 @@ def index(recordings, store, *, embedder: str | None = None, window_s: float | N
         st = Store.create(store_path, front)
     label_map = _labels(labels, file_column, label_column) if labels is not None else None
     kwargs = {} if shard_windows is None else {"shard_windows": shard_windows}
-    report = st.add(files, labels=label_map, front=front, progress=progress, **kwargs)
+    if workers is None and scheduler is None:
+        report = st.add(files, labels=label_map, front=front, progress=progress, **kwargs)
+    else:
+        from earmark.scale import dask_client
+
+        with dask_client(workers, scheduler) as client:
+            report = st.add(files, labels=label_map, front=front, progress=progress, client=client, **kwargs)
     log.info("indexed %s: %d added, %d unchanged, %d skipped", store_path, len(report.added), report.unchanged, len(report.skipped))
     return report
 

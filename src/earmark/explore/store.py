@@ -225,13 +225,19 @@ class Store:
 
     # --- writing -------------------------------------------------------------------
     def add(self, paths: list[Path], *, labels: dict[str, str] | None = None, front: Embedder | None = None,
-            progress: bool = False, shard_windows: int = SHARD_WINDOWS) -> IndexReport:
+            progress: bool = False, shard_windows: int = SHARD_WINDOWS, client=None) -> IndexReport:
         """Embed the recordings among ``paths`` that are new or changed and add them as new shards.
 
         ``labels`` maps a file (absolute path) to its label. ``front`` is the
         store's front end (a caller may pass one with another runtime backend,
         e.g. onnx-int8's own identity is refused). Bad files are reported in
         ``skipped`` and the rest go on.
+
+        With a Dask ``client`` (:mod:`earmark.scale`) the files are embedded on
+        its workers, each rebuilding the store's front end, and this process
+        writes each file's rows as they come back (a small shard each, merged
+        into shards of ``shard_windows`` at the end of the run), so an
+        interruption loses only the files in flight; a rerun embeds the rest.
         """
         front = front or self.front_end
         self.check_front_end(front, option="--embedder")
@@ -242,9 +248,13 @@ class Store:
             by_sha: dict[str, str] = {}
             for f, (sha, _) in known.items():
                 by_sha.setdefault(sha, f)
-            batch: list[dict] = []
-            pending = 0
-            for path in track(paths, description=f"indexing ({front.name})", total=len(paths), enabled=progress):
+            writer = _ShardWriter(self, report, shard_windows)
+            remote: list[tuple[Path, str, str, str]] = []
+            twins: list[tuple[str, str, str, str]] = []  # (source sent to the cluster, path, name, label): copied after it
+            remote_names: set[str] = set()
+            failed: set[str] = set()
+            for path in track(paths, description=f"indexing ({front.name})" if client is None else "hashing the recordings",
+                              total=len(paths), enabled=progress):
                 name = str(Path(path).resolve())
                 try:
                     sha = file_sha256(path)
@@ -255,38 +265,62 @@ class Store:
                 if name in known and known[name][0] == sha:
                     report.unchanged += 1
                     continue
+                if sha in by_sha and by_sha[sha] in remote_names:
+                    twins.append((by_sha[sha], str(path), name, label))
+                    continue
                 try:
                     if sha in by_sha:  # the same bytes under another name: copy its rows
-                        rows = self._rows_of(by_sha[sha], name, label)
+                        rows = writer.copy_of(by_sha[sha], name, label)
                         report.copied.append(str(path))
+                    elif client is not None:
+                        remote.append((Path(path), name, sha, label))
+                        remote_names.add(name)
+                        by_sha[sha] = name
+                        continue
                     else:
-                        rows = self._embed(front, Path(path), name, sha, label)
+                        rows = embed_rows(front, Path(path), name, sha, label)
                         (report.changed if name in known else report.added).append(str(path))
                         report.audio_s += rows.pop("duration_s")
                 except (EarmarkError, OSError) as exc:
-                    reason = str(exc).removeprefix(f"{path}: ")
-                    log.info("skipping %s: %s", path, reason)
-                    report.skipped.append({"file": str(path), "reason": reason})
+                    _skip(report, path, exc)
                     continue
-                batch.append(rows)
                 by_sha.setdefault(sha, name)
-                pending += len(rows["start_s"])
-                if pending >= shard_windows:
-                    report.windows += self._write_shard(batch)
-                    batch, pending = [], 0
-            if batch:
-                report.windows += self._write_shard(batch)
+                writer.add(rows)
+            if remote:
+                writer.flush()
+                writer.each = True  # from here on every finished file is written at once
+                failed = self._add_remote(client, front, remote, known, writer, report, progress)
+            for source, path, name, label in twins:
+                if source in failed:
+                    report.skipped.append({"file": path, "reason": f"the same bytes as {source}, which failed"})
+                    continue
+                writer.add(writer.copy_of(source, name, label))
+                report.copied.append(path)
+            writer.flush()
+            self._compact(writer.written, shard_windows)
         report.seconds = time.perf_counter() - t0
         return report
 
-    def _embed(self, front: Embedder, path: Path, name: str, sha: str, label: str) -> dict:
-        emb = front.embed_file(path)
-        half = front.window_s / 2
-        start = np.maximum(emb.times_s - half, 0.0)
-        end = np.minimum(emb.times_s + half, max(emb.duration_s, front.window_s))
-        n = len(start)
-        return {"file": [name] * n, "sha256": [sha] * n, "start_s": start, "end_s": end, "level_db": emb.level_db,
-                "label": [label] * n, "embedding": emb.vectors.reshape(n, -1).astype(np.float32), "duration_s": emb.duration_s}
+    def _add_remote(self, client, front: Embedder, remote: list, known: dict, writer: _ShardWriter, report: IndexReport,
+                    progress: bool) -> set[str]:
+        """Embed ``remote`` on the cluster, writing the rows as they come; the names of the files that failed."""
+        from earmark.pipeline import front_end_description
+        from earmark.scale import map_unordered
+
+        description = front_end_description(front)
+        items = [(description, str(path), name, sha, label) for path, name, sha, label in remote]
+        done = map_unordered(client, _embed_on_worker, items)
+        failed: set[str] = set()
+        for (_, path, name, _, _), rows in track(done, description=f"indexing ({front.name}) on the cluster", total=len(items),
+                                                 enabled=progress):
+            if isinstance(rows, BaseException):
+                _skip(report, path, rows)
+                failed.add(name)
+                continue
+            (report.changed if name in known else report.added).append(path)
+            report.audio_s += rows.pop("duration_s")
+            writer.add(rows)
+        return failed
 
     def _rows_of(self, source: str, name: str, label: str) -> dict:
         import pyarrow.parquet as pq
@@ -298,6 +332,39 @@ class Store:
                 "end_s": t.column("end_s").to_numpy(), "level_db": t.column("level_db").to_numpy(),
                 "label": [label or x for x in t.column("label").to_pylist()],
                 "embedding": t.column("embedding").combine_chunks().flatten().to_numpy().reshape(n, self.dims)}
+
+    def _compact(self, numbers: list[int], shard_windows: int) -> None:
+        """Merge the small shards ``numbers`` into shards of up to ``shard_windows`` windows.
+
+        Each merged shard is written (atomically, numbered after all others, so
+        it holds its files' live rows) before its parts are deleted: an
+        interruption at any point leaves every row live exactly once.
+        """
+        import pyarrow.parquet as pq
+
+        def merge(group: list[int]) -> None:
+            if len(group) < 2:
+                return
+            paths = [self.path / "shards" / f"{n:06d}.parquet" for n in group]
+            batch = []
+            for p in paths:
+                t = pq.read_table(p)
+                batch.append({c: t.column(c).to_pylist() if c in ("file", "sha256", "label") else t.column(c).to_numpy()
+                              for c in COLUMNS if c != "file"} | {"file": t.column("file").to_pylist(),
+                              "embedding": t.column("embedding").combine_chunks().flatten().to_numpy().reshape(len(t), self.dims)})
+            self._write_shard(batch)
+            for p in paths:
+                p.unlink()
+
+        group, size = [], 0
+        for n in numbers:
+            rows = pq.read_metadata(self.path / "shards" / f"{n:06d}.parquet").num_rows
+            if group and size + rows > shard_windows:
+                merge(group)
+                group, size = [], 0
+            group.append(n)
+            size += rows
+        merge(group)
 
     def _write_shard(self, batch: list[dict]) -> int:
         import pyarrow as pa
@@ -322,6 +389,72 @@ class Store:
             pq.write_table(table, f, compression="zstd")
         log.info("wrote shard %06d: %d windows", number, n)
         return n
+
+
+def embed_rows(front: Embedder, path: Path, name: str, sha: str, label: str) -> dict:
+    """The store rows of one recording: its windows' times, levels and embeddings (and ``duration_s``)."""
+    emb = front.embed_file(path)
+    half = front.window_s / 2
+    start = np.maximum(emb.times_s - half, 0.0)
+    end = np.minimum(emb.times_s + half, max(emb.duration_s, front.window_s))
+    n = len(start)
+    return {"file": [name] * n, "sha256": [sha] * n, "start_s": start, "end_s": end, "level_db": emb.level_db,
+            "label": [label] * n, "embedding": emb.vectors.reshape(n, -1).astype(np.float32), "duration_s": emb.duration_s}
+
+
+_WORKER_FRONTS: dict[str, Embedder] = {}
+
+
+def _embed_on_worker(description: dict, path: str, name: str, sha: str, label: str) -> dict:
+    """A Dask task: :func:`embed_rows` with the front end rebuilt once per worker process from its description."""
+    import json
+
+    from earmark.pipeline import rebuild_front_end
+    from earmark.scale import in_worker
+
+    in_worker()
+    key = json.dumps(description, sort_keys=True, default=str)
+    if key not in _WORKER_FRONTS:
+        _WORKER_FRONTS[key] = rebuild_front_end(description)
+    return embed_rows(_WORKER_FRONTS[key], Path(path), name, sha, label)
+
+
+def _skip(report: IndexReport, path, exc: BaseException) -> None:
+    reason = str(exc).removeprefix(f"{path}: ") if isinstance(exc, (EarmarkError, OSError)) else f"{type(exc).__name__}: {exc}"
+    log.info("skipping %s: %s", path, reason)
+    report.skipped.append({"file": str(path), "reason": reason})
+
+
+class _ShardWriter:
+    """Rows waiting to be written: a shard every ``shard_windows`` windows, or (``each``) one per file as it comes."""
+
+    def __init__(self, store: Store, report: IndexReport, shard_windows: int) -> None:
+        self.store, self.report, self.shard_windows = store, report, shard_windows
+        self.batch: list[dict] = []
+        self.pending = 0
+        self.each = False
+        self.written: list[int] = []  # the small shards written one per file, merged at the end
+
+    def add(self, rows: dict) -> None:
+        self.batch.append(rows)
+        self.pending += len(rows["start_s"])
+        if self.each or self.pending >= self.shard_windows:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.batch:
+            self.report.windows += self.store._write_shard(self.batch)
+            if self.each:
+                self.written.append(int(self.store.shards()[-1].stem))
+        self.batch, self.pending = [], 0
+
+    def copy_of(self, source: str, name: str, label: str) -> dict:
+        """The rows of ``source`` (written, or still waiting here) under ``name``."""
+        for rows in self.batch:
+            if rows["file"] and rows["file"][0] == source:
+                n = len(rows["file"])
+                return {**rows, "file": [name] * n, "label": [label or x for x in rows["label"]]}
+        return self.store._rows_of(source, name, label)
 
 
 class StoreLock:

@@ -1,0 +1,103 @@
+"""Scale-out on Dask distributed: the same work split by file over worker processes.
+
+``--workers N`` starts a local cluster on 127.0.0.1 (N worker processes, one
+thread each, BLAS and torch on one thread, each restarted by its nanny if it
+dies); ``--scheduler tcp://HOST:PORT`` uses an existing one (on SLURM or PBS
+started by dask-jobqueue, on Kubernetes by dask-kubernetes; see the README).
+Tasks are retried on another worker when theirs dies, results come back as
+they finish, and the caller writes them as they come, so an interrupted run
+loses only what was in flight.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from earmark.errors import ParameterError
+
+log = logging.getLogger(__name__)
+
+# a worker process runs one task at a time on one core: BLAS, OpenMP and torch threads would only fight over it
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "EARMARK_WORKER": "1"}
+RETRIES = 2  # a task whose worker died runs again elsewhere this many times
+
+
+def _dask():
+    try:
+        from dask.distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise ParameterError("--workers / --scheduler run on Dask, which is not installed; pip install 'earmark[dask]'.") from None
+    return Client, LocalCluster, as_completed
+
+
+def check_options(workers: int | None, scheduler: str | None) -> None:
+    """Refuse nonsense before anything starts."""
+    if workers is not None and scheduler is not None:
+        raise ParameterError("--workers and --scheduler both given; --workers starts a local cluster, --scheduler uses "
+                             "an existing one: pass one of them.")
+    if workers is not None and not 1 <= workers <= 256:
+        raise ParameterError(f"--workers {workers}: give 1 to 256 worker processes (one per core is usual).")
+    if scheduler is not None and not scheduler.startswith(("tcp://", "tls://", "inproc://", "ucx://")):
+        raise ParameterError(f"--scheduler {scheduler}: give the scheduler's address, e.g. tcp://10.0.0.5:8786.")
+
+
+@contextmanager
+def dask_client(workers: int | None = None, scheduler: str | None = None, *, timeout_s: float = 30.0):
+    """A Dask client: on a new local cluster of ``workers`` processes on 127.0.0.1, or on ``scheduler``; closed after."""
+    check_options(workers, scheduler)
+    Client, LocalCluster, _ = _dask()
+    if scheduler is not None:
+        try:
+            client = Client(scheduler, timeout=f"{timeout_s}s")
+        except (OSError, TimeoutError) as exc:
+            raise ParameterError(f"--scheduler {scheduler}: cannot be reached ({exc}); start it, or check the address.") from None
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    cluster = LocalCluster(n_workers=workers or 1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                           dashboard_address=None, env=dict(ONE_THREAD), silence_logs=logging.ERROR)
+    client = Client(cluster)
+    log.info("local Dask cluster: %d worker processes on 127.0.0.1", workers or 1)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()
+
+
+def in_worker() -> None:
+    """Settings every task applies on its worker: torch on one thread."""
+    if os.environ.get("EARMARK_WORKER") == "1":
+        try:
+            import torch
+
+            if torch.get_num_threads() != 1:
+                torch.set_num_threads(1)
+        except ImportError:
+            pass
+
+
+def map_unordered(client, fn: Callable, items: Iterable[tuple], *, keys: Iterable[str] | None = None) -> Iterator[tuple[tuple, Any]]:
+    """``fn(*item)`` for each item on the cluster; yields ``(item, result)`` as each finishes, ``result`` being the
+    exception when the task failed (after :data:`RETRIES` tries on other workers if its worker died)."""
+    _, _, as_completed = _dask()
+    items = list(items)
+    keys = list(keys) if keys is not None else [None] * len(items)
+    futures = {}
+    for item, key in zip(items, keys):
+        future = client.submit(fn, *item, retries=RETRIES, pure=False, key=key)
+        futures[future] = item
+    for future in as_completed(futures):
+        item = futures.pop(future)
+        try:
+            result = future.result()
+        except Exception as exc:  # noqa: BLE001 - a failed file is reported by the caller, the rest go on
+            result = exc
+        future.release()
+        yield item, result

@@ -1,0 +1,126 @@
+"""earmark index on a Dask cluster (issue 14): a local cluster on 127.0.0.1, the same store as one process, faults.
+
+Every cluster here is local (127.0.0.1), has two worker processes and stops
+with its test; every wait is bounded.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import DEMO
+from earmark import api
+from earmark.errors import ParameterError
+from earmark.explore.store import Store
+
+pytest.importorskip("distributed")
+
+
+def _rows(store: Path):
+    """The store's rows in a fixed order: (file, start_s) pairs and their embeddings."""
+    st = Store.open(store)
+    t = st.table(("file", "start_s", "level_db"))
+    order = np.lexsort((t["start_s"], t["file"]))
+    return [(str(f), round(float(s), 4)) for f, s in zip(t["file"][order], t["start_s"][order])], st.vectors()[order]
+
+
+@pytest.fixture(scope="module")
+def collection(tmp_path_factory) -> Path:
+    """The demo's 80 training clips with one corrupt file among them."""
+    root = tmp_path_factory.mktemp("scale") / "recordings"
+    shutil.copytree(DEMO / "train", root)
+    (root / "metadata.csv").unlink()
+    (root / "broken.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEnot really")
+    return root
+
+
+@pytest.fixture(scope="module")
+def single(collection, tmp_path_factory) -> tuple[Path, object]:
+    """The same collection indexed by aisfx in one process: the reference."""
+    store = tmp_path_factory.mktemp("single") / "store"
+    return store, api.index(collection, store, embedder="aisfx")
+
+
+def test_a_local_cluster_makes_the_same_store_and_reports_the_corrupt_file(collection, single, tmp_path):
+    store, report = single
+    r = api.index(collection, tmp_path / "store", embedder="aisfx", workers=2)
+    assert len(r.added) == 80 and r.windows == report.windows
+    assert [s["file"] for s in r.skipped] == [str(collection / "broken.wav")] == [s["file"] for s in report.skipped]
+    keys, vectors = _rows(tmp_path / "store")
+    ref_keys, ref_vectors = _rows(store)
+    assert keys == ref_keys and len(set(keys)) == len(keys)  # the same rows, none twice
+    np.testing.assert_allclose(vectors, ref_vectors, rtol=0, atol=1e-5)
+    again = api.index(collection, tmp_path / "store", embedder="aisfx", workers=2)  # a rerun finds nothing to do
+    assert again.unchanged == 80 and not again.added and again.windows == 0
+
+
+def test_a_worker_killed_mid_run_is_replaced_and_its_files_redone(collection, single, tmp_path):
+    from earmark.scale import dask_client
+
+    ref_keys, _ = _rows(single[0])
+    st = Store.create(tmp_path / "store", Store.open(single[0]).front_end)
+    files = sorted(collection.glob("*.*"))
+    result = {}
+    with dask_client(workers=2) as client:
+        pids = client.run(os.getpid)  # worker address -> process id
+        run = threading.Thread(target=lambda: result.update(report=st.add(files, client=client)))
+        run.start()
+        deadline = time.monotonic() + 120
+        while len(st.shards()) < 5 and run.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert run.is_alive(), "the run ended before a worker could be killed"
+        os.kill(next(iter(pids.values())), signal.SIGKILL)  # one worker dies mid-run; its nanny starts another
+        run.join(180)
+        assert not run.is_alive()
+        assert len(client.run(os.getpid)) == 2  # replaced
+    report = result["report"]
+    assert len(report.added) == 80 and [s["file"] for s in report.skipped] == [str(collection / "broken.wav")]
+    keys, _ = _rows(tmp_path / "store")
+    assert keys == ref_keys  # nothing missing, nothing twice
+
+
+def test_a_run_killed_half_way_is_resumed_by_the_next(collection, single, tmp_path):
+    ref_keys, _ = _rows(single[0])
+    store = tmp_path / "store"
+    cmd = [sys.executable, "-c", "from earmark.cli import main; main()", "index", str(collection), "--store", str(store),
+           "--embedder", "aisfx", "--workers", "2", "-q"]
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            shards = sorted((store / "shards").glob("*.parquet")) if (store / "shards").is_dir() else []
+            if shards:
+                break
+            time.sleep(0.1)
+        assert proc.poll() is None, "the run ended before it could be killed"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the whole run, cluster included, at once
+        proc.wait(30)
+    done_first = {k[0] for k in _rows(store)[0]}
+    assert 0 < len(done_first) < 80
+    r = api.index(collection, store, embedder="aisfx", workers=2)  # the stale lock is taken over; only the rest is embedded
+    assert r.unchanged == len(done_first) and len(r.added) == 80 - len(done_first)
+    keys, _ = _rows(store)
+    assert keys == ref_keys
+
+
+def test_cluster_options_are_checked_before_anything_starts(collection, tmp_path):
+    with pytest.raises(ParameterError, match="--workers and --scheduler"):
+        api.index(collection, tmp_path / "s", embedder="mfcc", workers=2, scheduler="tcp://127.0.0.1:1")
+    with pytest.raises(ParameterError, match="--workers 0"):
+        api.index(collection, tmp_path / "s", embedder="mfcc", workers=0)
+    with pytest.raises(ParameterError, match="--scheduler 127.0.0.1:1: give the scheduler's address"):
+        api.index(collection, tmp_path / "s", embedder="mfcc", scheduler="127.0.0.1:1")
+    with pytest.raises(ParameterError, match="cannot be reached"):
+        from earmark.scale import dask_client
+
+        with dask_client(scheduler="tcp://127.0.0.1:9", timeout_s=2):
+            pass
