@@ -34,11 +34,12 @@ def _rows(store: Path):
 
 @pytest.fixture(scope="module")
 def collection(tmp_path_factory) -> Path:
-    """The demo's 80 training clips with one corrupt file among them."""
+    """The demo's 80 training clips, a copy of one under another name, and a corrupt file."""
     root = tmp_path_factory.mktemp("scale") / "recordings"
     shutil.copytree(DEMO / "train", root)
     (root / "metadata.csv").unlink()
     (root / "broken.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEnot really")
+    shutil.copy(sorted(root.glob("*.flac"))[0], root / "twin.flac")  # the same bytes twice in one run: embedded once
     return root
 
 
@@ -53,13 +54,14 @@ def test_a_local_cluster_makes_the_same_store_and_reports_the_corrupt_file(colle
     store, report = single
     r = api.index(collection, tmp_path / "store", embedder="aisfx", workers=2)
     assert len(r.added) == 80 and r.windows == report.windows
+    assert [Path(c).name for c in r.copied] == [Path(c).name for c in report.copied] == ["twin.flac"]
     assert [s["file"] for s in r.skipped] == [str(collection / "broken.wav")] == [s["file"] for s in report.skipped]
     keys, vectors = _rows(tmp_path / "store")
     ref_keys, ref_vectors = _rows(store)
     assert keys == ref_keys and len(set(keys)) == len(keys)  # the same rows, none twice
     np.testing.assert_allclose(vectors, ref_vectors, rtol=0, atol=1e-5)
     again = api.index(collection, tmp_path / "store", embedder="aisfx", workers=2)  # a rerun finds nothing to do
-    assert again.unchanged == 80 and not again.added and again.windows == 0
+    assert again.unchanged == 81 and not again.added and again.windows == 0
 
 
 def test_a_worker_killed_mid_run_is_replaced_and_its_files_redone(collection, single, tmp_path):
@@ -107,7 +109,7 @@ def test_a_run_killed_half_way_is_resumed_by_the_next(collection, single, tmp_pa
     done_first = {k[0] for k in _rows(store)[0]}
     assert 0 < len(done_first) < 80
     r = api.index(collection, store, embedder="aisfx", workers=2)  # the stale lock is taken over; only the rest is embedded
-    assert r.unchanged == len(done_first) and len(r.added) == 80 - len(done_first)
+    assert r.unchanged + len(r.added) + len(r.copied) == 81 and r.unchanged == len(done_first)
     keys, _ = _rows(store)
     assert keys == ref_keys
 

@@ -1,0 +1,98 @@
+"""earmark index on a local Dask cluster against one process (issue 14).
+
+    python benchmarks/bench_scale.py --work DIR [--hours 5] [--embedder aisfx] [--workers 1,2]
+
+Builds ``--hours`` of audio from ESC-10: 10-minute recordings (44.1 kHz FLAC),
+each 120 ESC-10 clips in a seeded order, so every recording differs; then
+indexes them into a new store three ways, each a cold start: the
+single-process path (``earmark.api.index``), and a local cluster on
+127.0.0.1 with 1 and with 2 worker processes (``workers=N``; the cluster's
+start-up is included). Prints wall time, x realtime, the ratio to the single
+process, and whether each store holds exactly the single-process store's rows
+(same files and window starts, embeddings equal within 1e-5).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from _common import data_root, machine
+
+CLIPS_PER_RECORDING = 120  # 120 x 5 s = 10 minutes
+
+
+def build(folder: Path, hours: float) -> list[Path]:
+    """``hours`` of 10-minute recordings made of ESC-10 clips (made once, kept in ``folder``)."""
+    clips = sorted((data_root() / "esc10").rglob("*.flac"))
+    if not clips:
+        raise SystemExit(f"no ESC-10 clips under {data_root() / 'esc10'}")
+    n = int(np.ceil(hours * 3600 / (CLIPS_PER_RECORDING * 5)))
+    folder.mkdir(parents=True, exist_ok=True)
+    audio = {}
+    out = []
+    for i in range(n):
+        path = folder / f"recording-{i:03d}.flac"
+        out.append(path)
+        if path.exists():
+            continue
+        order = np.random.default_rng(i).choice(len(clips), CLIPS_PER_RECORDING, replace=False)
+        parts = []
+        for j in order:
+            if j not in audio:
+                y, sr = sf.read(clips[j], dtype="float32", always_2d=True)
+                audio[j] = (y.mean(axis=1), sr)
+            parts.append(audio[j][0])
+        sf.write(path, np.concatenate(parts), audio[order[0]][1], subtype="PCM_16")
+    return out
+
+
+def rows(store: Path):
+    from earmark.explore.store import Store
+
+    st = Store.open(store)
+    t = st.table(("file", "start_s"))
+    order = np.lexsort((t["start_s"], t["file"]))
+    return [(str(f), round(float(s), 4)) for f, s in zip(t["file"][order], t["start_s"][order])], st.vectors()[order]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--work", type=Path, required=True)
+    ap.add_argument("--hours", type=float, default=5.0)
+    ap.add_argument("--embedder", default="aisfx")
+    ap.add_argument("--workers", default="1,2")
+    args = ap.parse_args()
+
+    from earmark import api
+
+    t = time.perf_counter()
+    files = build(args.work / "recordings", args.hours)
+    audio_s = sum(sf.info(f).duration for f in files)
+    print(f"{machine()}\n{len(files)} recordings, {audio_s / 3600:.2f} h of audio (built in {time.perf_counter() - t:.0f} s)")
+    results = []
+    for workers in [None, *(int(w) for w in args.workers.split(","))]:
+        store = args.work / f"store-{workers or 'single'}"
+        shutil.rmtree(store, ignore_errors=True)
+        t = time.perf_counter()
+        report = api.index(args.work / "recordings", store, embedder=args.embedder, workers=workers)
+        seconds = time.perf_counter() - t
+        results.append((workers, seconds, report.windows, store))
+        print(f"  {'one process' if workers is None else f'{workers} worker(s)'}: {seconds:.1f} s, "
+              f"{audio_s / seconds:.0f}x realtime, {report.windows:,} windows, {len(report.skipped)} skipped", flush=True)
+    ref_keys, ref_vecs = rows(results[0][3])
+    print("\n| path | seconds | x realtime | vs one process | same rows |\n| --- | --- | --- | --- | --- |")
+    for workers, seconds, _, store in results:
+        keys, vecs = rows(store)
+        same = keys == ref_keys and np.allclose(vecs, ref_vecs, rtol=0, atol=1e-5)
+        name = "one process" if workers is None else f"local cluster, {workers} worker{'s' if workers > 1 else ''}"
+        print(f"| {name} | {seconds:.1f} | {audio_s / seconds:.0f} | {results[0][1] / seconds:.2f}x | {'yes' if same else 'NO'} |")
+
+
+if __name__ == "__main__":
+    main()
