@@ -111,6 +111,19 @@ def test_an_oversized_upload_is_cut_off(model_path, tmp_path):
     r = client.post("/api/predict", files=[_upload(UNSEEN_DOG)])  # 300+ kB
     assert r.status_code == 413 and "MB limit" in r.json()["error"]
     assert _left(uploads) == []
+    # without a declared length (chunked), the body is cut off as it streams in, before the form parser spools it
+    import httpx
+
+    form = httpx.Request("POST", "http://x", files=[_upload(UNSEEN_DOG)])
+    body = form.read()
+
+    def chunks():
+        for i in range(0, len(body), 8192):
+            yield body[i : i + 8192]
+
+    r = client.post("/api/predict", content=chunks(), headers={"content-type": form.headers["content-type"]})
+    assert r.status_code == 413 and r.json()["error"].startswith("the upload is over this server's 0.05 MB limit"), r.text
+    assert _left(uploads) == [] and client.get("/api/models").status_code == 200
 
 
 def test_a_token_is_required_when_set(model_path, tmp_path):

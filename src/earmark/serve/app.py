@@ -161,6 +161,8 @@ def create_app(settings: ServeSettings):
                                f"{settings.max_upload_mb:g} MB limit; send a shorter recording.")
         return await call_next(request)
 
+    app.add_middleware(BodyLimit, limit=limit, mb=settings.max_upload_mb)
+
     @app.exception_handler(_HTTPError)
     async def http_error(request: Request, exc: _HTTPError):
         return _error(exc.status, exc.message)
@@ -388,6 +390,50 @@ def create_app(settings: ServeSettings):
                 await websocket.close()
 
     return app
+
+
+class BodyLimit:
+    """ASGI middleware: a request body that grows past ``limit`` bytes is cut off there and answered 413.
+
+    The declared length is checked up front (see ``guard``); this catches a
+    body sent without one (chunked), which the form parser would otherwise
+    spool whole before any endpoint runs: past the limit the app is told the
+    client left, and its answer is replaced by the 413.
+    """
+
+    def __init__(self, app, *, limit: int, mb: float) -> None:
+        self.app, self.limit, self.mb = app, limit, mb
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        state = {"seen": 0, "over": False, "started": False}
+
+        async def limited():
+            if state["over"]:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                state["seen"] += len(message.get("body", b""))
+                if state["seen"] > self.limit:
+                    state["over"] = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded(message):
+            if state["over"]:
+                return  # the app's own answer to a vanished client; ours follows
+            state["started"] = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited, guarded)
+        except Exception:
+            if not state["over"]:
+                raise
+        if state["over"] and not state["started"]:
+            log.info("cut off a request body at %d bytes (limit %d)", state["seen"], self.limit)
+            await _error(413, f"the upload is over this server's {self.mb:g} MB limit; send a shorter recording.")(scope, receive, send)
 
 
 def _error(status: int, message: str):
