@@ -4,6 +4,7 @@ Every cluster here is local (127.0.0.1), has two worker processes and stops
 with its test; every wait is bounded.
 """
 
+import json
 import os
 import shutil
 import signal
@@ -20,6 +21,7 @@ from conftest import DEMO
 from earmark import api
 from earmark.errors import ParameterError
 from earmark.explore.store import Store
+from earmark.inference.detect import DetectionSettings
 
 pytest.importorskip("distributed")
 
@@ -126,3 +128,76 @@ def test_cluster_options_are_checked_before_anything_starts(collection, tmp_path
 
         with dask_client(scheduler="tcp://127.0.0.1:9", timeout_s=2):
             pass
+
+
+@pytest.fixture(scope="module")
+def mfcc_model(tmp_path_factory) -> Path:
+    import earmark
+    from conftest import make_demo_subset
+
+    root = tmp_path_factory.mktemp("scale-model")
+    return earmark.train(make_demo_subset(root / "demo", per_class=4), embedder="mfcc", classifier="logreg").save(root / "m.earmark")
+
+
+def test_detect_on_a_cluster_writes_the_same_events_and_a_rerun_does_only_what_is_missing(mfcc_model, tmp_path):
+    import soundfile as sf
+
+    clips = sorted((DEMO / "train").glob("*.flac"))
+    recs = tmp_path / "recordings"
+    recs.mkdir()
+    for i in range(4):  # 4 recordings of 40 s: 8 clips each, with silence between some
+        parts = []
+        for j, c in enumerate(clips[i * 8 : i * 8 + 8]):
+            y, sr = sf.read(c, dtype="float32")
+            parts += [y, np.zeros(sr * (j % 2), np.float32)]
+        sf.write(recs / f"field-{i}.flac", np.concatenate(parts), sr)
+    (recs / "broken.flac").write_bytes(b"fLaC" + b"\0" * 100)
+    one = api.detect(mfcc_model, recs, out_dir=tmp_path / "one")
+    many = api.detect(mfcc_model, recs, out_dir=tmp_path / "many", workers=2)
+    assert len(many.records) == len(one.records) == 4 and sum(len(r["events"]) for r in many.records) > 4
+    assert [s["file"] for s in many.skipped] == [s["file"] for s in one.skipped] == [str(recs / "broken.flac")]
+    for r in one.records:  # the same event files, byte for byte
+        name = Path(r["written_to"]).name
+        assert (tmp_path / "many" / name).read_bytes() == Path(r["written_to"]).read_bytes(), name
+    again = api.detect(mfcc_model, recs, out_dir=tmp_path / "many", workers=2)
+    assert len(again.resumed) == 4 and again.records == []  # all done: nothing run again
+    # an interrupted run: one recording's output and record are missing -> only it runs
+    manifest = tmp_path / "many" / ".earmark-done.jsonl"
+    lines = manifest.read_text().splitlines()
+    gone = json.loads(lines[-1])
+    manifest.write_text("\n".join(lines[:-1]) + "\n")
+    Path(gone["output"]).unlink()
+    third = api.detect(mfcc_model, recs, out_dir=tmp_path / "many", workers=2)
+    assert [r["recording"] for r in third.records] == [gone["recording"]] and len(third.resumed) == 3
+    assert Path(gone["output"]).read_bytes() == (tmp_path / "one" / Path(gone["output"]).name).read_bytes()
+    other = api.detect(mfcc_model, recs, out_dir=tmp_path / "many", workers=2, settings=DetectionSettings(threshold=0.8))
+    assert len(other.records) == 4 and not other.resumed  # other settings: another run
+
+
+def test_predict_on_a_cluster_appends_rows_as_files_finish_and_never_twice(mfcc_model, collection, tmp_path):
+    import csv
+
+    from typer.testing import CliRunner
+
+    from earmark.cli import app
+
+    out = tmp_path / "preds.csv"
+    r = CliRunner().invoke(app, ["predict", str(mfcc_model), str(collection), "--format", "csv", "--out", str(out), "--workers", "2",
+                                 "-k", "1", "-q"])
+    assert r.exit_code == 1 and "broken.wav" in r.output  # the corrupt file is reported, the rest done
+    rows = list(csv.reader(open(out)))
+    r1 = CliRunner().invoke(app, ["predict", str(mfcc_model), str(collection), "--format", "csv", "--out", str(tmp_path / "one.csv"),
+                                  "-k", "1", "-q"])
+    assert r1.exit_code == 1 and "broken.wav" in r1.output
+    ref = list(csv.reader(open(tmp_path / "one.csv")))
+    assert rows[0] == ref[0] == ["file", "label", "score", "label_2", "score_2"]
+    assert sorted(rows[1:]) == sorted(ref[1:]) and len(rows) == 82  # 81 readable files, the same rows as one process
+    r = CliRunner().invoke(app, ["predict", str(mfcc_model), str(collection), "--format", "csv", "--out", str(out), "--workers", "2",
+                                 "-k", "1", "-q"])
+    assert "0 file(s) classified, 81 done before" in r.output
+    assert list(csv.reader(open(out))) == rows  # a rerun appends nothing: every file is done
+
+
+def test_a_predict_on_a_cluster_needs_an_out_file(mfcc_model, collection, tmp_path):
+    with pytest.raises(ParameterError, match="give --out FILE"):
+        api.predict(mfcc_model, collection, workers=2)

@@ -295,6 +295,10 @@ def predict(
     calibration_data: CalibrationDataOpt = None,
     cache_dir: CacheDir = None,
     no_cache: NoCache = False,
+    out_path: Annotated[Path | None, typer.Option("--out", help="Write the predictions here (--format csv or json) instead of "
+                                                              "printing them; with --workers, row by row as files finish.")] = None,
+    workers: Workers = None,
+    scheduler: Scheduler = None,
     quiet: Quiet = False,
 ) -> None:
     """Classify audio files with a trained model.
@@ -309,11 +313,26 @@ def predict(
         check_choice("format", fmt, ("table", "csv", "json"))
         if top_k < 0:
             raise ParameterError(f"The '--top-k' option must be >= 0. Got {top_k} instead.")
+        if out_path is not None and fmt == "table":
+            raise ParameterError(f"--out {out_path}: give --format csv or json for a file (table is for the screen).")
         m = Model.load(model_path)
         k = min(top_k, len(m.classes) - 1)
+        if workers is not None or scheduler is not None:
+            batch = api.predict(model_path, paths, top_k=k + 1, progress=progress, backend=backend, workers=workers,
+                                scheduler=scheduler, out=out_path, fmt=fmt)
+            say(f"{out_path}: {len(batch.records)} file(s) classified, {len(batch.resumed)} done before, {len(batch.skipped)} skipped")
+            fail_if_any(batch.skipped)
+            return
         batch = api.predict(m, paths, top_k=k + 1, cache_dir=cache_dir, use_cache=not no_cache, progress=progress, backend=backend,
                             calibration=calibration_data or None)
-        if batch.records:
+        if batch.records and out_path is not None:
+            from earmark.console import predictions_text
+            from earmark.fileio import atomic_write, check_writable_file
+
+            with atomic_write(check_writable_file(out_path, "out"), "w") as f:
+                f.write(predictions_text(batch.records, fmt, k))
+            say(f"{out_path}: {len(batch.records)} file(s) classified")
+        elif batch.records:
             print_predictions(batch.records, fmt, k)
         fail_if_any(batch.skipped)
 
@@ -542,6 +561,8 @@ def detect(
     plot: Annotated[bool, typer.Option("--plot", help="Also write a PNG: spectrogram with the events, scores under it.")] = False,
     backend: BackendOpt = None,
     calibration_data: CalibrationDataOpt = None,
+    workers: Workers = None,
+    scheduler: Scheduler = None,
     quiet: Quiet = False,
 ) -> None:
     """Find events in long recordings (or, with a voice database, who speaks when); writes one event file per recording.
@@ -555,7 +576,10 @@ def detect(
         settings = DetectionSettings(threshold=0.5 if threshold is None else threshold, min_duration_s=min_duration_s,
                                      merge_gap_s=merge_gap_s, median_windows=median_windows, exclusive=exclusive)
         batch = api.detect(model_path, recordings, settings=settings, hop_s=hop_s, fmt=fmt, out_dir=out_dir, plot=plot, progress=progress,
-                           voice_threshold=threshold, backend=backend, calibration=calibration_data or None)
+                           voice_threshold=threshold, backend=backend, calibration=calibration_data or None, workers=workers,
+                           scheduler=scheduler)
+        if batch.resumed:
+            say(f"{len(batch.resumed)} recording(s) done by an earlier run with these settings (kept)")
         rows = [[r["recording"], f"{r['duration_s']:.1f}", len(r["events"]), ", ".join(f"{k} {v}" for k, v in r["counts"].items()),
                  r["written_to"]] for r in batch.records]
         if rows:

@@ -62,22 +62,25 @@ def report_skipped(skipped: list[dict]) -> None:
         err.print(Text("skipped ", style="yellow") + Text(f"{s['file']}: {s['reason']}"))
 
 
-def print_predictions(preds, fmt: str, top_k: int) -> None:
-    rows = [{"file": str(p.path), "label": p.label, "score": None if p.silent or not p.scores else round(p.score, 4), "silent": p.silent,
-             "next": [] if p.tagger else [{"label": lab, "score": round(s, 4)} for lab, s in zip(p.labels[1:], p.scores[1:])],
-             **({"unknown": p.unknown, "closest": p.labels[0] if p.unknown and p.labels else None,
-                 "known_score": None if p.known_score is None else round(p.known_score, 4)} if p.unknown or p.known_score is not None else {})}
-            for p in preds]
+def predictions_text(preds, fmt: str, top_k: int) -> str:
+    """Predictions as CSV (``file,label,score,label_2,score_2,...``) or a JSON list, as printed and as written by --out."""
+    from earmark.pipeline import Prediction
+
+    rows = [p.row() for p in preds]
     if fmt == "json":
-        print(json.dumps(rows, indent=2, ensure_ascii=False))
-    elif fmt == "csv":
-        buf = io.StringIO()
-        w = csv.writer(buf)
-        w.writerow(["file", "label", "score"] + [c for i in range(1, top_k + 1) for c in (f"label_{i + 1}", f"score_{i + 1}")])
-        for r in rows:
-            nxt = [v for n in r["next"] for v in (n["label"], n["score"])]
-            w.writerow([r["file"], r["label"], "" if r["score"] is None else r["score"]] + nxt + [""] * (2 * top_k - len(nxt)))
-        print(buf.getvalue(), end="")
+        return json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(Prediction.csv_header(top_k))
+    for r in rows:
+        w.writerow(Prediction.csv_row(r, top_k))
+    return buf.getvalue()
+
+
+def print_predictions(preds, fmt: str, top_k: int) -> None:
+    rows = [p.row() for p in preds]
+    if fmt in ("json", "csv"):
+        print(predictions_text(preds, fmt, top_k), end="")
     else:
         cols = ("file", "label", "score") + (("next",) if top_k else ())
         body = [[r["file"], r["label"], "-" if r["score"] is None else f"{r['score']:.3f}",

@@ -76,6 +76,25 @@ class Prediction:
     def score(self) -> float:
         return self.scores[0] if self.scores else float("nan")
 
+    def row(self) -> dict:
+        """The prediction as the CLI's JSON (and, flattened, CSV) output writes it."""
+        p = self
+        return {"file": str(p.path), "label": p.label, "score": None if p.silent or not p.scores else round(p.score, 4), "silent": p.silent,
+                "next": [] if p.tagger else [{"label": lab, "score": round(s, 4)} for lab, s in zip(p.labels[1:], p.scores[1:])],
+                **({"unknown": p.unknown, "closest": p.labels[0] if p.unknown and p.labels else None,
+                    "known_score": None if p.known_score is None else round(p.known_score, 4)} if p.unknown or p.known_score is not None else {})}
+
+    @staticmethod
+    def csv_header(top_k: int) -> list[str]:
+        """CSV columns for ``top_k`` labels after the first."""
+        return ["file", "label", "score"] + [c for i in range(1, top_k + 1) for c in (f"label_{i + 1}", f"score_{i + 1}")]
+
+    @staticmethod
+    def csv_row(row: dict, top_k: int) -> list:
+        """A :meth:`row` as CSV cells under :meth:`csv_header`."""
+        nxt = [v for n in row["next"] for v in (n["label"], n["score"])]
+        return [row["file"], row["label"], "" if row["score"] is None else row["score"]] + nxt + [""] * (2 * top_k - len(nxt))
+
 
 @dataclass
 class WindowScores:

@@ -39,6 +39,7 @@ class Batch:
 
     records: list = field(default_factory=list)
     skipped: list[dict] = field(default_factory=list)
+    resumed: list[str] = field(default_factory=list)  # on a cluster: inputs an earlier run with the same settings finished
 
 
 def _as_model(model, backend: str | None = None, calibration=None) -> Model:
@@ -68,7 +69,8 @@ def _skip(batch: Batch, path: Path, exc: Exception) -> None:
 
 
 def predict(model, paths, *, top_k: int = 1, cache_dir=None, use_cache: bool = True, progress: bool = False,
-            backend: str | None = None, calibration=None) -> Batch:
+            backend: str | None = None, calibration=None, workers: int | None = None, scheduler: str | None = None,
+            out=None, fmt: str = "csv") -> Batch:
     """Classify audio files (or folders of them, searched recursively).
 
     Parameters
@@ -81,6 +83,11 @@ def predict(model, paths, *, top_k: int = 1, cache_dir=None, use_cache: bool = T
         What runs an aisfx model's network (``torch``, ``onnx``, ``onnx-int8``)
         and, for int8, the recordings that set its ranges (default: the
         model's training data); see :meth:`Model.with_backend`.
+    workers, scheduler, out, fmt
+        Run on a Dask cluster (:mod:`earmark.api.scaleout`): a local one of
+        ``workers`` processes, or the one at ``scheduler``; each file's row is
+        appended to ``out`` (``fmt`` csv or json, one row a line) as it
+        finishes, and a rerun skips the files already there.
 
     Returns
     -------
@@ -90,8 +97,18 @@ def predict(model, paths, *, top_k: int = 1, cache_dir=None, use_cache: bool = T
         ``skipped``: the files that could not be read.
     """
     check_positive("top_k", top_k, kind=int)
-    model = _as_model(model, backend, calibration)
     files = _files(paths, "audio files")
+    if workers is not None or scheduler is not None:
+        from earmark.api import scaleout
+        from earmark.errors import check_choice
+        from earmark.fileio import check_writable_file
+
+        if out is None:
+            raise ParameterError("--workers/--scheduler write each file's row as it finishes: give --out FILE.")
+        check_choice("format", fmt, ("csv", "json"))
+        return scaleout.predict(model, files, top_k=top_k, out=check_writable_file(out, "out"), fmt=fmt, backend=backend,
+                               workers=workers, scheduler=scheduler, progress=progress, batch=Batch())
+    model = _as_model(model, backend, calibration)
     cache = EmbeddingCache(cache_dir, enabled=use_cache)
     batch = Batch()
     for f in track(files, description="classifying", total=len(files), enabled=progress):
@@ -104,7 +121,8 @@ def predict(model, paths, *, top_k: int = 1, cache_dir=None, use_cache: bool = T
 
 def detect(model, recordings, *, settings: DetectionSettings | None = None, hop_s: float | None = None, fmt: str = "csv",
            out_dir=None, plot: bool = False, cache_dir=None, use_cache: bool = False, progress: bool = False,
-           voice_threshold: float | None = None, backend: str | None = None, calibration=None) -> Batch:
+           voice_threshold: float | None = None, backend: str | None = None, calibration=None, workers: int | None = None,
+           scheduler: str | None = None) -> Batch:
     """Find events in long recordings and write one event file per recording into ``out_dir``.
 
     ``model`` may be a voice database folder (``earmark enroll``): the events
@@ -114,7 +132,10 @@ def detect(model, recordings, *, settings: DetectionSettings | None = None, hop_
 
     ``out_dir`` defaults to ``./earmark-events`` in the working directory
     (never beside the recordings). The destination is checked before any
-    audio work.
+    audio work. ``workers`` / ``scheduler`` run the recordings on a Dask
+    cluster (:mod:`earmark.api.scaleout`); each event file is written as its
+    recording finishes, and a rerun with the same model and settings skips
+    the recordings done (by content hash).
 
     Returns
     -------
@@ -129,6 +150,7 @@ def detect(model, recordings, *, settings: DetectionSettings | None = None, hop_
     out_dir = Path(out_dir) if out_dir is not None else Path.cwd() / DEFAULT_DETECT_DIR
     check_writable_dir(out_dir, "out")
     cache = EmbeddingCache(cache_dir, enabled=use_cache)
+    given = model  # a model file goes to a cluster as it is (its bytes also key a resumable run)
     if isinstance(model, (str, Path)) and is_voice_db(model):
         db = VoiceDB.open(model)
         encoder = db.encoder_for()
@@ -143,21 +165,30 @@ def detect(model, recordings, *, settings: DetectionSettings | None = None, hop_
     files = _files(recordings, "recordings")
     batch = Batch()
     names = _unique_stems(files)
+
+    def record(f: Path, result: dict, target: Path) -> dict:
+        target = write_labels(result["events"], target, fmt)
+        png = None
+        if plot:
+            from earmark.evaluation.plots import detection_png
+
+            png = detection_png(f, result, out_dir / (names[f] + ".detect.png"), threshold=result["settings"]["threshold"])
+        return {"recording": str(f), "duration_s": result["duration_s"], "events": result["events"],
+                "counts": dict(sorted(Counter(e.label for e in result["events"]).items())),
+                "written_to": str(target), "plot": str(png) if png else None}
+
+    if workers is not None or scheduler is not None:
+        from earmark.api import scaleout
+
+        return scaleout.detect(given, files, settings=settings, hop_s=hop_s, fmt=fmt, out_dir=out_dir, names=names, backend=backend,
+                              workers=workers, scheduler=scheduler, progress=progress, batch=batch, record=record)
     for f in track(files, description="detecting", total=len(files), enabled=progress):
         try:
             result = one(f)
         except AudioLoadError as exc:
             _skip(batch, f, exc)
             continue
-        target = write_labels(result["events"], out_dir / (names[f] + spec.suffix), fmt)
-        png = None
-        if plot:
-            from earmark.evaluation.plots import detection_png
-
-            png = detection_png(f, result, out_dir / (names[f] + ".detect.png"), threshold=result["settings"]["threshold"])
-        batch.records.append({"recording": str(f), "duration_s": result["duration_s"], "events": result["events"],
-                              "counts": dict(sorted(Counter(e.label for e in result["events"]).items())),
-                              "written_to": str(target), "plot": str(png) if png else None})
+        batch.records.append(record(f, result, out_dir / (names[f] + spec.suffix)))
     return batch
 
 

@@ -1,0 +1,215 @@
+"""``predict`` and ``detect`` over many files on a Dask cluster (:mod:`earmark.scale`): written as they finish, resumable.
+
+The model file's bytes go to every worker once (``scatter``, so a remote
+cluster needs no shared copy of it); each worker loads it once and runs
+whole files; this process writes each result as it comes back and records
+it in a small manifest beside the outputs (``.earmark-done.jsonl``: the
+recording, its content hash, the run's settings), so a rerun with the same
+model and settings skips what is done and redoes only the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from earmark.errors import EarmarkError, ParameterError
+from earmark.progress import note, track
+
+log = logging.getLogger(__name__)
+
+MANIFEST = ".earmark-done.jsonl"
+_WORKER_MODELS: dict[str, object] = {}
+
+
+def model_payload(model) -> bytes:
+    """The bytes of ``model``'s file (a path, or a :class:`Model` saved to a temporary file)."""
+    from earmark.pipeline import Model
+
+    if isinstance(model, (str, Path)):
+        if Path(model).is_dir():
+            raise ParameterError(f"{model}: a voice database runs in one process; leave --workers/--scheduler out.")
+        return Path(model).read_bytes()
+    if not isinstance(model, Model):
+        raise ParameterError(f"model must be a model file or an earmark Model, not {type(model).__name__}.")
+    with tempfile.TemporaryDirectory() as tmp:
+        return model.save(Path(tmp) / "model.earmark").read_bytes()
+
+
+def _worker_model(payload: bytes, backend: str | None):
+    """The model in ``payload``, loaded once per worker process (and per backend)."""
+    from earmark.api.inference import _as_model
+    from earmark.scale import in_worker
+
+    in_worker()
+    key = hashlib.sha256(payload).hexdigest() + f"/{backend}"
+    if key not in _WORKER_MODELS:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "model.earmark"
+            path.write_bytes(payload)
+            _WORKER_MODELS[key] = _as_model(path, backend)
+    return _WORKER_MODELS[key]
+
+
+def _predict_task(payload: bytes, backend: str | None, path: str, top_k: int):
+    model = _worker_model(payload, backend)
+    return model.predict(path, top_k=min(top_k, len(model.classes)))[0]
+
+
+def _detect_task(payload: bytes, backend: str | None, path: str, settings, hop_s: float | None) -> dict:
+    from earmark.inference.detect import detect as detect_one
+
+    return detect_one(_worker_model(payload, backend), Path(path), settings=settings, hop_s=hop_s)
+
+
+class Manifest:
+    """Which recordings a run with these settings (``key``) has finished: one JSON line each, appended and synced."""
+
+    def __init__(self, path: Path, key: str) -> None:
+        self.path, self.key = path, key
+        self.done: dict[str, tuple[str, str]] = {}
+        if path.is_file():
+            for line in path.read_text().splitlines():
+                try:
+                    d = json.loads(line)
+                except ValueError:  # a line cut short by a crash: its file is done again
+                    continue
+                if d.get("key") == key:
+                    self.done[d["recording"]] = (d["sha256"], d.get("output", ""))
+
+    def finished(self, recording: str, sha: str) -> str | None:
+        """The output of ``recording`` if a run like this one finished it with these bytes and the output is still there."""
+        sha_done, output = self.done.get(recording, ("", ""))
+        return output if sha_done == sha and (not output or Path(output).exists()) else None
+
+    def add(self, recording: str, sha: str, output: str = "") -> None:
+        with open(self.path, "a") as f:
+            f.write(json.dumps({"recording": recording, "sha256": sha, "output": output, "key": self.key}) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        self.done[recording] = (sha, output)
+
+
+def run_key(payload: bytes, **settings) -> str:
+    """What makes two runs the same: the model's bytes and the settings."""
+    text = json.dumps(settings, sort_keys=True, default=str)
+    return hashlib.sha256(payload + text.encode()).hexdigest()[:16]
+
+
+def _plan(files: list[Path], manifest: Manifest, batch) -> list[tuple[Path, str]]:
+    """The files still to do (with their hashes); those done before go to ``batch.resumed``, unreadable ones to skipped."""
+    from earmark.embeddings.cache import file_sha256
+
+    todo = []
+    for f in files:
+        try:
+            sha = file_sha256(f)
+        except OSError as exc:
+            batch.skipped.append({"file": str(f), "reason": f"cannot be read ({exc.strerror or exc})"})
+            continue
+        output = manifest.finished(str(f.resolve()), sha)
+        if output is not None:
+            batch.resumed.append(output or str(f))
+        else:
+            todo.append((f, sha))
+    return todo
+
+
+def _failed(batch, path, exc: BaseException) -> None:
+    reason = str(exc).removeprefix(f"{path}: ") if isinstance(exc, (EarmarkError, OSError)) else f"{type(exc).__name__}: {exc}"
+    log.info("skipping %s: %s", path, reason)
+    batch.skipped.append({"file": str(path), "reason": reason})
+
+
+def _results(client, task, todo, args, *, description: str, progress: bool):
+    """``(path, sha, result or exception)`` as the cluster finishes them, with progress in files, hours and x realtime."""
+    from earmark.scale import map_unordered
+
+    payload, rest = args[0], args[1:]
+    shared = client.scatter(payload, broadcast=True)
+    shas = {str(f): sha for f, sha in todo}
+    items = [(shared, rest[0], str(f), *rest[1:]) for f, _ in todo]
+    t0, audio_s, failed = time.perf_counter(), 0.0, 0
+    for item, result in track(map_unordered(client, task, items), description=description, total=len(items), enabled=progress):
+        path = item[2]
+        if isinstance(result, BaseException):
+            failed += 1
+        else:
+            audio_s += float(result.get("duration_s", 0.0) if isinstance(result, dict) else getattr(result, "duration_s", 0.0) or 0.0)
+        yield Path(path), shas[path], result
+    seconds = time.perf_counter() - t0
+    summary = (f"{len(items)} file(s), {audio_s / 3600:.2f} h of audio in {seconds:.1f} s"
+               + (f" ({audio_s / seconds:.0f}x realtime)" if seconds > 0 and audio_s else "") + f", {failed} failed")
+    log.info("cluster run: %s", summary)
+    note(summary, enabled=progress)
+
+
+def predict(model, files: list[Path], *, top_k: int, out, fmt: str, backend, workers, scheduler, progress: bool, batch):
+    """Classify ``files`` on the cluster; each row is appended to ``out`` (CSV or JSON lines) as its file finishes."""
+    from earmark.scale import dask_client
+
+    payload = model_payload(model)
+    out = Path(out)
+    manifest = Manifest(out.with_name(out.name + ".done.jsonl"), run_key(payload, top_k=top_k, backend=backend, fmt=fmt))
+    todo = _plan(files, manifest, batch)
+    new_file = not out.exists() or not manifest.done
+    with dask_client(workers, scheduler) as client, open(out, "w" if new_file else "a", newline="") as sink:
+        writer = _PredictionWriter(sink, fmt, top_k, header=new_file)
+        for path, sha, result in _results(client, _predict_task, todo, (payload, backend, top_k), description="classifying on the cluster",
+                                          progress=progress):
+            if isinstance(result, BaseException):
+                _failed(batch, path, result)
+                continue
+            writer.write(result)
+            sink.flush()
+            os.fsync(sink.fileno())
+            manifest.add(str(path.resolve()), sha)
+            batch.records.append(result)
+    return batch
+
+
+class _PredictionWriter:
+    """Rows of an incremental prediction file, as ``earmark predict --format csv|json`` prints them (JSON: one row a line)."""
+
+    def __init__(self, sink, fmt: str, top_k: int, *, header: bool) -> None:
+        import csv
+
+        from earmark.pipeline import Prediction
+
+        self.fmt, self.next_k, self.sink = fmt, top_k - 1, sink
+        self.csv = csv.writer(sink) if fmt == "csv" else None
+        if header and self.csv is not None:
+            self.csv.writerow(Prediction.csv_header(self.next_k))
+
+    def write(self, p) -> None:
+        if self.csv is not None:
+            self.csv.writerow(p.csv_row(p.row(), self.next_k))
+        else:
+            self.sink.write(json.dumps(p.row(), ensure_ascii=False) + "\n")
+
+
+def detect(model, files: list[Path], *, settings, hop_s, fmt: str, out_dir: Path, names: dict, backend, workers, scheduler,
+           progress: bool, batch, record):
+    """Find events in ``files`` on the cluster; each recording's event file is written as it finishes."""
+    from earmark.data.labels import label_format
+    from earmark.scale import dask_client
+
+    payload = model_payload(model)
+    manifest = Manifest(out_dir / MANIFEST, run_key(payload, settings=settings, hop_s=hop_s, fmt=fmt, backend=backend))
+    todo = _plan(files, manifest, batch)
+    suffix = label_format(fmt).suffix
+    with dask_client(workers, scheduler) as client:
+        for path, sha, result in _results(client, _detect_task, todo, (payload, backend, settings, hop_s),
+                                          description="detecting on the cluster", progress=progress):
+            if isinstance(result, BaseException):
+                _failed(batch, path, result)
+                continue
+            rec = record(path, result, out_dir / (names[path] + suffix))
+            manifest.add(str(path.resolve()), sha, rec["written_to"])
+            batch.records.append(rec)
+    return batch
