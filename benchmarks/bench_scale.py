@@ -9,7 +9,11 @@ single-process path (``earmark.api.index``), and a local cluster on
 127.0.0.1 with 1 and with 2 worker processes (``workers=N``; the cluster's
 start-up is included). Prints wall time, x realtime, the ratio to the single
 process, and whether each store holds exactly the single-process store's rows
-(same files and window starts, embeddings equal within 1e-5).
+(same files and window starts, embeddings equal within 1e-5). Then
+``earmark.api.detect`` with a model trained here on the demo clips (aisfx +
+logistic regression) over the same recordings, in one process and on 2
+workers: wall time, x realtime, and whether every event file is byte for byte
+the same.
 """
 
 from __future__ import annotations
@@ -67,6 +71,7 @@ def main() -> None:
     ap.add_argument("--hours", type=float, default=5.0)
     ap.add_argument("--embedder", default="aisfx")
     ap.add_argument("--workers", default="1,2")
+    ap.add_argument("--detect", action=argparse.BooleanOptionalAction, default=True, help="also detect events (one process, 2 workers)")
     args = ap.parse_args()
 
     from earmark import api
@@ -85,6 +90,8 @@ def main() -> None:
         results.append((workers, seconds, report.windows, store))
         print(f"  {'one process' if workers is None else f'{workers} worker(s)'}: {seconds:.1f} s, "
               f"{audio_s / seconds:.0f}x realtime, {report.windows:,} windows, {len(report.skipped)} skipped", flush=True)
+    if args.detect:
+        detect_runs(args, audio_s)
     ref_keys, ref_vecs = rows(results[0][3])
     print("\n| path | seconds | x realtime | vs one process | same rows |\n| --- | --- | --- | --- | --- |")
     for workers, seconds, _, store in results:
@@ -92,6 +99,30 @@ def main() -> None:
         same = keys == ref_keys and np.allclose(vecs, ref_vecs, rtol=0, atol=1e-5)
         name = "one process" if workers is None else f"local cluster, {workers} worker{'s' if workers > 1 else ''}"
         print(f"| {name} | {seconds:.1f} | {audio_s / seconds:.0f} | {results[0][1] / seconds:.2f}x | {'yes' if same else 'NO'} |")
+
+
+def detect_runs(args, audio_s: float) -> None:
+    import earmark
+    from earmark import api
+
+    model = earmark.train("data/demo/train", embedder=args.embedder, classifier="logreg").save(args.work / "demo.earmark")
+    runs = []
+    for workers in (None, 2):
+        out = args.work / f"events-{workers or 'single'}"
+        shutil.rmtree(out, ignore_errors=True)
+        t = time.perf_counter()
+        batch = api.detect(model, args.work / "recordings", out_dir=out, workers=workers)
+        seconds = time.perf_counter() - t
+        events = sum(len(r["events"]) for r in batch.records)
+        runs.append((workers, seconds, out, events))
+        print(f"  detect, {'one process' if workers is None else f'{workers} workers'}: {seconds:.1f} s, {audio_s / seconds:.0f}x "
+              f"realtime, {events} events in {len(batch.records)} recordings", flush=True)
+    ref = {p.name: p.read_bytes() for p in sorted(runs[0][2].glob("*.csv"))}
+    print("\n| detect | seconds | x realtime | vs one process | events | same event files |\n| --- | --- | --- | --- | --- | --- |")
+    for workers, seconds, out, events in runs:
+        same = {p.name: p.read_bytes() for p in sorted(out.glob("*.csv"))} == ref
+        name = "one process" if workers is None else f"local cluster, {workers} workers"
+        print(f"| {name} | {seconds:.1f} | {audio_s / seconds:.0f} | {runs[0][1] / seconds:.2f}x | {events} | {'yes' if same else 'NO'} |")
 
 
 if __name__ == "__main__":
