@@ -201,3 +201,15 @@ def test_predict_on_a_cluster_appends_rows_as_files_finish_and_never_twice(mfcc_
 def test_a_predict_on_a_cluster_needs_an_out_file(mfcc_model, collection, tmp_path):
     with pytest.raises(ParameterError, match="give --out FILE"):
         api.predict(mfcc_model, collection, workers=2)
+
+
+def test_cluster_progress_says_files_hours_speed_and_failures(capsys):
+    from earmark.scale import Tally
+
+    t = Tally(3, what="detecting on the cluster", enabled=True, every_s=0.0)
+    t.add(audio_s=1800.0)  # a line as it goes (every_s=0: after each file but the last)
+    t.add(failed=True)
+    t.add(audio_s=1800.0)
+    line = t.finish()
+    assert line.startswith("detecting on the cluster: 3/3 files, 1.00 h of audio in ") and line.endswith("x realtime), 1 failed")
+    assert capsys.readouterr().err.count("detecting on the cluster:") == 3

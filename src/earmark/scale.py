@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -101,3 +102,34 @@ def map_unordered(client, fn: Callable, items: Iterable[tuple], *, keys: Iterabl
             result = exc
         future.release()
         yield item, result
+
+
+class Tally:
+    """Progress of a cluster run in files, hours of audio, x realtime and failures: a line every ``every_s`` and at the end."""
+
+    def __init__(self, total: int, *, what: str, enabled: bool, every_s: float = 30.0) -> None:
+        self.total, self.what, self.enabled, self.every_s = total, what, enabled, every_s
+        self.done = self.failed = 0
+        self.audio_s = 0.0
+        self.t0 = self.last = time.monotonic()
+
+    def add(self, *, audio_s: float = 0.0, failed: bool = False) -> None:
+        self.done += 1
+        self.failed += int(failed)
+        self.audio_s += audio_s
+        now = time.monotonic()
+        if now - self.last >= self.every_s and self.done < self.total:
+            self.last = now
+            self._say()
+
+    def finish(self) -> str:
+        return self._say()
+
+    def _say(self) -> str:
+        from earmark.progress import note
+
+        seconds = time.monotonic() - self.t0
+        line = (f"{self.what}: {self.done}/{self.total} files, {self.audio_s / 3600:.2f} h of audio in {seconds:.0f} s"
+                + (f" ({self.audio_s / seconds:.0f}x realtime)" if self.audio_s and seconds > 0 else "") + f", {self.failed} failed")
+        note(line, enabled=self.enabled)
+        return line

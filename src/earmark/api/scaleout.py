@@ -15,11 +15,9 @@ import json
 import logging
 import os
 import tempfile
-import time
 from pathlib import Path
 
 from earmark.errors import EarmarkError, ParameterError
-from earmark.progress import note, track
 
 log = logging.getLogger(__name__)
 
@@ -128,25 +126,21 @@ def _failed(batch, path, exc: BaseException) -> None:
 
 def _results(client, task, todo, args, *, description: str, progress: bool):
     """``(path, sha, result or exception)`` as the cluster finishes them, with progress in files, hours and x realtime."""
-    from earmark.scale import map_unordered
+    from earmark.scale import Tally, map_unordered
 
     payload, rest = args[0], args[1:]
     shared = client.scatter(payload, broadcast=True)
     shas = {str(f): sha for f, sha in todo}
     items = [(shared, rest[0], str(f), *rest[1:]) for f, _ in todo]
-    t0, audio_s, failed = time.perf_counter(), 0.0, 0
-    for item, result in track(map_unordered(client, task, items), description=description, total=len(items), enabled=progress):
+    tally = Tally(len(items), what=description, enabled=progress)
+    for item, result in map_unordered(client, task, items):
         path = item[2]
         if isinstance(result, BaseException):
-            failed += 1
+            tally.add(failed=True)
         else:
-            audio_s += float(result.get("duration_s", 0.0) if isinstance(result, dict) else getattr(result, "duration_s", 0.0) or 0.0)
+            tally.add(audio_s=float(result["duration_s"]) if isinstance(result, dict) else 0.0)
         yield Path(path), shas[path], result
-    seconds = time.perf_counter() - t0
-    summary = (f"{len(items)} file(s), {audio_s / 3600:.2f} h of audio in {seconds:.1f} s"
-               + (f" ({audio_s / seconds:.0f}x realtime)" if seconds > 0 and audio_s else "") + f", {failed} failed")
-    log.info("cluster run: %s", summary)
-    note(summary, enabled=progress)
+    tally.finish()
 
 
 def predict(model, files: list[Path], *, top_k: int, out, fmt: str, backend, workers, scheduler, progress: bool, batch):

@@ -305,21 +305,24 @@ class Store:
                     progress: bool) -> set[str]:
         """Embed ``remote`` on the cluster, writing the rows as they come; the names of the files that failed."""
         from earmark.pipeline import front_end_description
-        from earmark.scale import map_unordered
+        from earmark.scale import Tally, map_unordered
 
         description = front_end_description(front)
         items = [(description, str(path), name, sha, label) for path, name, sha, label in remote]
-        done = map_unordered(client, _embed_on_worker, items)
+        tally = Tally(len(items), what=f"indexing ({front.name}) on the cluster", enabled=progress)
         failed: set[str] = set()
-        for (_, path, name, _, _), rows in track(done, description=f"indexing ({front.name}) on the cluster", total=len(items),
-                                                 enabled=progress):
+        for (_, path, name, _, _), rows in map_unordered(client, _embed_on_worker, items):
             if isinstance(rows, BaseException):
                 _skip(report, path, rows)
                 failed.add(name)
+                tally.add(failed=True)
                 continue
             (report.changed if name in known else report.added).append(path)
-            report.audio_s += rows.pop("duration_s")
+            duration = rows.pop("duration_s")
+            report.audio_s += duration
+            tally.add(audio_s=duration)
             writer.add(rows)
+        tally.finish()
         return failed
 
     def _rows_of(self, source: str, name: str, label: str) -> dict:
