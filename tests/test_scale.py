@@ -75,6 +75,10 @@ def test_a_worker_killed_mid_run_is_replaced_and_its_files_redone(collection, si
     result = {}
     with dask_client(workers=2) as client:
         pids = client.run(os.getpid)  # worker address -> process id
+        from earmark.threads import process_cores
+
+        shares = set(client.run(lambda: os.environ.get("EARMARK_THREADS")).values())
+        assert shares == {str(max(1, process_cores() // 2))}  # the cores shared out: 1 each on a 2-core machine
         run = threading.Thread(target=lambda: result.update(report=st.add(files, client=client)))
         run.start()
         deadline = time.monotonic() + 120
@@ -213,3 +217,12 @@ def test_cluster_progress_says_files_hours_speed_and_failures(capsys):
     line = t.finish()
     assert line.startswith("detecting on the cluster: 3/3 files, 1.00 h of audio in ") and line.endswith("x realtime), 1 failed")
     assert capsys.readouterr().err.count("detecting on the cluster:") == 3
+
+
+def test_earmark_threads_sets_the_cores_a_process_uses(monkeypatch):
+    from earmark.threads import process_cores
+
+    monkeypatch.setenv("EARMARK_THREADS", "1")
+    assert process_cores() == 1
+    monkeypatch.setenv("EARMARK_THREADS", "junk")  # not a number: all the process may use
+    assert process_cores() == len(os.sched_getaffinity(0))

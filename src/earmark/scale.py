@@ -22,8 +22,9 @@ from earmark.errors import ParameterError
 
 log = logging.getLogger(__name__)
 
-# a worker process runs one task at a time on one core: BLAS, OpenMP and torch threads would only fight over it
-ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "EARMARK_WORKER": "1"}
+# a worker process runs one task at a time; BLAS and OpenMP stay on one thread, and earmark's own (torch, onnxruntime,
+# the FFT pool) use EARMARK_THREADS: the machine's cores shared out among the local workers (1 when workers = cores)
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "EARMARK_THREADS": "1", "EARMARK_WORKER": "1"}
 RETRIES = 2  # a task whose worker died runs again elsewhere this many times
 
 
@@ -61,10 +62,15 @@ def dask_client(workers: int | None = None, scheduler: str | None = None, *, tim
         finally:
             client.close()
         return
-    cluster = LocalCluster(n_workers=workers or 1, threads_per_worker=1, processes=True, host="127.0.0.1",
-                           dashboard_address=None, env=dict(ONE_THREAD), silence_logs=logging.ERROR)
+    from earmark.threads import process_cores
+
+    n = workers or 1
+    threads = max(1, process_cores() // n)  # the cores shared out: one thread each when there are as many workers as cores
+    env = {**ONE_THREAD, "EARMARK_THREADS": str(threads)}
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
+                           dashboard_address=None, env=env, silence_logs=logging.ERROR)
     client = Client(cluster)
-    log.info("local Dask cluster: %d worker processes on 127.0.0.1", workers or 1)
+    log.info("local Dask cluster: %d worker processes on 127.0.0.1, %d compute thread(s) each", n, threads)
     try:
         yield client
     finally:
@@ -73,13 +79,15 @@ def dask_client(workers: int | None = None, scheduler: str | None = None, *, tim
 
 
 def in_worker() -> None:
-    """Settings every task applies on its worker: torch on one thread."""
+    """Settings every task applies on its worker: torch on the worker's share of the cores."""
     if os.environ.get("EARMARK_WORKER") == "1":
+        from earmark.threads import process_cores
+
         try:
             import torch
 
-            if torch.get_num_threads() != 1:
-                torch.set_num_threads(1)
+            if torch.get_num_threads() != process_cores():
+                torch.set_num_threads(process_cores())
         except ImportError:
             pass
 

@@ -11,6 +11,16 @@ next. Parallelism is instead applied at the level of folds and draws.
 from __future__ import annotations
 
 import functools
+import os
+
+
+def process_cores() -> int:
+    """The cores this process may use: ``$EARMARK_THREADS`` if set (a Dask worker gets 1: one process per core),
+    else those the process may run on."""
+    given = os.environ.get("EARMARK_THREADS", "").strip()
+    if given.isdigit() and int(given) > 0:
+        return int(given)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 @functools.lru_cache(maxsize=1)

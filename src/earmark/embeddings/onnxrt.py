@@ -100,12 +100,13 @@ def quantize_convs(blob: bytes, feeds: list[dict]) -> bytes:
 
 
 def session(blob_or_path, *, threads: int | None = None):
-    """An onnxruntime CPU session (all cores unless ``threads``)."""
+    """An onnxruntime CPU session (the process's cores, :func:`~earmark.threads.process_cores`, unless ``threads``)."""
     import onnxruntime as ort
 
+    from earmark.threads import process_cores
+
     options = ort.SessionOptions()
-    if threads:
-        options.intra_op_num_threads = threads
+    options.intra_op_num_threads = threads or process_cores()
     source = str(blob_or_path) if isinstance(blob_or_path, Path) else blob_or_path
     return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
 

@@ -30,10 +30,11 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from earmark.audio.windows import rms_db
 from earmark.embeddings.base import Embedder, Embedding
 from earmark.embeddings.packaged import packaged_file, require_module
 from earmark.errors import check_positive
-from earmark.audio.windows import rms_db
+from earmark.threads import process_cores
 
 INSTALL = "pip install onnxruntime && pip install --no-deps openwakeword==0.4.0"
 SR, N_FFT, HOP, N_MELS, CONTEXT = 16000, 512, 160, 32, 76
@@ -46,7 +47,7 @@ BLOCK_SAMPLES = N_FFT + (BLOCK_FRAMES - 1) * HOP
 def _sessions():
     ort = require_module("onnxruntime", install=INSTALL)
     opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 2
+    opts.intra_op_num_threads = min(2, process_cores())
     opts.inter_op_num_threads = 1
     models = "resources/models/"
     mel = ort.InferenceSession(str(packaged_file("openwakeword", models + "melspectrogram.onnx", install=INSTALL)), opts, providers=["CPUExecutionProvider"])

@@ -9,15 +9,15 @@ projection are done in float32 with a single BLAS call.
 from __future__ import annotations
 
 import functools
-import os
 import threading
 
 import numpy as np
 import scipy.fft
 
 from earmark.errors import ParameterError, check_choice, check_positive
+from earmark.threads import process_cores
 
-_WORKERS = max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1))
+_WORKERS = max(1, min(4, process_cores()))
 
 
 @functools.lru_cache(maxsize=32)
