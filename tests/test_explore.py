@@ -358,3 +358,27 @@ def test_window_length_is_a_store_setting_for_front_ends_that_take_one(demo_subs
     assert bad.exit_code == 1 and "holds windows of 2 s" in bad.output
     fixed = CliRunner().invoke(app, ["index", str(demo_subset), "--store", str(tmp_path / "a"), "--window-s", "1.0"])
     assert fixed.exit_code == 1 and "aisfx's window is fixed at 2.32 s" in fixed.output
+
+
+def test_finished_files_are_written_as_time_passes_and_merged_at_the_end(tmp_path):
+    from conftest import make_demo_subset
+    from earmark.explore.store import Store
+
+    data = make_demo_subset(tmp_path / "demo", per_class=3)
+    files = sorted(data.glob("*.flac"))
+    seen = []
+    st = Store.create(tmp_path / "store", earmark.embeddings.get_embedder("mfcc"))
+    real_write = st._write_shard
+
+    def write(batch):  # record how many shards exist as each is written
+        n = real_write(batch)
+        seen.append(len(st.shards()))
+        return n
+
+    st._write_shard = write
+    report = st.add(files, flush_s=0.0)  # every finished file is written at once
+    assert len(report.added) == 9 and seen[:9] == list(range(1, 10))  # one shard per file as they finished...
+    assert len(st.shards()) == 1  # ...merged into one at the end
+    ref = api.index(data, tmp_path / "ref", embedder="mfcc")
+    t, r = st.table(("file", "start_s")), Store.open(tmp_path / "ref").table(("file", "start_s"))
+    assert ref.windows == report.windows and sorted(zip(t["file"], t["start_s"])) == sorted(zip(r["file"], r["start_s"]))

@@ -46,6 +46,7 @@ FORMAT = "earmark-store"
 FORMAT_VERSION = 1
 COLUMNS = ("file", "sha256", "start_s", "end_s", "level_db", "label")
 SHARD_WINDOWS = 50_000  # windows per shard: about 100 MB of 512-d float32 held before a write
+FLUSH_S = 60.0  # finished files wait at most this long before they are written (merged into full shards at the end)
 
 
 class StoreError(EarmarkError):
@@ -225,13 +226,15 @@ class Store:
 
     # --- writing -------------------------------------------------------------------
     def add(self, paths: list[Path], *, labels: dict[str, str] | None = None, front: Embedder | None = None,
-            progress: bool = False, shard_windows: int = SHARD_WINDOWS, client=None) -> IndexReport:
+            progress: bool = False, shard_windows: int = SHARD_WINDOWS, client=None, flush_s: float = FLUSH_S) -> IndexReport:
         """Embed the recordings among ``paths`` that are new or changed and add them as new shards.
 
         ``labels`` maps a file (absolute path) to its label. ``front`` is the
         store's front end (a caller may pass one with another runtime backend,
         e.g. onnx-int8's own identity is refused). Bad files are reported in
-        ``skipped`` and the rest go on.
+        ``skipped`` and the rest go on. Finished files are written at least
+        every ``flush_s`` seconds (an interruption loses at most that much
+        work), and the shards written so are merged at the end.
 
         With a Dask ``client`` (:mod:`earmark.scale`) the files are embedded on
         its workers, each rebuilding the store's front end, and this process
@@ -248,7 +251,7 @@ class Store:
             by_sha: dict[str, str] = {}
             for f, (sha, _) in known.items():
                 by_sha.setdefault(sha, f)
-            writer = _ShardWriter(self, report, shard_windows)
+            writer = _ShardWriter(self, report, shard_windows, flush_s)
             remote: list[tuple[Path, str, str, str]] = []
             twins: list[tuple[str, str, str, str]] = []  # (source sent to the cluster, path, name, label): copied after it
             remote_names: set[str] = set()
@@ -429,27 +432,29 @@ def _skip(report: IndexReport, path, exc: BaseException) -> None:
 
 
 class _ShardWriter:
-    """Rows waiting to be written: a shard every ``shard_windows`` windows, or (``each``) one per file as it comes."""
+    """Rows waiting to be written: a shard every ``shard_windows`` windows or ``flush_s`` seconds, or (``each``) one per
+    file as it comes; the partial shards are listed in ``written`` to be merged at the end."""
 
-    def __init__(self, store: Store, report: IndexReport, shard_windows: int) -> None:
-        self.store, self.report, self.shard_windows = store, report, shard_windows
+    def __init__(self, store: Store, report: IndexReport, shard_windows: int, flush_s: float = FLUSH_S) -> None:
+        self.store, self.report, self.shard_windows, self.flush_s = store, report, shard_windows, flush_s
         self.batch: list[dict] = []
         self.pending = 0
         self.each = False
-        self.written: list[int] = []  # the small shards written one per file, merged at the end
+        self.since = time.monotonic()
+        self.written: list[int] = []
 
     def add(self, rows: dict) -> None:
         self.batch.append(rows)
         self.pending += len(rows["start_s"])
-        if self.each or self.pending >= self.shard_windows:
+        if self.each or self.pending >= self.shard_windows or time.monotonic() - self.since >= self.flush_s:
             self.flush()
 
     def flush(self) -> None:
         if self.batch:
             self.report.windows += self.store._write_shard(self.batch)
-            if self.each:
+            if self.pending < self.shard_windows:  # a partial shard: merged with its neighbours at the end
                 self.written.append(int(self.store.shards()[-1].stem))
-        self.batch, self.pending = [], 0
+        self.batch, self.pending, self.since = [], 0, time.monotonic()
 
     def copy_of(self, source: str, name: str, label: str) -> dict:
         """The rows of ``source`` (written, or still waiting here) under ``name``."""
