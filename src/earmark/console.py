@@ -78,10 +78,10 @@ def predictions_text(preds, fmt: str, top_k: int) -> str:
 
 
 def print_predictions(preds, fmt: str, top_k: int) -> None:
-    rows = [p.row() for p in preds]
     if fmt in ("json", "csv"):
         print(predictions_text(preds, fmt, top_k), end="")
     else:
+        rows = [p.row() for p in preds]
         cols = ("file", "label", "score") + (("next",) if top_k else ())
         body = [[r["file"], r["label"], "-" if r["score"] is None else f"{r['score']:.3f}",
                  *((", ".join(f"{n['label']} {n['score']:.2f}" for n in r["next"]),) if top_k else ())] for r in rows]

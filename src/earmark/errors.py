@@ -75,3 +75,12 @@ def check_choice(name: str, value, choices) -> str:
             f"The '{name}' parameter must be one of {', '.join(map(str, choices))}. Got {value!r} instead."
         )
     return value
+
+
+def skip_reason(path, exc: BaseException) -> str:
+    """Why a batch job skipped ``path``: an earmark or OS error's message without the leading path, else the
+    exception's type and message (a worker lost on a cluster, say)."""
+    if isinstance(exc, (EarmarkError, OSError)):
+        text = str(exc)
+        return text[len(f"{path}: "):] if text.startswith(f"{path}: ") else text
+    return f"{type(exc).__name__}: {exc}"

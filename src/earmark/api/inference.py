@@ -61,9 +61,10 @@ def _files(paths, what: str) -> list[Path]:
     return files
 
 
-def _skip(batch: Batch, path: Path, exc: Exception) -> None:
-    text = str(exc)
-    reason = text[len(f"{path}: "):] if text.startswith(f"{path}: ") else text
+def _skip(batch: Batch, path: Path, exc: BaseException) -> None:
+    from earmark.errors import skip_reason
+
+    reason = skip_reason(path, exc)
     batch.skipped.append({"file": str(path), "reason": reason})
     log.info("skipped %s: %s", path, reason)
 

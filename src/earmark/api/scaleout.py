@@ -17,7 +17,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from earmark.errors import EarmarkError, ParameterError
+from earmark.api.inference import _skip
+from earmark.errors import ParameterError
 
 log = logging.getLogger(__name__)
 
@@ -118,12 +119,6 @@ def _plan(files: list[Path], manifest: Manifest, batch) -> list[tuple[Path, str]
     return todo
 
 
-def _failed(batch, path, exc: BaseException) -> None:
-    reason = str(exc).removeprefix(f"{path}: ") if isinstance(exc, (EarmarkError, OSError)) else f"{type(exc).__name__}: {exc}"
-    log.info("skipping %s: %s", path, reason)
-    batch.skipped.append({"file": str(path), "reason": reason})
-
-
 def _results(client, task, todo, args, *, description: str, progress: bool):
     """``(path, sha, result or exception)`` as the cluster finishes them, with progress in files, hours and x realtime."""
     from earmark.scale import Tally, map_unordered
@@ -157,7 +152,7 @@ def predict(model, files: list[Path], *, top_k: int, out, fmt: str, backend, wor
         for path, sha, result in _results(client, _predict_task, todo, (payload, backend, top_k), description="classifying on the cluster",
                                           progress=progress):
             if isinstance(result, BaseException):
-                _failed(batch, path, result)
+                _skip(batch, path, result)
                 continue
             writer.write(result)
             sink.flush()
@@ -201,7 +196,7 @@ def detect(model, files: list[Path], *, settings, hop_s, fmt: str, out_dir: Path
         for path, sha, result in _results(client, _detect_task, todo, (payload, backend, settings, hop_s),
                                           description="detecting on the cluster", progress=progress):
             if isinstance(result, BaseException):
-                _failed(batch, path, result)
+                _skip(batch, path, result)
                 continue
             rec = record(path, result, out_dir / (names[path] + suffix))
             manifest.add(str(path.resolve()), sha, rec["written_to"])

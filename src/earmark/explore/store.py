@@ -35,7 +35,7 @@ import numpy as np
 from earmark import __version__
 from earmark.embeddings import Embedder
 from earmark.embeddings.cache import file_sha256
-from earmark.errors import EarmarkError
+from earmark.errors import EarmarkError, skip_reason
 from earmark.fileio import atomic_write
 from earmark.pipeline import front_end_description, rebuild_front_end
 from earmark.progress import track
@@ -78,6 +78,7 @@ class Store:
         self.path = path
         self.meta = meta
         self._front: Embedder | None = None
+        self.last_shard = 0  # the number of the newest shard this process wrote (one writer at a time, under the lock)
 
     # --- opening -------------------------------------------------------------------
     @classmethod
@@ -247,6 +248,7 @@ class Store:
         report = IndexReport()
         t0 = time.perf_counter()
         with StoreLock(self.path):
+            self.last_shard = 0  # read again under the lock: another process may have written since
             known = self.files()
             by_sha: dict[str, str] = {}
             for f, (sha, _) in known.items():
@@ -291,7 +293,7 @@ class Store:
                 writer.add(rows)
             if remote:
                 writer.flush()
-                writer.each = True  # from here on every finished file is written at once
+                writer.flush_s = 0.0  # from here on every finished file is written at once
                 failed = self._add_remote(client, front, remote, known, writer, report, progress)
             for source, path, name, label in twins:
                 if source in failed:
@@ -307,7 +309,6 @@ class Store:
     def _add_remote(self, client, front: Embedder, remote: list, known: dict, writer: _ShardWriter, report: IndexReport,
                     progress: bool) -> set[str]:
         """Embed ``remote`` on the cluster, writing the rows as they come; the names of the files that failed."""
-        from earmark.pipeline import front_end_description
         from earmark.scale import Tally, map_unordered
 
         description = front_end_description(front)
@@ -332,12 +333,16 @@ class Store:
         import pyarrow.parquet as pq
 
         shard = self.path / "shards" / f"{self.files()[source][1]:06d}.parquet"
-        t = pq.read_table(shard, filters=[("file", "==", source)])
-        n = len(t)
-        return {"file": [name] * n, "sha256": t.column("sha256").to_pylist(), "start_s": t.column("start_s").to_numpy(),
-                "end_s": t.column("end_s").to_numpy(), "level_db": t.column("level_db").to_numpy(),
-                "label": [label or x for x in t.column("label").to_pylist()],
-                "embedding": t.column("embedding").combine_chunks().flatten().to_numpy().reshape(n, self.dims)}
+        rows = self._rows_from(pq.read_table(shard, filters=[("file", "==", source)]))
+        n = len(rows["file"])
+        return {**rows, "file": [name] * n, "label": [label or x for x in rows["label"]]}
+
+    def _rows_from(self, t) -> dict:
+        """A shard's (or part of one's) Arrow table as the rows :meth:`_write_shard` takes."""
+        return {"file": t.column("file").to_pylist(), "sha256": t.column("sha256").to_pylist(),
+                "start_s": t.column("start_s").to_numpy(), "end_s": t.column("end_s").to_numpy(),
+                "level_db": t.column("level_db").to_numpy(), "label": t.column("label").to_pylist(),
+                "embedding": t.column("embedding").combine_chunks().flatten().to_numpy().reshape(len(t), self.dims)}
 
     def _compact(self, numbers: list[int], shard_windows: int) -> None:
         """Merge the small shards ``numbers`` into shards of up to ``shard_windows`` windows.
@@ -352,13 +357,7 @@ class Store:
             if len(group) < 2:
                 return
             paths = [self.path / "shards" / f"{n:06d}.parquet" for n in group]
-            batch = []
-            for p in paths:
-                t = pq.read_table(p)
-                batch.append({c: t.column(c).to_pylist() if c in ("file", "sha256", "label") else t.column(c).to_numpy()
-                              for c in COLUMNS if c != "file"} | {"file": t.column("file").to_pylist(),
-                              "embedding": t.column("embedding").combine_chunks().flatten().to_numpy().reshape(len(t), self.dims)})
-            self._write_shard(batch)
+            self._write_shard([self._rows_from(pq.read_table(p)) for p in paths])
             for p in paths:
                 p.unlink()
 
@@ -389,10 +388,13 @@ class Store:
             "label": pa.array(cat("label").tolist(), pa.string()).dictionary_encode(),
             "embedding": pa.FixedSizeListArray.from_arrays(pa.array(vecs.ravel(), pa.float32()), self.dims),
         }).replace_schema_metadata({"earmark-store-fingerprint": self.meta["fingerprint"]})
-        shards = self.shards()
-        number = int(shards[-1].stem) + 1 if shards else 1
+        if not self.last_shard:
+            shards = self.shards()
+            self.last_shard = int(shards[-1].stem) if shards else 0
+        number = self.last_shard + 1
         with atomic_write(self.path / "shards" / f"{number:06d}.parquet") as f:
             pq.write_table(table, f, compression="zstd")
+        self.last_shard = number
         log.info("wrote shard %06d: %d windows", number, n)
         return n
 
@@ -413,9 +415,6 @@ _WORKER_FRONTS: dict[str, Embedder] = {}
 
 def _embed_on_worker(description: dict, path: str, name: str, sha: str, label: str) -> dict:
     """A Dask task: :func:`embed_rows` with the front end rebuilt once per worker process from its description."""
-    import json
-
-    from earmark.pipeline import rebuild_front_end
     from earmark.scale import in_worker
 
     in_worker()
@@ -426,34 +425,33 @@ def _embed_on_worker(description: dict, path: str, name: str, sha: str, label: s
 
 
 def _skip(report: IndexReport, path, exc: BaseException) -> None:
-    reason = str(exc).removeprefix(f"{path}: ") if isinstance(exc, (EarmarkError, OSError)) else f"{type(exc).__name__}: {exc}"
+    reason = skip_reason(path, exc)
     log.info("skipping %s: %s", path, reason)
     report.skipped.append({"file": str(path), "reason": reason})
 
 
 class _ShardWriter:
-    """Rows waiting to be written: a shard every ``shard_windows`` windows or ``flush_s`` seconds, or (``each``) one per
-    file as it comes; the partial shards are listed in ``written`` to be merged at the end."""
+    """Rows waiting to be written: a shard every ``shard_windows`` windows or ``flush_s`` seconds (0: each file as it
+    comes); the partial shards are listed in ``written`` to be merged at the end."""
 
     def __init__(self, store: Store, report: IndexReport, shard_windows: int, flush_s: float = FLUSH_S) -> None:
         self.store, self.report, self.shard_windows, self.flush_s = store, report, shard_windows, flush_s
         self.batch: list[dict] = []
         self.pending = 0
-        self.each = False
         self.since = time.monotonic()
         self.written: list[int] = []
 
     def add(self, rows: dict) -> None:
         self.batch.append(rows)
         self.pending += len(rows["start_s"])
-        if self.each or self.pending >= self.shard_windows or time.monotonic() - self.since >= self.flush_s:
+        if self.pending >= self.shard_windows or time.monotonic() - self.since >= self.flush_s:
             self.flush()
 
     def flush(self) -> None:
         if self.batch:
             self.report.windows += self.store._write_shard(self.batch)
             if self.pending < self.shard_windows:  # a partial shard: merged with its neighbours at the end
-                self.written.append(int(self.store.shards()[-1].stem))
+                self.written.append(self.store.last_shard)
         self.batch, self.pending, self.since = [], 0, time.monotonic()
 
     def copy_of(self, source: str, name: str, label: str) -> dict:

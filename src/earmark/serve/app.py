@@ -358,7 +358,7 @@ def create_app(settings: ServeSettings):
                 message = {"end_s": round(d.end_s, 3), "label": d.label, "score": round(d.score, 4), "level_db": round(d.level_db, 1)}
                 sent.append(asyncio.run_coroutine_threadsafe(websocket.send_json(message), loop))
 
-        worker = asyncio.get_running_loop().run_in_executor(None, run)
+        worker = loop.run_in_executor(None, run)
         try:
             await websocket.send_json({"ready": True, "model": name, "classes": m.classes})
             while True:
