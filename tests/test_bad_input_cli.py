@@ -165,7 +165,7 @@ def test_digital_silence_is_reported_not_labelled(model_file, demo_subset, cache
     silent = tmp_path / "silence.wav"
     sf.write(silent, np.zeros(44100 * 3, np.float32), 44100)
     r = run("predict", model_file, silent, "--format", "json", "--cache-dir", cache_dir)
-    assert r.exit_code == 0 and json.loads(r.output)[0] == {"file": str(silent), "label": "(silent)", "score": None, "silent": True, "next": []}
+    assert r.exit_code == 0 and json.loads(r.stdout)[0] == {"file": str(silent), "label": "(silent)", "score": None, "silent": True, "next": []}
     shutil.copy(silent, demo_subset / "silence.wav")
     with open(demo_subset / "metadata.csv", "a") as f:
         f.write("silence.wav,dog\n")

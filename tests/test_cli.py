@@ -37,7 +37,7 @@ def test_train_predict_evaluate(demo_subset, cache_dir, tmp_path):
     clip = sorted(demo_subset.glob("*.flac"))[0]
     r = run("predict", model, clip, "--format", "json", "--top-k", "2")
     assert r.exit_code == 0, r.output
-    rows = json.loads(r.output)
+    rows = json.loads(r.stdout)
     assert rows[0]["file"] == str(clip) and rows[0]["label"] == "dog" and len(rows[0]["next"]) == 2
 
     r = run("predict", model, demo_subset, "--format", "csv")
@@ -323,7 +323,7 @@ def test_weak_label_transfer_from_the_command_line(esc10, tmp_path, cache_dir):
     clips = sorted((tmp_path / "tgt" / "audio" / "test").glob("*.wav"))
     r = run("predict", target, *clips, "--format", "json")
     assert r.exit_code == 0, r.output
-    rows = json.loads(r.output)
+    rows = json.loads(r.stdout)
     assert len(rows) == 4 and {row["label"] for row in rows} <= {"", "dog"} and all(row["next"] == [] for row in rows)
     assert all((row["score"] is None) == (row["label"] == "") for row in rows)
     r = run("detect", target, clips[0], "--out", tmp_path / "events", "--no-exclusive", "-q")
@@ -361,7 +361,7 @@ def test_open_set_train_with_negatives_predict_unknown_and_evaluate(tmp_path, ca
     assert "'unknown' when the distance score is below" in r.output and "separates the 8 negative clips best" in r.output
     r = run("predict", model, tmp_path / "white.wav", sorted(data.glob("*.flac"))[0], "--format", "json")
     assert r.exit_code == 0, r.output
-    white, dog = json.loads(r.output)
+    white, dog = json.loads(r.stdout)
     assert white["label"] == "unknown" and white["unknown"] and white["closest"]
     assert dog["label"] == "dog" and not dog["unknown"]
 

@@ -196,7 +196,7 @@ def test_export_refuses_what_it_cannot_hold(tmp_path, demo_subset):
 def test_bench_reports_every_runtime(head_models):
     result = CliRunner().invoke(app, ["bench", str(head_models["logreg"]), "--windows", "4", "--format", "json"])
     assert result.exit_code == 0, result.output
-    rows = json.loads(result.output)
+    rows = json.loads(result.stdout)
     assert [r["runtime"] for r in rows] == ["earmark", "onnx fp32"]
     assert all(r["ms_per_window"] > 0 and r["x_realtime"] > 0 for r in rows)
     assert rows[1]["bytes"] > 18_000_000  # the aisfx weights are in the graph

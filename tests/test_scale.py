@@ -178,6 +178,43 @@ def test_detect_on_a_cluster_writes_the_same_events_and_a_rerun_does_only_what_i
     assert len(other.records) == 4 and not other.resumed  # other settings: another run
 
 
+def test_long_recordings_go_out_in_stretches_with_the_results_of_one_pass(mfcc_model, tmp_path, caplog):
+    import logging
+
+    import soundfile as sf
+
+    clips = sorted((DEMO / "train").glob("*.flac"))
+    recs = tmp_path / "recordings"
+    recs.mkdir()
+    for i in range(2):  # 2 recordings of 80 s, 16 clips each: 5 stretches of 15 s each on the cluster
+        sf.write(recs / f"field-{i}.flac", np.concatenate([sf.read(c, dtype="float32")[0] for c in clips[i * 16 : i * 16 + 16]]), 44100)
+    with caplog.at_level(logging.INFO, logger="earmark.embeddings.spans"):
+        many = api.index(recs, tmp_path / "many", embedder="aisfx", workers=2, stretch_s=15)
+    assert caplog.text.count("stretches of about 15 s") == 2
+    one = api.index(recs, tmp_path / "one", embedder="aisfx")
+    assert len(many.added) == len(one.added) == 2
+    rows_many, vecs_many = _rows(tmp_path / "many")
+    rows_one, vecs_one = _rows(tmp_path / "one")
+    assert rows_many == rows_one and len(rows_one) == 2 * 67  # 80 s: 67 windows of 2.32 s every 1.16 s
+    assert np.abs(vecs_many - vecs_one).max() <= 1e-5  # aisfx runs at the file's 44.1 kHz: stretches are the same samples
+
+    def events(batch):
+        return sorted((Path(r["recording"]).name, round(e.start_s, 3), round(e.end_s, 3), e.label) for r in batch.records for e in r["events"])
+
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="earmark.embeddings.spans"):
+        cut = api.detect(mfcc_model, recs, out_dir=tmp_path / "cut", workers=2, stretch_s=15)
+    assert caplog.text.count("stretches of about 15 s") == 2  # mfcc resamples to 22.05 kHz: scores equal to rounding
+    whole = api.detect(mfcc_model, recs, out_dir=tmp_path / "whole")
+    assert events(cut) == events(whole) and len(events(whole)) > 4
+    many = api.predict(mfcc_model, recs, workers=2, stretch_s=15, out=tmp_path / "p.csv")
+    one = api.predict(mfcc_model, recs)
+    by_file = {str(p.path): p for p in one.records}
+    for p in many.records:
+        assert p.labels == by_file[str(p.path)].labels and p.n_windows == by_file[str(p.path)].n_windows
+        np.testing.assert_allclose(p.scores, by_file[str(p.path)].scores, atol=1e-5)
+
+
 def test_predict_on_a_cluster_appends_rows_as_files_finish_and_never_twice(mfcc_model, collection, tmp_path):
     import csv
 

@@ -110,7 +110,7 @@ def test_enroll_identify_verify_round_trip_on_real_voices(fsdd, tmp_path, cache_
     r = run("identify", db, *(audio / f"{d}_{n}_5.wav" for n in ("george", "jackson", "lucas") for d in (5, 6)), "--format", "json",
             "--cache-dir", cache_dir)
     assert r.exit_code == 0, r.output
-    rows = json.loads(r.output)
+    rows = json.loads(r.stdout)
     assert [row["speaker"] for row in rows] == ["george"] * 2 + ["jackson"] * 2 + ["lucas"] * 2  # different digits, same voices
     r = run("verify", db, "george", audio / "5_george_5.wav", "--cache-dir", cache_dir)
     assert r.exit_code == 1 and "no calibrated threshold" in r.output and "--calibrate DATA" in r.output

@@ -221,33 +221,30 @@ class Model:
     def predict(self, paths, *, top_k: int = 1, cache: EmbeddingCache | None = None) -> list[Prediction]:
         """Top-``top_k`` labels and scores for each file (``paths``: one path or several); a tagger gives every tag at or
         above its threshold, highest first (none: the file holds none of the tags)."""
-        out = []
+        return [self.predict_embedding(self.embed(p, cache=cache), p, top_k=top_k) for p in _paths(paths)]
+
+    def predict_embedding(self, emb: Embedding, path, *, top_k: int = 1) -> Prediction:
+        """:meth:`predict` of the file ``path`` whose window features ``emb`` are already made (by stretches, say)."""
         est = self.estimator
-        for p in _paths(paths):
-            emb = self.embed(p, cache=cache)
-            x = gated_features(emb, self.gate_db, self.front_end.window_s)
-            if x is None:
-                out.append(Prediction(Path(p), [], [], len(emb.vectors), silent=True, unknown=est.rejects))
-                continue
-            proba = est.predict_proba([x])[0]
-            order = np.argsort(-proba, kind="stable")
-            score = None
-            if est.rejects:
-                score = float(est.known_scores([x], proba[None])[0])
-                if score < est.reject_threshold_:
-                    k = order[: max(1, top_k)]
-                    out.append(Prediction(Path(p), [self.classes[i] for i in k], [float(proba[i]) for i in k], len(emb.vectors),
-                                          unknown=True, known_score=score))
-                    continue
-            if est.is_tagger:
-                above = [i for i in order if proba[i] >= est.thresholds_[i]]
-                out.append(Prediction(Path(p), [self.classes[i] for i in above], [float(proba[i]) for i in above], len(emb.vectors),
-                                      tagger=True, known_score=score))
-                continue
-            order = order[: max(1, top_k)]
-            out.append(Prediction(Path(p), [self.classes[i] for i in order], [float(proba[i]) for i in order], len(emb.vectors),
-                                  known_score=score))
-        return out
+        x = gated_features(emb, self.gate_db, self.front_end.window_s)
+        if x is None:
+            return Prediction(Path(path), [], [], len(emb.vectors), silent=True, unknown=est.rejects)
+        proba = est.predict_proba([x])[0]
+        order = np.argsort(-proba, kind="stable")
+        score = None
+        if est.rejects:
+            score = float(est.known_scores([x], proba[None])[0])
+            if score < est.reject_threshold_:
+                k = order[: max(1, top_k)]
+                return Prediction(Path(path), [self.classes[i] for i in k], [float(proba[i]) for i in k], len(emb.vectors),
+                                  unknown=True, known_score=score)
+        if est.is_tagger:
+            above = [i for i in order if proba[i] >= est.thresholds_[i]]
+            return Prediction(Path(path), [self.classes[i] for i in above], [float(proba[i]) for i in above], len(emb.vectors),
+                              tagger=True, known_score=score)
+        order = order[: max(1, top_k)]
+        return Prediction(Path(path), [self.classes[i] for i in order], [float(proba[i]) for i in order], len(emb.vectors),
+                          known_score=score)
 
     def _clip_proba(self, emb: Embedding) -> np.ndarray | None:
         """One clip's class probabilities from its gated windows; ``None`` if it is silent."""

@@ -92,15 +92,21 @@ def in_worker() -> None:
             pass
 
 
-def map_unordered(client, fn: Callable, items: Iterable[tuple], *, keys: Iterable[str] | None = None) -> Iterator[tuple[tuple, Any]]:
+def map_unordered(client, fn: Callable, items: Iterable[tuple], *, keys: Iterable[str] | None = None,
+                  inputs: Callable[[tuple], tuple] | None = None) -> Iterator[tuple[tuple, Any]]:
     """``fn(*item)`` for each item on the cluster; yields ``(item, result)`` as each finishes, ``result`` being the
-    exception when the task failed (after :data:`RETRIES` tries on other workers if its worker died)."""
+    exception when the task failed (after :data:`RETRIES` tries on other workers if its worker died).
+
+    ``inputs(item)``, if given, returns the arguments ``fn`` gets instead of
+    ``item``; they may hold futures of tasks it submitted (the stretches of a
+    long recording, say), which the cluster runs first and hands over as results.
+    """
     _, _, as_completed = _dask()
     items = list(items)
     keys = list(keys) if keys is not None else [None] * len(items)
     futures = {}
     for item, key in zip(items, keys):
-        future = client.submit(fn, *item, retries=RETRIES, pure=False, key=key)
+        future = client.submit(fn, *(item if inputs is None else inputs(item)), retries=RETRIES, pure=False, key=key)
         futures[future] = item
     for future in as_completed(futures):
         item = futures.pop(future)

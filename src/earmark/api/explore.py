@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from earmark.audio import find_audio_files
-from earmark.errors import ParameterError
+from earmark.errors import ParameterError, check_positive
 from earmark.explore.search import Hit, parse_like
 from earmark.explore.search import search as _search
 from earmark.explore.store import IndexReport, Store
@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 def index(recordings, store, *, embedder: str | None = None, window_s: float | None = None, hop_s: float | None = None, labels=None,
           file_column: str = "filename", label_column: str = "label", backend: str | None = None, calibration=None,
           progress: bool = False, shard_windows: int | None = None, workers: int | None = None,
-          scheduler: str | None = None) -> IndexReport:
+          scheduler: str | None = None, stretch_s: float | None = None) -> IndexReport:
     """Add the window embeddings of every audio file under ``recordings`` to ``store`` (made if new).
 
     Only new or changed files (by content hash) are embedded; a file with the
@@ -32,6 +32,7 @@ def index(recordings, store, *, embedder: str | None = None, window_s: float | N
     so it is chosen when the store is made (calibrated on ``calibration``,
     default the recordings being indexed) and kept. ``workers`` embeds the files on a local Dask cluster of that many
     processes (127.0.0.1), ``scheduler`` on an existing cluster (:mod:`earmark.scale`); the store holds the same rows.
+    There a recording of at least two ``stretch_s`` (default 600 s) is cut into stretches embedded on several workers.
     """
     from earmark.embeddings import get_embedder
     from earmark.embeddings.registry import DEFAULT_EMBEDDER
@@ -64,6 +65,8 @@ def index(recordings, store, *, embedder: str | None = None, window_s: float | N
         st = Store.create(store_path, front)
     label_map = _labels(labels, file_column, label_column) if labels is not None else None
     kwargs = {} if shard_windows is None else {"shard_windows": shard_windows}
+    if stretch_s is not None:
+        kwargs["stretch_s"] = check_positive("stretch_s", stretch_s)
     if workers is None and scheduler is None:
         report = st.add(files, labels=label_map, front=front, progress=progress, **kwargs)
     else:

@@ -61,6 +61,10 @@ def _files(paths, what: str) -> list[Path]:
     return files
 
 
+def _stretch(stretch_s: float | None) -> dict:
+    return {} if stretch_s is None else {"stretch_s": check_positive("stretch_s", stretch_s)}
+
+
 def _skip(batch: Batch, path: Path, exc: BaseException) -> None:
     from earmark.errors import skip_reason
 
@@ -71,7 +75,7 @@ def _skip(batch: Batch, path: Path, exc: BaseException) -> None:
 
 def predict(model, paths, *, top_k: int = 1, cache_dir=None, use_cache: bool = True, progress: bool = False,
             backend: str | None = None, calibration=None, workers: int | None = None, scheduler: str | None = None,
-            out=None, fmt: str = "csv") -> Batch:
+            out=None, fmt: str = "csv", stretch_s: float | None = None) -> Batch:
     """Classify audio files (or folders of them, searched recursively).
 
     Parameters
@@ -88,7 +92,9 @@ def predict(model, paths, *, top_k: int = 1, cache_dir=None, use_cache: bool = T
         Run on a Dask cluster (:mod:`earmark.api.scaleout`): a local one of
         ``workers`` processes, or the one at ``scheduler``; each file's row is
         appended to ``out`` (``fmt`` csv or json, one row a line) as it
-        finishes, and a rerun skips the files already there.
+        finishes, and a rerun skips the files already there. A recording of
+        at least two ``stretch_s`` (default 600 s) is cut into stretches
+        embedded on several workers (the same windows as one pass).
 
     Returns
     -------
@@ -108,7 +114,7 @@ def predict(model, paths, *, top_k: int = 1, cache_dir=None, use_cache: bool = T
             raise ParameterError("--workers/--scheduler write each file's row as it finishes: give --out FILE.")
         check_choice("format", fmt, ("csv", "json"))
         return scaleout.predict(model, files, top_k=top_k, out=check_writable_file(out, "out"), fmt=fmt, backend=backend,
-                               workers=workers, scheduler=scheduler, progress=progress, batch=Batch())
+                               workers=workers, scheduler=scheduler, progress=progress, batch=Batch(), **_stretch(stretch_s))
     model = _as_model(model, backend, calibration)
     cache = EmbeddingCache(cache_dir, enabled=use_cache)
     batch = Batch()
@@ -123,7 +129,7 @@ def predict(model, paths, *, top_k: int = 1, cache_dir=None, use_cache: bool = T
 def detect(model, recordings, *, settings: DetectionSettings | None = None, hop_s: float | None = None, fmt: str = "csv",
            out_dir=None, plot: bool = False, cache_dir=None, use_cache: bool = False, progress: bool = False,
            voice_threshold: float | None = None, backend: str | None = None, calibration=None, workers: int | None = None,
-           scheduler: str | None = None) -> Batch:
+           scheduler: str | None = None, stretch_s: float | None = None) -> Batch:
     """Find events in long recordings and write one event file per recording into ``out_dir``.
 
     ``model`` may be a voice database folder (``earmark enroll``): the events
@@ -136,7 +142,8 @@ def detect(model, recordings, *, settings: DetectionSettings | None = None, hop_
     audio work. ``workers`` / ``scheduler`` run the recordings on a Dask
     cluster (:mod:`earmark.api.scaleout`); each event file is written as its
     recording finishes, and a rerun with the same model and settings skips
-    the recordings done (by content hash).
+    the recordings done (by content hash); a recording of at least two
+    ``stretch_s`` (default 600 s) is cut into stretches for several workers.
 
     Returns
     -------
@@ -182,7 +189,8 @@ def detect(model, recordings, *, settings: DetectionSettings | None = None, hop_
         from earmark.api import scaleout
 
         return scaleout.detect(given, files, settings=settings, hop_s=hop_s, fmt=fmt, out_dir=out_dir, names=names, backend=backend,
-                              workers=workers, scheduler=scheduler, progress=progress, batch=batch, record=record)
+                              workers=workers, scheduler=scheduler, progress=progress, batch=batch, record=record,
+                              **_stretch(stretch_s))
     for f in track(files, description="detecting", total=len(files), enabled=progress):
         try:
             result = one(f)

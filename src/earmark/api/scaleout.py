@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 from earmark.api.inference import _skip
+from earmark.embeddings import spans
 from earmark.errors import ParameterError
 
 log = logging.getLogger(__name__)
@@ -55,15 +56,33 @@ def _worker_model(payload: bytes, backend: str | None):
     return _WORKER_MODELS[key]
 
 
-def _predict_task(payload: bytes, backend: str | None, path: str, top_k: int):
+def _predict_task(payload: bytes, backend: str | None, path: str, top_k: int, parts: list | None = None):
+    """One file's prediction (from its stretches ``parts`` joined, for a long recording)."""
     model = _worker_model(payload, backend)
-    return model.predict(path, top_k=min(top_k, len(model.classes)))[0]
+    top_k = min(top_k, len(model.classes))
+    if parts:
+        return model.predict_embedding(spans.join(parts), path, top_k=top_k)
+    return model.predict(path, top_k=top_k)[0]
 
 
-def _detect_task(payload: bytes, backend: str | None, path: str, settings, hop_s: float | None) -> dict:
+def _detect_task(payload: bytes, backend: str | None, path: str, settings, hop_s: float | None, parts: list | None = None) -> dict:
+    """One recording's events (from its stretches ``parts`` joined, for a long recording)."""
     from earmark.inference.detect import detect as detect_one
 
-    return detect_one(_worker_model(payload, backend), Path(path), settings=settings, hop_s=hop_s)
+    return detect_one(_worker_model(payload, backend), spans.join(parts) if parts else Path(path), settings=settings, hop_s=hop_s)
+
+
+def _front(payload: bytes, backend: str | None, hop_s: float | None):
+    front = _worker_model(payload, backend).front_end
+    return front.with_hop(hop_s) if hop_s else front
+
+
+def _span_task(payload: bytes, backend: str | None, hop_s: float | None, path: str, span, peak):
+    return spans.embed_span(_front(payload, backend, hop_s), path, span, peak=peak)
+
+
+def _peak_task(payload: bytes, backend: str | None, hop_s: float | None, path: str, span) -> float:
+    return spans.span_peak(_front(payload, backend, hop_s), path, span)
 
 
 class Manifest:
@@ -100,16 +119,17 @@ def run_key(payload: bytes, **settings) -> str:
     return hashlib.sha256(payload + text.encode()).hexdigest()[:16]
 
 
-def _plan(files: list[Path], manifest: Manifest, batch) -> list[tuple[Path, str]]:
-    """The files still to do (with their hashes); those done before go to ``batch.resumed``, unreadable ones to skipped."""
-    from earmark.embeddings.cache import file_sha256
+def _plan(files: list[Path], manifest: Manifest, batch, client) -> list[tuple[Path, str]]:
+    """The files still to do (with their hashes, made on the workers); those done before go to ``batch.resumed``,
+    unreadable ones to skipped."""
+    from earmark.embeddings.cache import file_hashes
 
     todo = []
+    hashes = file_hashes(files, client)
     for f in files:
-        try:
-            sha = file_sha256(f)
-        except OSError as exc:
-            batch.skipped.append({"file": str(f), "reason": f"cannot be read ({exc.strerror or exc})"})
+        sha = hashes[str(f)]
+        if isinstance(sha, OSError):
+            batch.skipped.append({"file": str(f), "reason": f"cannot be read ({sha.strerror or sha})"})
             continue
         output = manifest.finished(str(f.resolve()), sha)
         if output is not None:
@@ -119,16 +139,25 @@ def _plan(files: list[Path], manifest: Manifest, batch) -> list[tuple[Path, str]
     return todo
 
 
-def _results(client, task, todo, args, *, description: str, progress: bool):
-    """``(path, sha, result or exception)`` as the cluster finishes them, with progress in files, hours and x realtime."""
+def _results(client, task, todo, args, *, description: str, progress: bool, hop_s: float | None, stretch_s: float):
+    """``(path, sha, result or exception)`` as the cluster finishes them, with progress in files, hours and x realtime.
+
+    A recording of at least two ``stretch_s`` goes out in stretches
+    (:mod:`earmark.embeddings.spans`) whose embeddings its task joins.
+    """
     from earmark.scale import Tally, map_unordered
 
     payload, rest = args[0], args[1:]
     shared = client.scatter(payload, broadcast=True)
+    front = _front(payload, None, hop_s)  # the grid and rate of the model's windows, to plan the stretches here
     shas = {str(f): sha for f, sha in todo}
     items = [(shared, rest[0], str(f), *rest[1:]) for f, _ in todo]
+
+    def inputs(item: tuple) -> tuple:
+        return (*item, spans.submit(client, front, item[2], stretch_s, _span_task, _peak_task, (shared, item[1], hop_s)))
+
     tally = Tally(len(items), what=description, enabled=progress)
-    for item, result in map_unordered(client, task, items):
+    for item, result in map_unordered(client, task, items, inputs=inputs):
         path = item[2]
         if isinstance(result, BaseException):
             tally.add(failed=True)
@@ -138,19 +167,20 @@ def _results(client, task, todo, args, *, description: str, progress: bool):
     tally.finish()
 
 
-def predict(model, files: list[Path], *, top_k: int, out, fmt: str, backend, workers, scheduler, progress: bool, batch):
+def predict(model, files: list[Path], *, top_k: int, out, fmt: str, backend, workers, scheduler, progress: bool, batch,
+            stretch_s: float = spans.STRETCH_S):
     """Classify ``files`` on the cluster; each row is appended to ``out`` (CSV or JSON lines) as its file finishes."""
     from earmark.scale import dask_client
 
     payload = model_payload(model)
     out = Path(out)
     manifest = Manifest(out.with_name(out.name + ".done.jsonl"), run_key(payload, top_k=top_k, backend=backend, fmt=fmt))
-    todo = _plan(files, manifest, batch)
     new_file = not out.exists() or not manifest.done
     with dask_client(workers, scheduler) as client, open(out, "w" if new_file else "a", newline="") as sink:
+        todo = _plan(files, manifest, batch, client)
         writer = _PredictionWriter(sink, fmt, top_k, header=new_file)
         for path, sha, result in _results(client, _predict_task, todo, (payload, backend, top_k), description="classifying on the cluster",
-                                          progress=progress):
+                                          progress=progress, hop_s=None, stretch_s=stretch_s):
             if isinstance(result, BaseException):
                 _skip(batch, path, result)
                 continue
@@ -183,17 +213,18 @@ class _PredictionWriter:
 
 
 def detect(model, files: list[Path], *, settings, hop_s, fmt: str, out_dir: Path, names: dict, backend, workers, scheduler,
-           progress: bool, batch, record):
+           progress: bool, batch, record, stretch_s: float = spans.STRETCH_S):
     """Find events in ``files`` on the cluster; each recording's event file is written as it finishes."""
     from earmark.data.labels import label_format
     from earmark.scale import dask_client
 
     payload = model_payload(model)
     manifest = Manifest(out_dir / MANIFEST, run_key(payload, settings=settings, hop_s=hop_s, fmt=fmt, backend=backend))
-    todo = _plan(files, manifest, batch)
     suffix = label_format(fmt).suffix
     with dask_client(workers, scheduler) as client:
-        for path, sha, result in _results(client, _detect_task, todo, (payload, backend, settings, hop_s),
+        todo = _plan(files, manifest, batch, client)
+        for path, sha, result in _results(client, _detect_task, todo, (payload, backend, settings, hop_s), hop_s=hop_s,
+                                          stretch_s=stretch_s,
                                           description="detecting on the cluster", progress=progress):
             if isinstance(result, BaseException):
                 _skip(batch, path, result)

@@ -18,7 +18,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from earmark.errors import AudioLoadError, check_positive
+from earmark.errors import AudioLoadError, ParameterError, check_positive
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +95,8 @@ def stream(
     sr: int | None = None,
     block_frames: int = BLOCK_FRAMES,
     min_duration_s: float = MIN_DURATION_S,
+    start: int = 0,
+    stop: int | None = None,
 ) -> Iterator[np.ndarray]:
     """Yield a file's audio as mono float32 chunks at ``sr`` Hz.
 
@@ -105,6 +107,9 @@ def stream(
         Target sample rate in Hz; ``None`` keeps the file's rate.
     block_frames : int
         Frames decoded per block (memory use is a few times this).
+    start, stop : int
+        Decode only the file's frames ``start`` to ``stop`` (at the file's own
+        rate; ``stop=None``: to the end), resampled as a stream of their own.
 
     Yields
     ------
@@ -122,12 +127,18 @@ def stream(
     resampler = None
     if sr is not None and sr != info.sample_rate:
         resampler = soxr.ResampleStream(info.sample_rate, sr, 1, dtype="float32", quality="HQ")
-    n_read = 0
+    if not 0 <= start <= info.frames or (stop is not None and not start <= stop):
+        raise ParameterError(f"{info.path}: frames {start} to {stop} are not a span of its {info.frames} frames.")
+    end = info.frames if stop is None else min(stop, info.frames)
+    n_read = start
     try:
         with sf.SoundFile(str(info.path)) as f:
+            if start:
+                f.seek(start)
             while True:
-                block = f.read(block_frames, dtype="float32", always_2d=True)
-                last = len(block) < block_frames
+                want = block_frames if stop is None else min(block_frames, end - n_read)
+                block = f.read(want, dtype="float32", always_2d=True)
+                last = len(block) < want or (stop is not None and n_read + len(block) >= end)
                 n_read += len(block)
                 mono = block.mean(axis=1, dtype=np.float32) if block.shape[1] > 1 else block[:, 0]
                 if not np.isfinite(mono).all():
@@ -142,7 +153,7 @@ def stream(
                     break
     except sf.LibsndfileError as exc:
         raise AudioLoadError(f"{info.path}: decoding failed after {n_read} frames ({_short(exc)}); re-export the file.") from None
-    if n_read < info.frames:
+    if n_read < end:
         raise AudioLoadError(
             f"{info.path}: truncated, header promises {info.frames} frames but only {n_read} could be read; "
             "re-export or remove the file."

@@ -179,6 +179,8 @@ class AisfxEmbedder(Embedder):
     dims = 512
     licence = "CC BY 4.0"
     measured_realtime = 75.7
+    peak_normalised = True
+    _peak: float | None = None  # the file's peak when given (a stretch of a long file), else measured
 
     def __init__(self, *, hop_s: float | None = None, batch_size: int = 32, backend: str = "auto", calibration=None,
                  calibration_key: str | None = None) -> None:
@@ -203,6 +205,13 @@ class AisfxEmbedder(Embedder):
     @property
     def hop_s(self) -> float:
         return self._hop_frames * HOP / self.sample_rate
+
+    def with_peak(self, peak: float) -> AisfxEmbedder:
+        import copy
+
+        given = copy.copy(self)
+        given._peak = float(peak)
+        return given
 
     def params(self) -> dict:
         params = {"hop_blocks": self._hop_frames / BLOCK, "n_fft": N_FFT, "hop_length": HOP, "n_mels": N_MELS, "block_frames": BLOCK}
@@ -236,6 +245,8 @@ class AisfxEmbedder(Embedder):
             powers.append(10.0 ** (rms_db(frames).astype(np.float64) / 10.0))
 
         n_samples = self._stft_frames(chunks, n_fft=N_FFT, hop=HOP, on_frames=on_frames, on_chunk=on_chunk)
+        if self._peak is not None:
+            peak[0] = self._peak
         spec = np.concatenate(mels) if mels else np.zeros((0, N_MELS), np.float32)
         gain = 1.0 / peak[0] ** 2 if peak[0] > 0 else 1.0  # peak normalisation scales power by 1/peak^2
         spec = np.log10(spec * np.float32(gain * 1e4) + 1.0) / np.float32(SPEC_MAX)

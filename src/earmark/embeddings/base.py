@@ -87,6 +87,10 @@ class Embedder(ABC):
     # x realtime of a cold run in a new process on the 2-core reference machine
     # (benchmarks/bench_embed.py; recorded in benchmarks/RESULTS.md), or None if not measured
     measured_realtime: float | None = None
+    # a long file may be embedded in stretches (earmark.embeddings.spans): windows depend only on audio within a
+    # few windows of them, and on the file's peak if peak_normalised (given to each stretch by with_peak)
+    splittable: bool = True
+    peak_normalised: bool = False
 
     @property
     def feature_shape(self) -> tuple[int, ...]:
@@ -149,6 +153,11 @@ class Embedder(ABC):
 
         check_positive("hop_s", hop_s)
         return type(self)(**{**self._init_kwargs(), "hop_s": float(hop_s)})
+
+    def with_peak(self, peak: float) -> Embedder:
+        """This front end with the file's peak given instead of measured (one stretch of a long file); as is if
+        it does not normalise by the peak."""
+        return self
 
     # --- shared framing -------------------------------------------------------------
     def _embed_windows(self, chunks: Iterable[np.ndarray], *, length: int, hop: int, batch_size: int, embed) -> Embedding:

@@ -61,6 +61,31 @@ def file_sha256(path: str | Path, *, block_bytes: int = 1 << 20) -> str:
     return digest
 
 
+def file_hashes(paths, client=None) -> dict[str, str | OSError]:
+    """:func:`file_sha256` of each path (by ``str(path)``), or the ``OSError`` that stopped it.
+
+    With a Dask ``client`` (:mod:`earmark.scale`) each worker hashes files
+    itself, so the one pass over every byte is shared out instead of run by
+    this process alone (on a cluster over a shared file system the client's
+    hashing was the bottleneck of the scaling model in benchmarks/RESULTS.md).
+    """
+    out: dict[str, str | OSError] = {}
+    if client is None:
+        for p in paths:
+            try:
+                out[str(p)] = file_sha256(p)
+            except OSError as exc:
+                out[str(p)] = exc
+        return out
+    from earmark.scale import map_unordered
+
+    for (p,), sha in map_unordered(client, file_sha256, [(str(p),) for p in paths]):
+        if isinstance(sha, BaseException) and not isinstance(sha, OSError):
+            sha = OSError(str(sha))
+        out[p] = sha
+    return out
+
+
 def _checksum(arrays: dict) -> str:
     h = hashlib.sha256()
     for k in (*_FIELDS, "duration_s"):

@@ -20,6 +20,7 @@ class FusedEmbedder(Embedder):
     """Concatenation of several embedders, on the first one's windows."""
 
     version = "fusion-1"
+    splittable = False  # each part has its own window grid and sample rate; a fused front end runs whole files
 
     def __init__(self, parts: list[Embedder]) -> None:
         from earmark.errors import ParameterError

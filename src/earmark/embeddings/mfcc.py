@@ -55,5 +55,7 @@ class MfccEmbedder(SecondsWindows):
         return np.stack([self._stats(w) for w in (peak_normalize(windows) if self.normalize else windows)])
 
     def _stats(self, window: np.ndarray) -> np.ndarray:
-        m = mfcc(window, sr=self.sample_rate, n_mfcc=self.n_mfcc, n_mels=self.n_mels, n_fft=self.n_fft, hop_length=self.hop_length)
+        # fft="scipy": the same features in every process, torch loaded or not (see earmark.features.mel)
+        m = mfcc(window, sr=self.sample_rate, n_mfcc=self.n_mfcc, n_mels=self.n_mels, n_fft=self.n_fft, hop_length=self.hop_length,
+                 fft="scipy")
         return np.concatenate([m.mean(axis=1), m.std(axis=1)])

@@ -33,8 +33,9 @@ from pathlib import Path
 import numpy as np
 
 from earmark import __version__
-from earmark.embeddings import Embedder
-from earmark.embeddings.cache import file_sha256
+from earmark.embeddings import Embedder, spans
+from earmark.embeddings.base import Embedding
+from earmark.embeddings.cache import file_hashes, file_sha256
 from earmark.errors import EarmarkError, skip_reason
 from earmark.fileio import atomic_write
 from earmark.pipeline import front_end_description, rebuild_front_end
@@ -227,7 +228,8 @@ class Store:
 
     # --- writing -------------------------------------------------------------------
     def add(self, paths: list[Path], *, labels: dict[str, str] | None = None, front: Embedder | None = None,
-            progress: bool = False, shard_windows: int = SHARD_WINDOWS, client=None, flush_s: float = FLUSH_S) -> IndexReport:
+            progress: bool = False, shard_windows: int = SHARD_WINDOWS, client=None, flush_s: float = FLUSH_S,
+            stretch_s: float = spans.STRETCH_S) -> IndexReport:
         """Embed the recordings among ``paths`` that are new or changed and add them as new shards.
 
         ``labels`` maps a file (absolute path) to its label. ``front`` is the
@@ -242,6 +244,9 @@ class Store:
         writes each file's rows as they come back (a small shard each, merged
         into shards of ``shard_windows`` at the end of the run), so an
         interruption loses only the files in flight; a rerun embeds the rest.
+        The workers hash the files too; a recording of at least two
+        ``stretch_s`` is embedded in stretches on several workers and joined
+        (:mod:`earmark.embeddings.spans`: the same windows as one pass).
         """
         front = front or self.front_end
         self.check_front_end(front, option="--embedder")
@@ -258,11 +263,13 @@ class Store:
             twins: list[tuple[str, str, str, str]] = []  # (source sent to the cluster, path, name, label): copied after it
             remote_names: set[str] = set()
             failed: set[str] = set()
-            for path in track(paths, description=f"indexing ({front.name})" if client is None else "hashing the recordings",
-                              total=len(paths), enabled=progress):
+            hashes = file_hashes(paths, client) if client is not None else None
+            for path in track(paths, description=f"indexing ({front.name})", total=len(paths), enabled=progress and client is None):
                 name = str(Path(path).resolve())
                 try:
-                    sha = file_sha256(path)
+                    sha = file_sha256(path) if hashes is None else hashes[str(path)]
+                    if isinstance(sha, OSError):
+                        raise sha
                 except OSError as exc:
                     report.skipped.append({"file": str(path), "reason": f"cannot be read ({exc.strerror or exc})"})
                     continue
@@ -294,7 +301,7 @@ class Store:
             if remote:
                 writer.flush()
                 writer.flush_s = 0.0  # from here on every finished file is written at once
-                failed = self._add_remote(client, front, remote, known, writer, report, progress)
+                failed = self._add_remote(client, front, remote, known, writer, report, progress, stretch_s)
             for source, path, name, label in twins:
                 if source in failed:
                     report.skipped.append({"file": path, "reason": f"the same bytes as {source}, which failed"})
@@ -307,7 +314,7 @@ class Store:
         return report
 
     def _add_remote(self, client, front: Embedder, remote: list, known: dict, writer: _ShardWriter, report: IndexReport,
-                    progress: bool) -> set[str]:
+                    progress: bool, stretch_s: float) -> set[str]:
         """Embed ``remote`` on the cluster, writing the rows as they come; the names of the files that failed."""
         from earmark.scale import Tally, map_unordered
 
@@ -315,7 +322,12 @@ class Store:
         items = [(description, str(path), name, sha, label) for path, name, sha, label in remote]
         tally = Tally(len(items), what=f"indexing ({front.name}) on the cluster", enabled=progress)
         failed: set[str] = set()
-        for (_, path, name, _, _), rows in map_unordered(client, _embed_on_worker, items):
+
+        def inputs(item: tuple) -> tuple:  # a long recording goes out in stretches, joined by the file's task
+            parts = spans.submit(client, front, item[1], stretch_s, _span_on_worker, _peak_on_worker, (description,))
+            return (*item, parts)
+
+        for (_, path, name, _, _), rows in map_unordered(client, _embed_on_worker, items, inputs=inputs):
             if isinstance(rows, BaseException):
                 _skip(report, path, rows)
                 failed.add(name)
@@ -399,9 +411,10 @@ class Store:
         return n
 
 
-def embed_rows(front: Embedder, path: Path, name: str, sha: str, label: str) -> dict:
-    """The store rows of one recording: its windows' times, levels and embeddings (and ``duration_s``)."""
-    emb = front.embed_file(path)
+def embed_rows(front: Embedder, path: Path, name: str, sha: str, label: str, emb: Embedding | None = None) -> dict:
+    """The store rows of one recording: its windows' times, levels and embeddings (and ``duration_s``); ``emb``:
+    its embedding already made (joined from stretches, say)."""
+    emb = front.embed_file(path) if emb is None else emb
     half = front.window_s / 2
     start = np.maximum(emb.times_s - half, 0.0)
     end = np.minimum(emb.times_s + half, max(emb.duration_s, front.window_s))
@@ -413,15 +426,28 @@ def embed_rows(front: Embedder, path: Path, name: str, sha: str, label: str) -> 
 _WORKER_FRONTS: dict[str, Embedder] = {}
 
 
-def _embed_on_worker(description: dict, path: str, name: str, sha: str, label: str) -> dict:
-    """A Dask task: :func:`embed_rows` with the front end rebuilt once per worker process from its description."""
+def _worker_front(description: dict) -> Embedder:
+    """The front end of ``description``, rebuilt once per worker process."""
     from earmark.scale import in_worker
 
     in_worker()
     key = json.dumps(description, sort_keys=True, default=str)
     if key not in _WORKER_FRONTS:
         _WORKER_FRONTS[key] = rebuild_front_end(description)
-    return embed_rows(_WORKER_FRONTS[key], Path(path), name, sha, label)
+    return _WORKER_FRONTS[key]
+
+
+def _embed_on_worker(description: dict, path: str, name: str, sha: str, label: str, parts: list | None = None) -> dict:
+    """A Dask task: :func:`embed_rows` (of the stretches ``parts`` joined, for a long recording)."""
+    return embed_rows(_worker_front(description), Path(path), name, sha, label, spans.join(parts) if parts else None)
+
+
+def _span_on_worker(description: dict, path: str, span, peak) -> Embedding:
+    return spans.embed_span(_worker_front(description), path, span, peak=peak)
+
+
+def _peak_on_worker(description: dict, path: str, span) -> float:
+    return spans.span_peak(_worker_front(description), path, span)
 
 
 def _skip(report: IndexReport, path, exc: BaseException) -> None:

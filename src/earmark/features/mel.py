@@ -8,8 +8,9 @@ the projection only over the bins each group of filters covers.
 The FFT of a whole signal goes through ``torch.stft`` (MKL's FFT, 1.7x
 scipy's pocketfft here, on torch's own threads) when torch is already loaded
 in the process, and through ``scipy.fft`` on a small thread pool otherwise, so
-torch-free callers (MFCC statistics, the C export) do not pay torch's 1 s
-import. The two agree to float32 rounding (1e-4 dB).
+torch-free callers do not pay torch's 1 s import. The two agree to float32
+rounding (1e-4 dB); earmark's own front ends ask for ``fft="scipy"``, so the
+features a model or store holds never depend on what a process had imported.
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ def power_spectrogram(
     center: bool = True,
     pad_mode: str = "constant",
     power: float = 2.0,
+    fft: str = "auto",
 ) -> np.ndarray:
     """Magnitude spectrogram ``|STFT(y)| ** power`` with librosa's framing.
 
@@ -106,12 +108,17 @@ def power_spectrogram(
         In samples; ``hop_length`` defaults to ``win_length // 4``, ``win_length`` to ``n_fft``.
     center : bool
         Pad ``n_fft // 2`` samples on each side so frame ``t`` is centred at ``t * hop_length``.
+    fft : {"auto", "scipy"}
+        ``auto``: a short signal through ``torch.stft`` when torch is already
+        loaded, else (and for ``scipy``) scipy's FFT on a thread pool; the two
+        agree to float32 rounding (about 1e-4 dB). Code whose output must not
+        depend on what else the process imported (earmark's own front ends) uses ``scipy``.
 
     Returns
     -------
     np.ndarray [shape=(1 + n_fft // 2, n_frames), dtype=float32]
     """
-    return _spectrum(_framing(y, n_fft, hop_length, win_length, window, center, pad_mode), n_fft, power, None)
+    return _spectrum(_framing(y, n_fft, hop_length, win_length, window, center, pad_mode), n_fft, power, None, fft)
 
 
 def melspectrogram(
@@ -130,8 +137,11 @@ def melspectrogram(
     fmax: float | None = None,
     htk: bool = False,
     norm="slaney",
+    fft: str = "auto",
 ) -> np.ndarray:
     """Mel power spectrogram, equal to ``librosa.feature.melspectrogram`` with the same arguments.
+
+    ``fft`` chooses the FFT's library as in :func:`power_spectrogram`.
 
     Returns
     -------
@@ -147,7 +157,7 @@ def melspectrogram(
     check_positive("sr", sr, kind=int)
     framing = _framing(y, n_fft, hop_length, win_length, window, center, pad_mode)
     basis = mel_filterbank(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk, norm=norm)
-    return _spectrum(framing, n_fft, power, basis)
+    return _spectrum(framing, n_fft, power, basis, fft)
 
 
 def mel_frames(frames: np.ndarray, *, sr: int, window: str = "hann", power: float = 2.0, n_mels: int = 128,
@@ -234,10 +244,11 @@ def _spectral_map(frames: np.ndarray, win: np.ndarray, power: float, basis: np.n
     return out
 
 
-def _spectrum(framing: tuple[np.ndarray, int, np.ndarray], n_fft: int, power: float, basis: np.ndarray | None) -> np.ndarray:
+def _spectrum(framing: tuple[np.ndarray, int, np.ndarray], n_fft: int, power: float, basis: np.ndarray | None,
+              fft: str = "auto") -> np.ndarray:
     """Power (or mel power) spectrum of a padded signal, ``(n_bins or n_mels, n_frames)`` float32.
 
-    A short signal (at most ``_TORCH_SAMPLES`` samples of frames, about 12 s at
+    With ``fft="auto"``, a short signal (at most ``_TORCH_SAMPLES`` samples of frames, about 12 s at
     44.1 kHz with a 2048-sample FFT) goes through one ``torch.stft`` call when
     torch is loaded (see the module's note): no hand-off to a second thread,
     whose wake-up the scheduler often serves on the caller's own core (a 5-s
@@ -247,7 +258,7 @@ def _spectrum(framing: tuple[np.ndarray, int, np.ndarray], n_fft: int, power: fl
     """
     y, hop, win = framing
     frames = np.lib.stride_tricks.sliding_window_view(y, n_fft)[::hop]
-    if "torch" not in sys.modules or frames.shape[0] * n_fft > _TORCH_SAMPLES:
+    if check_choice("fft", fft, ("auto", "scipy")) == "scipy" or "torch" not in sys.modules or frames.shape[0] * n_fft > _TORCH_SAMPLES:
         return _spectral_map(frames, win, power, basis).T
     import torch
 
