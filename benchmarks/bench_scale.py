@@ -1,13 +1,15 @@
 """earmark index on a local Dask cluster against one process (issue 14).
 
     python benchmarks/bench_scale.py --work DIR [--hours 5] [--embedder aisfx] [--workers 1,2]
+    python benchmarks/bench_scale.py --work DIR --hours 5 --recording-minutes 300 --workers 2   # one 5-hour recording
 
-Builds ``--hours`` of audio from ESC-10: 10-minute recordings (44.1 kHz FLAC),
-each 120 ESC-10 clips in a seeded order, so every recording differs; then
+Builds ``--hours`` of audio from ESC-10: recordings of ``--recording-minutes`` (default 10; 44.1 kHz FLAC),
+each ESC-10 clips in a seeded order, so every recording differs; then
 indexes them into a new store three ways, each a cold start: the
 single-process path (``earmark.api.index``), and a local cluster on
 127.0.0.1 with 1 and with 2 worker processes (``workers=N``; the cluster's
-start-up is included). Prints wall time, x realtime, the ratio to the single
+start-up is included; a recording of at least two ``--stretch-s``, default 600 s, is
+cut into stretches for the workers). Prints wall time, x realtime, the ratio to the single
 process, and whether each store holds exactly the single-process store's rows
 (same files and window starts, embeddings equal within 1e-5). Then
 ``earmark.api.detect`` with a model trained here on the demo clips (aisfx +
@@ -28,15 +30,13 @@ import soundfile as sf
 
 from _common import data_root, machine
 
-CLIPS_PER_RECORDING = 120  # 120 x 5 s = 10 minutes
-
-
-def build(folder: Path, hours: float) -> list[Path]:
-    """``hours`` of 10-minute recordings made of ESC-10 clips (made once, kept in ``folder``)."""
+def build(folder: Path, hours: float, minutes: float = 10.0) -> list[Path]:
+    """``hours`` of ``minutes``-long recordings made of 5-s ESC-10 clips (made once, kept in ``folder``)."""
     clips = sorted((data_root() / "esc10").rglob("*.flac"))
     if not clips:
         raise SystemExit(f"no ESC-10 clips under {data_root() / 'esc10'}")
-    n = int(np.ceil(hours * 3600 / (CLIPS_PER_RECORDING * 5)))
+    per_recording = int(round(minutes * 60 / 5))
+    n = int(np.ceil(hours * 3600 / (per_recording * 5)))
     folder.mkdir(parents=True, exist_ok=True)
     audio = {}
     out = []
@@ -45,7 +45,7 @@ def build(folder: Path, hours: float) -> list[Path]:
         out.append(path)
         if path.exists():
             continue
-        order = np.random.default_rng(i).choice(len(clips), CLIPS_PER_RECORDING, replace=False)
+        order = np.random.default_rng(i).choice(len(clips), per_recording, replace=per_recording > len(clips))
         parts = []
         for j in order:
             if j not in audio:
@@ -71,13 +71,15 @@ def main() -> None:
     ap.add_argument("--hours", type=float, default=5.0)
     ap.add_argument("--embedder", default="aisfx")
     ap.add_argument("--workers", default="1,2")
+    ap.add_argument("--recording-minutes", type=float, default=10.0)
+    ap.add_argument("--stretch-s", type=float, default=None, help="stretch length on the cluster (default: earmark's, 600 s)")
     ap.add_argument("--detect", action=argparse.BooleanOptionalAction, default=True, help="also detect events (one process, 2 workers)")
     args = ap.parse_args()
 
     from earmark import api
 
     t = time.perf_counter()
-    files = build(args.work / "recordings", args.hours)
+    files = build(args.work / "recordings", args.hours, args.recording_minutes)
     audio_s = sum(sf.info(f).duration for f in files)
     print(f"{machine()}\n{len(files)} recordings, {audio_s / 3600:.2f} h of audio (built in {time.perf_counter() - t:.0f} s)")
     results = []
@@ -85,7 +87,8 @@ def main() -> None:
         store = args.work / f"store-{workers or 'single'}"
         shutil.rmtree(store, ignore_errors=True)
         t = time.perf_counter()
-        report = api.index(args.work / "recordings", store, embedder=args.embedder, workers=workers)
+        report = api.index(args.work / "recordings", store, embedder=args.embedder, workers=workers,
+                           stretch_s=args.stretch_s if workers else None)
         seconds = time.perf_counter() - t
         results.append((workers, seconds, report.windows, store))
         print(f"  {'one process' if workers is None else f'{workers} worker(s)'}: {seconds:.1f} s, "
@@ -111,7 +114,7 @@ def detect_runs(args, audio_s: float) -> None:
         out = args.work / f"events-{workers or 'single'}"
         shutil.rmtree(out, ignore_errors=True)
         t = time.perf_counter()
-        batch = api.detect(model, args.work / "recordings", out_dir=out, workers=workers)
+        batch = api.detect(model, args.work / "recordings", out_dir=out, workers=workers, stretch_s=args.stretch_s if workers else None)
         seconds = time.perf_counter() - t
         events = sum(len(r["events"]) for r in batch.records)
         runs.append((workers, seconds, out, events))

@@ -1,6 +1,6 @@
-"""Write docs/bad-input.md: every kind of bad input and option tried, the command, and what the user sees.
+"""Write docs/guide/bad-input.md: every kind of bad input and option tried, the command, and what the user sees.
 
-    python scripts/bad_input_table.py            # rewrites docs/bad-input.md
+    python scripts/bad_input_table.py            # rewrites docs/guide/bad-input.md
 
 Each case is run for real through the CLI (typer's CliRunner) on copies of
 the bundled demo clips in a temporary folder; the table quotes what earmark
@@ -147,7 +147,7 @@ def main() -> None:
               "- `Model.predict(\"x.wav\")` takes a single path as well as a list.",
               "- `earmark.train(..., classifier_params={\"bogus\": 1})` fails before any audio is embedded, naming the keys the head takes.",
               "- Broken links and link loops inside class folders are listed as skipped, not silently left out."]
-    out = REPO / "docs" / "bad-input.md"
+    out = REPO / "docs" / "guide" / "bad-input.md"
     out.parent.mkdir(exist_ok=True)
     out.write_text("\n".join(lines) + "\n")
     print(f"wrote {out} ({len(rows)} cases)")

@@ -24,15 +24,19 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(20261122)
 
 
+def missing(msg: str):
+    """Skip a test whose prerequisite is absent; under ``EARMARK_REQUIRE_DATA=1`` (CI) fail it instead."""
+    if os.environ.get("EARMARK_REQUIRE_DATA") == "1":
+        pytest.fail(msg)
+    pytest.skip(msg)
+
+
 def shared_data(name: str) -> Path:
     """``$EARMARK_DATA/name``; skips when absent, fails instead under ``EARMARK_REQUIRE_DATA=1`` (CI)."""
     root = os.environ.get("EARMARK_DATA")
     path = Path(root) / name if root else None
     if path is None or not path.is_dir():
-        msg = f"shared dataset {name!r} not found: set EARMARK_DATA to the shared data folder"
-        if os.environ.get("EARMARK_REQUIRE_DATA") == "1":
-            pytest.fail(msg)
-        pytest.skip(msg)
+        missing(f"shared dataset {name!r} not found: set EARMARK_DATA to the shared data folder")
     return path
 
 
@@ -45,9 +49,7 @@ def available(name: str):
     try:
         embedder.embed(np.zeros(embedder.sample_rate, np.float32), sr=embedder.sample_rate)
     except MissingBackendError as exc:
-        if os.environ.get("EARMARK_REQUIRE_DATA") == "1":
-            pytest.fail(str(exc))
-        pytest.skip(str(exc))
+        missing(str(exc))
     return embedder
 
 
@@ -55,10 +57,7 @@ def chromium_path() -> str:
     """Debian's chromium for the browser tests; a skip without it (a failure under CI, where 'make test' installs it)."""
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     if path is None:
-        msg = "chromium not found: 'make test' installs Debian's chromium (apt-get install chromium)"
-        if os.environ.get("EARMARK_REQUIRE_DATA") == "1":
-            pytest.fail(msg)
-        pytest.skip(msg)
+        missing("chromium not found: 'make test' installs Debian's chromium (apt-get install chromium)")
     return path
 
 

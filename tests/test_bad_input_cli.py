@@ -22,6 +22,7 @@ import earmark
 from earmark.cli import app
 from earmark.errors import ModelFileError, ParameterError
 from earmark.pipeline import Model
+from tests.conftest import DEMO
 
 
 def run(*args, **kw):
@@ -386,3 +387,25 @@ def test_birdnet_runs_quietly(demo_subset, cache_dir, tmp_path):
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert p.returncode == 0 and "XNNPACK" not in p.stderr and "INFO" not in p.stderr, p.stderr
 
+
+
+@pytest.mark.parametrize("module, extra, argv", [
+    ("pyarrow", "explore", ["index", "STORE_PARENT/s", "--store", "STORE_PARENT/store"]),
+    ("distributed", "dask", ["index", "STORE_PARENT/s", "--store", "STORE_PARENT/store", "--workers", "2"]),
+])
+def test_a_missing_extra_is_named_with_its_install_command(monkeypatch, tmp_path, module, extra, argv):
+    (tmp_path / "s").mkdir()
+    shutil.copy(sorted((DEMO / "train").glob("*.flac"))[0], tmp_path / "s")
+    monkeypatch.setitem(__import__("sys").modules, module, None)  # as if the extra were not installed
+    r = CliRunner().invoke(app, [a.replace("STORE_PARENT", str(tmp_path)) for a in argv])
+    assert r.exit_code == 1
+    line = r.output.strip().splitlines()[-1]
+    assert f"pip install 'earmark[{extra}]'" in line and len(r.output.strip().splitlines()) == 1
+
+
+def test_version_is_the_packages_one():
+    r = CliRunner().invoke(app, ["--version"])
+    assert r.exit_code == 0 and r.stdout.strip() == f"earmark {earmark.__version__}"
+    import importlib.metadata
+
+    assert importlib.metadata.version("earmark") == earmark.__version__

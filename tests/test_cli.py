@@ -256,6 +256,22 @@ def test_listen_classifies_a_file_stream_and_reports_latency(demo_subset, cache_
     assert "latency median" in r.stderr and "95th percentile" in r.stderr
 
 
+def test_listen_says_unknown_for_a_sound_of_none_of_the_classes(demo_subset, cache_dir, tmp_path):
+    data = tmp_path / "known"
+    for i, clip in enumerate(sorted(demo_subset.glob("*.flac"))[:6]):  # the subset's 3 dog and 3 rooster clips
+        (data / ("dog" if i < 3 else "rooster")).mkdir(parents=True, exist_ok=True)
+        shutil.copy(clip, data / ("dog" if i < 3 else "rooster"))
+    model = tmp_path / "m.earmark"
+    r = run("train", data, "--out", model, "--reject", "distance", "--cache-dir", cache_dir)  # aisfx: mfcc is too coarse for it
+    assert r.exit_code == 0, r.output
+    rain, _ = sf.read(sorted(demo_subset.glob("*.flac"))[3 + 3], dtype="float32")  # rain: taught to neither class
+    sf.write(tmp_path / "rain.wav", rain, 44100)
+    r = run("listen", model, "--input", tmp_path / "rain.wav", "--no-realtime", "--hop-s", "1.0")
+    assert r.exit_code == 0, r.output
+    labels = [line.split()[2] for line in r.stdout.splitlines() if " s  " in line]
+    assert labels and labels.count("unknown") >= len(labels) / 2, r.stdout  # said, not silently dropped
+
+
 def test_listen_reads_raw_pcm_from_stdin(demo_subset, cache_dir, tmp_path):
     model = tmp_path / "m.earmark"
     assert run("train", demo_subset, "--out", model, "--embedder", "mfcc", "--cache-dir", cache_dir).exit_code == 0

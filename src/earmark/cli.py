@@ -22,6 +22,20 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Few-shot sou
                   pretty_exceptions_enable=False, rich_markup_mode=None)
 
 
+def _version(value: bool) -> None:
+    if value:
+        from earmark import __version__
+
+        out.print(f"earmark {__version__}", markup=False, highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="Print earmark's version and exit.")] = False) -> None:
+    """Few-shot sound classification by transfer learning."""
+
+
 def _usage_name(self) -> str:
     """Arguments in the usage line as ``DATA`` / ``PATH...`` (click's convention), not typer 0.29's ``{DATA}``."""
     return self.display_name_raw + ("..." if self.nargs != 1 and not self.display_name_raw.endswith("...") else "")
@@ -98,6 +112,14 @@ def _run(fn, quiet: bool = False):
         return fn(not quiet)
     except EarmarkError as exc:
         error(as_option(str(exc)))
+        raise typer.Exit(1) from None
+    except ImportError as exc:  # an optional extra that is not installed: say which, and how to install it
+        from earmark.errors import missing_extra
+
+        message = missing_extra(exc)
+        if message is None:
+            raise
+        error(message)
         raise typer.Exit(1) from None
 
 

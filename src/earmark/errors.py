@@ -31,6 +31,26 @@ class MissingBackendError(EarmarkError):
     """An optional backend (an embedder's package or runtime) is not installed."""
 
 
+# the optional extras of pyproject.toml, by the top-level module a missing one makes fail to import
+EXTRAS = {
+    "fastapi": "serve", "uvicorn": "serve", "multipart": "serve", "python_multipart": "serve", "websockets": "serve",
+    "pyarrow": "explore", "usearch": "explore", "bokeh": "explore", "umap": "explore",
+    "onnx": "export", "onnxscript": "export", "skl2onnx": "export", "emlearn": "export", "onnxruntime": "export",
+    "ai_edge_litert": "zoo", "dask": "dask", "distributed": "dask",
+    "sphinx": "docs", "sphinx_gallery": "docs", "numpydoc": "docs", "pydata_sphinx_theme": "docs", "myst_parser": "docs",
+}
+
+
+def missing_extra(exc: ImportError) -> str | None:
+    """One line naming the extra that provides the module ``exc`` could not import, with the install command
+    (``None`` if the module is not one of an extra's)."""
+    module = (getattr(exc, "name", None) or "").split(".")[0]
+    extra = EXTRAS.get(module)
+    if extra is None:
+        return None
+    return f"this needs {module}, which comes with earmark's '{extra}' extra; install it with: pip install 'earmark[{extra}]'"
+
+
 class OutputError(EarmarkError):
     """An output file or folder cannot be written; ``reason`` says why in a few words."""
 

@@ -50,7 +50,7 @@ class Embedding:
 
     Attributes
     ----------
-    vectors : np.ndarray [shape=(n_windows, *feature_shape), dtype=float32]
+    vectors : np.ndarray [shape=(n_windows,) + feature_shape, dtype=float32]
         ``feature_shape`` is ``(dims,)`` for the embedders here.
     times_s : np.ndarray [shape=(n_windows,), dtype=float64]
         Centre of each window in seconds from the start of the signal.

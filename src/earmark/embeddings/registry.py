@@ -94,6 +94,17 @@ def get_embedder(name: str, **params) -> Embedder:
     ------
     ParameterError
         If no embedder has that name, or a parameter is invalid.
+
+    Examples
+    --------
+    >>> mfcc = get_embedder("mfcc")
+    >>> mfcc.sample_rate, mfcc.dims, mfcc.window_s, mfcc.hop_s
+    (22050, 40, 1.0, 0.5)
+    >>> emb = mfcc.embed(np.zeros(22050 * 3, np.float32), sr=22050)  # 3 s of silence
+    >>> emb.vectors.shape, emb.times_s.tolist()
+    ((5, 40), [0.5, 1.0, 1.5, 2.0, 2.5])
+    >>> get_embedder("aisfx+mfcc").dims
+    552
     """
     if "+" in name:
         from earmark.embeddings.fusion import FusedEmbedder

@@ -387,6 +387,13 @@ def log_mel(y: np.ndarray, *, sr: int = 22050, ref: float = 1.0, amin: float = 1
     Returns
     -------
     np.ndarray [shape=(n_mels, n_frames), dtype=float32]
+
+    Examples
+    --------
+    >>> y = np.random.default_rng(0).normal(size=22050).astype(np.float32)
+    >>> S = log_mel(y, sr=22050, n_mels=64)
+    >>> S.shape, S.dtype, float(S.max() - S.min()) <= 80.0
+    ((64, 44), dtype('float32'), True)
     """
     return power_to_db(melspectrogram(y, sr=sr, **mel_kwargs), ref=ref, amin=amin, top_db=top_db)
 
@@ -397,6 +404,12 @@ def mfcc(y: np.ndarray, *, sr: int = 22050, n_mfcc: int = 20, top_db: float | No
     Returns
     -------
     np.ndarray [shape=(n_mfcc, n_frames), dtype=float32]
+
+    Examples
+    --------
+    >>> y = np.random.default_rng(0).normal(size=22050).astype(np.float32)
+    >>> mfcc(y, sr=22050, n_mfcc=13).shape
+    (13, 44)
     """
     check_positive("n_mfcc", n_mfcc, kind=int)
     S = log_mel(y, sr=sr, top_db=top_db, **mel_kwargs)

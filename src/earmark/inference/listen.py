@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -93,7 +94,8 @@ def ring_geometry(front, hop_s: float, ring_s: float | None = None) -> tuple[int
 
 
 def scored_windows(model, blocks: Iterator[tuple[np.ndarray, float]], *, hop_s: float = 0.5, gate_db: float = -50.0,
-                   gate: str = "energy", vad_threshold: float = 0.5, ring_s: float | None = None) -> Iterator[tuple]:
+                   gate: str = "energy", vad_threshold: float = 0.5, ring_s: float | None = None,
+                   unknown: bool = False) -> Iterator[tuple]:
     """Score the newest ``ring_s`` seconds (the front end's window by default) every ``hop_s`` seconds; yield
     ``(end_s, proba, level_db, arrived)`` for every hop.
 
@@ -101,7 +103,9 @@ def scored_windows(model, blocks: Iterator[tuple[np.ndarray, float]], *, hop_s: 
     classified: quieter than ``gate_db`` (the one gating path,
     :meth:`earmark.pipeline.Model.window_scores`), without voice when
     ``gate="vad"`` (Silero VAD below ``vad_threshold`` in every frame), or of
-    none of the classes (a model that rejects). ``arrived`` is when the
+    none of the classes (a model that rejects). With ``unknown=True`` the
+    last is told apart: ``proba`` is then an :class:`Unknown` holding the
+    closest class's probability before the rejection. ``arrived`` is when the
     window's last sample arrived. Windows lie on a fixed grid whatever the
     block size, so a file and a live source give the same windows.
     """
@@ -124,21 +128,41 @@ def scored_windows(model, blocks: Iterator[tuple[np.ndarray, float]], *, hop_s: 
             if level < gate_db or (vad is not None and vad.recent_max() < vad_threshold):
                 yield total / sr, None, level, arrived  # cheap pre-check: no network call for a quiet ring
                 continue
-            ws = model.window_scores(front.embed(ring, sr=sr), gate_db=gate_db)
+            emb = front.embed(ring, sr=sr)
+            ws = model.window_scores(emb, gate_db=gate_db)
             heard = ~ws.gated & ~ws.unknown
-            yield total / sr, (ws.scores[heard].mean(axis=0) if heard.any() else None), float(ws.level_db.max()), arrived
+            proba = ws.scores[heard].mean(axis=0) if heard.any() else None
+            if proba is None and unknown and (~ws.gated).any():  # classified, and none of the classes
+                closest = model.estimator.window_proba(emb.vectors[~ws.gated]).mean(axis=0)
+                proba = Unknown(int(np.argmax(closest)), float(np.max(closest)))
+            yield total / sr, proba, float(ws.level_db.max()), arrived
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """A window of none of a rejecting model's classes: the closest class (its column) and its probability."""
+
+    closest: int
+    score: float
+
+
+UNKNOWN = "unknown"
 
 
 def listen(model, blocks: Iterator[tuple[np.ndarray, float]], *, hop_s: float = 0.5, gate_db: float = -50.0,
            threshold: float = 0.5, gate: str = "energy", vad_threshold: float = 0.5) -> Iterator[tuple]:
     """Classify the newest window every ``hop_s`` seconds; yield ``(end_s, label, score, level_db, latency_s)``
-    for the windows whose top score reaches ``threshold`` (see :func:`scored_windows`).
+    for the windows whose top score reaches ``threshold`` (see :func:`scored_windows`), and, for a model that
+    rejects, every window of none of its classes as label ``unknown`` (score: its closest class's probability).
 
     Options are validated by :func:`earmark.api.listen`.
     """
     classes = list(model.classes)
-    for end_s, proba, level, arrived in scored_windows(model, blocks, hop_s=hop_s, gate_db=gate_db, gate=gate, vad_threshold=vad_threshold):
-        if proba is not None and proba.max() >= threshold:
+    for end_s, proba, level, arrived in scored_windows(model, blocks, hop_s=hop_s, gate_db=gate_db, gate=gate, vad_threshold=vad_threshold,
+                                                       unknown=True):
+        if isinstance(proba, Unknown):  # always said: for a monitor, the sound nobody taught it is the news
+            yield end_s, UNKNOWN, proba.score, level, time.perf_counter() - arrived
+        elif proba is not None and proba.max() >= threshold:
             k = int(np.argmax(proba))
             yield end_s, classes[k], float(proba[k]), level, time.perf_counter() - arrived
 

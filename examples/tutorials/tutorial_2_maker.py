@@ -1,0 +1,87 @@
+"""
+Maker: a spoken command that runs live, then without earmark (ONNX and C)
+=========================================================================
+
+You want a device to react to a spoken word: "zero" starts it, "one" stops it. You record a few takes of each
+word, train a model, check it on a live stream, and then take it out of Python: an ONNX file for a
+Raspberry-Pi-class board, or (retrained on cheap features) one C header for a microcontroller.
+
+The takes here come from the free spoken digit data set (FSDD, CC BY-SA 4.0; six speakers, 8 kHz), found under
+``EARMARK_DATA``: 50 takes per word from its training split, and 8 of each other digit.
+"""
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+EARMARK = str(Path(sys.executable).with_name("earmark"))
+FSDD = Path(os.environ.get("EARMARK_DATA", "../../../shared/data")) / "fsdd"
+
+
+def earmark(*args):
+    """Run an earmark command and show what it prints."""
+    print("$ earmark " + " ".join(map(str, args)))
+    r = subprocess.run([EARMARK, *map(str, args)], capture_output=True, text=True)
+    print(r.stdout + (r.stderr if r.returncode else ""), end="")
+    assert r.returncode == 0
+
+
+# %%
+# Class folders: ``words/zero/*.wav``, ``words/one/*.wav``, and ``words/other/`` for everything else the device
+# will hear (the other digits), so that "none of my words" is an answer too.
+work = Path("maker")
+shutil.rmtree(work, ignore_errors=True)
+rows = list(csv.DictReader(open(FSDD / "metadata.csv")))
+names = {"0": "zero", "1": "one"}
+for digit, label, count in (("0", "zero", 50), ("1", "one", 50), *((str(d), "other", 8) for d in range(2, 10))):
+    takes = [r for r in rows if r["digit"] == digit and r["split"] == "train"][:count]
+    (work / "words" / label).mkdir(parents=True, exist_ok=True)
+    for r in takes:
+        shutil.copy(FSDD / r["filename"], work / "words" / label)
+earmark("train", work / "words", "--out", work / "words.earmark", "-q")
+
+# %%
+# A "live" stream: three test-split takes by jackson, with pauses. (Clip by clip, this small model gets 18 of the
+# 20 test takes of "zero" and "one" by jackson and theo right; theo's first two "one"s it hears as "zero": more
+# takes per word, and a keyword model, ``--model kws-crnn`` with ``--keywords``, are the next steps.) FSDD's takes are quiet
+# (about -50 dBFS), so the gate that skips silent windows goes down to -70 dBFS. ``earmark listen``
+# plays a file at real-time pace like a microphone (``--no-realtime`` here, to save time; without ``--input`` it
+# opens the sound card).
+test = [[r for r in rows if r["split"] == "test" and r["digit"] == d and r["speaker"] == "jackson"][i] for d, i in (("0", 0), ("1", 0), ("0", 1))]
+pause = np.zeros(int(2.5 * 8000), np.float32)  # longer than a window (2.3 s): one word per window
+stream = np.concatenate([np.concatenate([sf.read(FSDD / r["filename"], dtype="float32")[0], pause]) for r in test])
+sf.write(work / "stream.wav", stream, 8000)
+print("said:", ", ".join(names[r["digit"]] for r in test))
+earmark("listen", work / "words.earmark", "--input", work / "stream.wav", "--no-realtime", "--gate-db", "-70")
+
+# %%
+# **ONNX**: one graph from a window of samples to class scores, the front end (here aiSFX's log-mel and network)
+# inside. The runner written beside it needs only onnxruntime, numpy and soundfile.
+earmark("export", work / "words.earmark", "--format", "onnx", "--out", work / "words.onnx", "-q")
+r = subprocess.run([sys.executable, work / "earmark_onnx_runner.py", work / "words.onnx", work / "stream.wav"],
+                   capture_output=True, text=True)
+print(r.stdout)
+
+# %%
+# **C**, for a microcontroller: a network is too big there, so the model is retrained on cheap features (MFCC
+# statistics) with a small head, and exported as static tables and functions in one header (no allocation) with an
+# example program that reads raw float32 samples. Build it with the system compiler and emlearn's headers:
+earmark("train", work / "words", "--embedder", "mfcc", "--classifier", "logreg", "--out", work / "words-mcu.earmark", "-q")
+earmark("export", work / "words-mcu.earmark", "--format", "c", "--out", work / "words.h", "-q")
+import emlearn  # noqa: E402
+
+subprocess.run(["cc", "-O2", "-I", emlearn.includedir, "-o", work / "classify", work / "words_example.c", "-lm"], check=True)
+from earmark.audio import load  # noqa: E402
+
+clip, _ = load(FSDD / test[0]["filename"], sr=22050)  # the program reads samples at the front end's rate (EARMARK_SAMPLE_RATE)
+r = subprocess.run([work / "classify", "-"], input=clip.astype("<f4").tobytes(), capture_output=True)
+print(f"the C program hears {names[test[0]['digit']]!r} as:", r.stdout.decode().strip(), "(class, score, windows)")
+sf.write(work / "take.wav", clip, 22050)
+earmark("predict", work / "words-mcu.earmark", work / "take.wav")  # earmark itself, for comparison
+print("header:", (work / "words.h").stat().st_size, "bytes")
