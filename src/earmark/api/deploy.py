@@ -52,6 +52,15 @@ def export(model, out, *, fmt: str = "onnx", int8: bool = False, calibration=Non
     quantizes the graph's convolutions, calibrated on windows of
     ``calibration`` (default: the model's training data). ``c``: a C header
     for small heads on MFCC statistics (see :mod:`earmark.export.c`).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from earmark import train
+    >>> model = train("data/demo/train", embedder="mfcc")  # C export: MFCC statistics and a small head
+    >>> written = export(model, tempfile.mkdtemp() + "/demo.h", fmt="c")
+    >>> written["format"], written["sample_rate"], written["example"].endswith("demo_example.c")
+    ('c', 22050, True)
     """
     check_choice("format", fmt, EXPORT_FORMATS)
     out = check_writable_file(out, "out")

@@ -33,6 +33,17 @@ def index(recordings, store, *, embedder: str | None = None, window_s: float | N
     default the recordings being indexed) and kept. ``workers`` embeds the files on a local Dask cluster of that many
     processes (127.0.0.1), ``scheduler`` on an existing cluster (:mod:`earmark.scale`); the store holds the same rows.
     There a recording of at least two ``stretch_s`` (default 600 s) is cut into stretches embedded on several workers.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> store = tempfile.mkdtemp() + "/store"
+    >>> report = index("data/demo/train", store, embedder="mfcc")
+    >>> len(report.added), report.windows
+    (80, 720)
+    >>> hits = search(store, like="data/demo/unseen/2-100786-A-1.flac", k=3)
+    >>> len(hits), sorted(hits[0])
+    (3, ['distance', 'end_s', 'file', 'label', 'level_db', 'start_s'])
     """
     from earmark.embeddings import get_embedder
     from earmark.embeddings.registry import DEFAULT_EMBEDDER
@@ -161,6 +172,15 @@ def cluster(store, *, method: str = "hdbscan", k: int | None = None, min_cluster
 
     Returns ``{"method", "n_windows", "clusters": [summary rows with example windows], "noise"}``; ``out`` also writes
     every window's cluster as CSV (file, start_s, end_s, cluster, label), ``html`` a page with each cluster's examples.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> store = tempfile.mkdtemp() + "/store"
+    >>> _ = index("data/demo/train", store, embedder="mfcc")
+    >>> result = cluster(store, method="kmeans", k=10)
+    >>> result["method"], len(result["clusters"]), sorted(result["clusters"][0])[:3]
+    ('kmeans', 10, ['cluster', 'examples', 'labels'])
     """
     import csv
 
@@ -199,6 +219,17 @@ def label(store, model, *, strategy: str = "uncertain", n: int = 20, label: str 
     Windows that already carry a label in the store are not picked again, nor
     those ``exclude`` names: a filled-in pick (CSV or folder of label files,
     as ``--labels`` of ``train --from-store``) or a list of its rows.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from earmark import train
+    >>> work = tempfile.mkdtemp()
+    >>> _ = index("data/demo/train", work + "/store", embedder="mfcc")
+    >>> model = train("data/demo/train", embedder="mfcc").save(work + "/m.earmark")
+    >>> picks = label(work + "/store", model, n=5, out=work + "/pick.csv")
+    >>> len(picks), open(work + "/pick.csv").readline().strip()
+    (5, 'file,start_s,end_s,label,suggested,score')
     """
     from earmark.explore.label import STRATEGIES, find_windows, pick, read_filled, window_scores, write_pick
     from earmark.errors import check_choice
@@ -236,6 +267,18 @@ def train_from_store(store, labels, *, model=None, classifier: str = "logreg", a
     Each labelled window is one training example; its embedding comes from
     the store (nothing is decoded), and the model runs on the store's front end.
     Rows naming windows the store lacks land in ``info["skipped"]``.
+
+    Examples
+    --------
+    >>> import csv, tempfile
+    >>> work = tempfile.mkdtemp()
+    >>> _ = index("data/demo/train", work + "/store", embedder="mfcc")
+    >>> clips = [r for r in csv.DictReader(open("data/demo/train/metadata.csv")) if r["label"] in ("dog", "rain")]
+    >>> with open(work + "/labels.csv", "w") as f:  # the first second of each clip, labelled
+    ...     _ = f.write("file,start_s,end_s,label\\n" + "".join(f"data/demo/train/{r['filename']},0.0,1.0,{r['label']}\\n" for r in clips))
+    >>> model = train_from_store(work + "/store", work + "/labels.csv")
+    >>> model.classes, model.front_end.name
+    (['dog', 'rain'], 'mfcc')
     """
     from earmark.api.training import DEFAULT_GATE_DB, build_model
     from earmark.errors import DatasetError
@@ -260,7 +303,17 @@ def train_from_store(store, labels, *, model=None, classifier: str = "logreg", a
 
 def map(store, out, *, color: str = "label", model=None, label: str | None = None, projection: str = "umap",  # noqa: A001
         max_points: int = 20_000, gate_db: float | None = -60.0, embed_audio: bool = False) -> dict:
-    """Write a map page of ``store`` to ``out`` (see :mod:`earmark.explore.maps`); return what it shows."""
+    """Write a map page of ``store`` to ``out`` (see :mod:`earmark.explore.maps`); return what it shows.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> work = tempfile.mkdtemp()
+    >>> _ = index("data/demo/train", work + "/store", embedder="mfcc", labels="data/demo/train/metadata.csv")
+    >>> shown = map(work + "/store", work + "/map.html")
+    >>> shown["projection"], shown["color"], shown["points"] > 500
+    ('umap', 'label', True)
+    """
     from earmark.explore.maps import map_page
     from earmark.fileio import check_writable_file
     from earmark.pipeline import Model

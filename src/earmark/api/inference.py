@@ -102,6 +102,19 @@ def predict(model, paths, *, top_k: int = 1, cache_dir=None, use_cache: bool = T
         ``records``: one :class:`~earmark.pipeline.Prediction` per usable
         file (``silent=True`` when no window reaches the gate);
         ``skipped``: the files that could not be read.
+
+    Raises
+    ------
+    ParameterError
+        If an option is invalid. Unreadable files do not raise: they are in ``skipped``.
+
+    Examples
+    --------
+    >>> from earmark import train
+    >>> model = train("data/demo/train", embedder="mfcc")
+    >>> batch = predict(model, "data/demo/unseen", top_k=2)
+    >>> [(p.path.name, p.labels) for p in batch.records]
+    [('2-100786-A-1.flac', ['rooster', 'sneezing']), ('2-114280-A-0.flac', ['sneezing', 'crying_baby'])]
     """
     check_positive("top_k", top_k, kind=int)
     files = _files(paths, "audio files")
@@ -150,6 +163,15 @@ def detect(model, recordings, *, settings: DetectionSettings | None = None, hop_
     Batch
         ``records``: per recording ``{"recording", "duration_s", "events",
         "counts", "written_to", "plot"}``; ``skipped``: unreadable recordings.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from earmark import train
+    >>> model = train("data/demo/train", embedder="mfcc")
+    >>> batch = detect(model, "data/demo/unseen", out_dir=tempfile.mkdtemp(), fmt="audacity")
+    >>> [(r["recording"].split("/")[-1], r["counts"]) for r in batch.records]
+    [('2-100786-A-1.flac', {'rooster': 1}), ('2-114280-A-0.flac', {'sneezing': 1})]
     """
     settings = settings or DetectionSettings()
     spec = label_format(fmt)
@@ -273,6 +295,15 @@ def listen(model, blocks, *, hop_s: float | None = None, gate_db: float = -50.0,
     it for a target false-accept rate), then nothing for ``refractory_s``; each hop scores the newest stretch of
     audio as long as the model's training clips (:func:`~earmark.inference.keywords.keyword_ring_s`).
     ``hop_s`` defaults to 0.1 s for keywords, 0.5 s otherwise. ``backend``, ``calibration`` as for :func:`predict`.
+
+    Examples
+    --------
+    >>> from earmark import train
+    >>> from earmark.inference.listen import file_blocks
+    >>> model = train("data/demo/train", embedder="mfcc")
+    >>> blocks = file_blocks("data/demo/unseen/2-100786-A-1.flac", sr=22050, block_s=0.5, realtime=False)
+    >>> [(d.end_s, d.label) for d in listen(model, blocks, hop_s=1.0)][:2]
+    [(1.0, 'rooster'), (2.0, 'rooster')]
     """
     from earmark.inference.keywords import KeywordSpotter, keyword_ring_s, spot_stream
     from earmark.inference.listen import listen as run

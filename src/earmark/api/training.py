@@ -177,10 +177,20 @@ def train(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: str
     Model
         ``model.info["skipped"]`` lists the files that could not be used.
 
+    Raises
+    ------
+    DatasetError
+        If ``data`` is not a usable data set (no metadata.csv or class folders, fewer than two classes, ...).
+    ParameterError
+        If an option is invalid; the message names it and the fix.
+
     Examples
     --------
-    >>> model = earmark.train("data/demo/train", model="logreg")  # doctest: +SKIP
-    >>> model.save("demo.earmark")  # doctest: +SKIP
+    >>> model = train("data/demo/train", embedder="mfcc")  # 80 clips, 10 classes; the default front end is aisfx
+    >>> model.classes[:3], model.front_end.name
+    (['chainsaw', 'clock_tick', 'crackling_fire'], 'mfcc')
+    >>> model.predict("data/demo/unseen/2-100786-A-1.flac")[0].labels
+    ['rooster']
     """
     name, est = build_model(model if model is not None else classifier, aggregation=aggregation,
                             classifier_params=classifier_params, random_state=random_state, model_params=model_params)
@@ -300,6 +310,12 @@ def evaluate(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: 
         ``embedder``, ``classifier``, ``audio_seconds``, ``seconds``
         (``embed``, ``fit``, ``total``), ``folds``, ``per_class``,
         ``confusion_matrix``, ``classes``, ``protocol``, ``data``, ``versions``.
+
+    Examples
+    --------
+    >>> result = evaluate("data/demo/train", embedder="mfcc", cv=4)
+    >>> round(result["accuracy_mean"], 3), len(result["folds"]), result["classes"][:2]
+    (0.75, 4, ['chainsaw', 'clock_tick'])
     """
     t_start = time.perf_counter()
     name, est = build_model(model if model is not None else classifier, aggregation=aggregation,
@@ -360,6 +376,12 @@ def curve(data, *, embedders=("mfcc", DEFAULT_EMBEDDER), classifiers=("knn", "lo
         ``summary`` (mean accuracy and 95% CI per embedder, classifier, n),
         ``runs`` (every single run), ``chance``, ``data``, ``protocol``,
         ``settings``, ``versions``, ``seconds``.
+
+    Examples
+    --------
+    >>> c = curve("data/demo/train", embedders=("mfcc",), classifiers=("logreg",), shots=(1, 4), repeats=2, cv=4)
+    >>> [(row["n"], round(row["accuracy_mean"], 3)) for row in c["summary"]]
+    [(1, 0.487), (4, 0.712)]
     """
     t0 = time.perf_counter()
     cands, p = _prepare_candidates(data, embedders, models or classifiers, aggregation=aggregation, seed=seed, file_column=file_column,
@@ -391,6 +413,12 @@ def compare(data, *, embedders=("mfcc", DEFAULT_EMBEDDER), classifiers=("knn", "
         ``rows`` (accuracy, balanced accuracy, macro-F1 mean and std, fit and
         predict time, dims, per-class F1), ``best`` (row index), ``results``,
         ``data``, ``protocol``, ``settings``, ``versions``, ``seconds``.
+
+    Examples
+    --------
+    >>> result = compare("data/demo/train", embedders=("mfcc",), classifiers=("knn", "logreg"), cv=4)
+    >>> sorted(result)[:4]
+    ['best', 'data', 'metric', 'protocol']
     """
     t0 = time.perf_counter()
     cands, p = _prepare_candidates(data, embedders, models or classifiers, aggregation=aggregation, seed=seed, file_column=file_column,
@@ -408,5 +436,19 @@ def compare(data, *, embedders=("mfcc", DEFAULT_EMBEDDER), classifiers=("knn", "
 
 
 def load_model(path) -> Model:
-    """Load a model saved with :meth:`Model.save`."""
+    """Load a model saved with :meth:`Model.save`; runs no code from the file.
+
+    Raises
+    ------
+    ModelFileError
+        If the file is missing, damaged, tampered with, or from a newer earmark: one line with the reason and the fix.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = train("data/demo/train", embedder="mfcc").save(tempfile.mkdtemp() + "/demo.earmark")
+    >>> model = load_model(path)
+    >>> model.name, model.front_end.name, len(model.classes)
+    ('logreg', 'mfcc', 10)
+    """
     return Model.load(path)
