@@ -40,5 +40,5 @@ ax.set_title("ESC-10 demo clips, 4-fold cross-validation, 5 draws per size")
 fig.tight_layout()
 
 # %%
-# The network's embeddings reach with one clip per class what MFCC statistics do not reach with six: the
-# listening was learned from a large collection of sound effects, and only the last step is learned from yours.
+# With two clips per class the network's embeddings do better than MFCC statistics with six: the listening was
+# learned from a large collection of sound effects, and only the last step is learned from yours.
