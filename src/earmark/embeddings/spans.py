@@ -5,10 +5,11 @@ start of the file. A stretch is a run of whole windows ``first .. first +
 count - 1``; it is decoded from a few windows before ``first`` (a warm-up: the
 resampler's filter and the STFT's first frames, which a stream pads with
 zeros, settle there) to a few windows after its last one, and those extra
-windows are dropped. The decode starts on a sample that is both on the
-window grid and an exact file frame (``start * file_rate / rate`` whole), so
-the resampled stretch lines up with the one-pass stream sample for sample
-(equal to float32 rounding, 2e-7 here). Joined, the stretches give the same
+windows are dropped. The decode starts on an exact file frame (``start * file_rate / rate``
+whole) at or before a point of the window grid, and the samples up to that
+point are dropped, so the resampled stretch lines up with the one-pass stream
+sample for sample (equal to float32 rounding, 2e-7 here) and its windows lie on
+the one-pass grid. Joined, the stretches give the same
 windows, times and levels as :meth:`Embedder.embed_file`, and embeddings equal
 to rounding (``tests/embeddings/test_spans.py`` checks every front end).
 
@@ -52,7 +53,7 @@ class Span:
 class _Grid:
     hop: int  # window hop in samples at the front end's rate
     length: int  # window length in samples
-    unit: int  # windows per step at which a decode can start (grid and file frames agree)
+    exact: int  # front-end samples between two that fall on a whole file frame (a resampled stream may start there)
     margin: int  # windows decoded before and after a stretch and dropped
     ratio: tuple[int, int]  # file frames per front-end sample, as a fraction
 
@@ -62,10 +63,8 @@ def _grid(front: Embedder, file_rate: int) -> _Grid:
     hop = int(round(front.hop_s * sr))
     length = int(round(front.window_s * sr))
     g = math.gcd(file_rate, sr)
-    exact = sr // g  # front-end samples between two that fall on a whole file frame
-    unit = math.lcm(hop, exact) // hop
-    margin = unit * math.ceil((length + WARM_UP_S * sr) / (hop * unit))
-    return _Grid(hop, length, unit, margin, (file_rate // g, sr // g))
+    margin = math.ceil((length + WARM_UP_S * sr) / hop)
+    return _Grid(hop, length, sr // g, margin, (file_rate // g, sr // g))
 
 
 def plan(front: Embedder, path: str | Path, stretch_s: float) -> list[Span]:
@@ -84,10 +83,10 @@ def plan(front: Embedder, path: str | Path, stretch_s: float) -> list[Span]:
         return [Span(0, None)]
     grid = _grid(front, info.sample_rate)
     samples = info.frames * grid.ratio[1] // grid.ratio[0]
-    per = max(grid.unit, int(stretch_s * front.sample_rate / grid.hop) // grid.unit * grid.unit)
+    per = max(1, int(stretch_s * front.sample_rate / grid.hop))
     n_windows = max(1, (samples - grid.length) // grid.hop + 1)
     stretches = n_windows // per
-    if stretches < 2:
+    if stretches < 2 or 2 * grid.margin > per:  # short, or stretches so short that the warm-up would cost more than half
         return [Span(0, None)]
     return [Span(i * per, per) for i in range(stretches - 1)] + [Span((stretches - 1) * per, None)]
 
@@ -98,8 +97,8 @@ def _decode(front: Embedder, path: str | Path, span: Span):
 
     info = audio_info(path)
     grid = _grid(front, info.sample_rate)
-    start_window = max(0, span.first - grid.margin)
-    a0 = start_window * grid.hop
+    a0 = max(0, span.first - grid.margin) * grid.hop  # on the window grid
+    decode_from = a0 // grid.exact * grid.exact  # at or before it, on a whole file frame: the resampler lines up there
     num, den = grid.ratio
     stop = None
     if span.count is not None:
@@ -107,7 +106,18 @@ def _decode(front: Embedder, path: str | Path, span: Span):
         stop = -(-end * num // den)
         if stop >= info.frames:
             stop = None
-    return stream(path, sr=front.sample_rate, start=a0 * num // den, stop=stop), a0, grid
+    chunks = stream(path, sr=front.sample_rate, start=decode_from * num // den, stop=stop)
+    return _skip(chunks, a0 - decode_from), a0, grid
+
+
+def _skip(chunks, n: int):
+    """``chunks`` without their first ``n`` samples."""
+    for chunk in chunks:
+        if n >= len(chunk):
+            n -= len(chunk)
+            continue
+        yield chunk[n:]
+        n = 0
 
 
 def span_peak(front: Embedder, path: str | Path, span: Span) -> float:
