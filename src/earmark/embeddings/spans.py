@@ -44,10 +44,6 @@ class Span:
     first: int
     count: int | None
 
-    @property
-    def last(self) -> bool:
-        return self.count is None
-
 
 @dataclass(frozen=True)
 class _Grid:
