@@ -255,6 +255,14 @@ def test_cluster_progress_says_files_hours_speed_and_failures(capsys):
     assert line.startswith("detecting on the cluster: 3/3 files, 1.00 h of audio in ") and line.endswith("x realtime), 1 failed")
     assert capsys.readouterr().err.count("detecting on the cluster:") == 3
 
+    class Done:  # a finished stretch task: dask calls a done-callback at once when the future is already done
+        def add_done_callback(self, fn):
+            fn(self)
+
+    long = Tally(1, what="indexing", enabled=True, every_s=0.0)
+    long.expect_parts([Done(), Done()])  # one long recording: it says how far its stretches are before it is done
+    assert capsys.readouterr().err.strip().splitlines()[-1].endswith("0/1 files, 0.00 h of audio in 0 s, 0 failed, 2/2 stretches of long recordings")
+
 
 def test_earmark_threads_sets_the_cores_a_process_uses(monkeypatch):
     from earmark.threads import process_cores

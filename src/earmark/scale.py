@@ -119,11 +119,13 @@ def map_unordered(client, fn: Callable, items: Iterable[tuple], *, keys: Iterabl
 
 
 class Tally:
-    """Progress of a cluster run in files, hours of audio, x realtime and failures: a line every ``every_s`` and at the end."""
+    """Progress of a cluster run in files, hours of audio, x realtime and failures, and the stretches of long
+    recordings done (:mod:`earmark.embeddings.spans`): a line every ``every_s`` and at the end."""
 
     def __init__(self, total: int, *, what: str, enabled: bool, every_s: float = 30.0) -> None:
         self.total, self.what, self.enabled, self.every_s = total, what, enabled, every_s
         self.done = self.failed = 0
+        self.parts_total = self.parts_done = 0
         self.audio_s = 0.0
         self.t0 = self.last = time.monotonic()
 
@@ -131,6 +133,20 @@ class Tally:
         self.done += 1
         self.failed += int(failed)
         self.audio_s += audio_s
+        self._tick()
+
+    def expect_parts(self, futures: list) -> None:
+        """Count the stretch tasks ``futures`` of a long recording as they finish (their callbacks run on the
+        client's own thread), so that one long file shows progress before it is done."""
+        self.parts_total += len(futures)
+        for future in futures:
+            future.add_done_callback(self._part_done)
+
+    def _part_done(self, _future) -> None:
+        self.parts_done += 1
+        self._tick()
+
+    def _tick(self) -> None:
         now = time.monotonic()
         if now - self.last >= self.every_s and self.done < self.total:
             self.last = now
@@ -144,6 +160,7 @@ class Tally:
 
         seconds = time.monotonic() - self.t0
         line = (f"{self.what}: {self.done}/{self.total} files, {self.audio_s / 3600:.2f} h of audio in {seconds:.0f} s"
-                + (f" ({self.audio_s / seconds:.0f}x realtime)" if self.audio_s and seconds > 0 else "") + f", {self.failed} failed")
+                + (f" ({self.audio_s / seconds:.0f}x realtime)" if self.audio_s and seconds > 0 else "") + f", {self.failed} failed"
+                + (f", {self.parts_done}/{self.parts_total} stretches of long recordings" if self.parts_total else ""))
         note(line, enabled=self.enabled)
         return line
