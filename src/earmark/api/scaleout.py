@@ -154,10 +154,7 @@ def _results(client, task, todo, args, *, description: str, progress: bool, hop_
     items = [(shared, rest[0], str(f), *rest[1:]) for f, _ in todo]
 
     def inputs(item: tuple) -> tuple:
-        parts = spans.submit(client, front, item[2], stretch_s, _span_task, _peak_task, (shared, item[1], hop_s))
-        if parts:
-            tally.expect_parts(parts)
-        return (*item, parts)
+        return (*item, spans.submit(client, front, item[2], stretch_s, _span_task, _peak_task, (shared, item[1], hop_s), tally))
 
     tally = Tally(len(items), what=description, enabled=progress)
     for item, result in map_unordered(client, task, items, inputs=inputs):

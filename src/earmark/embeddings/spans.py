@@ -88,7 +88,7 @@ def plan(front: Embedder, path: str | Path, stretch_s: float) -> list[Span]:
 
 
 def _decode(front: Embedder, path: str | Path, span: Span):
-    """``(chunks, first sample)``: the stretch's stream with its margins, and where it starts in the one-pass stream."""
+    """``(chunks, a0, grid)``: the stretch's stream with its margins, the one-pass sample it starts at, and the grid."""
     from earmark.audio import audio_info, stream
 
     info = audio_info(path)
@@ -163,7 +163,7 @@ def embed_whole(front: Embedder, path: str | Path, stretch_s: float) -> Embeddin
     return join([embed_span(front, path, s, peak=peak) for s in spans])
 
 
-def submit(client, front: Embedder, path: str | Path, stretch_s: float, span_task, peak_task, args: tuple) -> list | None:
+def submit(client, front: Embedder, path: str | Path, stretch_s: float, span_task, peak_task, args: tuple, tally=None) -> list | None:
     """Submit the stretches of a long recording to a Dask ``client``: the futures of their :class:`Embedding`,
     in order, or ``None`` if the recording runs whole (short, a front end that cannot be split, or a header that
     cannot be read: the task on the whole file then reports it).
@@ -171,6 +171,7 @@ def submit(client, front: Embedder, path: str | Path, stretch_s: float, span_tas
     ``span_task(*args, path, span, peak)`` embeds one stretch and
     ``peak_task(*args, path, span)`` measures one (:func:`embed_span`,
     :func:`span_peak`), each rebuilding the front end on its worker from ``args``.
+    ``tally`` (:class:`earmark.scale.Tally`) counts the stretches as they finish.
     """
     from earmark.errors import AudioLoadError
     from earmark.scale import RETRIES
@@ -186,4 +187,7 @@ def submit(client, front: Embedder, path: str | Path, stretch_s: float, span_tas
     if front.peak_normalised:
         peaks = [client.submit(peak_task, *args, str(path), s, retries=RETRIES, pure=False) for s in spans]
         peak = client.submit(max, peaks, pure=False)
-    return [client.submit(span_task, *args, str(path), s, peak, retries=RETRIES, pure=False) for s in spans]
+    parts = [client.submit(span_task, *args, str(path), s, peak, retries=RETRIES, pure=False) for s in spans]
+    if tally is not None:
+        tally.expect_parts(parts)
+    return parts

@@ -324,10 +324,7 @@ class Store:
         failed: set[str] = set()
 
         def inputs(item: tuple) -> tuple:  # a long recording goes out in stretches, joined by the file's task
-            parts = spans.submit(client, front, item[1], stretch_s, _span_on_worker, _peak_on_worker, (description,))
-            if parts:
-                tally.expect_parts(parts)
-            return (*item, parts)
+            return (*item, spans.submit(client, front, item[1], stretch_s, _span_on_worker, _peak_on_worker, (description,), tally))
 
         for (_, path, name, _, _), rows in map_unordered(client, _embed_on_worker, items, inputs=inputs):
             if isinstance(rows, BaseException):

@@ -18,6 +18,7 @@ import numpy as np
 
 from earmark.audio.windows import rms_db
 from earmark.errors import AudioLoadError, EarmarkError
+from earmark.pipeline import UNKNOWN
 
 
 def file_blocks(path: str | Path, *, sr: int, block_s: float, realtime: bool) -> Iterator[tuple[np.ndarray, float]]:
@@ -144,9 +145,6 @@ class Unknown:
 
     closest: int
     score: float
-
-
-UNKNOWN = "unknown"
 
 
 def listen(model, blocks: Iterator[tuple[np.ndarray, float]], *, hop_s: float = 0.5, gate_db: float = -50.0,
