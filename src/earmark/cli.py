@@ -127,16 +127,19 @@ def _gate(value: float) -> float | None:
     return None if value == float("-inf") else value
 
 
-def _check_outputs(json_path: Path | None = None, report: Path | None = None, out_path: Path | None = None) -> None:
-    """Fail before any work if an output cannot be written."""
+def _check_outputs(json_path: Path | None = None, report: Path | None = None, out_path: Path | None = None, *,
+                   inputs=(), data: Path | None = None) -> None:
+    """Fail before any work if an output cannot be written, or would overwrite one of the command's ``inputs``
+    (or ``data``'s metadata.csv)."""
     from earmark.fileio import check_writable_dir, check_writable_file
 
+    inputs = [*inputs, *([data / "metadata.csv"] if data is not None else [])]
     if json_path:
-        check_writable_file(json_path, "json")
+        check_writable_file(json_path, "json", inputs=inputs)
     if report:
         check_writable_dir(report, "report")
     if out_path:
-        check_writable_file(out_path, "out")
+        check_writable_file(out_path, "out", inputs=inputs)
 
 
 def _save_and_say(m, out_path: Path, line) -> None:
@@ -255,7 +258,7 @@ def train(
     from earmark.errors import ParameterError
 
     def go(progress):
-        _check_outputs(out_path=out_path)
+        _check_outputs(out_path=out_path, inputs=[pretrained] if pretrained else (), data=data)
         if from_store is not None:
             if data is not None or labels is None:
                 raise ParameterError("--from-store trains on the store's windows named in --labels FILE.csv; pass --labels and no DATA.")
@@ -337,12 +340,14 @@ def predict(
             raise ParameterError(f"The '--top-k' option must be >= 0. Got {top_k} instead.")
         if out_path is not None and fmt == "table":
             raise ParameterError(f"--out {out_path}: give --format csv or json for a file (table is for the screen).")
+        _check_outputs(out_path=out_path, inputs=[model_path, *paths])
         m = Model.load(model_path)
         k = min(top_k, len(m.classes) - 1)
         if workers is not None or scheduler is not None:
             batch = api.predict(model_path, paths, top_k=k + 1, progress=progress, backend=backend, workers=workers,
                                 scheduler=scheduler, out=out_path, fmt=fmt)
-            say(f"{out_path}: {len(batch.records)} file(s) classified, {len(batch.resumed)} done before, {len(batch.skipped)} skipped")
+            say(f"{out_path}: {len(batch.records)} file(s) classified, {len(batch.resumed)} done before, {len(batch.skipped)} skipped",
+                about=out_path)
             fail_if_any(batch.skipped)
             return
         batch = api.predict(m, paths, top_k=k + 1, cache_dir=cache_dir, use_cache=not no_cache, progress=progress, backend=backend,
@@ -353,7 +358,7 @@ def predict(
 
             with atomic_write(check_writable_file(out_path, "out"), "w") as f:
                 f.write(predictions_text(batch.records, fmt, k))
-            say(f"{out_path}: {len(batch.records)} file(s) classified")
+            say(f"{out_path}: {len(batch.records)} file(s) classified", about=out_path)
         elif batch.records:
             print_predictions(batch.records, fmt, k)
         fail_if_any(batch.skipped)
@@ -399,7 +404,7 @@ def evaluate(
     from earmark import api
 
     def go(progress):
-        _check_outputs(json_path, report)
+        _check_outputs(json_path, report, data=data)
         result = api.evaluate(data, model=_model_name(model, classifier), embedder=embedder, aggregation=aggregation, gate_db=_gate(gate_db),
                               folds=folds, test_folds=test_fold or None, cv=_check_cv(cv, folds), file_column=file_column,
                               label_column=label_column, strict_paths=strict_paths, cache_dir=cache_dir, use_cache=not no_cache,
@@ -445,7 +450,7 @@ def _save_outputs(result: dict, json_path: Path | None, report: Path | None, rep
 
         with atomic_write(json_path, "w") as f:
             json.dump(result, f, indent=2)
-        say(f"wrote {json_path}")
+        say(f"wrote {json_path}", about=json_path)
     if report:
         from earmark.evaluation import report as reports
 
@@ -500,7 +505,7 @@ def curve(
     from earmark.evaluation.fewshot import mean_ci_text
 
     def go(progress):
-        _check_outputs(json_path, report)
+        _check_outputs(json_path, report, data=data)
         result = api.curve(data, embedders=_names(embedders_, "--embedders"), models=_names(models_ or classifiers, "--models"),
                            shots=_numbers(shots, "--shots", kind=int, what="positive integers", example="1,2,4,8"), repeats=repeats, folds=folds, test_folds=test_fold or None, cv=_check_cv(cv, folds),
                            gate_db=_gate(gate_db), file_column=file_column, label_column=label_column, strict_paths=strict_paths,
@@ -545,7 +550,7 @@ def compare(
     from earmark import api
 
     def go(progress):
-        _check_outputs(json_path, report)
+        _check_outputs(json_path, report, data=data)
         result = api.compare(data, embedders=_names(embedders_, "--embedders"), models=_names(models_ or classifiers, "--models"),
                              folds=folds, test_folds=test_fold or None, cv=_check_cv(cv, folds), gate_db=_gate(gate_db),
                              file_column=file_column, label_column=label_column, strict_paths=strict_paths, cache_dir=cache_dir,
@@ -892,7 +897,7 @@ def export_model(
     from earmark import api
 
     def go(progress):
-        _check_outputs(out_path=out_path)
+        _check_outputs(out_path=out_path, inputs=[model_path])
         record = api.export(model_path, out_path, fmt=fmt, int8=int8, calibration=calibration or None)
         say(f"wrote {record['out']} ({record['bytes']:,} bytes{', int8' if record.get('int8') else ''})")
         if record.get("runner"):

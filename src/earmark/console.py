@@ -44,7 +44,18 @@ def error(message: str) -> None:
     err.print(Text("error: ", style="red") + Text(message))
 
 
-def say(message: str) -> None:
+def say(message: str, *, about=None) -> None:
+    """Print ``message`` on stdout, or on stderr when it is ``about`` an output that is written through (``--out
+    /dev/stdout``, a pipe), so the confirmation never lands inside that output."""
+    if about is not None:
+        from earmark.fileio import output_target
+
+        try:
+            if output_target(about)[1]:
+                err.print(Text(message))
+                return
+        except Exception:  # noqa: BLE001 - a confirmation is never worth an error
+            pass
     out.print(Text(message))
 
 

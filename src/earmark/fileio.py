@@ -9,6 +9,7 @@ removed the next time the same target is written.
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 import time
 from collections.abc import Iterator
@@ -70,16 +71,89 @@ def check_writable_dir(folder: str | Path, option: str) -> Path:
     return folder
 
 
-def check_writable_file(path: str | Path, option: str) -> Path:
-    """Check, before any work, that ``path`` can be written as a file; raise :class:`OutputError` naming ``--option``."""
+def _kind(path: Path) -> str:
+    """What ``path`` is, following links: ``missing``, ``file``, ``pipe`` (a FIFO or a terminal-like character
+    device: written through), or ``other`` (a folder, block device, socket: refused)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return "missing"
+    except OSError:
+        return "other"
+    if stat.S_ISREG(st.st_mode):
+        return "file"
+    if stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode):
+        return "pipe"
+    return "other"
+
+
+def output_target(path: str | Path) -> tuple[Path, bool]:
+    """Where a write to ``path`` goes, and whether it is written through (a pipe or a device) rather than replaced.
+
+    A regular file (or a new name) is replaced atomically; a symbolic link is
+    never renamed over: the file it points to is replaced instead, so the
+    link stays; a FIFO or a character device (``/dev/stdout``, a named pipe) is
+    written through. Anything else raises :class:`OutputError`.
+    """
+    path = Path(path)
+    kind = _kind(path)
+    if kind == "pipe":
+        return path, True
+    if kind == "other":
+        raise OutputError(f"{path}: is not a regular file (a folder, device or socket); give a file name.", "not a regular file")
+    if path.is_symlink():
+        if _through_proc(path):  # /dev/stdout and friends: the file the caller's descriptor is open on
+            return path, True
+        return Path(os.path.realpath(path)), False
+    return path, False
+
+
+def _through_proc(path: Path) -> bool:
+    """Whether following ``path``'s links passes through ``/proc`` (a process's open descriptors)."""
+    for _ in range(40):
+        if str(path).startswith(("/proc/", "/dev/fd/")):
+            return True
+        if not path.is_symlink():
+            return False
+        path = path.parent / os.readlink(path)
+    return False
+
+
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """Whether ``a`` and ``b`` name one existing file (through links or other spellings)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_writable_file(path: str | Path, option: str, *, inputs=()) -> Path:
+    """Check, before any work, that ``path`` can be written as a file; raise :class:`OutputError` naming ``--option``.
+
+    ``inputs`` are files (or folders) the command reads: writing over one of
+    them (or into one) is refused.
+    """
     path = Path(path)
     if path.is_dir():
         raise OutputError(f"--{option} {path}: is a folder; give a file name.")
+    for source in inputs:
+        source = Path(source)
+        if same_file(path, source):
+            raise OutputError(f"--{option} {path}: is also an input of this command; writing it would destroy it. "
+                              "Give another name.", "is an input")
     try:
-        check_writable_dir(path.parent if str(path.parent) else Path("."), option)
+        target, through = output_target(path)
+    except OutputError as exc:
+        raise OutputError(f"--{option} {exc}", exc.reason) from None
+    if through:
+        if not os.access(target, os.W_OK):
+            raise OutputError(f"--{option} {path}: cannot be written (permission denied); pick a writable location.")
+        return path
+    try:
+        check_writable_dir(target.parent if str(target.parent) else Path("."), option)
     except OutputError as exc:
         raise OutputError(f"--{option} {path}: cannot be written there ({exc.reason}); pick a writable location.", exc.reason) from None
-    if path.exists() and not os.access(path, os.W_OK):
+    if target.exists() and not os.access(target, os.W_OK):
         raise OutputError(f"--{option} {path}: the file exists and is read-only; pick another name or make it writable.")
     return path
 
@@ -90,7 +164,10 @@ def atomic_write(path: str | Path, mode: str = "wb") -> Iterator:
 
     If the block raises, the temporary file is removed and ``path`` keeps
     whatever it held before. The file gets the permissions of any new file
-    (``0o666`` less the umask). OS errors become :class:`OutputError`
+    (``0o666`` less the umask). Only a regular file is ever replaced: a
+    symbolic link is kept and the file it points to replaced, a FIFO or
+    character device (``/dev/stdout``) is written through, anything else is
+    refused (:func:`output_target`). OS errors become :class:`OutputError`
     naming the path.
 
     Examples
@@ -98,9 +175,13 @@ def atomic_write(path: str | Path, mode: str = "wb") -> Iterator:
     >>> with atomic_write("out.json", "w") as f:  # doctest: +SKIP
     ...     f.write("{}")
     """
-    path = Path(path)
+    path, through = output_target(path)
     tmp = None
     try:
+        if through:  # appended, so a shell redirection behind /dev/stdout keeps what was written before
+            with open(path, mode.replace("w", "a")) as f:
+                yield f
+            return
         path.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(path.parent, f".{path.name}.")
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

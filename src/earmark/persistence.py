@@ -12,7 +12,10 @@ A model file (``.earmark``, format 2) is a zip holding:
 
 Nothing is pickled. Reading checks, before inflating anything, that every
 member's declared size is under a cap (so a small file cannot blow up
-memory), then each part's checksum, then the description against a schema.
+memory), then the description against a schema, then each safetensors
+part's header (its tensors' dtypes, shapes and offsets) against the bytes the
+model's description says it needs (``budget``, from the architecture: no
+tensor data is read before that check), then each part's checksum.
 Files of format 1 (``earmark.json`` + ``head.skops``) still load.
 Writes go to a temporary file in the same folder, then are renamed.
 """
@@ -79,11 +82,14 @@ def write_model_file(path: str | Path, description: dict, parts: dict) -> Path:
     return path
 
 
-def read_model_file(path: str | Path) -> tuple[dict, dict]:
+def read_model_file(path: str | Path, budget=None) -> tuple[dict, dict]:
     """Read a model file; return ``(description, parts)``.
 
     Format-1 files are returned in format 2's shape (``model``,
-    ``front_end``, parts ``head`` and ``fitted``).
+    ``front_end``, parts ``head`` and ``fitted``). ``budget``, if given, is
+    called with the checked description and returns the most bytes of tensor
+    data the model can need (see ``pipeline.tensor_budget``); safetensors
+    parts declaring more in all are refused before their data is read.
 
     Raises
     ------
@@ -116,8 +122,9 @@ def read_model_file(path: str | Path) -> tuple[dict, dict]:
                 raw, given = {"head": ("skops", _read(z, "head.skops"), head_sha)}, {"fitted": fitted}
             else:
                 validate_description(path, meta)
+                _check_tensor_budget(path, z, meta, budget)
                 raw, given = {n: (p["format"], _read(z, p["file"]), p["sha256"]) for n, p in meta["parts"].items()}, {}
-    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError, OSError, EOFError) as exc:
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError, OSError, EOFError, RecursionError) as exc:
         raise ModelFileError(f"{path}: not an earmark model file ({exc}); pass a file written by 'earmark train'.") from None
     parts = {name: _decode(path, name, fmt, blob, sha) for name, (fmt, blob, sha) in raw.items()} | given
     validate_fitted(path, parts["fitted"], meta["classes"])
@@ -141,6 +148,74 @@ def _read(z: zipfile.ZipFile, name: str) -> bytes:
     info = z.getinfo(name)
     with z.open(info) as f:
         return f.read(info.file_size + 1)  # zipfile stops at the declared size and checks the CRC
+
+
+SAFETENSORS_DTYPES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
+
+
+def safetensors_header(path: Path, name: str, head: bytes, member_bytes: int) -> int:
+    """Check a safetensors part's header (the first bytes of the member) and return its tensor data's size in bytes.
+
+    Every tensor must have a known dtype, a shape of non-negative integers and
+    offsets that hold exactly its elements, one after another, filling the
+    member; nothing of the data is needed for that.
+    """
+    def bad(why: str):
+        raise ModelFileError(f"{path}: the part {name!r} is not a valid tensor file ({why}); retrain or restore the file.")
+
+    if len(head) < 8:
+        bad("too short")
+    n = int.from_bytes(head[:8], "little")
+    if n > MAX_JSON_BYTES or 8 + n > len(head):
+        bad(f"a header of {n} bytes")
+    try:
+        header = json.loads(head[8 : 8 + n])
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        bad("an unreadable header")
+    if not isinstance(header, dict):
+        bad("a header that is not an object")
+    spans = []
+    for key, t in header.items():
+        if key == "__metadata__":
+            continue
+        ok = isinstance(t, dict) and t.get("dtype") in SAFETENSORS_DTYPES and isinstance(t.get("shape"), list) \
+            and isinstance(t.get("data_offsets"), list) and len(t["data_offsets"]) == 2
+        ok = ok and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in [*t["shape"], *t["data_offsets"]])
+        if not ok:
+            bad(f"tensor {key[:40]!r} has a malformed entry")
+        begin, end = t["data_offsets"]
+        if end - begin != int(np.prod(t["shape"], dtype=object)) * SAFETENSORS_DTYPES[t["dtype"]]:
+            bad(f"tensor {key[:40]!r}: its offsets do not hold its shape")
+        spans.append((begin, end))
+    spans.sort()
+    at = 0
+    for begin, end in spans:
+        if begin != at:
+            bad("tensors overlap or leave gaps")
+        at = end
+    if 8 + n + at != member_bytes:
+        bad(f"the tensors hold {at} bytes but the part has {member_bytes - 8 - n}")
+    return at
+
+
+def _check_tensor_budget(path: Path, z: zipfile.ZipFile, meta: dict, budget) -> None:
+    """Refuse a model whose safetensors parts declare more tensor data than ``budget(meta)`` bytes, reading only headers."""
+    if budget is None:
+        return
+    limit = budget(meta)
+    total = 0
+    for name, p in meta["parts"].items():
+        if p["format"] != "safetensors":
+            continue
+        info = z.getinfo(p["file"])
+        with z.open(info) as f:
+            head = f.read(8)
+            n = int.from_bytes(head, "little") if len(head) == 8 else 0
+            head += f.read(min(n, MAX_JSON_BYTES + 1))
+        total += safetensors_header(path, name, head, info.file_size)
+    if total > limit:
+        raise ModelFileError(f"{path}: its tensors hold {total:,} bytes but a model of this architecture needs at most "
+                             f"{limit:,}; not a model earmark wrote (extra or oversized tensors), refusing to read them.")
 
 
 def _decode(path: Path, name: str, fmt: str, blob: bytes, sha: str):

@@ -20,6 +20,7 @@ from earmark import __version__
 from earmark.embeddings import Embedder, EmbeddingCache, get_embedder
 from earmark.embeddings.base import Embedding
 from earmark.errors import ModelFileError, ParameterError
+from earmark.models import openset
 from earmark.models.base import ClipModel
 from earmark.models.registry import get_model, model_spec
 from earmark.models.tagger import set_source_reader
@@ -280,11 +281,21 @@ class Model:
         ModelFileError
             If the file cannot be used here, with the reason and the fix.
         """
-        meta, parts = read_model_file(path)
-        front = _front_end(path, meta["front_end"])
+        built = {}
+
+        def budget(meta: dict) -> int:
+            built["front"] = _front_end(path, meta["front_end"])
+            try:
+                built["estimator"] = get_model(meta["model"]["name"], **meta["model"]["params"])
+            except ParameterError as exc:
+                raise ModelFileError(f"{path}: its model cannot be rebuilt here ({exc}); retrain the model.") from None
+            return tensor_budget(meta, built["front"].feature_shape, built["estimator"])
+
+        meta, parts = read_model_file(path, budget=budget)
         name = meta["model"]["name"]
+        front = built.get("front") or _front_end(path, meta["front_end"])
         try:
-            estimator = get_model(name, **meta["model"]["params"])
+            estimator = built.get("estimator") or get_model(name, **meta["model"]["params"])
             estimator.restore_parts(parts)
         except ParameterError as exc:
             raise ModelFileError(f"{path}: its model cannot be rebuilt here ({exc}); retrain the model.") from None
@@ -295,6 +306,25 @@ class Model:
             raise ModelFileError(f"{path}: the model expects window features {tuple(estimator.feature_shape_)} but front end "
                                  f"{front.name} gives {tuple(expected)}; retrain.")
         return cls(front, estimator, name, meta.get("gate_db"), meta.get("info", {}))
+
+
+def tensor_budget(meta: dict, feature_shape: tuple[int, ...], estimator: ClipModel) -> int:
+    """The most bytes of tensor data a model of this description can hold: its architecture's parameters (twice over,
+    for buffers and optimiser-free extras), standardisation and calibration arrays, and the open-set bank of one
+    vector per training clip and negative; all as float64, with 1 MiB to spare."""
+    features = int(np.prod(feature_shape))
+    n_classes = len(meta["classes"])
+    try:
+        params = estimator.parameter_count(tuple(feature_shape), n_classes) or 0
+    except Exception:  # noqa: BLE001 - an architecture that cannot be built is refused by restore, with its reason
+        params = 0
+    info = meta.get("info") if isinstance(meta.get("info"), dict) else {}
+    data = info.get("data") if isinstance(info.get("data"), dict) else {}
+    open_set = info.get("open_set") if isinstance(info.get("open_set"), dict) else {}
+    rows = sum(v for v in (data.get("n_files"), open_set.get("n_negatives")) if isinstance(v, int) and v > 0)
+    rows = min(rows, openset.MAX_BANK_ROWS)
+    elements = 2 * params + 4 * features + n_classes * (features + 2048) + (rows + 2) * features
+    return 8 * elements + (1 << 20)
 
 
 def _source_estimator(path: str) -> ClipModel:

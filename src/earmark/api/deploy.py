@@ -63,7 +63,9 @@ def export(model, out, *, fmt: str = "onnx", int8: bool = False, calibration=Non
     ('c', 22050, True)
     """
     check_choice("format", fmt, EXPORT_FORMATS)
-    out = check_writable_file(out, "out")
+    inputs = [model] if isinstance(model, (str, Path)) else []
+    out = check_writable_file(out, "out", inputs=inputs)
+    check_writable_file(out.with_name(f"{out.stem}_example.c" if fmt == "c" else RUNNER_NAME), "out", inputs=inputs)
     m = _model(model)
     files = calibration_files(m, calibration) if int8 and fmt == "onnx" else None  # before any work
     if fmt == "c":

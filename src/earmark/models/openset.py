@@ -84,8 +84,14 @@ def clip_vectors(clips) -> np.ndarray:
     return np.stack([c.reshape(len(c), -1).mean(axis=0) for c in clips]).astype(np.float64)
 
 
+MAX_BANK_ROWS = 50_000  # training clips a bank keeps (evenly spaced beyond that), so a model file stays bounded
+
+
 def fit_bank(vectors: np.ndarray) -> dict:
-    """The training clips' vectors standardised, with the scaling, for :func:`similarity`."""
+    """The training clips' vectors standardised, with the scaling, for :func:`similarity` (at most
+    ``MAX_BANK_ROWS`` of them, evenly spaced)."""
+    if len(vectors) > MAX_BANK_ROWS:
+        vectors = vectors[np.linspace(0, len(vectors) - 1, MAX_BANK_ROWS).astype(int)]
     mean = vectors.mean(axis=0)
     scale = vectors.std(axis=0)
     scale = np.where(scale > 1e-8, scale, 1.0)
