@@ -391,6 +391,11 @@ def test_the_labelling_loop_trains_in_the_background_and_serves_the_new_model(mo
     assert sum(r.json()["labelled"].values()) == 6
     assert client.post("/api/label", json={"file": "/etc/passwd", "start_s": 0, "end_s": 1, "label": "dog"}).status_code == 404
     assert client.post("/api/label", json={"file": w["file"], "start_s": 0, "end_s": 1, "label": " "}).status_code == 422
+    for start, end in (("NaN", "Infinity"), ("0", "Infinity"), ("-1", "1"), ("2", "1")):  # issue 25: never a row of nan,inf
+        body = f'{{"file": {json.dumps(w["file"])}, "start_s": {start}, "end_s": {end}, "label": "dog"}}'
+        r = client.post("/api/label", content=body, headers={"content-type": "application/json"})
+        assert r.status_code == 422, (start, end, r.text)
+    assert "nan" not in (tmp_path / "labelling" / "labels.csv").read_text().lower()
     again = client.get("/api/label/next", params={"strategy": "uncertain", "n": 6}).json()["windows"]
     assert not {(w["file"], w["start_s"]) for w in again} & {(w["file"], w["start_s"]) for w in first["windows"]}
     for w in again[:3]:
@@ -475,3 +480,31 @@ def test_the_page_searches_maps_and_labels_a_collection_in_a_real_browser(model_
         finally:
             browser.close()
     keep_screenshot(tmp_path / "page_collection.png")
+
+
+def test_a_timed_out_job_leaves_no_upload_behind(model_path, tmp_path, monkeypatch):
+    """Issue 25: the worker thread of a job answered 504 goes on and writes its event file; its folder is removed when
+    it ends."""
+    import threading
+    import time
+
+    import earmark.serve.app as serve_app
+
+    finished = threading.Event()
+
+    def slow_detect(model, path, threshold, fmt, out_dir):
+        time.sleep(1.0)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "upload-0.events.csv").write_text("late\n")
+        finished.set()
+        raise RuntimeError("too late")
+
+    monkeypatch.setattr(serve_app, "_detect", slow_detect)
+    client, uploads = _client(model_path, tmp_path, timeout_s=0.2)
+    r = client.post("/api/detect", files={"file": ("a.flac", UNSEEN_DOG.read_bytes(), "audio/flac")})
+    assert r.status_code == 504, r.text
+    assert finished.wait(10)
+    deadline = time.time() + 5
+    while _left(uploads) and time.time() < deadline:
+        time.sleep(0.05)
+    assert _left(uploads) == []

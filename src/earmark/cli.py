@@ -754,12 +754,14 @@ def mix(
 ) -> None:
     """Make weakly labelled mixtures: events at random times in background recordings, 24-bit WAV + metadata.csv + events.csv."""
     from earmark import api
-    from earmark.data.mix import parse_splits
-    from earmark.errors import ParameterError
+    from earmark.data.mix import MAX_MIXTURES, parse_splits
+    from earmark.errors import ParameterError, check_number
 
     def go(progress):
         if (n is None) == (split is None):
             raise ParameterError("Give the number of mixtures with --n N or per split with --split train=36,test=500 (one of them).")
+        if n is not None:
+            check_number("n", n, low=1, high=MAX_MIXTURES, integer=True)
         try:
             ebrs = [float(v) for v in ebr_db.split(",") if v.strip()]
         except ValueError:
@@ -793,6 +795,7 @@ def enroll(
     calibrate: Annotated[Path | None, typer.Option(help=(
         "Recordings of other speakers (metadata.csv with a speaker column): sets the accept threshold at their equal error rate."))] = None,
     speaker_column: Annotated[str, typer.Option(help="With --calibrate: the metadata.csv column naming each clip's speaker.")] = "speaker",
+    replace: Annotated[bool, typer.Option("--replace", help="Replace the voice print of a NAME enrolled already.")] = False,
     cache_dir: CacheDir = None,
     no_cache: NoCache = False,
     quiet: Quiet = False,
@@ -806,7 +809,7 @@ def enroll(
             raise ParameterError(f"--model {model}: no such model file; train one with 'earmark train DATA --label-column speaker "
                                  "--model metric --embedder speaker --out voice.earmark'.")
         r = api.enroll(name, clips, db, model=model, embedder=embedder, calibrate=calibrate, speaker_column=speaker_column,
-                       cache_dir=cache_dir, use_cache=not no_cache)
+                       replace=replace, cache_dir=cache_dir, use_cache=not no_cache)
         report_skipped(r["skipped"])
         rec = r["record"]
         say(f"enrolled {name} from {rec['n_clips']} clips (similarity to the print: mean {rec['similarity_to_print']['mean']:.3f}, "
@@ -1114,25 +1117,27 @@ def serve(
     quiet: Quiet = False,
 ) -> None:
     """Serve models over HTTP: /api/predict, /api/detect, /api/models, with --store search and labelling (docs at /docs). Stop with Ctrl-C."""
-    from earmark.errors import ParameterError
+    from dataclasses import replace
+
+    from earmark.errors import ParameterError, check_number
+    from earmark.pipeline import Model
     from earmark.serve.app import ServeSettings, check_bind, create_app, read_token
 
     def go(progress):
+        check_number("port", port, low=1, high=65535, integer=True)
+        settings = ServeSettings(token=None, max_upload_mb=max_upload_mb, max_jobs=max_jobs, max_queue=max_queue,
+                                 timeout_s=timeout_s, store=store, labelling_dir=labelling_dir)
         token = read_token(token_file) if token_file is not None else None
         check_bind(host, token)
         names = {}
         for p in model_paths:
-            if not p.is_file():
-                raise ParameterError(f"{p}: no such model file; train one with 'earmark train DATA --out {p.name}'.")
             if p.stem in names:
                 raise ParameterError(f"{p}: two models named {p.stem!r}; rename one of the files (models are named by their stem).")
+            Model.load(p)  # every model checked now: a bad one refuses the start, naming its file
             names[p.stem] = p.resolve()
         import uvicorn
 
-        if max_jobs < 1 or max_queue < 0:
-            raise ParameterError(f"--max-jobs {max_jobs} / --max-queue {max_queue}: at least one job slot and no negative line.")
-        app_ = create_app(ServeSettings(models=names, token=token, max_upload_mb=max_upload_mb, max_jobs=max_jobs, max_queue=max_queue,
-                                        timeout_s=timeout_s, store=store, labelling_dir=labelling_dir))
+        app_ = create_app(replace(settings, models=names, token=token))
         with_store = f" with the store {store}" if store is not None else ""
         say(f"serving {', '.join(names)}{with_store} on http://{host}:{port} (API docs at /docs){'; token required' if token else ''}")
         uvicorn.run(app_, host=host, port=port, log_level="warning" if quiet else "info")

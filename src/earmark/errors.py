@@ -6,6 +6,8 @@ so the CLI can print it as one line.
 
 from __future__ import annotations
 
+import math
+
 
 class EarmarkError(Exception):
     """Root of every error earmark raises on purpose."""
@@ -59,20 +61,60 @@ class OutputError(EarmarkError):
         self.reason = reason or message
 
 
-def check_positive(name: str, value, *, kind: type = float, allow_zero: bool = False):
-    """Return ``value`` if it is a positive number, else raise :class:`ParameterError`.
+def _interval(low, high, low_open: bool, high_open: bool) -> str:
+    low, high = (int(v) if isinstance(v, (int, float)) and float(v).is_integer() else v for v in (low, high))
+    if low is not None and high is not None:
+        return f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+    if low is not None:
+        return f"{'>' if low_open else '>='} {low}"
+    if high is not None:
+        return f"{'<' if high_open else '<='} {high}"
+    return "finite"
+
+
+def check_number(name: str, value, *, low=None, high=None, low_open: bool = False, high_open: bool = False,
+                 integer: bool = False, unit: str = ""):
+    """Return ``value`` if it is a finite number (an integer if ``integer``) within the bounds, else raise
+    :class:`ParameterError` naming ``name`` and the range. NaN, infinities and booleans are never numbers here.
+
+    The one check every numeric option and every number read from a file goes through.
+
+    >>> check_number("duration_s", 10.0, low=0, high=600, low_open=True, unit="seconds")
+    10.0
+    """
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if ok and integer:
+        ok = float(value).is_integer()
+    if ok and low is not None:
+        ok = value > low if low_open else value >= low
+    if ok and high is not None:
+        ok = value < high if high_open else value <= high
+    if not ok:
+        kind = "an integer" if integer else "a number"
+        shown = repr(value)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        raise ParameterError(f"The '{name}' parameter must be {kind} {_interval(low, high, low_open, high_open)}"
+                             f"{' ' + unit if unit else ''}. Got {shown} instead.")
+    return value
+
+
+def check_positive(name: str, value, *, kind: type = float, allow_zero: bool = False, high=None):
+    """Return ``value`` if it is a finite positive number (at most ``high``), else raise :class:`ParameterError`.
 
     >>> check_positive("hop_s", 0.5)
     0.5
     """
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     if kind is int:
         ok = ok and float(value).is_integer()
     if ok:
         ok = value >= 0 if allow_zero else value > 0
+    if ok and high is not None:
+        ok = value <= high
     if not ok:
         what = "non-negative" if allow_zero else "positive"
-        raise ParameterError(f"The '{name}' parameter must be a {what} {kind.__name__}. Got {value!r} instead.")
+        limit = f" (at most {high:g})" if high is not None else ""
+        raise ParameterError(f"The '{name}' parameter must be a {what} {kind.__name__}{limit}. Got {value!r} instead.")
     return value
 
 

@@ -139,9 +139,11 @@ def test_esc10_mixtures_keep_source_recordings_apart(tmp_path, esc10):
 
 
 @pytest.mark.parametrize("kw, message", [
-    ({"splits": {"all": 0}}, "splits[all]' parameter must be a positive int"),
+    ({"splits": {"all": 0}}, "splits[all]' parameter must be an integer in [1, 1000000]"),
     ({"event_rate": 1.5}, "'event_rate' parameter must be a number in [0, 1]"),
-    ({"ebr_db": ()}, "'ebr_db' parameter needs one or more finite numbers"),
+    ({"ebr_db": ()}, "'ebr_db' parameter needs one or more numbers"),
+    ({"ebr_db": (200.0,)}, "'ebr_db' parameter must be a number in [-60, 60] dB"),
+    ({"duration_s": 1e9}, "'duration_s' parameter must be a number in (0, 600] seconds"),
     ({"event_classes": ["owl"]}, "no class 'owl'"),
     ({"splits": {"a": 1, "b": 1, "c": 1, "d": 1, "e": 1}}, "too few source recordings for split"),
     ({"folds": ["1"]}, "--folds needs a 'fold' column"),

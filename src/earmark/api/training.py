@@ -318,6 +318,7 @@ def evaluate(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: 
     (0.75, 4, ['chainsaw', 'clock_tick'])
     """
     t_start = time.perf_counter()
+    check_protocol(folds, test_folds)
     name, est = build_model(model if model is not None else classifier, aggregation=aggregation,
                             classifier_params=classifier_params, random_state=random_state, model_params=model_params)
     _checkpoints(est, cache_dir, use_cache, progress)
@@ -345,6 +346,13 @@ def evaluate(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: 
         "seconds": {"embed": p.embed_seconds, "fit": fit_s, "total": time.perf_counter() - t_start},
         "earmark_version": __version__,
     }
+
+
+def check_protocol(folds, test_folds) -> None:
+    """Refuse, before any audio work, test folds without the fold column they are values of."""
+    if test_folds and not folds:
+        raise ParameterError(f"The 'test_folds' parameter ({', '.join(map(str, test_folds))}) names values of a fold column; "
+                             "give that column with --folds COLUMN (with --cv the test folds are drawn, not named).")
 
 
 def _prepare_candidates(data, embedders, models, *, aggregation, seed, **prepare) -> tuple[list[Candidate], Prepared]:
@@ -384,6 +392,7 @@ def curve(data, *, embedders=("mfcc", DEFAULT_EMBEDDER), classifiers=("knn", "lo
     [(1, 0.487), (4, 0.712)]
     """
     t0 = time.perf_counter()
+    check_protocol(folds, test_folds)
     cands, p = _prepare_candidates(data, embedders, models or classifiers, aggregation=aggregation, seed=seed, file_column=file_column,
                                    label_column=label_column, fold_column=folds, cache_dir=cache_dir, use_cache=use_cache,
                                    gate_db=gate_db, progress=progress, strict_paths=strict_paths)
@@ -421,6 +430,7 @@ def compare(data, *, embedders=("mfcc", DEFAULT_EMBEDDER), classifiers=("knn", "
     ['best', 'data', 'metric', 'protocol']
     """
     t0 = time.perf_counter()
+    check_protocol(folds, test_folds)
     cands, p = _prepare_candidates(data, embedders, models or classifiers, aggregation=aggregation, seed=seed, file_column=file_column,
                                    label_column=label_column, fold_column=folds, cache_dir=cache_dir, use_cache=use_cache,
                                    gate_db=gate_db, progress=progress, strict_paths=strict_paths)

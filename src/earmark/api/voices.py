@@ -8,7 +8,7 @@ from pathlib import Path
 from earmark.audio import find_audio_files
 from earmark.data import load_dataset
 from earmark.embeddings import EmbeddingCache
-from earmark.errors import DatasetError
+from earmark.errors import DatasetError, EarmarkError
 from earmark.fileio import check_writable_dir
 from earmark.inference.voices import Encoder, VoiceDB, create_or_open
 
@@ -16,8 +16,11 @@ log = logging.getLogger(__name__)
 
 
 def enroll(name: str, clips, db, *, model=None, embedder: str | None = None, calibrate=None, speaker_column: str = "speaker",
-           cache_dir=None, use_cache: bool = True) -> dict:
+           replace: bool = False, cache_dir=None, use_cache: bool = True) -> dict:
     """Enrol ``name``'s voice from ``clips`` (files or folders) into the database folder ``db`` (made if new).
+
+    A name enrolled already is refused unless ``replace``. Clips in which
+    Silero VAD hears no speech are skipped (noise is no voice).
 
     ``model`` (a ``metric`` model file) or ``embedder`` (default ``speaker``)
     chooses the encoder of a new database; an existing one keeps its own.
@@ -34,11 +37,14 @@ def enroll(name: str, clips, db, *, model=None, embedder: str | None = None, cal
     cache = EmbeddingCache(cache_dir, enabled=use_cache)
     asked = Encoder(model_path=model) if model is not None else (Encoder(embedder=embedder) if embedder is not None else None)
     voices, encoder = create_or_open(db, asked)
-    used, vectors, skipped = encoder.encode(find_audio_files(_as_list(clips)), cache)
+    voices.check_new(name, replace=replace)  # before any audio work
+    files, skipped = _with_speech(find_audio_files(_as_list(clips)))
+    used, vectors, unusable = encoder.encode(files, cache)
+    skipped += unusable
     if not used:
         first = f" (first: {skipped[0]['file']}: {skipped[0]['reason']})" if skipped else ""
         raise DatasetError(f"No usable clip of {name!r} among the {len(skipped)} given{first}; enrolment needs at least one.")
-    record = voices.enrol(name, used, vectors)
+    record = voices.enrol(name, used, vectors, replace=replace)
     calibration = None
     if calibrate is not None:
         ds = load_dataset(calibrate, label_column=speaker_column)
@@ -80,6 +86,33 @@ def verify(db, name: str, clips, *, cache_dir=None, use_cache: bool = True) -> d
     used, vectors, skipped = voices.encoder_for().encode(find_audio_files(_as_list(clips)), EmbeddingCache(cache_dir, enabled=use_cache))
     records = [{"file": str(p)} | r for p, r in zip(used, voices.verify(name, vectors))] if used else []
     return {"records": records, "threshold": voices.threshold, "skipped": skipped}
+
+
+def _with_speech(files: list[Path]) -> tuple[list[Path], list[dict]]:
+    """The files in which Silero VAD hears speech, and the others as skipped (with the reason)."""
+    from earmark.audio.io import load
+    from earmark.errors import MissingBackendError
+    from earmark.inference.vad import MIN_SPEECH_S, SR, SileroVad, speech_seconds
+
+    try:
+        vad = SileroVad()
+    except MissingBackendError as exc:
+        log.warning("no speech check of the enrolment clips (%s)", exc)
+        return files, []
+    kept, skipped = [], []
+    for path in files:
+        try:
+            audio, _ = load(path, sr=SR)
+        except EarmarkError:
+            kept.append(path)  # the encoder reports why it cannot read it
+            continue
+        heard = speech_seconds(audio, vad=vad)
+        if heard < MIN_SPEECH_S:
+            skipped.append({"file": str(path), "reason": "no voice: Silero VAD hears no speech in it; give a recording of the "
+                                                         "speaker talking"})
+        else:
+            kept.append(path)
+    return kept, skipped
 
 
 def _as_list(clips) -> list:

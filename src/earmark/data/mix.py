@@ -39,7 +39,7 @@ import soundfile as sf
 from earmark import __version__
 from earmark.audio.io import AudioInfo, audio_info, read_span
 from earmark.data.dataset import METADATA, Clip, load_dataset, metadata_columns
-from earmark.errors import AudioLoadError, EarmarkError, ParameterError, check_positive
+from earmark.errors import AudioLoadError, EarmarkError, ParameterError, check_number
 from earmark.fileio import atomic_write
 from earmark.models.base import TAG_SEPARATOR
 from earmark.progress import track
@@ -50,6 +50,10 @@ PEAK_DBFS = -1.0  # the loudest mixture's peak after the common scaling
 ACTIVE_DB = 30.0  # an event is active from its first to its last frame within this many dB of its loudest
 FRAME_S = 0.01
 RMS_FLOOR = 1e-5  # -100 dBFS: a silent background stretch counts as this quiet
+
+MAX_DURATION_S = 600.0  # a mixture is held in memory while it is made: 10 minutes at 384 kHz is 1.8 GB of float64
+MAX_EBR_DB = 60.0
+MAX_MIXTURES = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -87,16 +91,19 @@ class MixSettings:
         for name, n in self.splits.items():
             if not str(name).strip() or "/" in str(name):
                 raise ParameterError(f"Split name {name!r} must be a non-empty name without '/'.")
-            check_positive(f"splits[{name}]", n, kind=int)
-        check_positive("duration_s", self.duration_s)
-        if not self.ebr_db or not all(np.isfinite(float(v)) for v in self.ebr_db):
-            raise ParameterError(f"The 'ebr_db' parameter needs one or more finite numbers (dB). Got {self.ebr_db!r} instead.")
-        if not (isinstance(self.event_rate, (int, float)) and 0 <= self.event_rate <= 1):
-            raise ParameterError(f"The 'event_rate' parameter must be a number in [0, 1]. Got {self.event_rate!r} instead.")
-        check_positive("max_events", self.max_events, kind=int)
+            check_number(f"splits[{name}]", n, low=1, high=MAX_MIXTURES, integer=True)
+        check_number("duration_s", self.duration_s, low=0, high=MAX_DURATION_S, low_open=True, unit="seconds")
+        if not self.ebr_db:
+            raise ParameterError(f"The 'ebr_db' parameter needs one or more numbers (dB). Got {self.ebr_db!r} instead.")
+        for v in self.ebr_db:  # beyond +-60 dB an event is inaudible under its background, or the background is
+            check_number("ebr_db", v, low=-MAX_EBR_DB, high=MAX_EBR_DB, unit="dB")
+        check_number("event_rate", self.event_rate, low=0, high=1)
+        check_number("max_events", self.max_events, low=1, high=100, integer=True)
         if self.sample_rate is not None:
-            check_positive("sample_rate", self.sample_rate, kind=int)
-
+            check_number("sample_rate", self.sample_rate, low=1000, high=384_000, integer=True, unit="Hz")
+        if sum(self.splits.values()) > MAX_MIXTURES:
+            raise ParameterError(f"The 'splits' parameter asks for {sum(self.splits.values()):,} mixtures, over {MAX_MIXTURES:,}; "
+                                 "make them in several runs.")
 
 @dataclass(frozen=True)
 class Source:

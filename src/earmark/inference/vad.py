@@ -44,3 +44,22 @@ class SileroVad:
             self._context = frame[-CONTEXT:]
             out.append(float(prob.reshape(-1)[0]))
         return np.array(out, np.float32)
+
+
+MIN_SPEECH_S = FRAME / SR  # a clip in which Silero VAD hears not one 32-ms frame of speech holds no voice
+
+
+def speech_seconds(audio_16k: np.ndarray, *, vad: SileroVad | None = None, threshold: float = 0.5) -> float:
+    """Seconds of 16 kHz audio that Silero VAD hears as speech (frames with probability >= ``threshold``).
+
+    The clip is scaled to a peak of 0.5 and given 0.5 s of silence before and
+    after: the model needs context, and a spoken digit cut tight (FSDD) is
+    otherwise often heard as no speech at all.
+    """
+    vad = vad or SileroVad()
+    vad.reset()
+    audio = np.asarray(audio_16k, np.float32)
+    peak = float(np.abs(audio).max()) if audio.size else 0.0
+    pad = np.zeros(SR // 2, np.float32)
+    probs = vad.push(np.concatenate([pad, audio * (0.5 / peak) if peak > 0 else audio, pad]))
+    return float((probs >= threshold).sum() * FRAME / SR)

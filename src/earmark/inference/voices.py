@@ -19,6 +19,7 @@ order), both written atomically; ``encoder.earmark`` when a model encodes.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import shutil
@@ -31,14 +32,14 @@ import numpy as np
 from earmark import __version__
 from earmark.embeddings import EmbeddingCache, get_embedder
 from earmark.embeddings.cache import file_sha256
-from earmark.errors import EarmarkError, ModelFileError, ParameterError
+from earmark.errors import EarmarkError, ModelFileError, ParameterError, check_number
 from earmark.evaluation.speakers import equal_error_rate, trials, unit
 from earmark.fileio import atomic_write
 from earmark.pipeline import Model, gated_features
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2  # 2: the prints carry their SHA-256 in voices.json
 META, PRINTS, ENCODER = "voices.json", "voices.safetensors", "encoder.earmark"
 UNKNOWN = "unknown"
 CALIBRATION_ENROL = 3
@@ -118,32 +119,36 @@ class VoiceDB:
             raise ModelFileError(f"{folder}: no voice database here ({META} missing); enrol a voice first: "
                                  f"earmark enroll NAME clips... --db {folder}")
         try:
+            if (folder / META).stat().st_size > MAX_META_BYTES:
+                raise ValueError(f"{META} is over {MAX_META_BYTES} bytes")
             meta = json.loads((folder / META).read_text())
-            if meta.get("format") != FORMAT:
-                raise ModelFileError(f"{folder}: voice database format {meta.get('format')!r}; this earmark reads {FORMAT}. "
-                                     "Enrol the voices again.")
-            from safetensors.numpy import load_file
-
-            names = list(meta["names"])
-            prints = load_file(str(folder / PRINTS))["prints"].astype(np.float64) if names else None
-            if names and prints.shape[0] != len(names):
-                raise ValueError(f"{prints.shape[0]} prints for {len(names)} names")
-            return cls(folder, meta["encoder"], names, prints, meta["speakers"], meta.get("threshold"), meta.get("calibration"))
+            if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+                raise ModelFileError(f"{folder}: voice database format {meta.get('format') if isinstance(meta, dict) else None!r}; "
+                                     f"this earmark reads {FORMAT}. Enrol the voices again.")
+            names, threshold = _checked_meta(meta)
+            prints = _read_prints(folder, meta, len(names)) if names else None
+            return cls(folder, meta["encoder"], names, prints, meta["speakers"], threshold, meta.get("calibration"))
         except ModelFileError:
             raise
         except Exception as exc:  # json, safetensors and key errors alike: one line, the fix
-            raise ModelFileError(f"{folder}: the voice database is malformed ({type(exc).__name__}: {exc}); enrol the voices "
+            text = str(exc)
+            text = text if len(text) <= 200 else text[:197] + "..."
+            raise ModelFileError(f"{folder}: the voice database is malformed ({type(exc).__name__}: {text}); enrol the voices "
                                  "again into a new folder.") from None
 
     def save(self) -> None:
         from safetensors.numpy import save
 
         self.folder.mkdir(parents=True, exist_ok=True)
+        digest = None
         if self.names:
+            blob = save({"prints": np.ascontiguousarray(self.prints, dtype=np.float32)})
+            digest = hashlib.sha256(blob).hexdigest()
             with atomic_write(self.folder / PRINTS) as f:
-                f.write(save({"prints": np.ascontiguousarray(self.prints, dtype=np.float32)}))
+                f.write(blob)
         meta = {"format": FORMAT, "earmark_version": __version__, "encoder": self.encoder, "names": self.names,
-                "speakers": self.speakers, "threshold": self.threshold, "calibration": self.calibration}
+                "speakers": self.speakers, "threshold": self.threshold, "calibration": self.calibration,
+                "prints_sha256": digest}
         with atomic_write(self.folder / META, "w") as f:
             json.dump(meta, f, indent=1)
 
@@ -162,10 +167,18 @@ class VoiceDB:
         return enc
 
     # --- operations --------------------------------------------------------------------
-    def enrol(self, name: str, clips: list[Path], vectors: np.ndarray) -> dict:
-        """Add (or replace) ``name``'s voice print from its clips' vectors; returns its record."""
+    def check_new(self, name: str, *, replace: bool = False) -> None:
+        """Raise :class:`ParameterError` if ``name`` is not a usable speaker name, or is enrolled already and not to be replaced."""
         if not name or not name.strip() or "/" in name:
             raise ParameterError(f"Speaker name {name!r} must be non-empty text without '/'.")
+        if name in self.names and not replace:
+            n = self.speakers.get(name, {}).get("n_clips", "?")
+            raise ParameterError(f"{name!r} is enrolled in {self.folder} already (from {n} clips); pass --replace to replace "
+                                 "that voice print, or enrol this voice under another name.")
+
+    def enrol(self, name: str, clips: list[Path], vectors: np.ndarray, *, replace: bool = False) -> dict:
+        """Add ``name``'s voice print from its clips' vectors (``replace``: over an enrolled one); returns its record."""
+        self.check_new(name, replace=replace)
         vp = unit(vectors.mean(axis=0))
         sims = vectors @ vp
         record = {"n_clips": len(clips), "clips": [str(c) for c in clips], "enrolled_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -222,6 +235,53 @@ class VoiceDB:
         self.check_verifiable(name)
         scores = self.scores(vectors)[:, self.names.index(name)]
         return [{"speaker": name, "score": float(s), "accepted": bool(s >= self.threshold)} for s in scores]
+
+
+MAX_META_BYTES = 64 << 20
+
+
+def _checked_meta(meta: dict) -> tuple[list[str], float | None]:
+    """The names and threshold of a database description, every field checked (ValueError naming it)."""
+    names = meta.get("names")
+    if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names) or len(set(names)) != len(names):
+        raise ValueError("'names' is not a list of distinct speaker names")
+    if not isinstance(meta.get("speakers"), dict) or set(meta["speakers"]) != set(names):
+        raise ValueError("'speakers' does not describe the enrolled names")
+    encoder = meta.get("encoder")
+    front = encoder.get("front_end") if isinstance(encoder, dict) else None
+    if not isinstance(front, dict) or not isinstance(front.get("name"), str) or not isinstance(front.get("version", ""), str):
+        raise ValueError("'encoder' is not an encoder description (a front end's name and version)")
+    gate = encoder.get("gate_db")
+    if gate is not None:
+        check_number("encoder.gate_db", gate, low=-200, high=0, unit="dBFS")
+    if "model" in encoder and not isinstance(encoder.get("model_sha256"), str):
+        raise ValueError("'encoder' names a model without its checksum")
+    threshold = meta.get("threshold")
+    if threshold is not None:
+        check_number("threshold", threshold, low=-1, high=1)  # a cosine similarity
+    if names and not isinstance(meta.get("prints_sha256"), str):
+        raise ValueError("'prints_sha256' is missing: the prints cannot be checked")
+    return list(names), threshold
+
+
+def _read_prints(folder: Path, meta: dict, n: int) -> np.ndarray:
+    """The prints, checked against their stored checksum, shape and unit length before use."""
+    from safetensors.numpy import load
+
+    path = folder / PRINTS
+    if path.stat().st_size > MAX_META_BYTES * 4:
+        raise ValueError(f"{PRINTS} is over {MAX_META_BYTES * 4} bytes")
+    blob = path.read_bytes()
+    if hashlib.sha256(blob).hexdigest() != meta["prints_sha256"]:
+        raise ModelFileError(f"{folder}: {PRINTS} does not match its checksum (modified or corrupted); enrol the voices again "
+                             "into a new folder.")
+    prints = load(blob)["prints"].astype(np.float64)
+    if prints.ndim != 2 or prints.shape[0] != n:
+        raise ValueError(f"{prints.shape} prints for {n} names")
+    norms = np.linalg.norm(prints, axis=1)
+    if not np.all(np.isfinite(norms)) or np.any(np.abs(norms - 1) > 1e-3):
+        raise ValueError("the prints are not unit-length vectors")
+    return prints
 
 
 def create_or_open(folder: str | Path, encoder: Encoder | None) -> tuple[VoiceDB, Encoder]:

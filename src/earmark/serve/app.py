@@ -32,9 +32,9 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, model_validator
 
-from earmark.errors import EarmarkError, ParameterError
+from earmark.errors import EarmarkError, ParameterError, check_number
 
 log = logging.getLogger(__name__)
 
@@ -63,14 +63,28 @@ class ServeSettings:
     store: Path | None = None
     labelling_dir: Path | None = None  # labels given on the page and the models trained on them; default STORE/labelling
 
+    def __post_init__(self) -> None:
+        check_number("max_upload_mb", self.max_upload_mb, low=0, high=1 << 20, low_open=True, unit="MB")
+        check_number("max_files", self.max_files, low=1, high=10_000, integer=True)
+        check_number("max_jobs", self.max_jobs, low=1, high=256, integer=True)
+        check_number("max_queue", self.max_queue, low=0, high=100_000, integer=True)
+        check_number("max_live", self.max_live, low=0, high=256, integer=True)
+        check_number("timeout_s", self.timeout_s, low=0, high=7 * 86400, low_open=True, unit="seconds")
+
 
 class LabelIn(BaseModel):
     """One window's label: the file as the store names it, its start and end (seconds), the class."""
 
     file: str
-    start_s: float
-    end_s: float
+    start_s: float = Field(ge=0, allow_inf_nan=False)
+    end_s: float = Field(gt=0, allow_inf_nan=False)
     label: str
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.end_s <= self.start_s:
+            raise ValueError(f"end_s ({self.end_s:g}) must be after start_s ({self.start_s:g})")
+        return self
 
 
 class RetrainIn(BaseModel):
@@ -137,6 +151,7 @@ class _HTTPError(Exception):
 def create_app(settings: ServeSettings):
     """The FastAPI application for ``settings``."""
     from fastapi import FastAPI, File, Form, Request, UploadFile, WebSocket, WebSocketDisconnect
+    from fastapi.exceptions import RequestValidationError
     from fastapi.responses import FileResponse
     from starlette.background import BackgroundTask
 
@@ -167,6 +182,13 @@ def create_app(settings: ServeSettings):
     async def http_error(request: Request, exc: _HTTPError):
         return _error(exc.status, exc.message)
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError):
+        """422 naming each bad field and why, never echoing the values (a NaN cannot even be written as JSON)."""
+        fields = [f"{'.'.join(str(x) for x in e.get('loc', ()) if x != 'body') or 'body'}: {e.get('msg', 'invalid')}"
+                  for e in exc.errors()]
+        return _error(422, "; ".join(fields) or "the request is malformed")
+
     @app.get("/", include_in_schema=False)
     def page():
         """The web page: drop files, see labels, or a long recording's events on a timeline."""
@@ -194,7 +216,7 @@ def create_app(settings: ServeSettings):
         name, m = models.get(model)
         async with jobs(), _uploads(upload_root) as folder:
             saved = [await _save(f, folder, i, limit) for i, f in enumerate(files)]
-            batch = await _run(settings.timeout_s, _predict, m, [p for p, _ in saved], min(top_k, len(m.classes)))
+            batch = await _run(settings.timeout_s, _predict, m, [p for p, _ in saved], min(top_k, len(m.classes)), folder=folder)
         names = {str(p): original for p, original in saved}
         skipped = [{"file": names.get(s["file"], "?"), "reason": _public(s["reason"], names)} for s in batch.skipped]
         if not batch.records:  # nothing usable: the request failed, say why
@@ -214,7 +236,8 @@ def create_app(settings: ServeSettings):
             folder = _new_folder(upload_root)
             try:
                 path, original = await _save(file, folder, 0, limit)
-                batch = await _run(settings.timeout_s, _detect, m, path, threshold, "csv" if format == "json" else format, folder / "out")
+                batch = await _run(settings.timeout_s, _detect, m, path, threshold, "csv" if format == "json" else format, folder / "out",
+                                   folder=folder)
             except BaseException:
                 shutil.rmtree(folder, ignore_errors=True)
                 raise
@@ -519,11 +542,27 @@ async def _save(upload, folder: Path, number: int, limit: int) -> tuple[Path, st
     return target, original
 
 
-async def _run(timeout_s: float, fn, *args, **kwargs):
-    """Run a job in a worker thread; a timeout is a 504, a bad input a 400 (the thread of a timed-out job ends on its own)."""
+async def _run(timeout_s: float, fn, *args, folder: Path | None = None, **kwargs):
+    """Run a job in a worker thread; a timeout is a 504, a bad input a 400.
+
+    The thread of a timed-out job ends on its own; it removes its ``folder``
+    (the request's uploads and outputs) when it does, so nothing it writes
+    after the 504 is left behind (the request removes it too, in case the
+    job ended first).
+    """
+    abandoned = threading.Event()
+
+    def job():
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            if abandoned.is_set() and folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
+
     try:
-        return await asyncio.wait_for(asyncio.to_thread(fn, *args, **kwargs), timeout_s)
+        return await asyncio.wait_for(asyncio.to_thread(job), timeout_s)
     except asyncio.TimeoutError:
+        abandoned.set()
         raise _HTTPError(504, f"the job took longer than this server's {timeout_s:g} s limit; send a shorter recording.") from None
     except EarmarkError as exc:
         raise _HTTPError(400, str(exc)) from None
