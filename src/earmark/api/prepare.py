@@ -45,16 +45,31 @@ def select_folds(ds: Dataset, *, train_folds=None, exclude_folds=None) -> Datase
     return Dataset(ds.root, keep, ds.missing)
 
 
-def dedupe(clips) -> tuple[list, list[tuple[object, str]], int]:
+def decoded_key(embedding) -> str:
+    """A hash of what a front end made of a clip (its window features, to 4 significant digits, and its length): the
+    same for the same decoded audio whatever the file's encoding (a FLAC and its WAV re-encode)."""
+    import hashlib
+
+    v = np.asarray(embedding.vectors, np.float64)
+    scale = float(np.abs(v).max()) or 1.0
+    h = hashlib.sha256(np.round(v / scale, 4).astype(np.float32).tobytes())
+    h.update(f"{v.shape}|{round(float(embedding.duration_s), 3)}".encode())
+    return h.hexdigest()
+
+
+def dedupe(clips, key=None, what: str = "same content") -> tuple[list, list[tuple[object, str]], int]:
     """Drop repeated audio: the same content listed twice keeps its first row; with two labels, every row goes.
 
+    ``key`` gives a clip's content identity (default: the file's SHA-256;
+    :func:`decoded_key` of its features finds re-encoded copies too).
     Returns the kept clips, ``(path, reason)`` for each dropped file that is
     not also kept, and the number of rows dropped in all.
     """
+    key = key or (lambda c: file_sha256(c.path))
     groups: dict[str, list] = {}
     for c in clips:
         try:
-            groups.setdefault(file_sha256(c.path), []).append(c)
+            groups.setdefault(key(c), []).append(c)
         except OSError:  # unreadable: the embedding step reports it
             groups.setdefault(f"unreadable:{c.path}", []).append(c)
     kept, dropped, n_rows = [], [], 0
@@ -67,7 +82,7 @@ def dedupe(clips) -> tuple[list, list[tuple[object, str]], int]:
             continue
         kept.append(group[0])
         n_rows += len(group) - 1
-        dropped += [(c.path, f"duplicate of {group[0].path} (same content, label {c.label}); kept once so it cannot "
+        dropped += [(c.path, f"duplicate of {group[0].path} ({what}, label {c.label}); kept once so it cannot "
                              "be in a training and a test fold") for c in group[1:] if c.path != group[0].path]
     order = {id(c): i for i, c in enumerate(clips)}
     kept.sort(key=lambda c: order[id(c)])
@@ -101,6 +116,12 @@ class Prepared:
                 skipped.setdefault(path, reason)
         usable = [c for c in clips if all(c.path in d.embeddings for d in done.values())]
         first = next(iter(done.values()))
+        # the same audio in another encoding (a WAV re-encode of a FLAC) has other bytes but the same features
+        usable, recoded, n_recoded = dedupe(usable, key=lambda c: decoded_key(first.embeddings[c.path]),
+                                            what="the same audio decoded, in another file encoding")
+        self.n_duplicate_rows += n_recoded
+        for path, reason in recoded:
+            skipped[path] = reason
         window_s = next(iter(self.front_ends.values())).window_s
         self.clips = []
         for c in usable:
