@@ -35,6 +35,29 @@ from earmark.pipeline import Model
 C_HEADS = ("logreg", "mlp", "rf")
 
 
+
+def c_string(text: str) -> str:
+    """``text`` as a C string literal: printable ASCII as is (quote and backslash escaped), every other byte of its
+    UTF-8 as an octal escape, so no class name can end the literal or add code."""
+    out = []
+    for b in text.encode("utf-8"):
+        ch = chr(b)
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif 32 <= b < 127 and ch != "?":  # '?' escaped too: no trigraphs under -trigraphs
+            out.append(ch)
+        else:
+            out.append(f"\\{b:03o}")
+    return '"' + "".join(out) + '"'
+
+
+def c_comment(text: str) -> str:
+    """``text`` safe inside a ``/* */`` comment: printable ASCII only (others as '?'), and no ``*/`` or ``/*``."""
+    safe = "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in text)
+    while "*/" in safe or "/*" in safe:
+        safe = safe.replace("*/", "* /").replace("/*", "/ *")
+    return safe
+
 def check_c_exportable(model: Model) -> None:
     """Raise :class:`ParameterError` (with the fix) unless the model is an MFCC front end with a small head."""
     from earmark.models.heads import EmbeddingClassifier
@@ -141,11 +164,12 @@ def header_text(model: Model) -> str:
         raise ParameterError(f"--format c needs a power-of-two n_fft (emlearn's FFT); the model's mfcc uses {front.n_fft}.")
     mel_code, _ = _mel_tables(front)
     dct = scipy.fft.dct(np.eye(front.n_mels), axis=0, type=2, norm="ortho")[: front.n_mfcc]  # (n_mfcc, n_mels)
-    classes = ", ".join('"' + c.replace("\\", "\\\\").replace('"', '\\"') + '"' for c in model.classes)
+    classes = ", ".join(c_string(c) for c in model.classes)
     head = _forest_code(est) if est.classifier == "rf" else _net_code(est)
     gate = "-1e30f" if model.gate_db is None else f"{float(model.gate_db):.6e}f"
-    return f"""/* earmark model '{model.name}' on mfcc, exported as C (earmark {model.info.get('versions', {}).get('earmark', '')}).
- * Classes: {', '.join(model.classes)}.
+    version = model.info.get("versions", {}).get("earmark", "") if isinstance(model.info.get("versions"), dict) else ""
+    return f"""/* earmark model '{c_comment(model.name)}' on mfcc, exported as C (earmark {c_comment(str(version))}).
+ * Classes: {c_comment(', '.join(model.classes))}.
  * Needs emlearn's headers (MIT licence): cc -I $(python -c 'import emlearn; print(emlearn.includedir)') ... -lm
  * One window: earmark_predict_proba(samples[EARMARK_WINDOW], proba[EARMARK_N_CLASSES]); call earmark_init() once first.
  */
