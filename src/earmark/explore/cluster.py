@@ -152,7 +152,7 @@ def save_clusters(store: Store, clusters: Clusters) -> None:
                       "cluster": clusters.assignment.astype(np.int32)}).replace_schema_metadata(
         {"earmark-clusters": json.dumps({"method": clusters.method, **clusters.params})})
     with atomic_write(store.path / "clusters.parquet") as f:
-        pq.write_table(table, f)
+        pq.write_table(table, f, write_page_checksum=True)
 
 
 def load_clusters(store: Store) -> np.ndarray:
@@ -163,12 +163,17 @@ def load_clusters(store: Store) -> np.ndarray:
     ParameterError
         If the store was never clustered.
     """
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     path = store.path / "clusters.parquet"
     if not path.is_file():
         raise ParameterError(f"{store.path}: not clustered yet; run 'earmark cluster {store.path}' first.")
-    kept = pq.read_table(path)
+    try:
+        kept = pq.read_table(path, page_checksum_verification=True)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise ParameterError(f"{path}: the kept clustering is damaged ({str(exc).splitlines()[0][:120]}); run "
+                             f"'earmark cluster {store.path}' again to remake it.") from None
     where = {(int(s), int(r)): int(c) for s, r, c in zip(kept.column("shard").to_numpy(), kept.column("row").to_numpy(),
                                                          kept.column("cluster").to_numpy())}
     t = store.table(("file",))

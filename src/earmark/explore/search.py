@@ -229,6 +229,6 @@ def search(store: Store, *, like: str | None = None, k: int = 20, model=None, la
 
 
 def _count(store: Store) -> int:
-    import pyarrow.parquet as pq
+    from earmark.explore.store import shard_rows
 
-    return sum(pq.ParquetFile(s).metadata.num_rows for s in store.shards())
+    return sum(shard_rows(store.path, s) for s in store.shards())

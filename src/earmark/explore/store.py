@@ -54,6 +54,43 @@ class StoreError(EarmarkError):
     """A store is missing, from another front end, newer than this earmark, or busy."""
 
 
+class DamagedShard(StoreError):
+    """A shard of the store cannot be read (truncated, or a page fails its checksum); ``shard`` is its path."""
+
+    def __init__(self, store: Path, shard: Path, reason: str) -> None:
+        reason = reason.splitlines()[0] if reason else "unreadable"
+        reason = reason if len(reason) <= 160 else reason[:157] + "..."
+        super().__init__(f"{store}: its shard {shard.name} is damaged ({reason}); run 'earmark index RECORDINGS... --store "
+                         f"{store}' again: index sets a damaged shard aside (in {DAMAGED}/) and embeds its files anew.")
+        self.shard = shard
+
+
+DAMAGED = "damaged"
+
+
+def read_shard(store: Path, shard: Path, **kw):
+    """``pq.read_table(shard, **kw)`` with every page checked against its checksum (shards written since format 1.1
+    carry them); any failure is a :class:`DamagedShard` naming the shard and the repair."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_table(shard, page_checksum_verification=True, **kw)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise DamagedShard(store, shard, str(exc)) from None
+
+
+def shard_rows(store: Path, shard: Path) -> int:
+    """Rows of ``shard`` from its footer (a truncated shard is a :class:`DamagedShard`)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_metadata(shard).num_rows
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise DamagedShard(store, shard, str(exc)) from None
+
+
 @dataclass
 class IndexReport:
     """What one ``index`` run did."""
@@ -63,6 +100,7 @@ class IndexReport:
     unchanged: int = 0
     changed: list[str] = field(default_factory=list)  # in the store before with other content: re-embedded
     skipped: list[dict] = field(default_factory=list)  # {"file", "reason"}
+    set_aside: list[str] = field(default_factory=list)  # damaged shards moved to STORE/damaged/ (their files re-embedded)
     windows: int = 0
     audio_s: float = 0.0
     seconds: float = 0.0
@@ -156,6 +194,24 @@ class Store:
             raise StoreError(f"{self.path}: holds {self.describe_front_end()} embeddings, not {front.name} "
                              f"{front.params()}; use the store's front end for {option}, or index into another store.")
 
+    def set_aside_damaged(self) -> list[str]:
+        """Move every shard that cannot be read whole (each page checked) to ``STORE/damaged/``; return their names.
+
+        Their files are then no longer in the store, so the index run that
+        calls this embeds them anew (under the writer's lock).
+        """
+        moved = []
+        for shard in self.shards():
+            try:
+                shard_rows(self.path, shard)
+                read_shard(self.path, shard)
+            except DamagedShard as exc:
+                (self.path / DAMAGED).mkdir(exist_ok=True)
+                os.replace(shard, self.path / DAMAGED / shard.name)
+                log.warning("%s; set aside", str(exc).split("; run", 1)[0])
+                moved.append(shard.name)
+        return moved
+
     def shards(self) -> list[Path]:
         return sorted((self.path / "shards").glob("[0-9]*.parquet"))
 
@@ -165,7 +221,7 @@ class Store:
 
         out: dict[str, tuple[str, int]] = {}
         for shard in self.shards():
-            t = pq.read_table(shard, columns=["file", "sha256"])
+            t = read_shard(self.path, shard, columns=["file", "sha256"])
             pairs = {(f, s) for f, s in zip(t.column("file").to_pylist(), t.column("sha256").to_pylist())}
             for f, s in pairs:
                 out[f] = (s, int(shard.stem))
@@ -176,7 +232,7 @@ class Store:
         import pyarrow.parquet as pq
 
         files = self.files() if files is None else files
-        names = pq.read_table(shard, columns=["file"]).column("file").to_pylist()
+        names = read_shard(self.path, shard, columns=["file"]).column("file").to_pylist()
         n = int(shard.stem)
         return np.fromiter((files[f][1] == n for f in names), bool, count=len(names))
 
@@ -192,7 +248,7 @@ class Store:
             keep = self.live(shard, files)
             if not keep.any():
                 continue
-            table = pq.read_table(shard, columns=[*columns, "embedding"] if vectors else list(columns))
+            table = read_shard(self.path, shard, columns=[*columns, "embedding"] if vectors else list(columns))
             rows = np.flatnonzero(keep)
             meta = {c: np.asarray(table.column(c).to_numpy(zero_copy_only=False))[rows] for c in columns}
             vecs = None
@@ -220,7 +276,7 @@ class Store:
 
         out: dict[tuple[int, int], dict] = {}
         for shard in sorted({s for s, _ in keys}):
-            t = pq.read_table(self.path / "shards" / f"{shard:06d}.parquet", columns=list(COLUMNS))
+            t = read_shard(self.path, self.path / "shards" / f"{shard:06d}.parquet", columns=list(COLUMNS))
             wanted = sorted({r for s, r in keys if s == shard})
             sub = t.take(wanted).to_pylist()
             out |= {(shard, r): d for r, d in zip(wanted, sub)}
@@ -254,6 +310,7 @@ class Store:
         t0 = time.perf_counter()
         with StoreLock(self.path):
             self.last_shard = 0  # read again under the lock: another process may have written since
+            report.set_aside = self.set_aside_damaged()
             known = self.files()
             by_sha: dict[str, str] = {}
             for f, (sha, _) in known.items():
@@ -344,7 +401,7 @@ class Store:
         import pyarrow.parquet as pq
 
         shard = self.path / "shards" / f"{self.files()[source][1]:06d}.parquet"
-        rows = self._rows_from(pq.read_table(shard, filters=[("file", "==", source)]))
+        rows = self._rows_from(read_shard(self.path, shard, filters=[("file", "==", source)]))
         n = len(rows["file"])
         return {**rows, "file": [name] * n, "label": [label or x for x in rows["label"]]}
 
@@ -368,13 +425,13 @@ class Store:
             if len(group) < 2:
                 return
             paths = [self.path / "shards" / f"{n:06d}.parquet" for n in group]
-            self._write_shard([self._rows_from(pq.read_table(p)) for p in paths])
+            self._write_shard([self._rows_from(read_shard(self.path, p)) for p in paths])
             for p in paths:
                 p.unlink()
 
         group, size = [], 0
         for n in numbers:
-            rows = pq.read_metadata(self.path / "shards" / f"{n:06d}.parquet").num_rows
+            rows = shard_rows(self.path, self.path / "shards" / f"{n:06d}.parquet")
             if group and size + rows > shard_windows:
                 merge(group)
                 group, size = [], 0
@@ -404,7 +461,7 @@ class Store:
             self.last_shard = int(shards[-1].stem) if shards else 0
         number = self.last_shard + 1
         with atomic_write(self.path / "shards" / f"{number:06d}.parquet") as f:
-            pq.write_table(table, f, compression="zstd")
+            pq.write_table(table, f, compression="zstd", write_page_checksum=True)
         self.last_shard = number
         log.info("wrote shard %06d: %d windows", number, n)
         return n
