@@ -96,7 +96,8 @@ class Prepared:
     """A dataset embedded by one or more front ends: the clips every front end could use."""
 
     def __init__(self, data, front_ends, *, file_column="filename", label_column="label", fold_column=None, cache_dir=None,
-                 use_cache=True, gate_db=-60.0, progress=False, train_folds=None, exclude_folds=None, strict_paths=False):
+                 use_cache=True, gate_db=-60.0, progress=False, train_folds=None, exclude_folds=None, strict_paths=False,
+                 estimators=()):
         t0 = time.perf_counter()
         ds = data if isinstance(data, Dataset) else load_dataset(data, file_column=file_column, label_column=label_column,
                                                                  fold_column=fold_column, strict_paths=strict_paths)
@@ -106,6 +107,8 @@ class Prepared:
             emb = get_embedder(e) if isinstance(e, str) else e
             self.front_ends[emb.name] = emb
         clips, dropped, self.n_duplicate_rows = dedupe(self.ds.clips)
+        for est in estimators:  # labels the models cannot learn from are refused before any audio work
+            est.check_labels([c.label for c in clips])
         cache = self._cache = EmbeddingCache(cache_dir, enabled=use_cache)
         self._gate_db, self._progress, self._copies = gate_db, progress, {}
         done = {name: embed_files([c.path for c in clips], emb, cache, progress=progress) for name, emb in self.front_ends.items()}

@@ -206,7 +206,7 @@ def train(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: str
         calibration_data = [c.path for c in chosen.clips]
     p = Prepared(data, [_backend_front_end(front, backend, calibration_data, data)], file_column=file_column, label_column=label_column, fold_column=folds,
                  cache_dir=cache_dir, use_cache=use_cache, gate_db=gate_db, progress=progress, train_folds=train_folds,
-                 exclude_folds=exclude_folds, strict_paths=strict_paths)
+                 exclude_folds=exclude_folds, strict_paths=strict_paths, estimators=[est])
     (front,), (clips,) = p.front_ends.values(), p.clip_sets.values()
     copies = _copies_for(p, front.name, est, random_state)
     negative_clips = None
@@ -323,7 +323,8 @@ def evaluate(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: 
                             classifier_params=classifier_params, random_state=random_state, model_params=model_params)
     _checkpoints(est, cache_dir, use_cache, progress)
     p = Prepared(data, [_backend_front_end(_front_end_of(name, embedder), backend, calibration_data, data)], file_column=file_column, label_column=label_column, fold_column=folds,
-                 cache_dir=cache_dir, use_cache=use_cache, gate_db=gate_db, progress=progress, strict_paths=strict_paths)
+                 cache_dir=cache_dir, use_cache=use_cache, gate_db=gate_db, progress=progress, strict_paths=strict_paths,
+                 estimators=[est])
     (front,), (clips,) = p.front_ends.values(), p.clip_sets.values()
     copies = _copies_for(p, front.name, est, random_state)
     if unknown_dir is not None and not unknown_classes:
@@ -360,7 +361,7 @@ def _prepare_candidates(data, embedders, models, *, aggregation, seed, **prepare
     cands = candidates(list(embedders), list(models), aggregation=aggregation, random_state=seed)
     for c in cands:
         _checkpoints(c.estimator, prepare["cache_dir"], prepare["use_cache"])
-    p = Prepared(data, list(dict.fromkeys(c.front_end for c in cands)), **prepare)
+    p = Prepared(data, list(dict.fromkeys(c.front_end for c in cands)), estimators=[c.estimator for c in cands], **prepare)
     cands = [Candidate(c.front_end, c.name, c.estimator, _copies_for(p, c.front_end, c.estimator, seed)) for c in cands]
     return cands, p
 

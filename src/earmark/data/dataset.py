@@ -17,6 +17,7 @@ from pathlib import Path
 
 from earmark.audio.io import SUPPORTED_EXTENSIONS
 from earmark.errors import DatasetError
+from earmark.models.base import TAG_SEPARATOR
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,10 @@ def _from_csv(root: Path, csv_path: Path, file_column: str, label_column: str, f
             rows = list(reader)
     except (UnicodeDecodeError, csv.Error) as exc:
         raise DatasetError(f"{csv_path}: not a readable CSV file ({exc}); save it as UTF-8 CSV.") from None
+    twice = sorted({c for c in columns if columns.count(c) > 1})
+    if twice:
+        raise DatasetError(f"{csv_path}: the header names the column {twice[0]!r} {columns.count(twice[0])} times; give each "
+                           "column its own name (earmark cannot tell which one is meant).")
     for option, name in (("--file-column", file_column), ("--label-column", label_column), ("--folds", fold_column),
                          ("--group-column", group_column)):
         if name is not None and name not in columns:
@@ -101,12 +106,18 @@ def _from_csv(root: Path, csv_path: Path, file_column: str, label_column: str, f
                 f"{csv_path}: no column named {name!r} (columns: {', '.join(columns) or 'none'}); pass the right name with {option}."
             )
     clips, missing, outside, empty = [], [], [], []
+    # multi-label only when unmistakable: some label holds ';' (a lone ';' is a clip with none of the tags)
+    tagged = any(TAG_SEPARATOR in (row.get(label_column) or "") for row in rows)
     for line, row in enumerate(rows, start=2):
         rel, label = (row.get(file_column) or "").strip(), (row.get(label_column) or "").strip()
         if not rel:
             raise DatasetError(f"{csv_path}, line {line}: empty {file_column!r} value; fill it in or remove the row.")
-        if not label:
-            empty.append(line)  # a tag set with none of the tags (multi-label data)
+        if not label or not label.strip(TAG_SEPARATOR + " "):
+            empty.append(line)  # a tag set with none of the tags (multi-label data), or a row left unlabelled
+            if not tagged:
+                missing.append((root / rel, f"{METADATA} line {line} has an empty {label_column!r} value; fill it in (or, for "
+                                            "multi-label data, separate tags with ';' and write ';' for none of them)"))
+                continue
         path = root / rel
         if Path(rel).is_absolute() or ".." in Path(rel).parts:
             if strict_paths:
@@ -123,9 +134,12 @@ def _from_csv(root: Path, csv_path: Path, file_column: str, label_column: str, f
         clips.append(Clip(path, label, fold or None, group or None))
     if empty and len(empty) == len(rows):
         raise DatasetError(f"{csv_path}: every {label_column!r} value is empty; fill in the labels (or pass the right --label-column).")
-    if empty:
-        log.info("%s: %d row(s) with an empty %r (e.g. line %d) hold none of the tags: the data are read as multi-label",
+    if empty and tagged:
+        log.info("%s: %d row(s) with an empty %r (e.g. line %d) hold none of the tags: the data are multi-label (';' in labels)",
                  csv_path, len(empty), label_column, empty[0])
+    elif empty:
+        log.warning("%s: %d row(s) with an empty %r (e.g. line %d) are left out; fill them in (multi-label data separate "
+                    "tags with ';')", csv_path, len(empty), label_column, empty[0])
     if outside:
         log.warning("%s: %d path(s) point outside %s (e.g. %r); allowed, but the dataset is not self-contained "
                     "(--strict-paths refuses them)", csv_path, len(outside), root, outside[0])

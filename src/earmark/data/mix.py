@@ -17,7 +17,7 @@ the joins are not cross-faded). An event's active part runs from its first
 to its last 10-ms frame within 30 dB of its loudest frame.
 
 The mixtures are 24-bit WAV files; ``metadata.csv`` holds the weak labels
-(tags joined by ``;``, empty when no event), ``events.csv`` the strong ones
+(tags joined by ``;``; a lone ``;`` when no event: none of the tags), ``events.csv`` the strong ones
 (onset, offset, source file, EBR) for evaluation only, and ``mix.json`` the
 settings. The same seed gives the same files.
 """
@@ -355,7 +355,7 @@ def make_mixtures(backgrounds, events, out_dir, settings: MixSettings, *, backgr
         mix = (mixer.render(plan)[0] * scale).astype(np.float32)
         with atomic_write(out / plan.filename) as f:
             sf.write(f, mix, mixer.sr, format="WAV", subtype="PCM_24")
-        meta.append({"filename": plan.filename, "label": TAG_SEPARATOR.join(plan.tags), "split": plan.split,
+        meta.append({"filename": plan.filename, "label": TAG_SEPARATOR.join(plan.tags) or TAG_SEPARATOR, "split": plan.split,
                      "background": plan.background[0].group, "events": len(plan.events)})
         strong += [{"filename": plan.filename, "label": p.source.label, "onset_s": f"{p.onset_s:.4f}",
                     "offset_s": f"{p.onset_s + p.duration_s:.4f}", "source": str(p.source.info.path), "ebr_db": f"{p.ebr_db:g}"}

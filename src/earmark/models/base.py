@@ -157,6 +157,13 @@ class ClipModel(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             raise ParameterError(f"The 'reject_rate' parameter must be a number in [0, 0.5) (the share of known clips the "
                                  f"'unknown' threshold may reject). Got {rate!r} instead.")
 
+    def check_labels(self, labels) -> None:
+        """Raise :class:`ParameterError` if this model cannot learn from ``labels``; cheap, so callers run it before any
+        audio work (``fit`` runs it too)."""
+        if is_multilabel(labels) and self.reject == "proba":
+            raise ParameterError("reject='proba' is for single-label models; a tagger already answers 'none of these' when no tag "
+                                 "reaches its threshold (reject='distance' adds a novelty check).")
+
     def parameter_count(self, feature_shape: tuple[int, ...], n_classes: int) -> int | None:
         """Learned parameters for windows of ``feature_shape`` and ``n_classes`` (None: grows with the data)."""
         return None
@@ -213,9 +220,7 @@ class ClipModel(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         self.n_features_in_ = int(np.prod(self.feature_shape_))
         self.thresholds_ = np.full(len(self.classes_), 0.5)
         self.calibrator_, self.novelty_, self.reject_threshold_ = None, None, None
-        if self.multilabel_ and self.reject == "proba":
-            raise ParameterError("reject='proba' is for single-label models; a tagger already answers 'none of these' when no tag "
-                                 "reaches its threshold (reject='distance' adds a novelty check).")
+        self.check_labels(y)
         copies = None if augmented is None else _copies(augmented, clips, self.feature_shape_)
         if copies is None:
             self._fit(clips, target)

@@ -30,7 +30,7 @@ import time
 import numpy as np
 
 from earmark.errors import ParameterError, check_choice, check_positive
-from earmark.models.base import ClipModel, Tensors
+from earmark.models.base import ClipModel, Tensors, is_multilabel
 from earmark.models.network import store_params
 
 log = logging.getLogger(__name__)
@@ -110,13 +110,17 @@ class MetricEmbedding(ClipModel):
             return _unit(x.astype(np.float64)).astype(np.float32)
         return ((x - self.mean_) / self.scale_).astype(np.float32)
 
+    def check_labels(self, labels) -> None:
+        super().check_labels(labels)
+        if is_multilabel(labels):
+            raise ParameterError("metric learns from one class per clip (a speaker, say); multi-label data (labels with ';') "
+                                 "has no such class.")
+
     def _fit(self, clips, y) -> None:
         import torch
         from pytorch_metric_learning import losses, miners
 
         self.check_params()
-        if self.is_tagger:
-            raise ParameterError("metric learns from one class per clip (a speaker, say); multi-label data has no such class.")
         windows = np.concatenate([c.reshape(len(c), -1) for c in clips]).astype(np.float32)
         labels = np.repeat(np.asarray(y), [len(c) for c in clips])
         self.mean_, self.scale_ = windows.mean(axis=0), windows.std(axis=0) + 1e-6
