@@ -194,7 +194,7 @@ def _edit(path, fn):
 
 
 @pytest.mark.parametrize("edit, message", [
-    (lambda m, i: m.update(format_version="2"), "'format_version' is '2', not a number"),
+    (lambda m, i: m.update(format_version="2"), "'format_version' is '2', not a format number"),
     (lambda m, i: m.update(classes="dog"), "'classes' is 'dog'"),
     (lambda m, i: m["model"].update(params=[1]), "'model.params' is"),
     (lambda m, i: m.update(gate_db="loud"), "'gate_db' is 'loud'"),

@@ -109,8 +109,9 @@ def read_model_file(path: str | Path, budget=None) -> tuple[dict, dict]:
             if meta.get("format") != FORMAT:
                 raise ModelFileError(f"{path}: not an earmark model file (format {meta.get('format')!r}); pass a file written by 'earmark train'.")
             version = meta.get("format_version")
-            if not isinstance(version, int) or isinstance(version, bool):
-                raise ModelFileError(f"{path}: the model description is malformed ('format_version' is {version!r}, not a number); retrain the model.")
+            if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+                raise ModelFileError(f"{path}: the model description is malformed ('format_version' is {str(version)[:40]!r}, not a "
+                                     "format number); retrain the model.")
             if version > FORMAT_VERSION:
                 raise ModelFileError(
                     f"{path}: written by earmark {meta.get('earmark_version')} in model format {version}, "

@@ -287,8 +287,9 @@ class Model:
             built["front"] = _front_end(path, meta["front_end"])
             try:
                 built["estimator"] = get_model(meta["model"]["name"], **meta["model"]["params"])
-            except ParameterError as exc:
-                raise ModelFileError(f"{path}: its model cannot be rebuilt here ({exc}); retrain the model.") from None
+                built["estimator"].check_params()  # every size in range before anything is built from them
+            except (ParameterError, TypeError) as exc:
+                raise ModelFileError(f"{path}: its model cannot be rebuilt here ({as_field(exc)}); retrain the model.") from None
             return tensor_budget(meta, built["front"].feature_shape, built["estimator"])
 
         meta, parts = read_model_file(path, budget=budget)
@@ -298,7 +299,7 @@ class Model:
             estimator = built.get("estimator") or get_model(name, **meta["model"]["params"])
             estimator.restore_parts(parts)
         except ParameterError as exc:
-            raise ModelFileError(f"{path}: its model cannot be rebuilt here ({exc}); retrain the model.") from None
+            raise ModelFileError(f"{path}: its model cannot be rebuilt here ({as_field(exc)}); retrain the model.") from None
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise ModelFileError(f"{path}: its fitted state is incomplete or malformed ({type(exc).__name__}: {exc}); retrain the model.") from None
         expected = front.feature_shape
@@ -306,6 +307,14 @@ class Model:
             raise ModelFileError(f"{path}: the model expects window features {tuple(estimator.feature_shape_)} but front end "
                                  f"{front.name} gives {tuple(expected)}; retrain.")
         return cls(front, estimator, name, meta.get("gate_db"), meta.get("info", {}))
+
+
+def as_field(exc: Exception) -> str:
+    """A parameter error about a value read from a model file, worded as the file's field ("the field 'n_fft' must
+    be ..."), so the command line does not present it as one of its options."""
+    import re
+
+    return re.sub(r"The '(\w+)' parameter", r"the field '\1'", str(exc))
 
 
 def tensor_budget(meta: dict, feature_shape: tuple[int, ...], estimator: ClipModel) -> int:
@@ -360,7 +369,7 @@ def _front_end(path, emb_meta: dict) -> Embedder:
     try:
         front = rebuild_front_end(emb_meta)
     except ParameterError as exc:
-        raise ModelFileError(f"{path}: its front end cannot be built here ({exc}); retrain the model.") from None
+        raise ModelFileError(f"{path}: its front end cannot be built here ({as_field(exc)}); retrain the model.") from None
     recorded = {k: emb_meta[k] for k in ("name", "version", "params")}
     if front.identity() != recorded:
         raise ModelFileError(

@@ -6,6 +6,7 @@ naming the field, what it holds and what it should hold, never a traceback.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from earmark.errors import ModelFileError
@@ -37,6 +38,19 @@ def _str(path, meta, field, *, optional: bool = False) -> None:
         _fail(path, field, value, "a string")
 
 
+MAX_CLASSES = 100_000
+MAX_NAME = 1000
+
+
+def _number(path, meta, field, *, low: float, high: float, optional: bool = False, expected: str) -> None:
+    """A numeric field: finite and in ``[low, high]`` (NaN, infinities and booleans are never numbers here)."""
+    value = meta.get(field.rsplit(".", 1)[-1])
+    if value is None and optional:
+        return
+    if not (_is(value, _NUMBER) and math.isfinite(value) and low <= value <= high):
+        _fail(path, field, value, expected)
+
+
 def validate_description(path: str | Path, meta: dict, *, parts: bool = True) -> None:
     """Check every field earmark reads from a model description.
 
@@ -58,9 +72,12 @@ def validate_description(path: str | Path, meta: dict, *, parts: bool = True) ->
     classes = meta.get("classes")
     if not isinstance(classes, list) or len(classes) < 1 or not all(_is(c, (str, int)) for c in classes):
         _fail(path, "classes", classes, "a list of class names (at least 2, or 1 tag for a tagger)")
-    gate = meta.get("gate_db")
-    if gate is not None and not _is(gate, _NUMBER):
-        _fail(path, "gate_db", gate, "a number of dBFS or null")
+    if len(classes) > MAX_CLASSES:
+        _fail(path, "classes", f"{len(classes):,} names", f"at most {MAX_CLASSES:,} classes")
+    if len({str(c) for c in classes}) != len(classes) or any(len(str(c)) > MAX_NAME for c in classes):
+        _fail(path, "classes", classes, f"distinct class names of at most {MAX_NAME} characters")
+    _number(path, meta, "gate_db", low=-200.0, high=0.0, optional=True, expected="a number of dBFS in [-200, 0] or null")
+    _number(path, front, "front_end.hop_s", low=1e-4, high=600.0, optional=True, expected="seconds in (0, 600]")
     if not isinstance(meta.get("info", {}), dict):
         _fail(path, "info", meta.get("info"), "an object")
     if parts:
@@ -93,5 +110,5 @@ def validate_fitted(path: str | Path, fitted, classes: list) -> None:
         _fail(path, "fitted.thresholds", thresholds, f"a list of {len(classes)} numbers in [0, 1]")
     if "reject_threshold" in fitted:
         value = fitted["reject_threshold"]
-        if not _is(value, (int, float)) or value != value:
+        if not _is(value, (int, float)) or not math.isfinite(value):
             _fail(path, "fitted.reject_threshold", value, "a number (the 'unknown' threshold)")

@@ -25,10 +25,8 @@ def rewrite(src: Path, dst: Path, *, meta_edit=None, extra_bytes: int = 0) -> Pa
         h += b" " * (-len(h) % 8)
         items[p["file"]] = new = len(h).to_bytes(8, "little") + h + data + bytes(extra_bytes)
         p["bytes"], p["sha256"] = len(new), hashlib.sha256(new).hexdigest()
-    if meta_edit is not None:
-        meta_edit(meta)
-    raw = meta if isinstance(meta, (bytes, str)) else json.dumps(meta)
-    items["earmark.json"] = raw.encode() if isinstance(raw, str) else raw
+    raw = meta_edit(meta) if meta_edit is not None else None  # edits the description, or returns its whole new text
+    items["earmark.json"] = (raw if isinstance(raw, str) else json.dumps(meta)).encode()
     with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as z:
         for name, blob in items.items():
             z.writestr(name, blob)

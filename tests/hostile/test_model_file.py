@@ -3,6 +3,9 @@ number in its description is checked."""
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 
 from earmark.errors import ModelFileError
@@ -48,3 +51,35 @@ def test_tensor_headers_that_lie_about_their_size_are_refused(open_set_model, tm
     h = json.dumps(header).encode()
     with pytest.raises(ModelFileError, match="offsets do not hold its shape"):
         safetensors_header(open_set_model, "novelty", len(h).to_bytes(8, "little") + h, len(blob))
+
+
+def _set(path: str, value):
+    def edit(meta):
+        *parents, last = path.split(".")
+        node = meta
+        for key in parents:
+            node = node[key]
+        node[last] = value
+    return edit
+
+
+@pytest.mark.parametrize("what, edit, needle", [
+    ("n_fft 2^40", _set("front_end.params.n_fft", 1 << 40), "n_fft"),
+    ("n_fft 2^28", _set("front_end.params.n_fft", 1 << 28), "n_fft"),
+    ("n_mels 10^6", _set("front_end.params.n_mels", 10**6), "n_mels"),
+    ("hop_s inf", _set("front_end.hop_s", float("inf")), "hop_s"),
+    ("gate_db NaN", _set("gate_db", float("nan")), "gate_db"),
+    ("gate_db +300", _set("gate_db", 300.0), "gate_db"),
+    ("format_version -1", _set("format_version", -1), "format_version"),
+    ("hidden layers 10^9", _set("model.params.classifier_params", {"hidden_layer_sizes": [10**9]}), "hidden_layer_sizes"),
+    ("reject_rate NaN", _set("model.params.reject_rate", float("nan")), "reject_rate"),
+    ("a JSON nested 5,000 deep", lambda meta: json.dumps(meta)[:-1] + ', "deep": ' + "[" * 5000 + "]" * 5000 + "}", "not an earmark model file"),
+    ("200,000 classes", _set("classes", [f"c{i}" for i in range(200_000)]), "at most 100,000 classes"),
+    ("1.5 million classes", _set("classes", [f"c{i}" for i in range(1_500_000)]), "over the 16777216 limit"),
+])
+def test_every_number_in_a_description_is_checked(open_set_model, tmp_path, what, edit, needle):
+    bad = rewrite(open_set_model, tmp_path / "edited.earmark", meta_edit=edit)
+    with pytest.raises(ModelFileError, match=re.escape(needle)):
+        Model.load(bad)
+    line = one_line_error(run("predict", bad, DEMO / "unseen" / "2-100786-A-1.flac"), "edited.earmark", needle)
+    assert len(line) < 600  # one readable line, whatever the file holds

@@ -150,8 +150,9 @@ class Embedder(ABC):
         densely they are taken. Used by detection to sharpen event edges.
         """
         from earmark.errors import check_positive
+        from earmark.features.mel import MAX_HOP_S
 
-        check_positive("hop_s", hop_s)
+        check_positive("hop_s", hop_s, high=MAX_HOP_S)
         return type(self)(**{**self._init_kwargs(), "hop_s": float(hop_s)})
 
     def with_peak(self, peak: float) -> Embedder:
@@ -245,9 +246,10 @@ class SecondsWindows(Embedder):
 
     def __init__(self, *, window_s: float, hop_s: float) -> None:
         from earmark.errors import check_positive
+        from earmark.features.mel import MAX_HOP_S
 
-        self._window_s = check_positive("window_s", window_s)
-        self._hop_s = check_positive("hop_s", hop_s)
+        self._window_s = check_positive("window_s", window_s, high=MAX_HOP_S)
+        self._hop_s = check_positive("hop_s", hop_s, high=MAX_HOP_S)
 
     @property
     def window_s(self) -> float:

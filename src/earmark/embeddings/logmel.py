@@ -17,6 +17,7 @@ import numpy as np
 from earmark.audio.windows import rms_db
 from earmark.embeddings.base import Embedder, Embedding, block_levels, block_starts
 from earmark.errors import check_positive
+from earmark.features.mel import MAX_BANDS, MAX_HOP_S, MAX_N_FFT
 from earmark.features.mel import mel_frames
 
 SR, N_FFT, HOP = 22050, 1024, 512
@@ -43,9 +44,9 @@ class LogMelPatches(Embedder):
     measured_realtime = None
 
     def __init__(self, *, n_mels: int = 128, n_frames: int = 128, hop_s: float = 1.0) -> None:
-        self.n_mels = check_positive("n_mels", n_mels, kind=int)
-        self.n_frames = check_positive("n_frames", n_frames, kind=int)
-        check_positive("hop_s", hop_s)
+        self.n_mels = check_positive("n_mels", n_mels, kind=int, high=MAX_BANDS)
+        self.n_frames = check_positive("n_frames", n_frames, kind=int, high=MAX_N_FFT)
+        check_positive("hop_s", hop_s, high=MAX_HOP_S)
         self._hop_frames = max(1, round(hop_s * self.sample_rate / self.hop_length))
         self.dims = self.n_mels * self.n_frames
 

@@ -9,6 +9,7 @@ import numpy as np
 from earmark.audio.windows import peak_normalize
 from earmark.embeddings.base import Embedding, SecondsWindows
 from earmark.errors import check_positive
+from earmark.features.mel import MAX_BANDS, MAX_N_FFT
 from earmark.features import mfcc
 
 
@@ -37,10 +38,10 @@ class MfccEmbedder(SecondsWindows):
     def __init__(self, *, window_s: float = 1.0, hop_s: float = 0.5, n_mfcc: int = 20, n_mels: int = 40, n_fft: int = 1024, hop_length: int = 512,
                  normalize: bool = False) -> None:
         super().__init__(window_s=window_s, hop_s=hop_s)
-        self.n_mfcc = check_positive("n_mfcc", n_mfcc, kind=int)
-        self.n_mels = check_positive("n_mels", n_mels, kind=int)
-        self.n_fft = check_positive("n_fft", n_fft, kind=int)
-        self.hop_length = check_positive("hop_length", hop_length, kind=int)
+        self.n_mfcc = check_positive("n_mfcc", n_mfcc, kind=int, high=MAX_BANDS)
+        self.n_mels = check_positive("n_mels", n_mels, kind=int, high=MAX_BANDS)
+        self.n_fft = check_positive("n_fft", n_fft, kind=int, high=MAX_N_FFT)
+        self.hop_length = check_positive("hop_length", hop_length, kind=int, high=MAX_N_FFT)
         self.normalize = bool(normalize)
         self.dims = 2 * self.n_mfcc
 

@@ -19,6 +19,7 @@ from scipy.fft import dct
 from earmark.audio.windows import rms_db
 from earmark.embeddings.base import Embedder, Embedding
 from earmark.errors import check_positive
+from earmark.features.mel import MAX_BANDS, MAX_N_FFT
 from earmark.features.mel import mel_frames
 
 SR = 44100
@@ -43,10 +44,10 @@ class MfccFrames(Embedder):
     measured_realtime = None
 
     def __init__(self, *, n_mfcc: int = 20, n_mels: int = 40, n_fft: int = 2048, hop_length: int = 512, hop_s: float | None = None) -> None:
-        self.n_mfcc = check_positive("n_mfcc", n_mfcc, kind=int)
-        self.n_mels = check_positive("n_mels", n_mels, kind=int)
-        self.n_fft = check_positive("n_fft", n_fft, kind=int)
-        self.hop_length = check_positive("hop_length", hop_length, kind=int)
+        self.n_mfcc = check_positive("n_mfcc", n_mfcc, kind=int, high=MAX_BANDS)
+        self.n_mels = check_positive("n_mels", n_mels, kind=int, high=MAX_BANDS)
+        self.n_fft = check_positive("n_fft", n_fft, kind=int, high=MAX_N_FFT)
+        self.hop_length = check_positive("hop_length", hop_length, kind=int, high=MAX_N_FFT)
         self.dims = self.n_mfcc
 
     @property

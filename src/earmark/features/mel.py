@@ -87,6 +87,10 @@ def _window(name: str, n_fft: int, win_length: int) -> np.ndarray:
     return win
 
 
+MAX_N_FFT = 1 << 16  # an FFT (or hop) longer than 1.5 s at 44.1 kHz is no front end of this field's
+MAX_BANDS = 1024  # mel bands or coefficients
+MAX_HOP_S = 600.0  # windows and hops in seconds
+
 def power_spectrogram(
     y: np.ndarray,
     *,
@@ -186,7 +190,7 @@ def _frames(y, n_fft, hop_length, win_length, window, center, pad_mode) -> tuple
 def _framing(y, n_fft, hop_length, win_length, window, center, pad_mode) -> tuple[np.ndarray, int, np.ndarray]:
     """The checked, padded signal, the hop and the window (padded to ``n_fft``)."""
     y = _valid_signal(y)
-    check_positive("n_fft", n_fft, kind=int)
+    check_positive("n_fft", n_fft, kind=int, high=MAX_N_FFT)
     win_length = n_fft if win_length is None else check_positive("win_length", win_length, kind=int)
     if win_length > n_fft:
         raise ParameterError(f"The 'win_length' parameter must be <= n_fft={n_fft}. Got {win_length} instead.")

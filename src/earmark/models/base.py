@@ -53,6 +53,8 @@ log = logging.getLogger(__name__)
 
 
 TAG_SEPARATOR = ";"
+MAX_WIDTH = 8192  # the widest layer (units, channels, dimensions) a model here may ask for
+MAX_EPOCHS = 100_000
 
 
 def split_tags(label) -> list[str]:

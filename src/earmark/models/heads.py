@@ -9,8 +9,8 @@ import numpy as np
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from earmark.errors import ParameterError, check_choice
-from earmark.models.base import ClipModel, Tensors
+from earmark.errors import ParameterError, check_choice, check_number
+from earmark.models.base import MAX_WIDTH, ClipModel, Tensors
 from earmark.threads import single_blas_thread
 
 CLASSIFIERS = ("logreg", "svm", "knn", "rf", "mlp")
@@ -49,6 +49,13 @@ def check_head_params(name: str, params: dict | None) -> dict:
             f"The 'classifier_params' parameter holds {', '.join(map(repr, unknown))}, which {cls.__name__} ({name}) "
             f"does not take; use some of: {', '.join(sorted(accepted))}."
         )
+    hidden = (params or {}).get("hidden_layer_sizes")
+    if hidden is not None:  # the one size a head's file can claim: bounded, so no model file can ask for gigabytes
+        sizes = [hidden] if isinstance(hidden, int) else hidden
+        if not isinstance(sizes, (list, tuple)) or not 1 <= len(sizes) <= 8:
+            raise ParameterError(f"The 'hidden_layer_sizes' parameter must be 1 to 8 layer sizes. Got {hidden!r} instead.")
+        for size in sizes:
+            check_number("hidden_layer_sizes", size, low=1, high=MAX_WIDTH, integer=True)
     return dict(params or {})
 
 

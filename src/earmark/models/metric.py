@@ -30,7 +30,7 @@ import time
 import numpy as np
 
 from earmark.errors import ParameterError, check_choice, check_positive
-from earmark.models.base import ClipModel, Tensors, is_multilabel
+from earmark.models.base import MAX_EPOCHS, MAX_WIDTH, ClipModel, Tensors, is_multilabel
 from earmark.models.network import store_params
 
 log = logging.getLogger(__name__)
@@ -80,8 +80,9 @@ class MetricEmbedding(ClipModel):
         super().check_params()
         check_choice("loss", self.loss, LOSSES)
         check_choice("projection", self.projection, PROJECTIONS)
-        for name in ("dims", "hidden", "per_class", "max_epochs", "batch_size"):
-            check_positive(name, getattr(self, name), kind=int)
+        for name in ("dims", "hidden", "per_class", "batch_size"):
+            check_positive(name, getattr(self, name), kind=int, high=MAX_WIDTH * 8)
+        check_positive("max_epochs", self.max_epochs, kind=int, high=MAX_EPOCHS)
         check_positive("margin", self.margin)
         check_positive("learning_rate", self.learning_rate)
         check_positive("weight_decay", self.weight_decay, allow_zero=True)

@@ -33,7 +33,7 @@ import numpy as np
 
 from earmark.embeddings.cache import file_sha256
 from earmark.errors import ParameterError, check_choice, check_positive
-from earmark.models.base import ClipModel, Tensors
+from earmark.models.base import MAX_WIDTH, ClipModel, Tensors
 from earmark.models.network import store_params, train_settings
 from earmark.models.training import TrainSettings, train_network
 
@@ -95,8 +95,8 @@ class TaggerClassifier(ClipModel):
         check_choice("aggregation", self.aggregation, POOLINGS)
         self._check_open_set()
         check_choice("transfer", self.transfer, TRANSFERS)
-        check_positive("hidden", self.hidden, kind=int)
-        check_positive("conv_channels", self.conv_channels, kind=int, allow_zero=True)
+        check_positive("hidden", self.hidden, kind=int, high=MAX_WIDTH)
+        check_positive("conv_channels", self.conv_channels, kind=int, allow_zero=True, high=MAX_WIDTH)
         if not (isinstance(self.input_dropout, (int, float)) and 0 <= self.input_dropout < 1):
             raise ParameterError(f"The 'input_dropout' parameter must be a number in [0, 1). Got {self.input_dropout!r} instead.")
         self._settings()

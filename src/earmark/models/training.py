@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from earmark.errors import check_choice, check_fraction, check_positive
+from earmark.models.base import MAX_EPOCHS, MAX_WIDTH
 from earmark.progress import note
 
 log = logging.getLogger(__name__)
@@ -47,11 +48,11 @@ class TrainSettings:
 
         parse_augment(",".join(self.augment))
         check_choice("optimiser", self.optimiser, OPTIMISERS)
-        check_positive("max_epochs", self.max_epochs, kind=int)
-        check_positive("batch_size", self.batch_size, kind=int)
+        check_positive("max_epochs", self.max_epochs, kind=int, high=MAX_EPOCHS)
+        check_positive("batch_size", self.batch_size, kind=int, high=MAX_WIDTH * 8)
         check_positive("learning_rate", self.learning_rate)
         check_positive("weight_decay", self.weight_decay, allow_zero=True)
-        check_positive("patience", self.patience, kind=int)
+        check_positive("patience", self.patience, kind=int, high=MAX_EPOCHS)
         if self.validation_fraction:
             check_fraction("validation_fraction", self.validation_fraction)
         if self.time_budget_s is not None:
