@@ -124,7 +124,12 @@ def _run(fn, quiet: bool = False):
 
 
 def _gate(value: float) -> float | None:
-    return None if value == float("-inf") else value
+    """--gate-db as the library takes it: None for -inf (keep every window), else a level in [-200, 0] dBFS."""
+    from earmark.errors import check_number
+
+    if value == float("-inf"):
+        return None
+    return check_number("gate_db", value, low=-200, high=0, unit="dBFS (or -inf to keep every window)")
 
 
 def _check_outputs(json_path: Path | None = None, report: Path | None = None, out_path: Path | None = None, *,

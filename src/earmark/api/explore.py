@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from earmark.audio import find_audio_files
-from earmark.errors import ParameterError, check_positive
+from earmark.errors import ParameterError, check_number, check_positive
 from earmark.explore.search import Hit, parse_like
 from earmark.explore.search import search as _search
 from earmark.explore.store import IndexReport, Store
@@ -318,6 +318,7 @@ def map(store, out, *, color: str = "label", model=None, label: str | None = Non
     from earmark.fileio import check_writable_file
     from earmark.pipeline import Model
 
+    check_number("max_points", max_points, low=4, high=10_000_000, integer=True)
     out = check_writable_file(out, "out")
     m = Model.load(model) if isinstance(model, (str, Path)) else model
     return map_page(Store.open(store), Path(out), color=color, model=m, label=label, projection=projection, max_points=max_points,

@@ -36,7 +36,7 @@ from earmark import __version__
 from earmark.embeddings import Embedder, spans
 from earmark.embeddings.base import Embedding
 from earmark.embeddings.cache import file_hashes, file_sha256
-from earmark.errors import EarmarkError, skip_reason
+from earmark.errors import EarmarkError, check_number, skip_reason
 from earmark.fileio import atomic_write
 from earmark.pipeline import front_end_description, rebuild_front_end
 from earmark.progress import track
@@ -135,11 +135,16 @@ class Store:
             raise StoreError(f"{path}: no embedding store here; make one with 'earmark index RECORDINGS --store {path}'.")
         try:
             meta = json.loads(meta_path.read_text())
-            if meta.get("format") != FORMAT:
-                raise ValueError(f"format {meta.get('format')!r}")
-            version = int(meta["format_version"])
-            meta["front_end"]["name"], int(meta["dims"])
-        except (ValueError, KeyError, TypeError, OSError) as exc:
+            if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+                raise ValueError(f"format {meta.get('format') if isinstance(meta, dict) else None!r}")
+            version = check_number("format_version", meta.get("format_version"), low=1, integer=True)
+            check_number("dims", meta.get("dims"), low=1, high=1 << 20, integer=True)
+            for name in ("window_s", "hop_s"):
+                if name in meta:
+                    check_number(name, meta[name], low=0, high=600, low_open=True, unit="seconds")
+            if not isinstance(meta["front_end"]["name"], str):
+                raise ValueError("front_end.name is not a name")
+        except (ValueError, KeyError, TypeError, OSError, RecursionError) as exc:
             raise StoreError(f"{path}: store.json is not an earmark store description ({exc}); index into a new folder.") from None
         if version > FORMAT_VERSION:
             raise StoreError(f"{path}: written by earmark {meta.get('earmark_version')} in store format {version}, newer than "
