@@ -299,8 +299,21 @@ def test_the_live_socket_needs_the_token_when_set(model_path, tmp_path):
         with client.websocket_connect("/api/listen") as ws:
             ws.receive_json()
     assert closed.value.code == 1008
-    with client.websocket_connect(f"/api/listen?token={'t' * 20}") as ws:
+    with client.websocket_connect("/api/listen") as ws:  # the token as the first message, as the page sends it
+        ws.send_json({"token": "t" * 20})
         assert ws.receive_json()["ready"]
+    with client.websocket_connect("/api/listen", headers={"Authorization": "Bearer " + "t" * 20}) as ws:
+        assert ws.receive_json()["ready"]
+    # issue 25: never in the address (access logs keep it), and a refusal says why instead of a bare 403
+    with pytest.raises(WebSocketDisconnect) as closed:
+        with client.websocket_connect(f"/api/listen?token={'t' * 20}") as ws:
+            ws.receive_json()
+    assert closed.value.code == 1008 and "not in the address" in closed.value.reason
+    with pytest.raises(WebSocketDisconnect) as closed:
+        with client.websocket_connect("/api/listen?rate=5") as ws:
+            ws.send_json({"token": "t" * 20})
+            ws.receive_json()
+    assert closed.value.code == 1003 and "rate must be" in closed.value.reason
 
 
 def test_the_page_hears_a_fake_microphone(model_path, tmp_path):
@@ -508,3 +521,44 @@ def test_a_timed_out_job_leaves_no_upload_behind(model_path, tmp_path, monkeypat
     while _left(uploads) and time.time() < deadline:
         time.sleep(0.05)
     assert _left(uploads) == []
+
+
+def test_an_upload_without_an_extension_is_known_by_its_content(model_path, tmp_path):
+    """Issue 25: a FLAC sent as 'recording' (no extension) is sniffed, not refused."""
+    client, uploads = _client(model_path, tmp_path)
+    r = client.post("/api/predict", files=[("files", ("recording", UNSEEN_DOG.read_bytes(), "application/octet-stream"))])
+    assert r.status_code in (200, 415), r.text
+    if r.status_code == 415:  # an octet-stream is refused by type; the same bytes without a type are sniffed
+        r = client.post("/api/predict", files=[("files", ("recording", UNSEEN_DOG.read_bytes(), ""))])
+    assert r.status_code == 200, r.text
+    assert r.json()["results"][0]["file"] == "recording" and r.json()["results"][0]["label"] == "dog"
+    assert _left(uploads) == []
+
+
+def test_a_stalled_request_body_is_let_go_with_408():
+    """Issue 25: a client that stops sending its body does not hold a connection (and a job) forever."""
+    from earmark.serve.app import BodyLimit
+
+    async def app(scope, receive, send):  # an endpoint that reads the whole body first, as the form parser does
+        while (await receive()).get("more_body"):
+            pass
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    async def receive():
+        if not sent_first:
+            sent_first.append(True)
+            return {"type": "http.request", "body": b"x" * 10, "more_body": True}
+        await asyncio.sleep(60)  # the client stalls
+
+    sent: list = []
+    sent_first: list = []
+
+    async def send(message):
+        sent.append(message)
+
+    async def main():
+        await BodyLimit(app, limit=1 << 20, mb=1, body_timeout_s=0.2)({"type": "http"}, receive, send)
+
+    asyncio.run(asyncio.wait_for(main(), 10))
+    assert sent[0]["status"] == 408

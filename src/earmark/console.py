@@ -37,11 +37,20 @@ class Warnings(logging.Handler):
     """Library warnings as 'warning: ...' lines on stderr (plain text, never markup)."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        err.print(Text("warning: ", style="yellow") + Text(record.getMessage()))
+        err.print(Text("warning: ", style="yellow") + Text(shown(record.getMessage())))
+
+
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0, 32), *range(127, 160)] if c not in (9, 10)}
+
+
+def shown(text: str) -> str:
+    """``text`` with its control characters (an escape sequence in a file name, say) written as ``\\xNN``, so nothing
+    a file or label holds can drive the terminal."""
+    return str(text).translate(_CONTROL)
 
 
 def error(message: str) -> None:
-    err.print(Text("error: ", style="red") + Text(message))
+    err.print(Text("error: ", style="red") + Text(shown(message)))
 
 
 def say(message: str, *, about=None) -> None:
@@ -52,11 +61,11 @@ def say(message: str, *, about=None) -> None:
 
         try:
             if output_target(about)[1]:
-                err.print(Text(message))
+                err.print(Text(shown(message)))
                 return
         except Exception:  # noqa: BLE001 - a confirmation is never worth an error
             pass
-    out.print(Text(message))
+    out.print(Text(shown(message)))
 
 
 def plain_table(title: str, columns, rows, *, no_wrap=()) -> Table:
@@ -64,13 +73,13 @@ def plain_table(title: str, columns, rows, *, no_wrap=()) -> Table:
     for col in columns:
         table.add_column(col, no_wrap=col in no_wrap)
     for row in rows:
-        table.add_row(*(Text(str(c)) for c in row))
+        table.add_row(*(Text(shown(c)) for c in row))
     return table
 
 
 def report_skipped(skipped: list[dict]) -> None:
     for s in skipped:
-        err.print(Text("skipped ", style="yellow") + Text(f"{s['file']}: {s['reason']}"))
+        err.print(Text("skipped ", style="yellow") + Text(shown(f"{s['file']}: {s['reason']}")))
 
 
 def predictions_text(preds, fmt: str, top_k: int) -> str:
@@ -82,9 +91,10 @@ def predictions_text(preds, fmt: str, top_k: int) -> str:
         return json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(Prediction.csv_header(top_k))
+    closest = any("known_score" in r for r in rows)  # a model that rejects: say which class an unknown clip is nearest
+    w.writerow(Prediction.csv_header(top_k, closest=closest))
     for r in rows:
-        w.writerow(Prediction.csv_row(r, top_k))
+        w.writerow(Prediction.csv_row(r, top_k, closest=closest))
     return buf.getvalue()
 
 

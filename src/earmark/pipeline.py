@@ -86,15 +86,18 @@ class Prediction:
                     "known_score": None if p.known_score is None else round(p.known_score, 4)} if p.unknown or p.known_score is not None else {})}
 
     @staticmethod
-    def csv_header(top_k: int) -> list[str]:
-        """CSV columns for ``top_k`` labels after the first."""
-        return ["file", "label", "score"] + [c for i in range(1, top_k + 1) for c in (f"label_{i + 1}", f"score_{i + 1}")]
+    def csv_header(top_k: int, *, closest: bool = False) -> list[str]:
+        """CSV columns for ``top_k`` labels after the first; ``closest`` (models that reject): the class an ``unknown``
+        clip is closest to, in a last column."""
+        return (["file", "label", "score"] + [c for i in range(1, top_k + 1) for c in (f"label_{i + 1}", f"score_{i + 1}")]
+                + (["closest"] if closest else []))
 
     @staticmethod
-    def csv_row(row: dict, top_k: int) -> list:
+    def csv_row(row: dict, top_k: int, *, closest: bool = False) -> list:
         """A :meth:`row` as CSV cells under :meth:`csv_header`."""
         nxt = [v for n in row["next"] for v in (n["label"], n["score"])]
-        return [row["file"], row["label"], "" if row["score"] is None else row["score"]] + nxt + [""] * (2 * top_k - len(nxt))
+        cells = [row["file"], row["label"], "" if row["score"] is None else row["score"]] + nxt + [""] * (2 * top_k - len(nxt))
+        return cells + ([row.get("closest") or ""] if closest else [])
 
 
 @dataclass

@@ -27,6 +27,14 @@ MANIFEST = ".earmark-done.jsonl"
 _WORKER_MODELS: dict[str, object] = {}
 
 
+def _rejects(model) -> bool:
+    """Whether ``model`` (a file or a :class:`Model`) answers 'unknown' (its CSV then names each unknown clip's closest class)."""
+    from earmark.pipeline import Model
+
+    m = Model.load(model) if isinstance(model, (str, Path)) else model
+    return bool(getattr(m.estimator, "rejects", False))
+
+
 def model_payload(model) -> bytes:
     """The bytes of ``model``'s file (a path, or a :class:`Model` saved to a temporary file)."""
     from earmark.pipeline import Model
@@ -178,7 +186,7 @@ def predict(model, files: list[Path], *, top_k: int, out, fmt: str, backend, wor
     new_file = not out.exists() or not manifest.done
     with dask_client(workers, scheduler) as client, open(out, "w" if new_file else "a", newline="") as sink:
         todo = _plan(files, manifest, batch, client)
-        writer = _PredictionWriter(sink, fmt, top_k, header=new_file)
+        writer = _PredictionWriter(sink, fmt, top_k, header=new_file, closest=_rejects(model))
         for path, sha, result in _results(client, _predict_task, todo, (payload, backend, top_k), description="classifying on the cluster",
                                           progress=progress, hop_s=None, stretch_s=stretch_s):
             if isinstance(result, BaseException):
@@ -195,19 +203,19 @@ def predict(model, files: list[Path], *, top_k: int, out, fmt: str, backend, wor
 class _PredictionWriter:
     """Rows of an incremental prediction file, as ``earmark predict --format csv|json`` prints them (JSON: one row a line)."""
 
-    def __init__(self, sink, fmt: str, top_k: int, *, header: bool) -> None:
+    def __init__(self, sink, fmt: str, top_k: int, *, header: bool, closest: bool = False) -> None:
         import csv
 
         from earmark.pipeline import Prediction
 
-        self.fmt, self.next_k, self.sink = fmt, top_k - 1, sink
+        self.fmt, self.next_k, self.sink, self.closest = fmt, top_k - 1, sink, closest
         self.csv = csv.writer(sink) if fmt == "csv" else None
         if header and self.csv is not None:
-            self.csv.writerow(Prediction.csv_header(self.next_k))
+            self.csv.writerow(Prediction.csv_header(self.next_k, closest=closest))
 
     def write(self, p) -> None:
         if self.csv is not None:
-            self.csv.writerow(p.csv_row(p.row(), self.next_k))
+            self.csv.writerow(p.csv_row(p.row(), self.next_k, closest=self.closest))
         else:
             self.sink.write(json.dumps(p.row(), ensure_ascii=False) + "\n")
 

@@ -64,6 +64,8 @@ def audio_info(path: str | Path, *, min_duration_s: float = MIN_DURATION_S) -> A
     if path.is_dir():
         raise AudioLoadError(f"{path}: is a folder, not an audio file; pass the files inside it.")
     if not path.is_file():
+        if path.exists():  # a named pipe, device or socket: never opened (a pipe would wait for a writer forever)
+            raise AudioLoadError(f"{path}: is not a regular file (a named pipe, device or socket); pass an audio file.")
         raise AudioLoadError(f"{path}: no such file; check the path.")
     if not os.access(path, os.R_OK):
         raise AudioLoadError(f"{path}: cannot be read (permission denied); check the file's permissions.")

@@ -127,7 +127,9 @@ def _from_csv(root: Path, csv_path: Path, file_column: str, label_column: str, f
             missing.append((path, f"listed in {METADATA} line {line} but a broken link or a link loop"))
             continue
         if not path.is_file():
-            missing.append((path, f"listed in {METADATA} line {line} but not found"))
+            what = "a folder, not an audio file" if path.is_dir() else (
+                "not a regular file (a named pipe, device or socket)" if path.exists() else "not found")
+            missing.append((path, f"listed in {METADATA} line {line} but {what}"))
             continue
         fold = (row.get(fold_column) or "").strip() if fold_column else None
         group = (row.get(group_column) or "").strip() if group_column else None

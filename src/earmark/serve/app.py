@@ -62,6 +62,7 @@ class ServeSettings:
     upload_dir: Path | None = None
     store: Path | None = None
     labelling_dir: Path | None = None  # labels given on the page and the models trained on them; default STORE/labelling
+    body_timeout_s: float = 30.0  # longest wait for the next piece of a request body
 
     def __post_init__(self) -> None:
         check_number("max_upload_mb", self.max_upload_mb, low=0, high=1 << 20, low_open=True, unit="MB")
@@ -70,6 +71,7 @@ class ServeSettings:
         check_number("max_queue", self.max_queue, low=0, high=100_000, integer=True)
         check_number("max_live", self.max_live, low=0, high=256, integer=True)
         check_number("timeout_s", self.timeout_s, low=0, high=7 * 86400, low_open=True, unit="seconds")
+        check_number("body_timeout_s", self.body_timeout_s, low=0, high=3600, low_open=True, unit="seconds")
 
 
 class LabelIn(BaseModel):
@@ -176,7 +178,7 @@ def create_app(settings: ServeSettings):
                                f"{settings.max_upload_mb:g} MB limit; send a shorter recording.")
         return await call_next(request)
 
-    app.add_middleware(BodyLimit, limit=limit, mb=settings.max_upload_mb)
+    app.add_middleware(BodyLimit, limit=limit, mb=settings.max_upload_mb, body_timeout_s=settings.body_timeout_s)
 
     @app.exception_handler(_HTTPError)
     async def http_error(request: Request, exc: _HTTPError):
@@ -276,8 +278,9 @@ def create_app(settings: ServeSettings):
             path, original = await _save(file, folder, 0, limit)
             try:
                 hits = await _run(settings.timeout_s, c.search, path, start_s=start_s, end_s=end_s, k=k)
-            except _HTTPError as exc:
-                raise _HTTPError(exc.status, _public(exc.message, {str(path): original})) from None
+            except _HTTPError as exc:  # worded for the page: no server paths, no command-line options
+                message = _public(exc.message, {str(path): original, str(c.store.path): c.store.path.name})
+                raise _HTTPError(exc.status, message.replace("--like ", "").replace("--like", "the query")) from None
         return {"query": original, "hits": [{**h, "name": Path(h["file"]).name} for h in hits]}
 
     @app.get("/api/audio")
@@ -347,26 +350,29 @@ def create_app(settings: ServeSettings):
     live = {"sessions": 0}
 
     @app.websocket("/api/listen")
-    async def listen(websocket: WebSocket, model: str | None = None, rate: int = 16000, threshold: float = 0.5,
-                     token: str | None = None):
+    async def listen(websocket: WebSocket, model: str | None = None, rate: int = 16000, threshold: float = 0.5):
         """Live labels: send binary frames of 16-bit little-endian mono PCM at ``rate`` Hz; labels come back as JSON
-        (``{"end_s", "label", "score", "level_db"}``), first a ``{"ready", "classes"}`` message."""
-        given = token or websocket.headers.get("authorization", "").removeprefix("Bearer ")
-        if settings.token is not None and not hmac.compare_digest(given.encode(), settings.token.encode()):
-            await websocket.close(code=1008, reason="this server needs its token (?token=TOKEN)")
+        (``{"end_s", "label", "score", "level_db"}``), first a ``{"ready", "classes"}`` message. A server with a token
+        takes it in an ``Authorization: Bearer`` header or as the first message (``{"token": ...}``), never in the
+        address (which access logs keep). Every refusal is a close with its reason."""
+        await websocket.accept()  # accepted first, so a refusal reaches the client with its reason (not a bare 403)
+        if "token" in websocket.query_params:
+            await websocket.close(code=1008, reason="send the token as the first message ({\"token\": ...}), not in the address")
+            return
+        if settings.token is not None and not await _socket_token_ok(websocket, settings.token):
+            await websocket.close(code=1008, reason="this server needs its token: send {\"token\": ...} first")
+            return
+        if not 8000 <= rate <= 192000 or not 0.0 < threshold <= 1.0:
+            await websocket.close(code=1003, reason=f"rate must be 8000-192000 Hz and threshold in (0, 1]; got {rate}, {threshold:g}")
             return
         if live["sessions"] >= settings.max_live:
             await websocket.close(code=1013, reason=f"{settings.max_live} live sessions already; try again later")
-            return
-        if not 8000 <= rate <= 192000 or not 0.0 < threshold <= 1.0:
-            await websocket.close(code=1003, reason="rate must be 8000-192000 Hz and threshold in (0, 1]")
             return
         try:
             name, m = models.get(model)
         except _HTTPError as exc:
             await websocket.close(code=1008, reason=exc.message[:120])
             return
-        await websocket.accept()
         live["sessions"] += 1
         loop = asyncio.get_running_loop()
         frames: queue.Queue = queue.Queue(maxsize=256)  # about 25 s of 0.1-s frames: a client far ahead is cut off
@@ -424,18 +430,22 @@ class BodyLimit:
     client left, and its answer is replaced by the 413.
     """
 
-    def __init__(self, app, *, limit: int, mb: float) -> None:
-        self.app, self.limit, self.mb = app, limit, mb
+    def __init__(self, app, *, limit: int, mb: float, body_timeout_s: float = 30.0) -> None:
+        self.app, self.limit, self.mb, self.body_timeout_s = app, limit, mb, body_timeout_s
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        state = {"seen": 0, "over": False, "started": False}
+        state = {"seen": 0, "over": False, "started": False, "slow": False}
 
         async def limited():
             if state["over"]:
                 return {"type": "http.disconnect"}
-            message = await receive()
+            try:  # a client that stops sending its body is let go: slow bodies cannot hold the server's connections
+                message = await asyncio.wait_for(receive(), self.body_timeout_s)
+            except asyncio.TimeoutError:
+                state["over"] = state["slow"] = True
+                return {"type": "http.disconnect"}
             if message["type"] == "http.request":
                 state["seen"] += len(message.get("body", b""))
                 if state["seen"] > self.limit:
@@ -454,7 +464,10 @@ class BodyLimit:
         except Exception:
             if not state["over"]:
                 raise
-        if state["over"] and not state["started"]:
+        if state["over"] and not state["started"] and state["slow"]:
+            log.info("dropped a request whose body stalled for %g s (at %d bytes)", self.body_timeout_s, state["seen"])
+            await _error(408, f"the request body stalled for {self.body_timeout_s:g} s; send it at once.")(scope, receive, send)
+        elif state["over"] and not state["started"]:
             log.info("cut off a request body at %d bytes (limit %d)", state["seen"], self.limit)
             await _error(413, f"the upload is over this server's {self.mb:g} MB limit; send a shorter recording.")(scope, receive, send)
 
@@ -539,7 +552,41 @@ async def _save(upload, folder: Path, number: int, limit: int) -> tuple[Path, st
             out.write(chunk)
     if written == 0:
         raise _HTTPError(400, f"{original}: the file is empty; upload a recording.")
+    if suffix == ".audio":  # no known extension: the content says what it is
+        with open(target, "rb") as f:
+            sniffed = sniff_audio(f.read(12))
+        if sniffed:
+            target = target.rename(target.with_suffix(sniffed))
     return target, original
+
+
+async def _socket_token_ok(websocket, token: str, wait_s: float = 10.0) -> bool:
+    """Whether the socket's client holds ``token``: an ``Authorization: Bearer`` header, else its first message."""
+    import json
+
+    given = websocket.headers.get("authorization", "").removeprefix("Bearer ")
+    if not given:
+        try:
+            first = await asyncio.wait_for(websocket.receive_text(), wait_s)
+            given = json.loads(first).get("token", "") if first.startswith("{") else ""
+        except (asyncio.TimeoutError, ValueError, KeyError, AttributeError, RuntimeError):
+            return False
+        except Exception:  # noqa: BLE001 - a client that leaves or sends bytes first has no token to give
+            return False
+    return isinstance(given, str) and hmac.compare_digest(given.encode(), token.encode())
+
+
+def sniff_audio(head: bytes) -> str | None:
+    """The audio file type the first bytes of a file announce (``.wav``, ``.flac``, ``.ogg``, ``.mp3``), or None."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return ".wav"
+    if head[:4] == b"fLaC":
+        return ".flac"
+    if head[:4] == b"OggS":
+        return ".ogg"
+    if head[:3] == b"ID3" or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+        return ".mp3"
+    return None
 
 
 async def _run(timeout_s: float, fn, *args, folder: Path | None = None, **kwargs):
