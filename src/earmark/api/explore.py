@@ -53,6 +53,11 @@ def index(recordings, store, *, embedder: str | None = None, window_s: float | N
         if not p.exists():
             raise ParameterError(f"{p}: no such file or folder; pass the recordings to index.")
     files = find_audio_files(paths)
+    if not files:
+        from earmark.audio.io import SUPPORTED_EXTENSIONS
+
+        raise ParameterError(f"{' '.join(str(p) for p in paths)}: no audio files there ({', '.join(SUPPORTED_EXTENSIONS)}, searched "
+                             "recursively, links to folders followed); pass the folders that hold the recordings.")
     store_path = Path(store)
     if (store_path / "store.json").is_file():
         st = Store.open(store_path)

@@ -224,10 +224,24 @@ def find_audio_files(paths) -> list[Path]:
     found: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            found.extend(sorted(q for q in p.rglob("*") if q.suffix.lower() in SUPPORTED_EXTENSIONS and (q.is_file() or _dangling(q))))
+            found.extend(sorted(q for q in _walk(p) if q.suffix.lower() in SUPPORTED_EXTENSIONS and (q.is_file() or _dangling(q))))
         else:
             found.append(p)
     return found
+
+
+def _walk(folder: Path):
+    """Every file under ``folder``, following links to folders (a collection is often a folder of links to others),
+    each real folder visited once, so a link loop ends."""
+    seen: set[tuple[int, int]] = set()
+    for top, dirs, files in os.walk(folder, followlinks=True):
+        st = os.stat(top)
+        if (st.st_dev, st.st_ino) in seen:
+            dirs[:] = []
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        for name in files:
+            yield Path(top) / name
 
 
 def _dangling(path: Path) -> bool:

@@ -82,6 +82,10 @@ def load_dataset(
     else:
         ds = _from_folders(root, fold_column or group_column)
     if not ds.clips:
+        if not csv_path.is_file() and any(p.suffix.lower() in SUPPORTED_EXTENSIONS for p in root.iterdir()):
+            raise DatasetError(f"{root}: its audio files lie directly in the folder, so nothing says their classes; put them "
+                               f"in one sub-folder per class ({root}/dog/*.wav, {root}/rain/*.wav, ...) or list them in a "
+                               f"{METADATA} with filename and label columns.")
         raise DatasetError(f"{root}: no audio clips found ({', '.join(SUPPORTED_EXTENSIONS)}); check the folder.")
     return ds
 

@@ -47,6 +47,7 @@ FORMAT = "earmark-store"
 FORMAT_VERSION = 1
 COLUMNS = ("file", "sha256", "start_s", "end_s", "level_db", "label")
 SHARD_WINDOWS = 50_000  # windows per shard: about 100 MB of 512-d float32 held before a write
+SMALL_SHARDS = 16  # more shards of under a quarter of SHARD_WINDOWS than this, and index merges them
 FLUSH_S = 60.0  # finished files wait at most this long before they are written (merged into full shards at the end)
 
 
@@ -371,7 +372,10 @@ class Store:
                 writer.add(writer.copy_of(source, name, label))
                 report.copied.append(path)
             writer.flush()
-            self._compact(writer.written, shard_windows)
+            # this run's partial shards; and once they pile up, the small ones earlier runs left (a Dask resume leaves
+            # thousands, and every search then opens each)
+            small = {int(sh.stem) for sh in self.shards() if shard_rows(self.path, sh) < shard_windows // 4}
+            self._compact(sorted(small | set(writer.written)) if len(small) > SMALL_SHARDS else writer.written, shard_windows)
         report.seconds = time.perf_counter() - t0
         return report
 
@@ -424,13 +428,19 @@ class Store:
         it holds its files' live rows) before its parts are deleted: an
         interruption at any point leaves every row live exactly once.
         """
-        import pyarrow.parquet as pq
+        import pyarrow as pa
+
+        files = self.files()
 
         def merge(group: list[int]) -> None:
             if len(group) < 2:
                 return
             paths = [self.path / "shards" / f"{n:06d}.parquet" for n in group]
-            self._write_shard([self._rows_from(read_shard(self.path, p)) for p in paths])
+            # only the live rows: a file indexed again since has its rows in a newer shard, and must not come back
+            tables = [read_shard(self.path, p).filter(pa.array(self.live(p, files))) for p in paths]
+            batch = [self._rows_from(t) for t in tables if t.num_rows]
+            if batch:
+                self._write_shard(batch)
             for p in paths:
                 p.unlink()
 
