@@ -58,12 +58,25 @@ def _digest(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@pytest.fixture(scope="module")
+def store(trained, tmp_path_factory):
+    data, _, _ = trained
+    path = tmp_path_factory.mktemp("store") / "store"
+    assert run("index", data, "--store", path, "--embedder", "mfcc", "-q").exit_code == 0
+    return path
+
+
 @pytest.fixture
-def writers(trained, tmp_path):
+def writers(trained, store, tmp_path):
     """Every command that writes one file, as ``(name, option, args-before-the-output)``."""
     data, model, cache = trained
     clip = sorted(data.glob("*.flac"))[0]
     return {
+        "label --out": ("label", [store, "--model", model, "-n", "3", "--out"]),
+        "map --out": ("map", [store, "--out"]),
+        "cluster --out": ("cluster", [store, "-k", "2", "--out"]),
+        "cluster --html": ("cluster", [store, "-k", "2", "--html"]),
+        "search --html": ("search", [store, "--like", clip, "-k", "2", "--html"]),
         "train --out": ("train", [data, "--embedder", "mfcc", "--cache-dir", cache, "--out"]),
         "predict --out": ("predict", [model, clip, "--format", "csv", "--cache-dir", cache, "--out"]),
         "evaluate --json": ("evaluate", [data, "--embedder", "mfcc", "--cv", "3", "--cache-dir", cache, "--json"]),
@@ -73,7 +86,8 @@ def writers(trained, tmp_path):
     }
 
 
-@pytest.mark.parametrize("what", ["train --out", "predict --out", "evaluate --json", "curve --json", "compare --json", "export --out"])
+@pytest.mark.parametrize("what", ["train --out", "predict --out", "evaluate --json", "curve --json", "compare --json", "export --out",
+                                  "label --out", "map --out", "cluster --out", "cluster --html", "search --html"])
 def test_every_writer_keeps_symlinks_and_refuses_full_devices(writers, what, tmp_path):
     command, args = writers[what]
     r = run(command, *args, "/dev/full", "-q")
