@@ -125,11 +125,9 @@ def _run(fn, quiet: bool = False):
 
 def _gate(value: float) -> float | None:
     """--gate-db as the library takes it: None for -inf (keep every window), else a level in [-200, 0] dBFS."""
-    from earmark.errors import check_number
+    from earmark.errors import check_gate_db
 
-    if value == float("-inf"):
-        return None
-    return check_number("gate_db", value, low=-200, high=0, unit="dBFS (or -inf to keep every window)")
+    return None if value == float("-inf") else check_gate_db("gate_db", value)
 
 
 def _check_outputs(json_path: Path | None = None, report: Path | None = None, out_path: Path | None = None, *,

@@ -98,6 +98,13 @@ def check_number(name: str, value, *, low=None, high=None, low_open: bool = Fals
     return value
 
 
+def check_gate_db(name: str, value):
+    """Return a gate level: None or -inf (every window kept), or a finite level in [-200, 0] dBFS."""
+    if value is None or value == float("-inf"):
+        return value
+    return check_number(name, value, low=-200, high=0, unit="dBFS (or -inf to keep every window)")
+
+
 def check_positive(name: str, value, *, kind: type = float, allow_zero: bool = False, high=None):
     """Return ``value`` if it is a finite positive number (at most ``high``), else raise :class:`ParameterError`.
 

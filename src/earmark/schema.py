@@ -76,7 +76,8 @@ def validate_description(path: str | Path, meta: dict, *, parts: bool = True) ->
         _fail(path, "classes", f"{len(classes):,} names", f"at most {MAX_CLASSES:,} classes")
     if len({str(c) for c in classes}) != len(classes) or any(len(str(c)) > MAX_NAME for c in classes):
         _fail(path, "classes", classes, f"distinct class names of at most {MAX_NAME} characters")
-    _number(path, meta, "gate_db", low=-200.0, high=0.0, optional=True, expected="a number of dBFS in [-200, 0] or null")
+    if meta.get("gate_db") != float("-inf"):  # -inf: every window kept
+        _number(path, meta, "gate_db", low=-200.0, high=0.0, optional=True, expected="a number of dBFS in [-200, 0], -inf or null")
     _number(path, front, "front_end.hop_s", low=1e-4, high=600.0, optional=True, expected="seconds in (0, 600]")
     if not isinstance(meta.get("info", {}), dict):
         _fail(path, "info", meta.get("info"), "an object")

@@ -11,7 +11,7 @@ import pytest
 
 import earmark
 from earmark.audio import load
-from earmark.export.c import c_comment, c_string
+from earmark.export.c import c_comment, c_string, import_emlearn
 from tests.conftest import make_demo_subset
 from tests.hostile.conftest import run
 
@@ -24,8 +24,7 @@ def test_c_string_and_comment_escape_everything():
 
 
 def test_class_names_stay_names_in_the_compiled_header(tmp_path):
-    import emlearn
-
+    emlearn = import_emlearn()
     compiler = shutil.which("cc") or shutil.which("gcc")
     assert compiler, "a C compiler is needed (the Makefile's system packages install gcc)"
     data = make_demo_subset(tmp_path / "d")

@@ -21,7 +21,7 @@ import numpy as np
 from earmark.audio import find_audio_files
 from earmark.data.labels import label_format, write_labels
 from earmark.embeddings import EmbeddingCache
-from earmark.errors import AudioLoadError, ParameterError, check_fraction, check_positive
+from earmark.errors import AudioLoadError, ParameterError, check_fraction, check_gate_db, check_positive
 from earmark.fileio import check_writable_dir
 from earmark.inference.detect import DetectionSettings, detect as detect_one
 from earmark.inference.voices import VoiceDB, diarise, is_voice_db
@@ -309,6 +309,7 @@ def listen(model, blocks, *, hop_s: float | None = None, gate_db: float = -50.0,
     from earmark.inference.listen import listen as run
     from earmark.inference.listen import scored_windows
 
+    check_gate_db("gate_db", gate_db)
     model = _as_model(model, backend, calibration)
     hop_s = listen_hop_s(hop_s, keywords)
     if sensitivity is not None:

@@ -10,7 +10,7 @@ import numpy as np
 
 from earmark.audio import find_audio_files, load
 from earmark.data import load_dataset
-from earmark.errors import AudioLoadError, ParameterError, check_positive
+from earmark.errors import AudioLoadError, ParameterError, check_gate_db, check_positive
 from earmark.evaluation.kws import mix_keywords, operating_curve, score_placements, threshold_for
 from earmark.inference.keywords import check_spotter_options, keyword_columns, keyword_ring_s, smooth_scores, stream_scores
 from earmark.pipeline import Model
@@ -41,6 +41,7 @@ def evaluate_kws(model, data, *, keywords, background, folds: str = "fold", test
         hours), ``n_keywords``, ``skipped``, ``seconds``; with ``plot``, the figure's path.
     """
     t0 = time.perf_counter()
+    check_gate_db("gate_db", gate_db)
     model = model if isinstance(model, Model) else Model.load(model)
     keywords = keywords.split(",") if isinstance(keywords, str) else list(keywords)
     columns = keyword_columns(model.classes, keywords)

@@ -136,8 +136,19 @@ def _net_code(est) -> str:
     return code
 
 
+def import_emlearn():
+    """``emlearn``, imported without its side effect on the whole process: its ``bayes`` module calls
+    ``numpy.seterr(all="raise")`` at import, after which any underflow anywhere (an MLP's Adam step) raises."""
+    saved = np.geterr()
+    try:
+        import emlearn
+    finally:
+        np.seterr(**saved)
+    return emlearn
+
+
 def _forest_code(est) -> str:
-    import emlearn
+    emlearn = import_emlearn()
 
     scaler, clf = est.head_.steps[0][1], copy.deepcopy(est.head_.steps[-1][1])
     for tree in clf.estimators_:  # x_std <= t  <=>  x <= t * scale + mean: the standardisation moves into the thresholds
