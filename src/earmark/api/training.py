@@ -247,7 +247,9 @@ def train_from_labels(root, *, labels: str, model=None, embedder: str = DEFAULT_
     so the model can say "none of these". ``model_params`` as for :func:`train`;
     waveform augmentation needs clip files and is refused here.
     """
-    from earmark.data.annotations import annotated_recordings, balance_background, clips_from_events
+    from earmark.audio.io import audio_info
+    from earmark.data.annotations import annotated_recordings, balance_background, clips_from_events, tidy_events
+    from earmark.errors import AudioLoadError, skip_reason
     from earmark.data.labels import read_labels
 
     name, est = build_model(model if model is not None else classifier, aggregation=aggregation,
@@ -257,13 +259,23 @@ def train_from_labels(root, *, labels: str, model=None, embedder: str = DEFAULT_
                              "recordings takes specaugment and mixup only (or cut the events into clips first).")
     _checkpoints(est, cache_dir, use_cache, progress)
     t0 = time.perf_counter()
-    pairs = annotated_recordings(root, labels)
+    events, notes, unreadable = {}, [], []
+    for rec, lab in annotated_recordings(root, labels):  # the label files read and checked before any audio work
+        try:
+            duration_s = audio_info(rec, min_duration_s=0).duration_s
+        except AudioLoadError as exc:
+            unreadable.append((rec, skip_reason(rec, exc)))
+            continue
+        events[rec], changed = tidy_events(read_labels(lab, labels), duration_s, lab)
+        notes += changed
+    for line in notes:
+        log.warning("%s", line)
     emb = get_embedder(_front_end_of(name, embedder))
-    done = embed_files([r for r, _ in pairs], emb, EmbeddingCache(cache_dir, enabled=use_cache), progress=progress)
+    done = embed_files(list(events), emb, EmbeddingCache(cache_dir, enabled=use_cache), progress=progress)
     clips, names = [], []
-    for rec, lab in pairs:
+    for rec, evs in events.items():
         if rec in done.embeddings:
-            c, n = clips_from_events(done.embeddings[rec], read_labels(lab, labels), background=background)
+            c, n = clips_from_events(done.embeddings[rec], evs, background=background)
             clips += c
             names += n
     clips, names = balance_background(clips, names, np.random.default_rng(random_state))
@@ -273,7 +285,7 @@ def train_from_labels(root, *, labels: str, model=None, embedder: str = DEFAULT_
         "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "earmark_version": __version__,
         "data": {"root": str(root), "labels": labels, "n_recordings": len(done.embeddings), "n_events": len(names),
                  "classes": counts(names), "audio_seconds": done.audio_seconds, "n_skipped": len(done.skipped)},
-        "skipped": [{"file": str(p), "reason": r} for p, r in done.skipped],
+        "skipped": [{"file": str(p), "reason": r} for p, r in [*unreadable, *done.skipped]], "label_notes": notes,
         "seconds": {"embed": embed_s, "fit": time.perf_counter() - t0 - embed_s},
     }
     return Model(emb, fitted, name, None, info)

@@ -21,7 +21,7 @@ from earmark.audio.io import find_audio_files
 from earmark.data.labels import BACKGROUND, label_file, label_format
 from earmark.errors import DatasetError
 
-__all__ = ["BACKGROUND", "annotated_recordings", "balance_background", "clips_from_events"]
+__all__ = ["BACKGROUND", "annotated_recordings", "balance_background", "clips_from_events", "tidy_events"]
 
 
 def annotated_recordings(root: str | Path, fmt: str) -> list[tuple[Path, Path]]:
@@ -38,6 +38,41 @@ def annotated_recordings(root: str | Path, fmt: str) -> list[tuple[Path, Path]]:
         example = "rec.wav + " + spec.sidecars[0].format(stem="rec")
         raise DatasetError(f"{root}: no recording has a {fmt} label file beside it (expected e.g. {example}).")
     return pairs
+
+
+def tidy_events(events, duration_s: float, source) -> tuple[list, list[str]]:
+    """The events of one label file made fit to learn from, and one line for each change made.
+
+    An event of no length is dropped (a point is no stretch to learn from),
+    one that starts at or after the recording's end is dropped, one that runs
+    past it is cut there, and overlapping events of one class are merged (the
+    same windows would otherwise be two training clips). Nothing else changes.
+    """
+    from dataclasses import replace
+
+    notes, kept = [], []
+    for e in events:
+        if e.end_s <= e.start_s:
+            notes.append(f"{source}: the {e.label!r} event at {e.start_s:g} s has no length; dropped (mark a stretch).")
+        elif e.start_s >= duration_s:
+            notes.append(f"{source}: the {e.label!r} event {e.start_s:g}-{e.end_s:g} s starts after the recording's end "
+                         f"({duration_s:g} s); dropped (is it the right label file?).")
+        elif e.end_s > duration_s:
+            notes.append(f"{source}: the {e.label!r} event {e.start_s:g}-{e.end_s:g} s runs past the recording's end "
+                         f"({duration_s:g} s); cut there.")
+            kept.append(replace(e, end_s=duration_s))
+        else:
+            kept.append(e)
+    merged: list = []
+    for e in sorted(kept, key=lambda e: (e.label, e.start_s)):
+        last = merged[-1] if merged and merged[-1].label == e.label else None
+        if last is not None and e.start_s < last.end_s:
+            notes.append(f"{source}: {e.label!r} events {last.start_s:g}-{last.end_s:g} s and {e.start_s:g}-{e.end_s:g} s "
+                         f"overlap; merged into {last.start_s:g}-{max(last.end_s, e.end_s):g} s.")
+            merged[-1] = replace(last, end_s=max(last.end_s, e.end_s))
+        else:
+            merged.append(e)
+    return sorted(merged, key=lambda e: e.start_s), notes
 
 
 def clips_from_events(embedding, events, *, background: bool) -> tuple[list[np.ndarray], list[str]]:
