@@ -65,13 +65,15 @@ def main() -> None:
     path = OUT / "esc10_fold1_long.flac"
     sf.write(path, y, SR)
     print(f"recording: {len(y) / SR / 60:.1f} min, {len(truth)} reference events (fold 1), model trained on folds 2-5", flush=True)
-    for exclusive, hop in ((False, None), (False, 0.3), (True, None), (True, 0.3)):
-        settings = DetectionSettings(threshold=0.5, merge_gap_s=1.0, exclusive=exclusive)
+    for exclusive, hop, refine in ((False, None, False), (False, 0.3, False), (True, None, False), (True, 0.3, False),
+                                   (True, None, True), (True, 0.3, True)):
+        settings = DetectionSettings(threshold=0.5, merge_gap_s=1.0, exclusive=exclusive, refine_edges=refine)
         t0 = time.perf_counter()
         result = detect(model, path, settings=settings, hop_s=hop)
         wall = time.perf_counter() - t0
         events = result["events"]
-        print(f"detect --hop-s {hop or model.embedder.hop_s:.2f} {'--exclusive' if exclusive else '--no-exclusive'}: "
+        print(f"detect --hop-s {hop or model.embedder.hop_s:.2f} {'--exclusive' if exclusive else '--no-exclusive'}"
+              f"{' --refine-edges' if refine else ''}: "
               f"{len(events)} events in {wall:.1f} s "
               f"({len(y) / SR / wall:.0f}x realtime), settings {settings.to_dict()}")
         for collar in (0.2, 1.0):

@@ -586,6 +586,9 @@ def detect(
     median_windows: Annotated[int, typer.Option(help="Median filter length over window scores.")] = 3,
     hop_s: Annotated[float | None, typer.Option("--hop-s", help="Take windows this often (default: the model's hop); smaller sharpens event edges.")] = None,
     exclusive: Annotated[bool, typer.Option(help="One label at a time: each window keeps only its top class (--no-exclusive: classes may overlap).")] = True,
+    refine_edges: Annotated[bool, typer.Option("--refine-edges", help=(
+        "Move each event's start and end to where the sound's level rises and falls (10-ms frames, within half a window); "
+        "sharper edges where the events stand out from their background."))] = False,
     fmt: Annotated[str, typer.Option("--format", "-f", help="csv, json, audacity or raven.")] = "csv",
     out_dir: Annotated[Path | None, typer.Option("--out", help="Folder for one event file per recording (default: ./earmark-events).")] = None,
     plot: Annotated[bool, typer.Option("--plot", help="Also write a PNG: spectrogram with the events, scores under it.")] = False,
@@ -604,7 +607,8 @@ def detect(
 
     def go(progress):
         settings = DetectionSettings(threshold=0.5 if threshold is None else threshold, min_duration_s=min_duration_s,
-                                     merge_gap_s=merge_gap_s, median_windows=median_windows, exclusive=exclusive)
+                                     merge_gap_s=merge_gap_s, median_windows=median_windows, exclusive=exclusive,
+                                     refine_edges=refine_edges)
         batch = api.detect(model_path, recordings, settings=settings, hop_s=hop_s, fmt=fmt, out_dir=out_dir, plot=plot, progress=progress,
                            voice_threshold=threshold, backend=backend, calibration=calibration_data or None, workers=workers,
                            scheduler=scheduler)

@@ -130,8 +130,8 @@ def same_file(a: str | Path, b: str | Path) -> bool:
 def check_writable_file(path: str | Path, option: str, *, inputs=()) -> Path:
     """Check, before any work, that ``path`` can be written as a file; raise :class:`OutputError` naming ``--option``.
 
-    ``inputs`` are files (or folders) the command reads: writing over one of
-    them (or into one) is refused.
+    ``inputs`` are files the command reads: writing over one of them (by any
+    spelling or link) is refused.
     """
     path = Path(path)
     if path.is_dir():

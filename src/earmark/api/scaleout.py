@@ -76,8 +76,13 @@ def _predict_task(payload: bytes, backend: str | None, path: str, top_k: int, pa
 def _detect_task(payload: bytes, backend: str | None, path: str, settings, hop_s: float | None, parts: list | None = None) -> dict:
     """One recording's events (from its stretches ``parts`` joined, for a long recording)."""
     from earmark.inference.detect import detect as detect_one
+    from earmark.inference.detect import level_frames, refine_edges
 
-    return detect_one(_worker_model(payload, backend), spans.join(parts) if parts else Path(path), settings=settings, hop_s=hop_s)
+    model = _worker_model(payload, backend)
+    found = detect_one(model, spans.join(parts) if parts else Path(path), settings=settings, hop_s=hop_s)
+    if parts and settings.refine_edges and found["events"]:  # joined stretches: the edges from the file's own levels
+        found["events"] = refine_edges(found["events"], level_frames(Path(path)), search_s=model.front_end.window_s / 2)
+    return found
 
 
 def _front(payload: bytes, backend: str | None, hop_s: float | None):

@@ -8,12 +8,16 @@ window keeps only its top class, so events of two classes never overlap.
 Then each class is thresholded with hysteresis (an event starts when its score
 reaches ``threshold`` and lasts while it stays above ``threshold * low_ratio``);
 events closer than ``merge_gap_s`` merge, shorter than ``min_duration_s``
-are dropped.
+are dropped. With ``refine_edges``, each event's start and end are then moved
+to where the sound's level crosses halfway (in dB) between the background
+around the event and the event's loudest part, within half a window of the
+edge found from the windows (:func:`refine_edges`, 10-ms level frames).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy.ndimage import median_filter
@@ -32,6 +36,7 @@ class DetectionSettings:
     min_duration_s: float = 0.0
     merge_gap_s: float = 0.0
     exclusive: bool = True
+    refine_edges: bool = False
 
     def __post_init__(self) -> None:
         check_fraction("threshold", self.threshold)
@@ -120,6 +125,69 @@ def _merge(events: list[list], gap_s: float) -> list[list]:
     return out
 
 
+LEVEL_FRAME_S = 0.01
+MIN_CONTRAST_DB = 6.0  # an edge moves only where the event stands this far above the background around it
+
+
+def level_frames(path, *, frame_s: float = LEVEL_FRAME_S) -> np.ndarray:
+    """The recording's level in dBFS per ``frame_s`` frame (RMS, floor -120), streamed from disk."""
+    from earmark.audio.io import audio_info, stream
+
+    sr = audio_info(path, min_duration_s=0).sample_rate
+    frame = max(1, int(round(frame_s * sr)))
+    out, rest = [], np.zeros(0, np.float32)
+    for chunk in stream(path, min_duration_s=0):
+        x = np.concatenate([rest, chunk])
+        n = len(x) // frame
+        if n:
+            power = np.mean(x[: n * frame].reshape(n, frame).astype(np.float64) ** 2, axis=1)
+            out.append(10 * np.log10(np.maximum(power, 1e-12)))
+        rest = x[n * frame :]
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def refine_edges(events: list[Event], levels_db: np.ndarray, *, frame_s: float = LEVEL_FRAME_S, search_s: float) -> list[Event]:
+    """``events`` with each edge moved to where the level crosses halfway between the background and the event.
+
+    The background is the median level of the ``search_s`` before the start
+    (after the end, for the end); the event's level, the 90th percentile inside
+    it. The new start is the first frame above halfway (in dB) from
+    ``search_s`` before the old start; the new end, one past the last such frame
+    up to ``search_s`` after the old end. An edge stays where it was when the
+    event is not ``MIN_CONTRAST_DB`` above that background, or the crossing is
+    not found in the search range.
+    """
+    n = len(levels_db)
+    reach = max(1, int(round(search_s / frame_s)))
+    out = []
+    for e in events:
+        a, b = int(e.start_s / frame_s), min(n, int(np.ceil(e.end_s / frame_s)))
+        if b <= a or a >= n:
+            out.append(e)
+            continue
+        loud = float(np.percentile(levels_db[a:b], 90))
+        start, end = e.start_s, e.end_s
+        before = levels_db[max(0, a - reach) : a]
+        if len(before) and loud - float(np.median(before)) >= MIN_CONTRAST_DB:
+            half = (loud + float(np.median(before))) / 2
+            lo = max(0, a - reach)
+            above = np.flatnonzero(levels_db[lo : min(n, a + reach)] > half)
+            if len(above):
+                start = (lo + int(above[0])) * frame_s
+        after = levels_db[b : min(n, b + reach)]
+        if len(after) and loud - float(np.median(after)) >= MIN_CONTRAST_DB:
+            half = (loud + float(np.median(after))) / 2
+            lo = max(0, b - reach)
+            above = np.flatnonzero(levels_db[lo : min(n, b + reach)] > half)
+            if len(above):
+                end = (lo + int(above[-1]) + 1) * frame_s
+        if end > start:
+            out.append(Event(start, end, e.label, e.score, e.low_hz, e.high_hz, e.mean_score))
+        else:
+            out.append(e)
+    return out
+
+
 def detect(model, path, *, settings: DetectionSettings = DetectionSettings(), hop_s: float | None = None, cache=None) -> dict:
     """Events in one recording, with the window scores they came from.
 
@@ -138,5 +206,7 @@ def detect(model, path, *, settings: DetectionSettings = DetectionSettings(), ho
     ws = model.window_scores(path, hop_s=hop_s, cache=cache)
     events = detect_events(ws.scores, ws.times_s, ws.classes, window_s=ws.window_s, hop_s=ws.hop_s,
                            duration_s=ws.duration_s, settings=settings)
+    if settings.refine_edges and events and isinstance(path, (str, Path)):  # (a cluster's joined stretches: by the caller)
+        events = refine_edges(events, level_frames(path), search_s=ws.window_s / 2)
     return {"events": events, "scores": ws.scores, "centres_s": ws.times_s, "duration_s": ws.duration_s,
             "classes": ws.classes, "settings": settings.to_dict()}
