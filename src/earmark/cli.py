@@ -357,9 +357,9 @@ def predict(
                             calibration=calibration_data or None)
         if batch.records and out_path is not None:
             from earmark.console import predictions_text
-            from earmark.fileio import atomic_write, check_writable_file
+            from earmark.fileio import atomic_write
 
-            with atomic_write(check_writable_file(out_path, "out"), "w") as f:
+            with atomic_write(out_path, "w") as f:  # checked before any work (_check_outputs above)
                 f.write(predictions_text(batch.records, fmt, k))
             say(f"{out_path}: {len(batch.records)} file(s) classified", about=out_path)
         elif batch.records:
