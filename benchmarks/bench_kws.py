@@ -98,12 +98,12 @@ def detector(data: Path, work: Path, cache: Path, augment: str, esc10: Path) -> 
     return out
 
 
-def cpu(data: Path, work: Path, seconds: float = 60.0) -> dict:
+def cpu(data: Path, work: Path, seconds: float = 60.0, model_path: Path | None = None) -> dict:
     from earmark.audio import load
     from earmark.evaluation.kws import mix_keywords
     from earmark.inference.listen import file_blocks
 
-    model = api.load_model(work / "kws-fold5.earmark")
+    model = api.load_model(model_path or work / "kws-fold5.earmark")
     rows = [r for r in csv.DictReader(open(data / "metadata.csv")) if r["fold"] == "5" and r["label"] in KEYWORDS.split(",")]
     clips = [load(data / r["filename"], sr=16000)[0] for r in rows[: int(seconds / 3)]]
     noise = load(data / "background" / "doing_the_dishes.flac", sr=16000)[0]

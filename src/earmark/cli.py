@@ -248,6 +248,17 @@ def train(
     from_store: Annotated[Path | None, typer.Option("--from-store", help="Train on a store's windows named in --labels "
                                                                          "(nothing is decoded; see 'earmark label').")] = None,
     background: Annotated[bool, typer.Option(help="With --labels: unlabelled stretches become a 'background' class.")] = True,
+    stream: Annotated[list[Path] | None, typer.Option("--stream", help=(
+        "Train stream-style (for detectors run on live audio or long recordings): a folder of long recordings with none "
+        "of the classes (repeatable; never your test material). Each clip is also placed at random offsets over it, "
+        "excerpts of it become the --stream-label class, and the windows the model fires on are added (hard negatives)."))] = None,
+    stream_snr: Annotated[str, typer.Option(help="With --stream: signal-to-noise ratios of the placed clips, low,high dB.")] = "0,20",
+    stream_copies: Annotated[int, typer.Option(help="With --stream: placed copies per training clip.")] = 2,
+    stream_negatives: Annotated[float, typer.Option(help="With --stream: background excerpts per training clip.")] = 1.0,
+    stream_partials: Annotated[float, typer.Option(help="With --stream: cut-off words (the start or end of a clip at the window's "
+                                                        "edge) per training clip, as --stream-label.")] = 0.5,
+    hard_negative_rounds: Annotated[int, typer.Option(help="With --stream: rounds of hard-negative mining (0: none).")] = 1,
+    stream_label: Annotated[str, typer.Option(help="With --stream: the class of the background excerpts (e.g. _silence_).")] = "background",
     strict_paths: StrictPaths = False,
     backend: BackendOpt = None,
     calibration_data: Annotated[list[Path] | None, typer.Option("--calibration-data", help=(
@@ -279,6 +290,15 @@ def train(
         name = _model_name(model, classifier)
         if labels is not None and negatives is not None:
             raise ParameterError("--negatives works with a DATA folder of clips; with --labels, unlabelled stretches are the background class.")
+        if stream and (labels is not None or cv is not None):
+            raise ParameterError(f"--stream works with a DATA folder of clips and trains one model; leave out {'--labels' if labels is not None else '--cv'}.")
+        stream_settings = None
+        if stream:
+            from earmark.augment.stream import StreamTraining
+
+            stream_settings = StreamTraining(background=tuple(map(str, stream)), snr_db=stream_snr,
+                                             copies=stream_copies, negatives=stream_negatives, partials=stream_partials, rounds=hard_negative_rounds,
+                                             label=stream_label)
         if labels is not None and backend is not None:
             raise ParameterError("--backend works with a DATA folder of clips; leave it out with --labels (predict and detect take it).")
         if labels is not None:
@@ -292,7 +312,8 @@ def train(
                       label_column=label_column, folds=folds, train_folds=_csv_list(train_folds, "--train-folds"),
                       exclude_folds=_csv_list(exclude_fold, "--exclude-fold"), strict_paths=strict_paths, cache_dir=cache_dir,
                       use_cache=not no_cache, cv=cv, model_params=_model_params(max_epochs, time_budget_s, augment, pretrained, transfer, calibration, reject, reject_rate),
-                      negatives=negatives, progress=progress, backend=backend, calibration_data=calibration_data or None)
+                      negatives=negatives, progress=progress, backend=backend, calibration_data=calibration_data or None,
+                      stream=stream_settings)
         path = m.save(out_path)
         report_skipped(m.info["skipped"])
         d = m.info["data"]

@@ -24,10 +24,12 @@ THRESHOLDS = np.round(np.concatenate([np.arange(0.05, 0.95, 0.01), np.arange(0.9
 def evaluate_kws(model, data, *, keywords, background, folds: str = "fold", test_folds, snr_db=(20.0, 10.0, 5.0, 0.0),
                  target_fa_per_hour: float = 1.0, hop_s: float = 0.1, smooth: int = 3, refractory_s: float = 1.0,
                  gap_s: float = 2.0, tolerance_s: float = 1.0, gate_db: float = -50.0, seed: int = 0,
-                 file_column: str = "filename", label_column: str = "label", plot=None, progress: bool = False) -> dict:
+                 file_column: str = "filename", label_column: str = "label", plot=None, progress: bool = False,
+                 noise=None) -> dict:
     """Measure a keyword model as a live detector: false accepts per hour on ``background`` recordings (files or
     folders with no keyword in them) against the false-reject rate on the ``test_folds`` clips of ``keywords`` in
-    ``data`` laid into that background at each of ``snr_db``; pick the threshold for ``target_fa_per_hour``.
+    ``data`` laid into that background (or into ``noise``, other recordings, when given) at each of ``snr_db``; pick the
+    threshold for ``target_fa_per_hour``.
 
     The model must not have been trained on ``test_folds`` (``earmark train --exclude-fold``); streams run through the
     same windows, smoothing and refractory period as ``earmark listen --keywords`` at ``hop_s``.
@@ -76,6 +78,13 @@ def evaluate_kws(model, data, *, keywords, background, folds: str = "fold", test
     if not backgrounds:
         raise ParameterError(f"The 'background' parameter holds no readable recording ({', '.join(map(str, given))}); pass "
                              "keyword-free recordings or folders holding them.")
+    under = backgrounds
+    if noise is not None:
+        given_noise = [noise] if isinstance(noise, (str, Path)) else list(noise)
+        under = read(find_audio_files(given_noise), "noise")
+        if not under:
+            raise ParameterError(f"The 'noise' parameter holds no readable recording ({', '.join(map(str, given_noise))}); pass "
+                                 "recordings or folders to lay the keywords into.")
     clips = read([c.path for c in chosen], "keywords")
     label_of = {c.path: c.label for c in chosen}
     compute, ring_s = [0.0, 0], keyword_ring_s(model)
@@ -90,7 +99,7 @@ def evaluate_kws(model, data, *, keywords, background, folds: str = "fold", test
     bg = [scores(y) for _, y in track(backgrounds, description="background", enabled=progress)]
     hours = sum(len(y) for _, y in backgrounds) / sr / 3600
     rng = np.random.default_rng(seed)
-    noise = np.concatenate([y for _, y in (backgrounds[i] for i in rng.permutation(len(backgrounds)))])
+    noise = np.concatenate([y for _, y in (under[i] for i in rng.permutation(len(under)))])
     streams: dict[float, list] = {}
     for k, snr in enumerate(track(snrs, description="keyword streams", enabled=progress)):
         order = rng.permutation(len(clips))

@@ -137,7 +137,7 @@ def train(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: str
           label_column: str = "label", folds: str | None = None, train_folds=None, exclude_folds=None,
           strict_paths: bool = False, cache_dir=None, use_cache: bool = True, cv: int | None = None,
           random_state: int = 0, model_params: dict | None = None, negatives=None, progress: bool = False,
-          backend: str | None = None, calibration_data=None) -> Model:
+          backend: str | None = None, calibration_data=None, stream=None) -> Model:
     """Train a model on a dataset folder.
 
     Parameters
@@ -171,6 +171,11 @@ def train(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: str
         ``onnx-int8``). ``onnx-int8`` is calibrated on ``calibration_data``
         (default: the training clips) and stays the model's setting: its
         predictions run on the same int8 network, found again by its hash.
+    stream : StreamTraining or None
+        Stream-like training (:mod:`earmark.augment.stream`): positives placed
+        at random offsets in long background recordings at drawn SNRs,
+        background excerpts as a ``label`` class, and rounds of hard-negative
+        mining; what was done is kept in ``model.info["stream"]``.
 
     Returns
     -------
@@ -200,6 +205,13 @@ def train(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: str
 
         check_positive("cv", cv, kind=int)
     front = _front_end_of(name, embedder)
+    if stream is not None:  # everything stream training needs is checked before any embedding
+        from earmark.api.stream import check_stream
+
+        if cv is not None:
+            raise ParameterError("The 'stream' parameter trains one model; 'cv' would cross-validate without it. Leave one of them out.")
+        ds = load_dataset(data, file_column=file_column, label_column=label_column, fold_column=folds, strict_paths=strict_paths)
+        check_stream(stream, [c.label for c in ds.clips], get_embedder(front).sample_rate if isinstance(front, str) else front.sample_rate)
     if backend == "onnx-int8" and calibration_data is None:  # the clips it trains on, and no others
         chosen = select_folds(load_dataset(data, file_column=file_column, label_column=label_column, fold_column=folds,
                                            strict_paths=strict_paths), train_folds=train_folds, exclude_folds=exclude_folds)
@@ -215,8 +227,18 @@ def train(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: str
             raise ParameterError(f"--negatives {negatives} sets the 'unknown' threshold of a model that rejects; add --reject proba or distance.")
         negative_clips = p.negatives(negatives, front.name)
     t0 = time.perf_counter()
-    fitted = est.fit(clips, p.labels, **({} if copies is None else {"augmented": copies}),
-                     **({} if negative_clips is None else {"negatives": negative_clips}))
+    stream_info = None
+    if stream is not None:
+        from earmark.api.stream import stream_fit
+
+        positives = p.copies(front.name, stream, seed=random_state)
+        both = positives if copies is None else [w + s for w, s in zip(copies, positives, strict=True)]
+        fitted, stream_info = stream_fit(est, front, clips, p.labels, both, stream, durations=p.durations, paths=[c.path for c in p.clips], gate_db=gate_db,
+                                         model_name=parse_model(name)[0], progress=progress, seed=random_state,
+                                         fit_kwargs={} if negative_clips is None else {"negatives": negative_clips})
+    else:
+        fitted = est.fit(clips, p.labels, **({} if copies is None else {"augmented": copies}),
+                         **({} if negative_clips is None else {"negatives": negative_clips}))
     info = {
         "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "earmark_version": __version__,
@@ -226,6 +248,8 @@ def train(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: str
         "skipped": p.skipped,
         "seconds": {"embed": p.embed_seconds, "fit": time.perf_counter() - t0},
     }
+    if stream_info is not None:
+        info["stream"] = stream_info
     if getattr(fitted, "rejects", False):
         info["open_set"] = {"reject": fitted.reject, "threshold": float(fitted.reject_threshold_), "reject_rate": float(fitted.reject_rate),
                             "n_negatives": len(negative_clips or []), "negatives": None if negatives is None else str(negatives),

@@ -27,9 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from earmark.augment.stream import VOICED_DB, voiced_span  # noqa: F401  (voiced_span is part of this module's interface)
 from earmark.inference.keywords import spot
-
-VOICED_DB = 20.0  # a 10-ms frame within this many dB of a clip's loudest frame is voiced
 
 
 @dataclass(frozen=True)
@@ -39,18 +38,6 @@ class Placement:
     start_s: float
     voiced_end_s: float
     column: int
-
-
-def voiced_span(y: np.ndarray, sr: int, *, below_peak_db: float = VOICED_DB) -> tuple[int, int]:
-    """First and last sample (end exclusive) of the 10-ms frames within ``below_peak_db`` of the loudest one."""
-    frame = max(1, sr // 100)
-    n = len(y) // frame
-    if n == 0:
-        return 0, len(y)
-    power = (y[: n * frame].astype(np.float64).reshape(n, frame) ** 2).mean(axis=1)
-    db = 10 * np.log10(power + 1e-12)
-    on = np.flatnonzero(db >= db.max() - below_peak_db)
-    return int(on[0] * frame), int((on[-1] + 1) * frame)
 
 
 def mix_keywords(clips: list[np.ndarray], columns: list[int], background: np.ndarray, *, sr: int, snr_db: float,

@@ -193,3 +193,33 @@ def kws_curve_png(result: dict, path: Path, *, title: str) -> Path:
     ax.legend(fontsize=8)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def kws_det_png(results: dict[str, dict], path: Path, *, title: str) -> Path:
+    """Keyword detectors side by side (DET style): false-reject rate against false accepts per hour (log axis), one
+    panel per speech-to-noise ratio, one line per detector (``results``: name -> :func:`~earmark.api.evaluate_kws`
+    result), each detector's operating point marked."""
+    plt = _pyplot()
+    first = next(iter(results.values()))["curve"]
+    snrs = list(first["frr"])
+    fig, axes = plt.subplots(1, len(snrs), figsize=(4.2 * len(snrs), 4.4), sharey=True, squeeze=False)
+    for ax, snr in zip(axes[0], snrs):
+        for k, (name, result) in enumerate(results.items()):
+            curve = result["curve"]
+            floor = 0.5 / curve["background_hours"]
+            x = np.maximum(np.asarray(curve["fa_per_hour"], float), floor)
+            line, = ax.step(x, curve["frr"][snr], where="post", lw=1.8, label=name)
+            op = result.get("operating_point")
+            if op:
+                ax.plot([max(op["fa_per_hour"], floor)], [op["frr_by_snr"][snr]], "o", color=line.get_color(), ms=6)
+        ax.axvline(1.0, color="grey", lw=0.8, ls="--")
+        ax.set_xscale("log")
+        ax.set_title(f"{snr} dB SNR")
+        ax.set_xlabel(f"false accepts per hour ({first['background_hours']:.1f} h)")
+        ax.grid(alpha=0.3, which="both")
+        ax.set_ylim(0, 1)
+    axes[0][0].set_ylabel("false-reject rate")
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)
