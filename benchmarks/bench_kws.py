@@ -18,14 +18,13 @@
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import time
 from pathlib import Path
 
 import soundfile as sf
-from _common import data_root, machine
+from _common import machine, work_args
 
 from earmark import api
 from earmark.evaluation.kws import threshold_for
@@ -120,16 +119,8 @@ def cpu(data: Path, work: Path, seconds: float = 60.0, model_path: Path | None =
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--work", type=Path, required=True)
-    ap.add_argument("--cache-dir", type=Path, default=None)
-    ap.add_argument("--skip", default="", help="comma-separated: accuracy, curve, detector, cpu")
-    ap.add_argument("--json", type=Path, default=None)
-    args = ap.parse_args()
-    root = data_root()
-    data, work = root / "speech_commands_dev", args.work
-    work.mkdir(parents=True, exist_ok=True)
-    cache = args.cache_dir or work / "cache"
+    args, root, work, cache = work_args(__doc__, lambda ap: ap.add_argument("--skip", default="", help="comma-separated: accuracy, curve, detector, cpu"))
+    data = root / "speech_commands_dev"
     augment = f"shift=0.2,noise=10,gain,background={data / 'background'}"
     skip = set(args.skip.split(","))
     print(machine(), flush=True)

@@ -27,7 +27,6 @@ for the stream-trained one the CPU while listening at real-time pace. Curves sid
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import time
@@ -35,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from _common import data_root, machine
+from _common import machine, work_args
 
 from earmark import api
 from earmark.audio import load
@@ -92,16 +91,8 @@ def accuracy_fold5(model, data: Path) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--work", type=Path, required=True)
-    ap.add_argument("--cache-dir", type=Path, default=None)
-    ap.add_argument("--rounds", type=int, default=1)
-    ap.add_argument("--json", type=Path, default=None)
-    args = ap.parse_args()
-    root = data_root()
-    data, work = root / "speech_commands_dev", args.work
-    work.mkdir(parents=True, exist_ok=True)
-    cache = args.cache_dir or work / "cache"
+    args, root, work, cache = work_args(__doc__, lambda ap: ap.add_argument("--rounds", type=int, default=1))
+    data = root / "speech_commands_dev"
     print(machine(), flush=True)
     t0 = time.perf_counter()
     train_bg, test, esc_stream = materials(root, work)
