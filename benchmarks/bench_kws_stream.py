@@ -127,6 +127,8 @@ def main() -> None:
             print(f"  at <= 1 FA/h: threshold {op['threshold']:.3f}: {op['fa_per_hour']:.2f} FA/h, FRR {op['frr']:.3f} ("
                   + ", ".join(f"{k} dB {v:.3f}" for k, v in op["frr_by_snr"].items()) + f"); {op['confusions']} confusions; "
                   f"latency {op['latency_median_s']:.2f} s median, {op['latency_p95_s']:.2f} s p95", flush=True)
+            print("  false accepts there by test stream: " + ", ".join(f"{Path(f).stem} {n}" for f, n in op["false_accepts_by_file"].items())
+                  + f", between keywords {op['false_accepts'] - sum(op['false_accepts_by_file'].values())}", flush=True)
         else:
             print("  no threshold reaches 1 FA/h", flush=True)
     from earmark.evaluation.plots import kws_det_png

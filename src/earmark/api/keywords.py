@@ -12,7 +12,7 @@ from earmark.audio import find_audio_files, load
 from earmark.data import load_dataset
 from earmark.errors import AudioLoadError, ParameterError, check_gate_db, check_positive
 from earmark.evaluation.kws import mix_keywords, operating_curve, score_placements, threshold_for
-from earmark.inference.keywords import check_spotter_options, keyword_columns, keyword_ring_s, smooth_scores, stream_scores
+from earmark.inference.keywords import check_spotter_options, keyword_columns, keyword_ring_s, smooth_scores, spot, stream_scores
 from earmark.pipeline import Model
 from earmark.progress import track
 
@@ -39,7 +39,7 @@ def evaluate_kws(model, data, *, keywords, background, folds: str = "fold", test
     dict
         ``curve`` (thresholds, false accepts per hour, false-reject rate per SNR and pooled), ``operating_point``
         (threshold, ``sensitivity`` = 1 - threshold, false accepts per hour, false-reject rate per SNR and pooled,
-        latency from the end of the voiced keyword to the event), ``compute_ms_per_hop``, ``background`` (files,
+        latency from the end of the voiced keyword to the event, false accepts in each background recording), ``compute_ms_per_hop``, ``background`` (files,
         hours), ``n_keywords``, ``skipped``, ``seconds``; with ``plot``, the figure's path.
     """
     t0 = time.perf_counter()
@@ -115,6 +115,9 @@ def evaluate_kws(model, data, *, keywords, background, folds: str = "fold", test
               "compute_ms_per_hop": 1000 * compute[0] / max(1, compute[1]), "skipped": skipped}
     i = threshold_for(curve, target_fa_per_hour)
     result["operating_point"] = None if i is None else _operating_point(curve, i, streams, refractory_s, tolerance_s)
+    if i is not None:  # where the detector fires at that threshold: one count per background recording
+        result["operating_point"]["false_accepts_by_file"] = {
+            str(p): len(spot(t, s, curve["thresholds"][i], refractory_s)) for (p, _), (t, s) in zip(backgrounds, bg, strict=True)}
     if i is None:
         log.warning("even the highest threshold fires more than %.3g times per hour on the background", target_fa_per_hour)
     result["seconds"] = time.perf_counter() - t0
