@@ -90,19 +90,34 @@ def accuracy_fold5(model, data: Path) -> float:
     return float(np.mean([got[str(data / r["filename"])] == r["label"] for r in rows]))
 
 
+def _options(ap) -> None:
+    ap.add_argument("--rounds", type=int, default=1, help="rounds of hard-negative mining")
+    ap.add_argument("--only", default="", help="comma-separated parts of the models' names to run, e.g. speech-stream")
+
+
 def main() -> None:
-    args, root, work, cache = work_args(__doc__, lambda ap: ap.add_argument("--rounds", type=int, default=1))
+    args, root, work, cache = work_args(__doc__, _options)
     data = root / "speech_commands_dev"
     print(machine(), flush=True)
     t0 = time.perf_counter()
     train_bg, test, esc_stream = materials(root, work)
     augment = f"shift=0.2,noise=10,gain,background={data / 'background'}"
-    common = dict(model="kws-crnn", model_params={"augment": augment}, folds="fold", exclude_folds=["5"], gate_db=None, cache_dir=cache)
-    runs = {"kws-crnn, clips (as bench_kws)": {},
-            "kws-crnn, stream-trained": {"stream": StreamTraining(background=(str(train_bg),), label="_silence_", rounds=args.rounds)}}
+    common = dict(folds="fold", exclude_folds=["5"], gate_db=None, cache_dir=cache)
+    crnn = dict(model="kws-crnn", model_params={"augment": augment})
+    head = dict(model="mlp", embedder="speech-stream")
+
+    def stream():
+        return StreamTraining(background=(str(train_bg),), label="_silence_", rounds=args.rounds)
+
+    runs = {"kws-crnn, clips (as bench_kws)": ("kws-clips.earmark", crnn),
+            "kws-crnn, stream-trained": (f"kws-stream-r{args.rounds}.earmark", {**crnn, "stream": stream()}),
+            "speech-stream + mlp, clips": ("speech-stream-mlp-clips.earmark", head),
+            "speech-stream + mlp, stream-trained": (f"speech-stream-mlp-r{args.rounds}.earmark", {**head, "stream": stream()})}
+    if args.only:
+        runs = {k: v for k, v in runs.items() if any(o in k for o in args.only.split(","))}
     results, models = {}, {}
-    for name, extra in runs.items():
-        path = work / ("kws-clips.earmark" if not extra else f"kws-stream-r{args.rounds}.earmark")
+    for name, (file, extra) in runs.items():
+        path = work / file
         if path.exists():
             print(f"reusing {path}", flush=True)
         else:
@@ -136,7 +151,7 @@ def main() -> None:
     kws_det_png(results, Path("benchmarks/figures/kws_stream_det.png"), title="ten keywords, fold 5 speakers: clips vs stream-trained")
     import bench_kws
 
-    cpu = bench_kws.cpu(data, work, model_path=work / f"kws-stream-r{args.rounds}.earmark")
+    cpu = {name: bench_kws.cpu(data, work, model_path=work / file) for name, (file, extra) in runs.items() if "stream" in extra}
     print(f"total {time.perf_counter() - t0:.0f} s", flush=True)
     if args.json:
         slim = {k: {kk: vv for kk, vv in v.items() if kk != "curve"} | {"curve": {kk: v["curve"][kk] for kk in ("thresholds", "fa_per_hour", "frr", "frr_pooled")}}

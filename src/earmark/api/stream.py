@@ -35,8 +35,10 @@ def check_stream(stream: StreamTraining, labels, sample_rate: int) -> None:
 
 def window_samples(front, durations) -> int:
     """Samples in the window the live detector scores for a model trained on clips of ``durations`` seconds: their mean
-    length, at most the front end's window (as :func:`~earmark.inference.keywords.keyword_ring_s`)."""
-    return int(round(min(float(front.window_s), float(np.mean(durations))) * front.sample_rate))
+    length, at most the front end's window; the window for a front end whose live windows always hold one (as
+    :func:`~earmark.inference.keywords.keyword_ring_s`)."""
+    window = float(front.window_s)
+    return int(round((window if front.live_window else min(window, float(np.mean(durations)))) * front.sample_rate))
 
 
 def stream_fit(est, front, clips: list, labels, copies: list | None, stream: StreamTraining, *, durations, paths, gate_db,
@@ -52,9 +54,11 @@ def stream_fit(est, front, clips: list, labels, copies: list | None, stream: Str
     sr, n = front.sample_rate, window_samples(front, durations)
     t0 = time.perf_counter()
     negatives = _embed(front, stream.negative_excerpts(len(clips), n, sr=sr, seed=seed), gate_db, "background excerpts", progress)
-    words = [load(p, sr=sr)[0] for p, label in zip(paths, labels, strict=True) if str(label) != stream.label] if stream.partials else []
+    words = [load(p, sr=sr)[0] for p, label in zip(paths, labels, strict=True) if str(label) != stream.label] \
+        if stream.partials or stream.min_window_s else []
     partials = _embed(front, stream.partial_words(words, sr=sr, seed=seed), gate_db, "cut-off words", progress)
-    negatives += partials
+    stale = _embed(front, stream.stale_words(words, sr=sr, seed=seed), gate_db, "words said earlier", progress) if words else []
+    negatives += partials + stale
     copies = copies if copies is not None else [[] for _ in clips]
     fit_kwargs = fit_kwargs or {}
 
@@ -85,7 +89,8 @@ def stream_fit(est, front, clips: list, labels, copies: list | None, stream: Str
         hard += added
         fitted = fit(negatives + hard)
     info = {**stream.describe(), "window_s": n / sr, "background_hours": sum(map(len, recordings)) / sr / 3600,
-            "n_positives": sum(map(len, copies)), "n_negatives": len(negatives) - len(partials), "n_partials": len(partials), "n_hard_negatives": len(hard), "rounds": rounds,
+            "n_positives": sum(map(len, copies)), "n_negatives": len(negatives) - len(partials) - len(stale), "n_partials": len(partials),
+            "n_said_earlier": len(stale), "n_hard_negatives": len(hard), "rounds": rounds,
             "seconds": time.perf_counter() - t0}
     return fitted, info
 

@@ -231,6 +231,7 @@ def train(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: str
     if stream is not None:
         from earmark.api.stream import stream_fit
 
+        stream = stream.for_front_end(front)
         positives = p.copies(front.name, stream, seed=random_state)
         both = positives if copies is None else [w + s for w, s in zip(copies, positives, strict=True)]
         fitted, stream_info = stream_fit(est, front, clips, p.labels, both, stream, durations=p.durations, paths=[c.path for c in p.clips], gate_db=gate_db,

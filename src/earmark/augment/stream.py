@@ -21,7 +21,9 @@ material):
    clip shifted so that only 20-60% of its voiced part, its start or its
    end, is left in the window, over background, also labelled ``label``
    (a live window holds such a part just before and after each word: "yes"
-   trailing off is not yet "stop");
+   trailing off is not yet "stop"; with window-long material, half of them
+   are instead whole words said 0.9 s or more before the window's end, see
+   ``min_window_s``);
 3. **hard negatives**, ``rounds`` times: the fitted model runs over the
    background recordings on the live window grid; the windows on which a
    class other than ``label`` scores at least ``threshold``
@@ -33,6 +35,7 @@ and :func:`place`), so each is testable exactly.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -48,6 +51,8 @@ log = logging.getLogger(__name__)
 
 VOICED_DB = 20.0  # a 10-ms frame within this many dB of a clip's loudest frame is voiced
 MIN_BACKGROUND_S = 1.0
+END_S = 0.5  # in window-long material, a word's voiced part ends at most this long before the window's end
+STALE_S = 0.9  # ... and a word that ended this long before it or more is no longer news (a negative)
 
 
 def voiced_span(y: np.ndarray, sr: int, *, below_peak_db: float = VOICED_DB) -> tuple[int, int]:
@@ -130,6 +135,14 @@ class StreamTraining:
         Score at which a background window counts as a false firing.
     hop_s : float
         Hop of the live window grid the mining runs on.
+    min_window_s : float
+        Positives, negatives and cut-off words are at least this long (0: a clip's own length); set to the front end's
+        window for one whose live windows always hold a whole window (:meth:`for_front_end`). A positive then has
+        as much background before it as a live window holds, and its voiced part ends in the window's last
+        ``END_S`` (0.5 s), where a live window holds a word just said, as openwakeword aligns its positives: the
+        model learns to fire once, as a word ends, not for as long as the word is anywhere in the window: half
+        the cut-off words are then words said ``STALE_S`` (0.9 s) or more before the window's end, and every
+        positive in background has such a twin (:meth:`stale_words`), labelled ``label``.
     """
 
     background: tuple[str, ...]
@@ -141,6 +154,7 @@ class StreamTraining:
     label: str = "background"
     threshold: float = 0.5
     hop_s: float = 0.1
+    min_window_s: float = 0.0
     files: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -178,15 +192,27 @@ class StreamTraining:
         if not isinstance(self.label, str) or not self.label.strip() or ";" in self.label:
             raise ParameterError(f"The 'stream_label' parameter must name one class (no ';'). Got {self.label!r} instead.")
 
+    def for_front_end(self, front) -> StreamTraining:
+        """These settings for ``front``: window-long material when its live windows always hold a whole window."""
+        if not front.live_window:
+            return self
+        return dataclasses.replace(self, min_window_s=float(front.window_s))
+
+    def length(self, n: int, sr: int) -> int:
+        """Samples of material made from a clip of ``n`` samples."""
+        return max(int(n), int(round(self.min_window_s * sr)))
+
     def describe(self) -> dict:
         """The settings, for the model file."""
         return {"background": list(self.background), "n_files": len(self.files), "snr_db": list(self.snr_db), "copies": self.copies,
                 "negatives_per_clip": self.negatives, "partials_per_clip": self.partials, "hard_negative_rounds": self.rounds, "label": self.label,
-                "mining_threshold": self.threshold, "mining_hop_s": self.hop_s}
+                "mining_threshold": self.threshold, "mining_hop_s": self.hop_s, **({"min_window_s": self.min_window_s} if self.min_window_s else {})}
 
     def fingerprint(self) -> str:
         """A short hash of everything that changes the positives (the background by its files' names and sizes)."""
         d = {"files": [(f, Path(f).stat().st_size) for f in self.files], "snr_db": list(self.snr_db), "copies": self.copies}
+        if self.min_window_s:
+            d["min_window_s"], d["end_s"], d["stale_s"] = self.min_window_s, END_S, STALE_S
         return "stream-" + hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
     def recordings(self, sr: int) -> list[np.ndarray]:
@@ -209,7 +235,8 @@ class StreamTraining:
         shift, snr = 0, 0.0
         if clip is not None:
             a, b = voiced_span(clip, sr)
-            shift = int(rng.integers(-a, n - b + 1)) if n - b + a >= 0 else 0
+            low = -a if not self.min_window_s else max(-a, n - b - int(END_S * sr))  # window-long: the word just ended
+            shift = int(rng.integers(low, n - b + 1)) if n - b + a >= 0 else 0
             snr = float(rng.uniform(*self.snr_db))
         return Draw(shift, snr, k, start)
 
@@ -223,6 +250,7 @@ class StreamTraining:
         recs = self.recordings(sr)
         lengths = [len(r) for r in recs]
         base = [int(v) for v in seed] if isinstance(seed, (list, tuple)) else [int(seed)]
+        y = _padded(y, self.length(len(y), sr))
         out = []
         for k in range(self.copies):
             rng = np.random.default_rng([*base, k])
@@ -238,10 +266,29 @@ class StreamTraining:
         rng = np.random.default_rng([int(seed), 11])
         out = []
         for i in rng.choice(len(clips), size=int(round(self.partials * len(clips))), replace=True) if clips else []:
-            y = clips[int(i)]
+            y = _padded(clips[int(i)], self.length(len(clips[int(i)]), sr))
             d = self.draw(len(y), rng, sr=sr, lengths=lengths, clip=y)
-            shift, _ = cut_off(y, rng, sr=sr)
+            shift, _ = cut_off(y, rng, sr=sr, stale_s=STALE_S if self.min_window_s else 0.0)
             out.append(place(y, self.excerpt(recs, d, len(y)), Draw(shift, d.snr_db, d.recording, d.start), sr=sr))
+        return out
+
+    def stale_words(self, clips: list[np.ndarray], *, sr: int, seed: int = 0) -> list[np.ndarray]:
+        """For window-long material (``min_window_s``), ``copies`` words said earlier per clip: each clip placed over
+        background at a drawn SNR so that its voiced part ends ``STALE_S`` or more before the window's end
+        (:func:`said_earlier`), one for every positive in background, so the model learns when a word is no longer
+        news as firmly as the word itself; none otherwise."""
+        if not self.min_window_s:
+            return []
+        recs = self.recordings(sr)
+        lengths = [len(r) for r in recs]
+        rng = np.random.default_rng([int(seed), 13])
+        out = []
+        for y in clips:
+            y = _padded(y, self.length(len(y), sr))
+            for _ in range(self.copies):
+                d = self.draw(len(y), rng, sr=sr, lengths=lengths, clip=y)
+                shift, _ = said_earlier(y, rng, sr=sr, stale_s=STALE_S)
+                out.append(place(y, self.excerpt(recs, d, len(y)), Draw(shift, d.snr_db, d.recording, d.start), sr=sr))
         return out
 
     def negative_excerpts(self, n_clips: int, n: int, *, sr: int, seed: int = 0) -> list[np.ndarray]:
@@ -250,6 +297,12 @@ class StreamTraining:
         lengths = [len(r) for r in recs]
         rng = np.random.default_rng([int(seed), 7])
         return [self.excerpt(recs, self.draw(n, rng, sr=sr, lengths=lengths), n) for _ in range(int(round(self.negatives * n_clips)))]
+
+
+def _padded(y: np.ndarray, n: int) -> np.ndarray:
+    """``y`` with zeros before it up to ``n`` samples (the word at the end, where a live window holds it first)."""
+    y = np.asarray(y, np.float32)
+    return np.concatenate([np.zeros(n - len(y), np.float32), y]) if n > len(y) else y
 
 
 @functools.lru_cache(maxsize=4)
@@ -273,12 +326,29 @@ def _recordings(files: tuple[str, ...], sr: int, given: tuple[str, ...]) -> list
     return out
 
 
-def cut_off(y: np.ndarray, rng: np.random.Generator, *, sr: int) -> tuple[int, float]:
+def cut_off(y: np.ndarray, rng: np.random.Generator, *, sr: int, stale_s: float = 0.0) -> tuple[int, float]:
     """A shift that leaves 20-60% of ``y``'s voiced part in the window, its start (at the window's end) or its end (at
-    the window's start), and that fraction."""
+    the window's start), and that fraction. With ``stale_s`` (window-long material), the second kind is a word
+    said earlier: its voiced part ends ``stale_s`` or more before the window's end, whole or cut at the window's
+    start, and the fraction left is returned for it too."""
     n = len(y)
     a, b = voiced_span(y, sr)
-    keep = float(rng.uniform(0.2, 0.6))
-    left = max(1, int(keep * (b - a)))
-    shift = n - left - a if rng.random() < 0.5 else -(b - left)
+    if rng.random() < 0.5:  # the word has begun, not ended
+        keep = float(rng.uniform(0.2, 0.6))
+        shift = n - max(1, int(keep * (b - a))) - a
+    elif not stale_s:
+        keep = float(rng.uniform(0.2, 0.6))
+        shift = -(b - max(1, int(keep * (b - a))))
+    else:
+        shift, keep = said_earlier(y, rng, sr=sr, stale_s=stale_s)
     return int(np.clip(shift, -n + 1, n - 1)), keep
+
+
+def said_earlier(y: np.ndarray, rng: np.random.Generator, *, sr: int, stale_s: float) -> tuple[int, float]:
+    """A shift after which ``y``'s voiced part ends ``stale_s`` or more before the window's end, whole or cut at the
+    window's start (at least 40% of it left), and the fraction left."""
+    n = len(y)
+    a, b = voiced_span(y, sr)
+    first = int(0.4 * (b - a))
+    end = int(rng.integers(first, max(first, n - int(stale_s * sr)) + 1))
+    return int(np.clip(end - b, -n + 1, n - 1)), min(1.0, end / max(1, b - a))

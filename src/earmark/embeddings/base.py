@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,6 +91,10 @@ class Embedder(ABC):
     # few windows of them, and on the file's peak if peak_normalised (given to each stretch by with_peak)
     splittable: bool = True
     peak_normalised: bool = False
+    # live windows come from a state carried over the whole stream (live() overridden), so every window a live
+    # detector scores holds a full window_s of the stream's audio, never a clip-length ring: keyword models on it
+    # are scored, and trained stream-style, on whole windows
+    live_window: bool = False
 
     @property
     def feature_shape(self) -> tuple[int, ...]:
@@ -154,6 +158,12 @@ class Embedder(ABC):
 
         check_positive("hop_s", hop_s, high=MAX_HOP_S)
         return type(self)(**{**self._init_kwargs(), "hop_s": float(hop_s)})
+
+    def live(self, *, hop_s: float, ring_s: float | None = None) -> LiveWindows:
+        """The windows a live detector scores on a stream, pushed in pieces: every ``hop_s``, the newest ``ring_s``
+        seconds (this front end's window by default), embedded whole. A front end with an incremental state
+        overrides this (see :attr:`live_window`)."""
+        return LiveWindows(self, hop_s=hop_s, ring_s=ring_s)
 
     def with_peak(self, peak: float) -> Embedder:
         """This front end with the file's peak given instead of measured (one stretch of a long file); as is if
@@ -258,3 +268,42 @@ class SecondsWindows(Embedder):
     @property
     def hop_s(self) -> float:
         return self._hop_s
+
+
+class LiveWindows:
+    """The windows of a stream as a live detector meets them: :meth:`push` the samples (at the front end's rate) as
+    they arrive; every ``hop`` samples, once ``length`` samples have arrived, one window ends.
+
+    This one keeps a ring of the newest ``length`` samples and embeds it whole
+    when asked, so a quiet ring costs nothing. Windows lie on a fixed grid
+    (ends at ``length``, ``length + hop``, ...) whatever the pieces' sizes.
+
+    Attributes
+    ----------
+    sr, length, hop : int
+        Sample rate, samples under one window, samples between window ends.
+    """
+
+    def __init__(self, front: Embedder, *, hop_s: float, ring_s: float | None = None) -> None:
+        self.front, self.sr = front, front.sample_rate
+        self.length = int(round((ring_s or front.window_s) * self.sr))
+        self.hop = max(1, int(round(hop_s * self.sr)))
+        self._ring, self.total, self._next = np.zeros(self.length, np.float32), 0, self.length
+
+    def push(self, samples: np.ndarray) -> list[tuple[int, float, Callable[[], Embedding]]]:
+        """``(samples so far, the window's level in dBFS, embed)`` for every window that ends in ``samples``;
+        ``embed()`` gives the window's :class:`Embedding` (call it before the next push)."""
+        from earmark.audio.windows import rms_db
+
+        out = []
+        samples = np.asarray(samples, np.float32)
+        while len(samples):
+            take = min(len(samples), self._next - self.total)
+            self._ring = np.concatenate([self._ring, samples[:take]])[-self.length :]
+            self.total += take
+            samples = samples[take:]
+            if self.total == self._next:
+                self._next += self.hop
+                ring = self._ring
+                out.append((self.total, float(rms_db(ring)), lambda ring=ring: self.front.embed(ring, sr=self.sr)))
+        return out

@@ -40,6 +40,12 @@ def _speech(**kw) -> Embedder:
     return SpeechEmbedder(**kw)
 
 
+def _speech_stream(**kw) -> Embedder:
+    from earmark.embeddings.speech import SpeechStream
+
+    return SpeechStream(**kw)
+
+
 def _speaker(**kw) -> Embedder:
     from earmark.embeddings.speaker import SpeakerEmbedder
 
@@ -75,6 +81,7 @@ EMBEDDERS: dict[str, Callable[..., Embedder]] = {
     "mfcc": _mfcc,
     "birdnet": _birdnet,
     "speech": _speech,
+    "speech-stream": _speech_stream,
     "speaker": _speaker,
     "logmel": _logmel,
     "kws-mel": _kws_mel,

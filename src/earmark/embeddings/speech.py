@@ -142,3 +142,171 @@ class SpeechEmbedder(Embedder):
             for i in range(0, len(starts), self.batch_size)
         ]
         return np.concatenate(out).astype(np.float32) if out else np.zeros((0, 96), np.float32)
+
+
+BLOCK = 8 * HOP  # 80 ms: one mel block, one 96-d embedding
+CARRY = N_FFT - HOP  # samples of the block before that a block's first mel frame needs
+EMB_BLOCKS = -(-CONTEXT // 8)  # blocks of mel frames under one 96-d embedding (76 frames: the last 4 of the first)
+
+
+@functools.lru_cache(maxsize=1)
+def _silence() -> tuple[np.ndarray, np.ndarray]:
+    """The mel block of silence and the embedding of silence: the history a stream starts from."""
+    mel_model, _ = _sessions()
+    block = _block_mel(mel_model, np.zeros(BLOCK + CARRY, np.float32))
+    return block, _embed_frames(np.tile(block, (EMB_BLOCKS, 1))[-CONTEXT:][None])[0]
+
+
+def _block_mel(model, samples: np.ndarray) -> np.ndarray:
+    """The 8 mel frames of one block, from its 1,632 samples, in one model call (the floor is the block's own)."""
+    return (model.run(None, {"input": (samples * 32767.0)[None]})[0].reshape(-1, N_MELS) / 10.0 + 2.0).astype(np.float32)
+
+
+def _embed_frames(windows: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """96-d embeddings of ``(n, 76, 32)`` mel windows."""
+    _, model = _sessions()
+    out = [model.run(None, {"input_1": np.ascontiguousarray(windows[i : i + batch_size])[..., None]})[0].reshape(-1, 96)
+           for i in range(0, len(windows), batch_size)]
+    return np.concatenate(out).astype(np.float32) if out else np.zeros((0, 96), np.float32)
+
+
+class _Blocks:
+    """speech_embedding over a stream, 80 ms at a time, as openwakeword runs it live.
+
+    Each 1,280-sample block gets its 8 mel frames from one call on its own
+    1,632 samples (the 352 before it included) and one 96-d embedding from the
+    last 76 mel frames. Nothing depends on how the samples arrive in pieces,
+    and a block's numbers depend only on the 26 blocks before it, so a window
+    computed live equals the same window computed from a recording. The
+    stream starts from silence (mel frames and embeddings of zeros).
+    """
+
+    def __init__(self) -> None:
+        self.mel_model, _ = _sessions()
+        zero_block, _ = _silence()
+        self.frames = np.tile(zero_block, (EMB_BLOCKS, 1))  # the last EMB_BLOCKS blocks' mel frames
+        self.samples = np.zeros(CARRY, np.float32)  # the carry, then samples not yet a block
+        self.n_samples = 0
+
+    def feed(self, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Push samples; the 96-d embeddings and mean powers of the blocks they complete."""
+        self.n_samples += len(samples)
+        self.samples = np.concatenate([self.samples, np.asarray(samples, np.float32)])
+        n = (len(self.samples) - CARRY) // BLOCK
+        if n == 0:
+            return np.zeros((0, 96), np.float32), np.zeros(0)
+        windows, power = [], []
+        for b in range(n):
+            block = self.samples[b * BLOCK : b * BLOCK + BLOCK + CARRY]
+            self.frames = np.concatenate([self.frames[8:], _block_mel(self.mel_model, block)])
+            windows.append(self.frames[-CONTEXT:])
+            power.append(float(np.mean(block[CARRY:].astype(np.float64) ** 2)))
+        self.samples = self.samples[n * BLOCK :]
+        return _embed_frames(np.stack(windows)), np.array(power)
+
+
+class SpeechStream(Embedder):
+    """speech_embedding as a stream: each window stacks the last ``context`` 96-d embeddings (one per 80 ms) of the
+    audio before it, computed incrementally live (about 1 ms per 80 ms).
+
+    ``speech`` re-embeds a window's worth of audio for every window; this
+    front end carries a state over the stream (:class:`_Blocks`), so live it
+    costs one mel call and one embedding per 80 ms, and every window it scores
+    holds ``window_s`` (2.08 s) of the stream's own audio, as openwakeword's
+    classifiers see it. A recording is embedded the same way, from silence,
+    with windows ending at its last whole 80-ms block and every ``hop_s``
+    before it while they hold only its audio (at least the last one): a 1-s
+    clip gives one window, the word at its end after silence; a keyword placed
+    over 2.08 s of background (stream-like training) gives one window exactly
+    as a live stream would present it.
+
+    Parameters
+    ----------
+    context : int
+        Consecutive 96-d embeddings per window (16, about 1.3 s of embeddings over 2.08 s of audio).
+    hop_s : float
+        Hop between a recording's windows in seconds, snapped to 80 ms (0.64 s by default).
+    """
+
+    name = "speech-stream"
+    version = "0.4.0-1"
+    splittable = False
+    live_window = True
+    sample_rate = SR
+    licence = "Apache-2.0"
+
+    def __init__(self, *, context: int = 16, hop_s: float = 0.64) -> None:
+        self.context = check_positive("context", context, kind=int)
+        check_positive("hop_s", hop_s)
+        self.hop_blocks = max(1, round(hop_s * SR / BLOCK))
+        self.dims = 96 * self.context
+        self.blocks = self.context + EMB_BLOCKS  # 80-ms blocks of audio under one window
+
+    @property
+    def window_s(self) -> float:
+        return self.blocks * BLOCK / SR
+
+    @property
+    def hop_s(self) -> float:
+        return self.hop_blocks * BLOCK / SR
+
+    def params(self) -> dict:
+        return {"context": self.context, "hop_blocks": self.hop_blocks}
+
+    def _history(self) -> np.ndarray:
+        return np.tile(_silence()[1], (self.context - 1, 1))
+
+    def embed_stream(self, chunks: Iterable[np.ndarray]) -> Embedding:
+        state, embs, power = _Blocks(), [self._history()], [np.zeros(self.blocks - 1)]
+        for chunk in chunks:
+            e, p = state.feed(chunk)
+            embs.append(e)
+            power.append(p)
+        n_samples = state.n_samples
+        if n_samples < BLOCK:  # shorter than one block: zero-padded to one
+            e, p = state.feed(np.zeros(BLOCK - n_samples, np.float32))
+            embs.append(e)
+            power.append(p)
+        base, power = np.concatenate(embs), np.concatenate(power)
+        last = len(base) - self.context + 1  # blocks in the recording: window k ends at block k (1-based)
+        ends = np.arange(last, 0, -self.hop_blocks)
+        ends = ends[(ends >= self.blocks) | (ends == last)][::-1]
+        vectors = np.stack([base[e - 1 : e - 1 + self.context].reshape(-1) for e in ends])
+        level = np.array([10 * np.log10(max(power[e - 1 : e - 1 + self.blocks].mean(), 1e-12)) for e in ends], np.float32)
+        times = (ends * BLOCK - self.blocks * BLOCK / 2) / SR
+        return Embedding(vectors, times, level, n_samples / SR)
+
+    def live(self, *, hop_s: float, ring_s: float | None = None) -> _SpeechLive:
+        """Live windows from the incremental state, every ``hop_s`` snapped to 80 ms; ``ring_s`` does not apply (a
+        window always holds ``window_s`` of the stream)."""
+        return _SpeechLive(self, hop_s)
+
+
+class _SpeechLive:
+    """:class:`~earmark.embeddings.base.LiveWindows` for :class:`SpeechStream`: the state advances with every block,
+    quiet or not; a window is a stack of embeddings already computed."""
+
+    def __init__(self, front: SpeechStream, hop_s: float) -> None:
+        from collections import deque
+
+        check_positive("hop_s", hop_s)
+        self.front, self.sr, self.length = front, SR, front.blocks * BLOCK
+        self.hop = max(1, round(hop_s * SR / BLOCK)) * BLOCK
+        self._state = _Blocks()
+        self._embs = deque(front._history(), maxlen=front.context)
+        self._power = deque(np.zeros(front.blocks - 1), maxlen=front.blocks)
+        self.total = 0
+
+    def push(self, samples: np.ndarray) -> list:
+        out = []
+        embs, power = self._state.feed(samples)
+        for e, p in zip(embs, power, strict=True):
+            self._embs.append(e)
+            self._power.append(p)
+            self.total += BLOCK
+            if self.total >= self.length and (self.total - self.length) % self.hop == 0:
+                vector = np.concatenate(self._embs)[None]
+                level = np.float32(10 * np.log10(max(float(np.mean(self._power)), 1e-12)))
+                emb = Embedding(vector, np.array([(self.total - self.length / 2) / SR]), np.array([level], np.float32), self.front.window_s)
+                out.append((self.total, float(level), lambda emb=emb: emb))
+        return out

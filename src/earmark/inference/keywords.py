@@ -132,7 +132,8 @@ def spot(times_s: np.ndarray, smoothed: np.ndarray, threshold: float, refractory
 
 def keyword_ring_s(model) -> float:
     """Seconds of audio a keyword model scores at each hop: as long as its training clips (their mean length, from the
-    model file), at most its front end's window.
+    model file), at most its front end's window; the whole window for a front end whose live windows always hold one
+    (:attr:`~earmark.embeddings.base.Embedder.live_window`).
 
     A keyword clip is short (1 s in Speech Commands); a front end whose
     window is longer (``speech``: about 2 s, silence put before the clip)
@@ -142,7 +143,7 @@ def keyword_ring_s(model) -> float:
     """
     window = float(model.front_end.window_s)
     data = (getattr(model, "info", None) or {}).get("data", {})
-    if data.get("n_files") and data.get("audio_seconds"):
+    if not model.front_end.live_window and data.get("n_files") and data.get("audio_seconds"):
         return min(window, float(data["audio_seconds"]) / float(data["n_files"]))
     return window
 
@@ -152,39 +153,44 @@ def stream_scores(model, samples: np.ndarray, columns: Sequence[int], *, hop_s: 
     """Keyword scores of a recording (at the model's rate) on the live path's windows: ``(end times, scores (n, k))``.
 
     The windows are those :func:`~earmark.inference.listen.scored_windows`
-    scores on a live stream of the same samples (the newest ``ring_s``,
-    by default the front end's window, every ``hop_s``; the same energy gate); they are embedded
-    one by one, as live, and scored ``batch`` at a time. Windows not
-    classified score zero.
+    scores on a live stream of the same samples (the front end's live windows: the newest ``ring_s``, by default the
+    front end's window, every ``hop_s``; the same energy gate), computed as live and scored ``batch`` at a time.
+    Windows not classified score zero.
     """
-    from earmark.audio.windows import rms_db
     from earmark.embeddings.base import Embedding
-    from earmark.inference.listen import ring_geometry
 
-    front = model.front_end
-    sr, length, hop = ring_geometry(front, hop_s, ring_s)
-    ends = np.arange(length, len(samples) + 1, hop)
-    out = np.zeros((len(ends), len(columns)))
-    cols = list(columns)
-    for lo in range(0, len(ends), batch):
-        rows, embs = [], []
-        for i in range(lo, min(lo + batch, len(ends))):
-            ring = samples[ends[i] - length : ends[i]]
-            if float(rms_db(ring)) >= gate_db:
-                rows.append(i)
-                embs.append(front.embed(ring, sr=sr))
-        if not rows:
-            continue
+    live = model.front_end.live(hop_s=hop_s, ring_s=ring_s)
+    ends, out, cols = [], [], list(columns)
+    rows, embs = [], []
+
+    def score() -> None:
         if all(len(e.vectors) == 1 for e in embs):  # one window per ring (the usual case): one call for the batch
             joined = Embedding(np.concatenate([e.vectors for e in embs]), np.concatenate([e.times_s for e in embs]),
-                               np.concatenate([e.level_db for e in embs]), float(front.window_s))
+                               np.concatenate([e.level_db for e in embs]), float(model.front_end.window_s))
             ws = model.window_scores(joined, gate_db=gate_db)
             heard = ~ws.gated & ~ws.unknown
-            out[np.array(rows)[heard]] = ws.scores[heard][:, cols]
+            for r, h, sc in zip(rows, heard, ws.scores, strict=True):
+                if h:
+                    out[r] = sc[cols]
         else:
-            for i, e in zip(rows, embs, strict=True):
+            for r, e in zip(rows, embs, strict=True):
                 ws = model.window_scores(e, gate_db=gate_db)
                 heard = ~ws.gated & ~ws.unknown
                 if heard.any():
-                    out[i] = ws.scores[heard].mean(axis=0)[cols]
-    return ends / sr, out
+                    out[r] = ws.scores[heard].mean(axis=0)[cols]
+        rows.clear()
+        embs.clear()
+
+    step = max(live.hop, 1 << 15)
+    for lo in range(0, len(samples), step):
+        for total, level, embed in live.push(samples[lo : lo + step]):
+            ends.append(total)
+            out.append(np.zeros(len(cols)))
+            if level >= gate_db:
+                rows.append(len(out) - 1)
+                embs.append(embed())
+                if len(rows) >= batch:
+                    score()
+    if rows:
+        score()
+    return np.array(ends, np.float64) / live.sr, np.array(out).reshape(len(out), len(cols))

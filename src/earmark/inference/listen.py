@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-from earmark.audio.windows import rms_db
 from earmark.errors import AudioLoadError, EarmarkError
 from earmark.pipeline import UNKNOWN
 
@@ -87,19 +86,14 @@ def microphone_blocks(*, device, sr: int, block_s: float) -> Iterator[tuple[np.n
         raise AudioLoadError(f"the input device {device!r} failed ({exc}); list devices with: python -m sounddevice") from None
 
 
-def ring_geometry(front, hop_s: float, ring_s: float | None = None) -> tuple[int, int, int]:
-    """``(sample rate, ring length, hop)`` in samples: the newest ``ring_s`` (the front end's window by default) is
-    scored every ``hop_s``; the first window ends when the ring is full, the next ``hop`` samples later."""
-    sr = front.sample_rate
-    return sr, int(round((ring_s or front.window_s) * sr)), max(1, int(round(hop_s * sr)))
-
-
 def scored_windows(model, blocks: Iterator[tuple[np.ndarray, float]], *, hop_s: float = 0.5, gate_db: float = -50.0,
                    gate: str = "energy", vad_threshold: float = 0.5, ring_s: float | None = None,
                    unknown: bool = False) -> Iterator[tuple]:
     """Score the newest ``ring_s`` seconds (the front end's window by default) every ``hop_s`` seconds; yield
     ``(end_s, proba, level_db, arrived)`` for every hop.
 
+    The windows are the front end's live ones (:meth:`earmark.embeddings.base.Embedder.live`:
+    the newest ring embedded whole, or an incremental state's window).
     ``proba`` (over ``model.classes``) is None for a window that is not
     classified: quieter than ``gate_db`` (the one gating path,
     :meth:`earmark.pipeline.Model.window_scores`), without voice when
@@ -112,31 +106,31 @@ def scored_windows(model, blocks: Iterator[tuple[np.ndarray, float]], *, hop_s: 
     """
     front = model.front_end
     vad = _VadTrack(front.sample_rate, front.window_s) if gate == "vad" else None
-    sr, length, hop = ring_geometry(front, hop_s, ring_s)
-    ring, total, next_end = np.zeros(length, np.float32), 0, length
-    front.embed(ring, sr=sr)  # load and optimise the network before the first sound, not during it
+    live = front.live(hop_s=hop_s, ring_s=ring_s)
+    sr = live.sr
+    front.embed(np.zeros(live.length, np.float32), sr=sr)  # load and optimise the network before the first sound, not during it
     for block, arrived in blocks:
-        for i in range(0, len(block), hop):
-            piece = block[i : i + hop]
-            ring = np.concatenate([ring, piece])[-length:]
-            total += len(piece)
+        for i in range(0, len(block), live.hop):  # the VAD hears each hop before the windows that end in it
+            piece = block[i : i + live.hop]
             if vad is not None:
                 vad.push(piece)
-            if total < next_end:
-                continue
-            next_end += hop
-            level = float(rms_db(ring))
-            if level < gate_db or (vad is not None and vad.recent_max() < vad_threshold):
-                yield total / sr, None, level, arrived  # cheap pre-check: no network call for a quiet ring
-                continue
-            emb = front.embed(ring, sr=sr)
-            ws = model.window_scores(emb, gate_db=gate_db)
-            heard = ~ws.gated & ~ws.unknown
-            proba = ws.scores[heard].mean(axis=0) if heard.any() else None
-            if proba is None and unknown and (~ws.gated).any():  # classified, and none of the classes
-                closest = model.estimator.window_proba(emb.vectors[~ws.gated]).mean(axis=0)
-                proba = Unknown(int(np.argmax(closest)), float(np.max(closest)))
-            yield total / sr, proba, float(ws.level_db.max()), arrived
+            yield from _scored(model, live.push(piece), arrived, gate_db=gate_db, vad=vad, vad_threshold=vad_threshold, unknown=unknown)
+
+
+def _scored(model, windows, arrived: float, *, gate_db: float, vad, vad_threshold: float, unknown: bool) -> Iterator[tuple]:
+    sr = model.front_end.sample_rate
+    for total, level, embed in windows:
+        if level < gate_db or (vad is not None and vad.recent_max() < vad_threshold):
+            yield total / sr, None, level, arrived  # cheap pre-check: no network call for a quiet ring
+            continue
+        emb = embed()
+        ws = model.window_scores(emb, gate_db=gate_db)
+        heard = ~ws.gated & ~ws.unknown
+        proba = ws.scores[heard].mean(axis=0) if heard.any() else None
+        if proba is None and unknown and (~ws.gated).any():  # classified, and none of the classes
+            closest = model.estimator.window_proba(emb.vectors[~ws.gated]).mean(axis=0)
+            proba = Unknown(int(np.argmax(closest)), float(np.max(closest)))
+        yield total / sr, proba, float(ws.level_db.max()), arrived
 
 
 @dataclass(frozen=True)
