@@ -5,7 +5,8 @@
 Ten keywords of speech_commands_dev; every model trains on folds 1-4 and is tested on fold 5's speakers, never heard.
 
 **Training background** (``--stream``, never tested on): the six background recordings of speech_commands_dev (the
-source of its ``_silence_`` clips, so they are training material anyway) and ESC-10 folds 1-2 (all ten classes).
+source of its ``_silence_`` clips, so they are training material anyway), ESC-10 folds 1-2 (all ten classes) and
+other speech: the ``_unknown_`` words of folds 1-4 (training speakers) end to end, 0.25 s apart.
 
 **Test negatives** (never trained on), joined into long streams written to ``DIR/test_negatives/``:
 
@@ -16,7 +17,8 @@ source of its ``_silence_`` clips, so they are training material anyway) and ESC
 False accepts per hour are counted over all of them (about 2.7 hours, 43 minutes of distinct sources) plus the noise
 between keywords; the keywords are laid into the ESC-10 stream at 20, 10, 5 and 0 dB every 3 s.
 
-Models: ``kws-crnn`` with waveform augmentation (shift, noise, gain, the background recordings), as bench_kws.py
+Models: ``speech-stream`` + ``mlp`` (openWakeWord's recipe: a small network over the last 16 speech embeddings, computed
+incrementally) trained on the clips and stream-style; ``kws-crnn`` with waveform augmentation (shift, noise, gain, the background recordings), as bench_kws.py
 trains it (the clip-trained model), and the same network and augmentation trained stream-style
 (``--stream``: every clip twice more at a random offset over the training background at 0-20 dB, one background
 excerpt per clip as ``_silence_``, one round of hard-negative mining). For each: the operating curve
@@ -57,6 +59,14 @@ def materials(root: Path, work: Path) -> tuple[Path, Path, Path]:
         for r in rows:
             if r["fold"] in ("1", "2"):
                 (train_bg / Path(r["filename"]).name).symlink_to((esc / r["filename"]).resolve())
+    words = train_bg / "unknown_words_folds_1-4.flac"  # other speech to train against: never the test speakers
+    if not words.exists():
+        parts = []
+        for r in csv.DictReader(open(sc / "metadata.csv")):
+            if r["fold"] != "5" and r["label"] == "_unknown_":
+                y = load(sc / r["filename"], sr=SR)[0]
+                parts += [y / max(1e-3, float(np.abs(y).max())) * 0.5, np.zeros(int(0.25 * SR), np.float32)]
+        sf.write(words, np.concatenate(parts), SR)
     esc_stream = test / "esc10.flac"
     if not esc_stream.exists():
         test.mkdir(parents=True, exist_ok=True)

@@ -751,8 +751,8 @@ def evaluate_kws(
             lat = "" if op["latency_median_s"] is None else (f"; events {op['latency_median_s']:.2f} s after the keyword ends (median, "
                                                              f"95th percentile {op['latency_p95_s']:.2f} s) plus compute "
                                                              f"{r['compute_ms_per_hop']:.1f} ms per hop")
-            say(f"threshold {op['threshold']:.3f}: earmark listen {model_path} --keywords {','.join(r['keywords'])} "
-                f"--sensitivity {op['sensitivity']:.3f}{lat}")
+            say(f"threshold {op['threshold']:.7g}: earmark listen {model_path} --keywords {','.join(r['keywords'])} "
+                f"--sensitivity {op['sensitivity']:.3g}{lat}")
         if plot:
             say(f"wrote {r['plot']}")
         _save_outputs(r, json_path, None, "")

@@ -49,6 +49,8 @@ def _sessions():
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = min(2, process_cores())
     opts.inter_op_num_threads = 1
+    # small models called every 80 ms live: idle threads must sleep, not spin (spinning tripled listen's CPU)
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     models = "resources/models/"
     mel = ort.InferenceSession(str(packaged_file("openwakeword", models + "melspectrogram.onnx", install=INSTALL)), opts, providers=["CPUExecutionProvider"])
     emb = ort.InferenceSession(str(packaged_file("openwakeword", models + "embedding_model.onnx", install=INSTALL)), opts, providers=["CPUExecutionProvider"])
