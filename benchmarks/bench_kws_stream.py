@@ -149,7 +149,7 @@ def main() -> None:
               f"({c['recordings_hours']:.2f} h of test negatives); compute {r['compute_ms_per_hop']:.2f} ms per hop "
               f"({results[name]['seconds']:.0f} s)", flush=True)
         if op:
-            print(f"  at <= 1 FA/h: threshold {op['threshold']:.3f}: {op['fa_per_hour']:.2f} FA/h, FRR {op['frr']:.3f} ("
+            print(f"  at <= 1 FA/h: threshold {op['threshold']:.7g}: {op['fa_per_hour']:.2f} FA/h, FRR {op['frr']:.3f} ("
                   + ", ".join(f"{k} dB {v:.3f}" for k, v in op["frr_by_snr"].items()) + f"); {op['confusions']} confusions; "
                   f"latency {op['latency_median_s']:.2f} s median, {op['latency_p95_s']:.2f} s p95", flush=True)
             print("  false accepts there by test stream: " + ", ".join(f"{Path(f).stem} {n}" for f, n in op["false_accepts_by_file"].items())

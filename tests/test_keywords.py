@@ -172,7 +172,7 @@ def test_evaluate_kws_cli_writes_the_curve_and_the_sensitivity(keyword_model, tm
     assert result["n_keywords"] == sum(1 for row in csv.DictReader(open(root / "metadata.csv"))
                                        if row["fold"] == "5" and row["label"] in ("yes", "stop"))
     assert len(curve["frr"]["20.0"]) == n and set(curve["frr"]) == {"20.0", "5.0"}
-    assert all(0 <= v <= 1 for v in curve["frr_pooled"]) and curve["frr_pooled"][-1] > 0.5  # at 1 - 1e-7 most keywords are missed
+    assert all(0 <= v <= 1 for v in curve["frr_pooled"]) and curve["frr_pooled"][-1] > 0.5  # at 1 - 1e-12 most keywords are missed
     assert op["fa_per_hour"] <= 1.0 and op["sensitivity"] == pytest.approx(1 - op["threshold"], abs=1e-4)
     by_file = op["false_accepts_by_file"]  # the recording's share of the false accepts (the rest fall between keywords)
     assert list(by_file) == [str(root / "background" / "running_tap.flac")] and 0 <= by_file[list(by_file)[0]] <= op["false_accepts"]

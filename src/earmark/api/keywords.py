@@ -18,9 +18,9 @@ from earmark.progress import track
 
 log = logging.getLogger(__name__)
 
-# every 0.01, every 0.001 above 0.95, then 1 - 10^-k up to k = 7: a confident model's scores crowd near 1
+# every 0.01, every 0.001 above 0.95, then 1 - 10^-k up to k = 12: a confident model's scores crowd near 1
 THRESHOLDS = np.concatenate([np.round(np.concatenate([np.arange(0.05, 0.95, 0.01), np.arange(0.95, 0.9995, 0.001)]), 4),
-                             1.0 - 10.0 ** -np.arange(3.25, 7.01, 0.25)])
+                             1.0 - 10.0 ** -np.arange(3.25, 12.01, 0.25)])
 
 
 def evaluate_kws(model, data, *, keywords, background, folds: str = "fold", test_folds, snr_db=(20.0, 10.0, 5.0, 0.0),
