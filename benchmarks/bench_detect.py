@@ -51,9 +51,46 @@ def build_recording(clips, seed: int = 0) -> tuple[np.ndarray, list[Event]]:
     return np.concatenate(parts), truth
 
 
+def report(truth: list, events: list, duration_s: float) -> None:
+    for collar in (0.2, 1.0):
+        r = event_based(truth, events, onset_collar_s=collar, offset_collar_s=collar)
+        print(f"   event-based F1, onset collar {collar} s, offset collar max({collar} s, 50%): {r['f1']:.3f} "
+              f"(precision {r['precision']:.3f}, recall {r['recall']:.3f}; tp {r['tp']}, fp {r['fp']}, fn {r['fn']})")
+    r = segment_based(truth, events, duration_s=duration_s, segment_s=1.0)
+    print(f"   segment-based F1, 1 s segments: {r['f1']:.3f} (precision {r['precision']:.3f}, recall {r['recall']:.3f})", flush=True)
+
+
+def frame_model(ds, path: Path, truth: list, duration_s: float, cache_dir) -> None:
+    """sed-crnn trained on strong labels: one recording per training fold, built as the test recording is (its events
+    as an Audacity track beside it), then `detect` on the fold-1 recording."""
+    from earmark import api
+
+    root = OUT / "sed-train"
+    root.mkdir(parents=True, exist_ok=True)
+    for fold in "2345":
+        wav = root / f"esc10_fold{fold}_long.flac"
+        if not wav.is_file():
+            y, events = build_recording([c for c in ds.clips if c.fold == fold], seed=int(fold))
+            sf.write(wav, y, SR)
+            write_labels(events, root / f"esc10_fold{fold}_long.labels.txt", "audacity")
+    t0 = time.perf_counter()
+    model = api.train_from_labels(root, labels="audacity", model="sed-crnn", cache_dir=cache_dir)
+    print(f"sed-crnn trained on strong labels of folds 2-5 (4 recordings, {model.info['data']['n_events']} events) "
+          f"in {time.perf_counter() - t0:.0f} s", flush=True)
+    for whole in (False, True):
+        settings = DetectionSettings(threshold=0.5, median_windows=5, min_duration_s=0.1, merge_gap_s=1.0, one_label_per_event=whole)
+        t0 = time.perf_counter()
+        events = detect(model, path, settings=settings)["events"]
+        wall = time.perf_counter() - t0
+        print(f"sed-crnn{' --one-label-per-event' if whole else ''}: {len(events)} events in {wall:.1f} s "
+              f"({duration_s / wall:.0f}x realtime), settings {settings.to_dict()}")
+        report(truth, events, duration_s)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cache-dir", default=None)
+    ap.add_argument("--sed", action="store_true", help="also train sed-crnn on recordings built the same way from folds 2-5")
     args = ap.parse_args()
     print(machine(), flush=True)
     ds = load_dataset(data_root() / "esc10", fold_column="fold")
@@ -65,23 +102,22 @@ def main() -> None:
     path = OUT / "esc10_fold1_long.flac"
     sf.write(path, y, SR)
     print(f"recording: {len(y) / SR / 60:.1f} min, {len(truth)} reference events (fold 1), model trained on folds 2-5", flush=True)
-    for exclusive, hop, refine in ((False, None, False), (False, 0.3, False), (True, None, False), (True, 0.3, False),
-                                   (True, None, True), (True, 0.3, True)):
-        settings = DetectionSettings(threshold=0.5, merge_gap_s=1.0, exclusive=exclusive, refine_edges=refine)
+    for exclusive, hop, refine, whole in ((False, None, False, False), (False, 0.3, False, False), (True, None, False, False),
+                                          (True, 0.3, False, False), (True, None, True, False), (True, 0.3, True, False),
+                                          (True, None, True, True), (True, 0.3, True, True)):
+        settings = DetectionSettings(threshold=0.5, merge_gap_s=1.0, exclusive=exclusive, refine_edges=refine,
+                                     one_label_per_event=whole)
         t0 = time.perf_counter()
         result = detect(model, path, settings=settings, hop_s=hop)
         wall = time.perf_counter() - t0
         events = result["events"]
         print(f"detect --hop-s {hop or model.embedder.hop_s:.2f} {'--exclusive' if exclusive else '--no-exclusive'}"
-              f"{' --refine-edges' if refine else ''}: "
+              f"{' --refine-edges' if refine else ''}{' --one-label-per-event' if whole else ''}: "
               f"{len(events)} events in {wall:.1f} s "
               f"({len(y) / SR / wall:.0f}x realtime), settings {settings.to_dict()}")
-        for collar in (0.2, 1.0):
-            r = event_based(truth, events, onset_collar_s=collar, offset_collar_s=collar)
-            print(f"   event-based F1, onset collar {collar} s, offset collar max({collar} s, 50%): {r['f1']:.3f} "
-                  f"(precision {r['precision']:.3f}, recall {r['recall']:.3f}; tp {r['tp']}, fp {r['fp']}, fn {r['fn']})")
-        r = segment_based(truth, events, duration_s=len(y) / SR, segment_s=1.0)
-        print(f"   segment-based F1, 1 s segments: {r['f1']:.3f} (precision {r['precision']:.3f}, recall {r['recall']:.3f})", flush=True)
+        report(truth, events, len(y) / SR)
+    if args.sed:
+        frame_model(ds, path, truth, len(y) / SR, args.cache_dir)
     settings = DetectionSettings(threshold=0.5, merge_gap_s=1.0)
     result = detect(model, path, settings=settings)
     events = result["events"]

@@ -610,6 +610,9 @@ def detect(
     refine_edges: Annotated[bool, typer.Option("--refine-edges", help=(
         "Move each event's start and end to where the sound's level rises and falls (10-ms frames, within half a window); "
         "sharper edges where the events stand out from their background."))] = False,
+    one_label_per_event: Annotated[bool, typer.Option("--one-label-per-event", help=(
+        "Find where any class leads, then give each such stretch the one class with the highest mean score over it "
+        "(for sounds that never overlap; fewer split and mislabelled events)."))] = False,
     fmt: Annotated[str, typer.Option("--format", "-f", help="csv, json, audacity or raven.")] = "csv",
     out_dir: Annotated[Path | None, typer.Option("--out", help="Folder for one event file per recording (default: ./earmark-events).")] = None,
     plot: Annotated[bool, typer.Option("--plot", help="Also write a PNG: spectrogram with the events, scores under it.")] = False,
@@ -629,7 +632,7 @@ def detect(
     def go(progress):
         settings = DetectionSettings(threshold=0.5 if threshold is None else threshold, min_duration_s=min_duration_s,
                                      merge_gap_s=merge_gap_s, median_windows=median_windows, exclusive=exclusive,
-                                     refine_edges=refine_edges)
+                                     refine_edges=refine_edges, one_label_per_event=one_label_per_event)
         batch = api.detect(model_path, recordings, settings=settings, hop_s=hop_s, fmt=fmt, out_dir=out_dir, plot=plot, progress=progress,
                            voice_threshold=threshold, backend=backend, calibration=calibration_data or None, workers=workers,
                            scheduler=scheduler)

@@ -203,7 +203,9 @@ class Model:
         quiet = np.zeros(len(emb.vectors), bool) if gate is None else emb.level_db < gate
         scores = np.zeros((len(emb.vectors), len(self.classes)))
         unknown = np.zeros(len(emb.vectors), bool)
-        if (~quiet).any():
+        if (~quiet).any() and getattr(self.estimator, "reads_sequence", False):  # scored as one sequence, so the quiet frames stay in it
+            scores[~quiet] = self.estimator.window_proba(emb.vectors)[~quiet]
+        elif (~quiet).any():
             scores[~quiet] = self.estimator.window_proba(emb.vectors[~quiet])
             if self.estimator.rejects:
                 windows = emb.vectors[~quiet][:, None]

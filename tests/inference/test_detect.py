@@ -45,3 +45,16 @@ def test_background_class_never_becomes_an_event():
     events = detect_events(scores, np.arange(10.0), ["background", "bird"], window_s=1.0, hop_s=1.0, duration_s=10.0,
                            settings=DetectionSettings(median_windows=1))
     assert [(e.label, e.start_s, e.end_s) for e in events] == [("bird", 4.5, 9.5)]
+
+
+def test_one_label_per_event_gives_each_stretch_its_best_class_on_average():
+    # windows 2-7 are one sound: dog leads in four of them, cat in two (mid-event), background around it
+    scores = np.full((10, 3), [0.9, 0.05, 0.05])
+    scores[2:8] = [[0.1, 0.8, 0.1], [0.1, 0.7, 0.2], [0.1, 0.3, 0.6], [0.1, 0.35, 0.55], [0.1, 0.8, 0.1], [0.1, 0.75, 0.15]]
+    args = dict(window_s=1.0, hop_s=1.0, duration_s=10.0)
+    by_window = detect_events(scores, np.arange(10.0), ["background", "dog", "cat"], settings=DetectionSettings(median_windows=1), **args)
+    assert [(e.label, e.start_s, e.end_s) for e in by_window] == [("dog", 1.5, 3.5), ("cat", 3.5, 5.5), ("dog", 5.5, 7.5)]
+    whole = detect_events(scores, np.arange(10.0), ["background", "dog", "cat"],
+                          settings=DetectionSettings(median_windows=1, one_label_per_event=True), **args)
+    assert [(e.label, e.start_s, e.end_s) for e in whole] == [("dog", 1.5, 7.5)]
+    assert whole[0].mean_score == pytest.approx(np.mean([0.8, 0.7, 0.3, 0.35, 0.8, 0.75]))

@@ -22,7 +22,7 @@ from earmark.augment import waveform_part
 from earmark.data.dataset import load_dataset
 from earmark.embeddings import DEFAULT_EMBEDDER, EmbeddingCache, get_embedder
 from earmark.embeddings.runner import embed_files
-from earmark.errors import ParameterError, check_choice
+from earmark.errors import DatasetError, ParameterError, check_choice
 from earmark.evaluation.compare import compare as _compare
 from earmark.evaluation.cv import cross_validate
 from earmark.evaluation.fewshot import learning_curve
@@ -273,7 +273,7 @@ def train_from_labels(root, *, labels: str, model=None, embedder: str = DEFAULT_
     waveform augmentation needs clip files and is refused here.
     """
     from earmark.audio.io import audio_info
-    from earmark.data.annotations import annotated_recordings, balance_background, clips_from_events, tidy_events
+    from earmark.data.annotations import annotated_recordings, balance_background, clips_from_events, frames_from_events, tidy_events
     from earmark.errors import AudioLoadError, skip_reason
     from earmark.data.labels import read_labels
 
@@ -295,25 +295,37 @@ def train_from_labels(root, *, labels: str, model=None, embedder: str = DEFAULT_
         notes += changed
     for line in notes:
         log.warning("%s", line)
+    strong = bool(getattr(est, "learns_frames", False))
+    if strong and not any(events.values()):
+        raise DatasetError(f"{root}: the label files hold no events; label some sounds first.")
     emb = get_embedder(_front_end_of(name, embedder))
     done = embed_files(list(events), emb, EmbeddingCache(cache_dir, enabled=use_cache), progress=progress)
-    clips, names = [], []
+    clips, names, frames = [], [], []
     for rec, evs in events.items():
-        if rec in done.embeddings:
+        if rec in done.embeddings and strong:  # every frame labelled with its events: the model learns the edges
+            c, n, f = frames_from_events(done.embeddings[rec], evs)
+            frames += f
+        elif rec in done.embeddings:
             c, n = clips_from_events(done.embeddings[rec], evs, background=background)
-            clips += c
-            names += n
-    clips, names = balance_background(clips, names, np.random.default_rng(random_state))
+        else:
+            continue
+        clips += c
+        names += n
+    if not strong:
+        clips, names = balance_background(clips, names, np.random.default_rng(random_state))
     embed_s = time.perf_counter() - t0
-    fitted = est.fit(clips, names)
+    fitted = est.fit(clips, names, **({"frame_labels": frames} if strong else {}))
     info = {
         "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "earmark_version": __version__,
-        "data": {"root": str(root), "labels": labels, "n_recordings": len(done.embeddings), "n_events": len(names),
-                 "classes": counts(names), "audio_seconds": done.audio_seconds, "n_skipped": len(done.skipped)},
+        "data": {"root": str(root), "labels": labels, "n_recordings": len(done.embeddings),
+                 "n_events": sum(len(e) for r, e in events.items() if r in done.embeddings) if strong else len(names),
+                 "strong": strong,
+                 "classes": counts([e.label for r, evs in events.items() if r in done.embeddings for e in evs] if strong else names),
+                 "audio_seconds": done.audio_seconds, "n_skipped": len(done.skipped)},
         "skipped": [{"file": str(p), "reason": r} for p, r in [*unreadable, *done.skipped]], "label_notes": notes,
         "seconds": {"embed": embed_s, "fit": time.perf_counter() - t0 - embed_s},
     }
-    return Model(emb, fitted, name, None, info)
+    return Model(emb, fitted, parse_model(name)[0], None, info)
 
 
 def evaluate(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: str = "logreg", aggregation: str = "mean",

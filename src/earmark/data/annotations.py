@@ -8,6 +8,11 @@ event becomes one training clip made of the analysis windows whose centres
 fall inside it (the nearest window if none does). With ``background=True``,
 runs of windows that touch no event become clips of class ``background``,
 about as many as the most frequent labelled class has.
+
+A frame-level model (``learns_frames``, e.g. ``sed-crnn``) learns from the
+events' edges instead (:func:`frames_from_events`): each recording is cut
+into stretches of about ``segment_s`` and every frame is labelled with the
+events it lies in.
 """
 
 from __future__ import annotations
@@ -21,7 +26,9 @@ from earmark.audio.io import find_audio_files
 from earmark.data.labels import BACKGROUND, label_file, label_format
 from earmark.errors import DatasetError
 
-__all__ = ["BACKGROUND", "annotated_recordings", "balance_background", "clips_from_events", "tidy_events"]
+__all__ = ["BACKGROUND", "annotated_recordings", "balance_background", "clips_from_events", "frames_from_events", "tidy_events"]
+
+SEGMENT_S = 10.0  # a frame-level model learns from stretches of about this length
 
 
 def annotated_recordings(root: str | Path, fmt: str) -> list[tuple[Path, Path]]:
@@ -93,6 +100,25 @@ def clips_from_events(embedding, events, *, background: bool) -> tuple[list[np.n
             clips.append(vectors[run])
             labels.append(BACKGROUND)
     return clips, labels
+
+
+def frames_from_events(embedding, events, *, segment_s: float = SEGMENT_S) -> tuple[list[np.ndarray], list[str], list[np.ndarray]]:
+    """Strong-label training material from one recording: stretches of frames, each stretch's tags (``;``-joined,
+    ``""`` for none) and each frame's tags (the events whose span holds the frame's time)."""
+    from earmark.models.base import TAG_SEPARATOR
+
+    times, vectors = embedding.times_s, embedding.vectors
+    frame_tags = [sorted({e.label for e in events if e.start_s <= t < e.end_s}) for t in times]
+    labels = np.array([TAG_SEPARATOR.join(t) for t in frame_tags], dtype=object)
+    hop = float(times[1] - times[0]) if len(times) > 1 else segment_s
+    n_segments = max(1, int(np.ceil(len(times) * hop / segment_s - 1e-9)))
+    clips, clip_labels, frames = [], [], []
+    for idx in np.array_split(np.arange(len(times)), n_segments):
+        if len(idx):
+            clips.append(vectors[idx])
+            frames.append(labels[idx])
+            clip_labels.append(TAG_SEPARATOR.join(sorted({t for i in idx for t in frame_tags[i]})))
+    return clips, clip_labels, frames
 
 
 def balance_background(clips: list[np.ndarray], labels: list[str], rng: np.random.Generator) -> tuple[list, list]:

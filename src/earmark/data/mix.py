@@ -18,8 +18,10 @@ to its last 10-ms frame within 30 dB of its loudest frame.
 
 The mixtures are 24-bit WAV files; ``metadata.csv`` holds the weak labels
 (tags joined by ``;``; a lone ``;`` when no event: none of the tags), ``events.csv`` the strong ones
-(onset, offset, source file, EBR) for evaluation only, and ``mix.json`` the
-settings. The same seed gives the same files.
+(onset, offset, source file, EBR), also written beside each mixture as an
+Audacity label track (``<stem>.labels.txt``, empty when it holds no event)
+so a frame-level model can learn from them (``train --labels audacity``),
+and ``mix.json`` the settings. The same seed gives the same files.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ import soundfile as sf
 from earmark import __version__
 from earmark.audio.io import AudioInfo, audio_info, read_span
 from earmark.data.dataset import METADATA, Clip, load_dataset, metadata_columns
+from earmark.data.labels import Event, write_labels
 from earmark.errors import AudioLoadError, EarmarkError, ParameterError, check_number
 from earmark.fileio import atomic_write
 from earmark.models.base import TAG_SEPARATOR
@@ -355,6 +358,9 @@ def make_mixtures(backgrounds, events, out_dir, settings: MixSettings, *, backgr
         mix = (mixer.render(plan)[0] * scale).astype(np.float32)
         with atomic_write(out / plan.filename) as f:
             sf.write(f, mix, mixer.sr, format="WAV", subtype="PCM_24")
+        wav = out / plan.filename
+        write_labels([Event(p.onset_s, round(p.onset_s + p.duration_s, 4), p.source.label) for p in plan.events],
+                     wav.with_name(wav.stem + ".labels.txt"), "audacity")
         meta.append({"filename": plan.filename, "label": TAG_SEPARATOR.join(plan.tags) or TAG_SEPARATOR, "split": plan.split,
                      "background": plan.background[0].group, "events": len(plan.events)})
         strong += [{"filename": plan.filename, "label": p.source.label, "onset_s": f"{p.onset_s:.4f}",

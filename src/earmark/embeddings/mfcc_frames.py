@@ -7,6 +7,10 @@ per-clip ``top_db`` clipping, so a stream gives the same numbers as the
 whole file) through an orthonormal DCT-II. Each "window" is one frame, so
 a clip is the sequence ``(n_frames, n_mfcc)`` a recurrent model reads, and
 window scores are frame scores (11.6 ms apart) for ``detect``.
+
+``mel-frames`` is the same framing without the DCT: 64 log-mel bands every
+20 ms (882 samples), the input of the strong-label event detector
+``sed-crnn`` (as the DCASE baselines read log-mel frames).
 """
 
 from __future__ import annotations
@@ -72,12 +76,32 @@ class MfccFrames(Embedder):
 
         def on_frames(frames: np.ndarray) -> None:
             db = 10.0 * np.log10(mel_frames(frames, sr=SR, n_mels=self.n_mels).astype(np.float64) + 1e-10)
-            coefs.append(dct(db, type=2, norm="ortho", axis=1)[:, : self.n_mfcc].astype(np.float32))
+            coefs.append(self._coefficients(db).astype(np.float32))
             levels.append(rms_db(frames))
 
         n_samples = self._stft_frames(chunks, n_fft=self.n_fft, hop=self.hop_length, on_frames=on_frames)
-        vectors = np.concatenate(coefs) if coefs else np.zeros((0, self.n_mfcc), np.float32)
+        vectors = np.concatenate(coefs) if coefs else np.zeros((0, self.dims), np.float32)
         if not len(vectors):  # shorter than one hop: one frame of the padded clip
-            vectors, levels = np.zeros((1, self.n_mfcc), np.float32), [np.array([-100.0], np.float32)]
+            vectors, levels = np.zeros((1, self.dims), np.float32), [np.array([-100.0], np.float32)]
         times = np.arange(len(vectors)) * self.hop_length / SR
         return Embedding(np.ascontiguousarray(vectors), times, np.concatenate(levels).astype(np.float32), n_samples / SR)
+
+    def _coefficients(self, db: np.ndarray) -> np.ndarray:
+        return dct(db, type=2, norm="ortho", axis=1)[:, : self.n_mfcc]
+
+
+class MelFrames(MfccFrames):
+    """``n_mels`` log-mel bands (dB) per frame, every ``hop_length`` samples at 44,100 Hz (20 ms by default)."""
+
+    name = "mel-frames"
+    version = "1"
+
+    def __init__(self, *, n_mels: int = 64, n_fft: int = 2048, hop_length: int = 882, hop_s: float | None = None) -> None:
+        super().__init__(n_mfcc=1, n_mels=n_mels, n_fft=n_fft, hop_length=hop_length)
+        self.dims = self.n_mels
+
+    def params(self) -> dict:
+        return {"n_mels": self.n_mels, "n_fft": self.n_fft, "hop_length": self.hop_length}
+
+    def _coefficients(self, db: np.ndarray) -> np.ndarray:
+        return db

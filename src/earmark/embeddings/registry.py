@@ -76,6 +76,12 @@ def _mfcc_frames(**kw) -> Embedder:
     return MfccFrames(**kw)
 
 
+def _mel_frames(**kw) -> Embedder:
+    from earmark.embeddings.mfcc_frames import MelFrames
+
+    return MelFrames(**kw)
+
+
 EMBEDDERS: dict[str, Callable[..., Embedder]] = {
     "aisfx": _aisfx,
     "mfcc": _mfcc,
@@ -88,6 +94,7 @@ EMBEDDERS: dict[str, Callable[..., Embedder]] = {
     "wave": _wave,
     "aisfx-mel": _aisfx_mel,
     "mfcc-frames": _mfcc_frames,
+    "mel-frames": _mel_frames,
 }
 
 

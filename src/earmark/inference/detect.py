@@ -8,7 +8,10 @@ window keeps only its top class, so events of two classes never overlap.
 Then each class is thresholded with hysteresis (an event starts when its score
 reaches ``threshold`` and lasts while it stays above ``threshold * low_ratio``);
 events closer than ``merge_gap_s`` merge, shorter than ``min_duration_s``
-are dropped. With ``refine_edges``, each event's start and end are then moved
+are dropped. With ``one_label_per_event`` (for classes that never overlap),
+the stretches where any class leads are found first and each takes the one
+class whose mean score over it is highest, as a clip is classified, instead
+of each window voting for itself. With ``refine_edges``, each event's start and end are then moved
 to where the sound's level crosses halfway (in dB) between the background
 around the event and the event's loudest part, within half a window of the
 edge found from the windows (:func:`refine_edges`, 10-ms level frames).
@@ -37,6 +40,7 @@ class DetectionSettings:
     merge_gap_s: float = 0.0
     exclusive: bool = True
     refine_edges: bool = False
+    one_label_per_event: bool = False
 
     def __post_init__(self) -> None:
         check_fraction("threshold", self.threshold)
@@ -67,20 +71,27 @@ def detect_events(scores: np.ndarray, centres_s: np.ndarray, classes: list[str],
         return []
     if settings.median_windows > 1:
         scores = median_filter(scores, size=(settings.median_windows, 1), mode="nearest")
-    if settings.exclusive:
-        scores = _top_class_only(scores)
     events = []
     half = min(hop_s, window_s) / 2
-    for k, label in enumerate(classes):
-        if label == BACKGROUND:  # the 'nothing of interest' class of models trained with --labels
-            continue
-        for a, b in _hysteresis(scores[:, k], settings.threshold, settings.threshold * settings.low_ratio):
-            start = max(0.0, centres_s[a] - half)
-            end = min(duration_s, centres_s[b - 1] + half)
-            seg = scores[a:b, k]
-            events.append([start, end, label, float(seg.max()), float(seg.sum()), len(seg)])
+    keep = [k for k, label in enumerate(classes) if label != BACKGROUND]  # background: the 'nothing of interest' class of --labels
+    for k, a, b in _labelled_spans(scores, keep, settings):
+        start = max(0.0, centres_s[a] - half)
+        end = min(duration_s, centres_s[b - 1] + half)
+        seg = scores[a:b, k]
+        events.append([start, end, classes[k], float(seg.max()), float(seg.sum()), len(seg)])
     events = _merge(sorted(events), settings.merge_gap_s)
     return [Event(s, e, lab, peak, mean_score=total / n) for s, e, lab, peak, total, n in events if e - s >= settings.min_duration_s]
+
+
+def _labelled_spans(scores: np.ndarray, keep: list[int], settings: DetectionSettings) -> list[tuple[int, int, int]]:
+    """``(class, first window, one past the last)`` of every stretch the settings make an event."""
+    high, low = settings.threshold, settings.threshold * settings.low_ratio
+    if settings.one_label_per_event and keep:
+        leading = _top_class_only(scores)[:, keep].max(axis=1)  # a window where background leads is no activity
+        return [(keep[int(np.argmax(scores[a:b, keep].mean(axis=0)))], a, b) for a, b in _hysteresis(leading, high, low)]
+    if settings.exclusive:
+        scores = _top_class_only(scores)
+    return [(k, a, b) for k in keep for a, b in _hysteresis(scores[:, k], high, low)]
 
 
 def _top_class_only(scores: np.ndarray) -> np.ndarray:

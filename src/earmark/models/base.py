@@ -171,7 +171,7 @@ class ClipModel(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         return None
 
     # --- the contract ---------------------------------------------------------------
-    def fit(self, X, y, augmented=None, negatives=None) -> ClipModel:
+    def fit(self, X, y, augmented=None, negatives=None, frame_labels=None) -> ClipModel:
         """Fit on clips ``X`` (a sequence of ``(n_windows, *shape)`` arrays, or a 2-D array) with labels ``y``.
 
         ``augmented``, if given, holds for each clip a list of augmented
@@ -179,6 +179,9 @@ class ClipModel(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         :mod:`earmark.augment`); they train with the clip's label and are
         never used for validation. ``negatives``, clips of sounds that are
         none of the classes, only set the "unknown" threshold (``reject``).
+        ``frame_labels`` (strong labels, for a model that ``learns_frames``)
+        gives each clip one label per window (``;``-joined tags, ``""`` for
+        none); the model becomes a tagger of every tag they name.
 
         Raises
         ------
@@ -202,9 +205,12 @@ class ClipModel(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         shapes = {c.shape[1:] for c in clips}
         if len(shapes) != 1:
             raise ParameterError(f"Every clip's windows must have the same feature shape. Got {sorted(shapes)}.")
-        self.multilabel_ = is_multilabel(y)
+        if frame_labels is not None:
+            self._check_frame_labels(clips, frame_labels, augmented)
+        self.multilabel_ = is_multilabel(y) or frame_labels is not None
         if self.multilabel_:
-            tags = sorted({t for label in y for t in split_tags(label)})
+            tags = sorted({t for label in y for t in split_tags(label)} |
+                          {t for frames in (frame_labels or []) for label in set(frames) for t in split_tags(label)})
             if not tags:
                 raise ParameterError("Every label is empty (no tags); a tagger needs clips that hold at least one tag.")
             self.classes_ = np.array(tags)
@@ -224,7 +230,9 @@ class ClipModel(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         self.calibrator_, self.novelty_, self.reject_threshold_ = None, None, None
         self.check_labels(y)
         copies = None if augmented is None else _copies(augmented, clips, self.feature_shape_)
-        if copies is None:
+        if frame_labels is not None:
+            self._fit_frames(clips, target, [tag_matrix(np.asarray(f, dtype=object), tags) for f in frame_labels])
+        elif copies is None:
             self._fit(clips, target)
         else:
             self._fit_augmented(clips, target, copies)
@@ -239,6 +247,26 @@ class ClipModel(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         if self.reject != "none":
             self._fit_rejection(clips, held, negatives)
         return self
+
+    learns_frames = False  # True for a model that can learn from one label per window (strong labels)
+    reads_sequence = False  # True for a model whose window scores depend on the windows around them (a recurrent tagger)
+
+    def _fit_frames(self, clips: list[np.ndarray], y: np.ndarray, frame_targets: list[np.ndarray]) -> None:
+        """Learn from each window's tags (``frame_targets[i]``: ``(n_windows, n_tags)`` 0/1); models that ``learns_frames``."""
+        raise NotImplementedError
+
+    def _check_frame_labels(self, clips, frame_labels, augmented) -> None:
+        if not self.learns_frames:
+            raise ParameterError(f"{type(self).__name__} learns from one label per clip; strong labels (one per window) "
+                                 "need a frame-level model such as sed-crnn.")
+        if augmented is not None:
+            raise ParameterError("augmented copies and frame labels cannot be combined (a copy's frames would need labels too).")
+        if self.calibration != "none" or self.reject != "none":
+            raise ParameterError("calibration and reject are fitted on clip scores of clip-labelled models; leave them out "
+                                 "when training on strong (frame) labels.")
+        if len(frame_labels) != len(clips) or any(len(f) != len(c) for f, c in zip(frame_labels, clips)):
+            raise ParameterError("frame_labels must give every clip one label per window "
+                                 f"(clips of {[len(c) for c in clips[:3]]}... windows; got {[len(f) for f in frame_labels[:3]]}...).")
 
     # --- calibration and "none of these" ------------------------------------------------
     def _held_out_proba(self, clips, y, target, copies) -> np.ndarray:

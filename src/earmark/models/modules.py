@@ -4,7 +4,8 @@
 - :class:`KeywordCRNN`: a strided conv layer, then two GRU layers, for spoken keywords (``kws-crnn``);
 - :class:`FinetuneNet`: a pretrained backbone split into frozen blocks and a trained tail with a new head;
 - :class:`MeanFreqMaxTime`: the aiSFX pooling (mean over bands, max over frames);
-- :class:`LstmTagger`: two LSTM layers over frame features, frame scores pooled to clip logits (``lstm-tagger``).
+- :class:`LstmTagger`: two LSTM layers over frame features, frame scores pooled to clip logits (``lstm-tagger``);
+- :class:`SedCRNN`: convolution blocks over log-mel frames, a bidirectional GRU, one score per tag and frame (``sed-crnn``).
 """
 
 from __future__ import annotations
@@ -161,12 +162,60 @@ class LstmTagger(nn.Module):
         return torch.sigmoid(self.out(high)) * mask, mask
 
     def forward(self, x):
-        p, mask = self.frame_proba(x)
-        if self.pooling == "max":
-            pooled = p.amax(dim=1)
-        elif self.pooling == "mean":
-            pooled = p.sum(dim=1) / mask.sum(dim=1).clamp_min(1)
-        else:  # linear softmax
-            pooled = (p * p).sum(dim=1) / p.sum(dim=1).clamp_min(1e-6)
-        pooled = pooled.clamp(1e-6, 1 - 1e-6)
-        return torch.log(pooled) - torch.log1p(-pooled)  # logits, so the training loop's losses apply
+        return pooled_logits(*self.frame_proba(x), self.pooling)
+
+
+def pooled_logits(p, mask, pooling: str):
+    """Frame probabilities ``(batch, frames, tags)`` pooled over the real frames into clip logits ``(batch, tags)``."""
+    if pooling == "max":
+        pooled = p.amax(dim=1)
+    elif pooling == "mean":
+        pooled = p.sum(dim=1) / mask.sum(dim=1).clamp_min(1)
+    else:  # linear softmax
+        pooled = (p * p).sum(dim=1) / p.sum(dim=1).clamp_min(1e-6)
+    pooled = pooled.clamp(1e-6, 1 - 1e-6)
+    return torch.log(pooled) - torch.log1p(-pooled)  # logits, so the training loop's losses apply
+
+
+class SedCRNN(nn.Module):
+    """``(batch, frames, bands + 1)`` (last channel: the frame mask) -> frame logits ``(batch, frames, tags)`` when ``strong``,
+    else clip logits ``(batch, tags)`` pooled from the frame scores (weak labels).
+
+    The DCASE baseline's shape, scaled to a laptop: three blocks of 3x3 convolution, batch norm, ReLU and max pooling
+    (over frequency by 4, 4, 2; over time by ``time_pool`` in the first block only), dropout, a bidirectional GRU, a
+    linear layer per frame; the pooled frames' scores are repeated back to the input's frame rate.
+    """
+
+    def __init__(self, n_bands: int, n_tags: int, *, channels: tuple = (16, 32, 64), hidden: int = 64, time_pool: int = 2,
+                 dropout: float = 0.2, pooling: str = "max", strong: bool = True) -> None:
+        super().__init__()
+        self.time_pool, self.pooling, self.strong = int(time_pool), pooling, bool(strong)
+        layers, c_in, width = [], 1, n_bands
+        for i, (c_out, f_pool) in enumerate(zip(channels, (4, 4, 2))):
+            t_pool = self.time_pool if i == 0 else 1
+            layers += [nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(),
+                       nn.MaxPool2d((t_pool, f_pool), ceil_mode=True), nn.Dropout(dropout)]
+            c_in, width = c_out, -(-width // f_pool)
+        self.conv = nn.Sequential(*layers)
+        self.gru = nn.GRU(c_in * width, hidden, batch_first=True, bidirectional=True)
+        self.out = nn.Linear(2 * hidden, n_tags)
+
+    def frame_logits(self, x):
+        """Frame logits ``(batch, frames, tags)`` at the input's frame rate, and the frame mask ``(batch, frames, 1)``."""
+        feats, mask = x[..., :-1], x[..., -1:]
+        n = feats.shape[1]
+        h = self.conv(feats.unsqueeze(1))  # (batch, channels, frames / time_pool, bands / 32)
+        h, _ = self.gru(h.permute(0, 2, 1, 3).flatten(2))
+        logits = self.out(h).repeat_interleave(self.time_pool, dim=1)
+        if logits.shape[1] < n:  # the last, partial pooled frame
+            logits = torch.cat([logits, logits[:, -1:].expand(-1, n - logits.shape[1], -1)], dim=1)
+        return logits[:, :n], mask
+
+    def frame_proba(self, x):
+        logits, mask = self.frame_logits(x)
+        return torch.sigmoid(logits) * mask, mask
+
+    def forward(self, x):
+        if self.strong:
+            return self.frame_logits(x)[0]
+        return pooled_logits(*self.frame_proba(x), self.pooling)

@@ -20,6 +20,7 @@ from earmark.models.heads import CLASSIFIERS, EmbeddingClassifier
 from earmark.models.finetune import BACKBONES, FinetuneClassifier
 from earmark.models.network import NetworkClassifier
 from earmark.models.metric import MetricEmbedding
+from earmark.models.sed import SedClassifier
 from earmark.models.tagger import TaggerClassifier
 
 DEFAULT_MODEL = "logreg"
@@ -196,6 +197,9 @@ register_model("lstm-tagger", TaggerClassifier, kind="recurrent tagger", front_e
                description="Diment & Virtanen's weak-label tagger: 2 LSTM layers of 100 units on 20 MFCCs per frame, frame scores "
                            "pooled per clip; transfer from a source tagger (pretrained=, transfer=all|freeze-low|parallel-low)")
 
+register_model("sed-crnn", SedClassifier, kind="event detector", front_end="mel-frames",
+               description="a DCASE-style CRNN over 64 log-mel bands every 20 ms: one score per tag and frame, trained on "
+                           "strong labels (train --labels: each event's onset and offset) or on clip tags (weak)")
 register_model("metric", MetricEmbedding, kind="metric embedding",
                description="a projection of the embedder's vectors trained with triplet loss and a batch-hard miner (or "
                            "ArcFace): unseen classes, such as new voices, are told apart by cosine (embed_clips)")

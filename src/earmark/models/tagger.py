@@ -80,6 +80,8 @@ class TaggerClassifier(ClipModel):
         The source model's file name, SHA-256 and tags, and the transfer used (empty when trained from scratch).
     """
 
+    reads_sequence = True
+
     def __init__(self, *, aggregation: str = "linsoft", hidden: int = 100, input_dropout: float = 0.1, conv_channels: int = 0,
                  pretrained: str | None = None, transfer: str = "all", optimiser: str = "rmsprop", max_epochs: int = 100,
                  batch_size: int = 16, learning_rate: float = 1e-3, weight_decay: float = 0.0, patience: int = 15,

@@ -95,9 +95,10 @@ def train_network(module, windows: np.ndarray, labels: np.ndarray, clip_of: np.n
     rng = np.random.default_rng(settings.seed)
     is_copy = np.zeros(len(windows), bool) if is_copy is None else np.asarray(is_copy, bool)
     clips = np.unique(clip_of)
-    tags = labels.ndim == 2  # multi-hot targets: one sigmoid per tag, binary cross-entropy
+    tags = labels.ndim >= 2  # multi-hot targets (per window, or per frame of a window): one sigmoid per tag, binary cross-entropy
     first_row = {c: i for i, c in reversed(list(enumerate(clip_of)))}
-    clip_labels = np.array([_key(labels[first_row[c]]) if tags else labels[first_row[c]] for c in clips])
+    clip_labels = np.array([_key(labels[first_row[c]].reshape(-1, labels.shape[-1]).max(axis=0)) if tags else labels[first_row[c]]
+                            for c in clips])
     val_clips = clips[validation_split(clip_labels, settings.validation_fraction, rng)] if settings.validation_fraction else clips[:0]
     in_val = np.isin(clip_of, val_clips)
     is_val = in_val & ~is_copy
@@ -106,8 +107,9 @@ def train_network(module, windows: np.ndarray, labels: np.ndarray, clip_of: np.n
     x_train, y_train = torch.from_numpy(x_np), torch.from_numpy(y_np)
     x_val, y_val = torch.from_numpy(windows[is_val]), torch.from_numpy(labels[is_val].astype(dtype))
     if tags:
-        pos = y_np.sum(axis=0).astype(np.float64)
-        pos_weight = np.clip((len(y_np) - pos) / np.maximum(pos, 1), 0.1, 10.0)  # balance each tag's presence and absence
+        flat = y_np.reshape(-1, y_np.shape[-1])
+        pos = flat.sum(axis=0).astype(np.float64)
+        pos_weight = np.clip((len(flat) - pos) / np.maximum(pos, 1), 0.1, 10.0)  # balance each tag's presence and absence
         loss_fn = nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight, dtype=torch.float32))
     else:
         counts = np.bincount(labels[~in_val], minlength=n_classes).astype(np.float64)
@@ -212,8 +214,8 @@ def _evaluate(module, x, y, loss_fn, batch_size: int) -> tuple[float, float]:
 
 def _correct(logits, target) -> float:
     """Right answers in a batch: top class = label, or for tags the share of tags decided right (logit > 0 = present)."""
-    if target.ndim == 2:
-        return float(((logits > 0) == (target > 0.5)).float().mean(1).sum())
+    if target.ndim >= 2:
+        return float(((logits > 0) == (target > 0.5)).float().flatten(1).mean(1).sum())
     return int((logits.argmax(1) == target).sum())
 
 
