@@ -196,3 +196,22 @@ def test_comparison_of_tag_sets_ranks_by_map(rng):
     assert comp["metric"] == "mAP" and comp["best"] == 1
     assert comp["rows"][1]["mAP_mean"] > 0.9 > comp["rows"][0]["mAP_mean"]
     assert set(comp["rows"][1]["f1_per_class"]) == {"bird", "car"}  # per tag, not per tag combination
+
+
+def test_the_library_refuses_fold_options_it_would_ignore_as_the_cli_does(tmp_path):
+    """Issue 27: these checks lived only in the CLI, so earmark.api.train(cv=3, folds="fold") silently ignored folds."""
+    from conftest import DEMO
+    from earmark import api
+    from earmark.console import as_option
+    from earmark.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="'cv' parameter \\(3\\) draws its own test folds and would ignore the 'folds'") as e:
+        api.train(DEMO / "train", embedder="mfcc", cv=3, folds="fold")
+    assert as_option(str(e.value)).startswith("The '--cv' option (3) draws its own test folds and would ignore the '--folds' option")
+    with pytest.raises(ParameterError, match="'train_folds' parameter names values of a fold column"):
+        api.train(DEMO / "train", embedder="mfcc", train_folds=["1"])
+    with pytest.raises(ParameterError, match="'exclude_folds' parameter"):
+        api.train(DEMO / "train", embedder="mfcc", exclude_folds=["1"])
+    for run in (api.evaluate, api.curve, api.compare):
+        with pytest.raises(ParameterError, match="would ignore the 'folds'"):
+            run(DEMO / "train", folds="fold", cv=4)

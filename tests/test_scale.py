@@ -271,3 +271,36 @@ def test_earmark_threads_sets_the_cores_a_process_uses(monkeypatch):
     assert process_cores() == 1
     monkeypatch.setenv("EARMARK_THREADS", "junk")  # not a number: all the process may use
     assert process_cores() == len(os.sched_getaffinity(0))
+
+
+def test_int8_on_a_cluster_is_calibrated_on_the_recordings_given_and_caches_where_told(collection, tmp_path):
+    """Issue 27's defect: the cluster path dropped --calibration-data (each worker calibrated on the model's training
+    folder instead) and the cache settings."""
+    import earmark
+    from conftest import make_demo_subset
+
+    model = earmark.train(make_demo_subset(tmp_path / "demo", per_class=3), embedder="aisfx", classifier="logreg",
+                          use_cache=False).save(tmp_path / "a.earmark")
+    recs = sorted(collection.glob("*.flac"))[:4]
+    quiet = tmp_path / "quiet"  # a calibration set unlike the training clips: the same clips 30 dB down
+    quiet.mkdir()
+    import soundfile as sf
+
+    for f in recs[:2]:
+        y, sr = sf.read(f, dtype="float32")
+        sf.write(quiet / f.name, 0.03 * y, sr)
+
+    def scores(batch):
+        return {str(p.path): np.asarray(p.scores, float) for p in batch.records}
+
+    local = scores(api.predict(model, recs, backend="onnx-int8", calibration=quiet, use_cache=False))
+    default = scores(api.predict(model, recs, backend="onnx-int8", use_cache=False))
+    cluster = scores(api.predict(model, recs, backend="onnx-int8", calibration=quiet, workers=2, out=tmp_path / "p.csv",
+                                 cache_dir=tmp_path / "cache"))
+    assert cluster.keys() == local.keys() == default.keys()
+    for f in local:
+        np.testing.assert_allclose(cluster[f], local[f], atol=1e-6)
+    assert max(np.abs(local[f] - default[f]).max() for f in local) > 1e-4  # the calibration set matters, so the test can fail
+    assert len(list((tmp_path / "cache").rglob("*.npz"))) == len(recs)  # the workers embedded through the cache given
+    with pytest.raises(ParameterError, match="--calibration-data .*nowhere"):  # checked before a cluster starts
+        api.predict(model, recs, backend="onnx-int8", calibration=tmp_path / "nowhere", workers=2, out=tmp_path / "q.csv")

@@ -152,14 +152,6 @@ def _save_and_say(m, out_path: Path, line) -> None:
     say(line(m.info["data"], path))
 
 
-def _check_cv(cv: int | None, folds: str | None) -> int:
-    from earmark.errors import ParameterError
-
-    if cv is not None and folds:
-        raise ParameterError(f"--cv {cv} and --folds {folds} both choose the test folds; pass one of them.")
-    return 5 if cv is None else cv
-
-
 def _names(value: str, option: str) -> list[str]:
     from earmark.errors import ParameterError
 
@@ -283,10 +275,6 @@ def train(
             return
         if data is None:
             raise ParameterError("Missing argument 'DATA': the folder of training clips (or --from-store STORE --labels FILE.csv).")
-        if (train_folds or exclude_fold) and not folds:
-            raise ParameterError("--train-folds and --exclude-fold need --folds COLUMN to say where the folds are.")
-        if cv is not None and folds:
-            raise ParameterError(f"--cv {cv} cross-validates all of DATA and ignores --folds {folds}; pass one of them.")
         name = _model_name(model, classifier)
         if labels is not None and negatives is not None:
             raise ParameterError("--negatives works with a DATA folder of clips; with --labels, unlabelled stretches are the background class.")
@@ -430,7 +418,7 @@ def evaluate(
     def go(progress):
         _check_outputs(json_path, report, data=data)
         result = api.evaluate(data, model=_model_name(model, classifier), embedder=embedder, aggregation=aggregation, gate_db=_gate(gate_db),
-                              folds=folds, test_folds=test_fold or None, cv=_check_cv(cv, folds), file_column=file_column,
+                              folds=folds, test_folds=test_fold or None, cv=cv, file_column=file_column,
                               label_column=label_column, strict_paths=strict_paths, cache_dir=cache_dir, use_cache=not no_cache,
                               model_params=_model_params(max_epochs, time_budget_s, augment, pretrained, transfer, calibration, reject, reject_rate),
                               unknown_classes=_csv_list(unknown_classes, "--unknown-classes"), unknown_dir=unknown_dir, progress=progress,
@@ -531,7 +519,7 @@ def curve(
     def go(progress):
         _check_outputs(json_path, report, data=data)
         result = api.curve(data, embedders=_names(embedders_, "--embedders"), models=_names(models_ or classifiers, "--models"),
-                           shots=_numbers(shots, "--shots", kind=int, what="positive integers", example="1,2,4,8"), repeats=repeats, folds=folds, test_folds=test_fold or None, cv=_check_cv(cv, folds),
+                           shots=_numbers(shots, "--shots", kind=int, what="positive integers", example="1,2,4,8"), repeats=repeats, folds=folds, test_folds=test_fold or None, cv=cv,
                            gate_db=_gate(gate_db), file_column=file_column, label_column=label_column, strict_paths=strict_paths,
                            cache_dir=cache_dir, use_cache=not no_cache, seed=seed, progress=progress)
         report_skipped(result["data"]["skipped"])
@@ -576,7 +564,7 @@ def compare(
     def go(progress):
         _check_outputs(json_path, report, data=data)
         result = api.compare(data, embedders=_names(embedders_, "--embedders"), models=_names(models_ or classifiers, "--models"),
-                             folds=folds, test_folds=test_fold or None, cv=_check_cv(cv, folds), gate_db=_gate(gate_db),
+                             folds=folds, test_folds=test_fold or None, cv=cv, gate_db=_gate(gate_db),
                              file_column=file_column, label_column=label_column, strict_paths=strict_paths, cache_dir=cache_dir,
                              use_cache=not no_cache, seed=seed, progress=progress)
         report_skipped(result["data"]["skipped"])

@@ -30,7 +30,8 @@ _OPTIONS = {"test_folds": "--test-fold", "train_folds": "--train-folds", "exclud
 
 
 def as_option(message: str) -> str:
-    return re.sub(r"The '(\w+)' parameter", lambda m: f"The '{_OPTIONS.get(m.group(1), '--' + m.group(1).replace('_', '-'))}' option", message)
+    return re.sub(r"\b([Tt]he) '(\w+)' parameter",
+                  lambda m: f"{m.group(1)} '{_OPTIONS.get(m.group(2), '--' + m.group(2).replace('_', '-'))}' option", message)
 
 
 class Warnings(logging.Handler):

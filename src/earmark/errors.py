@@ -153,3 +153,12 @@ def skip_reason(path, exc: BaseException) -> str:
         text = str(exc)
         return text[len(f"{path}: "):] if text.startswith(f"{path}: ") else text
     return f"{type(exc).__name__}: {exc}"
+
+
+def record_skip(skipped: list, path, exc: BaseException) -> None:
+    """Append ``{"file", "reason"}`` for ``path`` to a batch job's ``skipped`` list, and log it."""
+    import logging
+
+    reason = skip_reason(path, exc)
+    skipped.append({"file": str(path), "reason": reason})
+    logging.getLogger("earmark.batch").info("skipped %s: %s", path, reason)

@@ -8,7 +8,7 @@ import importlib
 
 _WHERE = {
     "mix": "data", "bench": "deploy", "export": "deploy",
-    "Batch": "inference", "Detection": "inference", "ListenStats": "inference", "detect": "inference", "listen": "inference",
+    "Batch": "jobs", "Detection": "inference", "ListenStats": "inference", "detect": "inference", "listen": "inference",
     "predict": "inference", "evaluate_kws": "keywords",
     "DEFAULT_GATE_DB": "training", "Candidate": "training", "build_model": "training", "compare": "training", "curve": "training",
     "evaluate": "training", "load_model": "training", "train": "training", "train_from_labels": "training",

@@ -20,8 +20,9 @@ import numpy as np
 
 from earmark.audio import find_audio_files
 from earmark.data.labels import label_format, write_labels
+from earmark.api.jobs import Batch, runnable_model
 from earmark.embeddings import EmbeddingCache
-from earmark.errors import AudioLoadError, ParameterError, check_fraction, check_gate_db, check_positive
+from earmark.errors import AudioLoadError, ParameterError, check_fraction, check_gate_db, check_positive, record_skip
 from earmark.fileio import check_writable_dir
 from earmark.inference.detect import DetectionSettings, detect as detect_one
 from earmark.inference.voices import VoiceDB, diarise, is_voice_db
@@ -31,26 +32,6 @@ from earmark.progress import track
 log = logging.getLogger(__name__)
 
 DEFAULT_DETECT_DIR = "earmark-events"
-
-
-@dataclass
-class Batch:
-    """What a batch job produced, and the inputs it skipped (``{"file", "reason"}`` each)."""
-
-    records: list = field(default_factory=list)
-    skipped: list[dict] = field(default_factory=list)
-    resumed: list[str] = field(default_factory=list)  # on a cluster: inputs an earlier run with the same settings finished
-
-
-def _as_model(model, backend: str | None = None, calibration=None) -> Model:
-    """A :class:`Model` (loaded if a path), its network run by ``backend`` (int8: calibrated on ``calibration``,
-    default the model's training data)."""
-    model = model if isinstance(model, Model) else Model.load(model)
-    if backend == "onnx-int8":
-        from earmark.api.deploy import calibration_files
-
-        calibration = calibration_files(model, calibration)
-    return model.with_backend(backend, calibration)
 
 
 def _files(paths, what: str) -> list[Path]:
@@ -63,14 +44,6 @@ def _files(paths, what: str) -> list[Path]:
 
 def _stretch(stretch_s: float | None) -> dict:
     return {} if stretch_s is None else {"stretch_s": check_positive("stretch_s", stretch_s)}
-
-
-def _skip(batch: Batch, path: Path, exc: BaseException) -> None:
-    from earmark.errors import skip_reason
-
-    reason = skip_reason(path, exc)
-    batch.skipped.append({"file": str(path), "reason": reason})
-    log.info("skipped %s: %s", path, reason)
 
 
 def predict(model, paths, *, top_k: int = 1, cache_dir=None, use_cache: bool = True, progress: bool = False,
@@ -126,16 +99,17 @@ def predict(model, paths, *, top_k: int = 1, cache_dir=None, use_cache: bool = T
         if out is None:
             raise ParameterError("--workers/--scheduler write each file's row as it finishes: give --out FILE.")
         check_choice("format", fmt, ("csv", "json"))
-        return scaleout.predict(model, files, top_k=top_k, out=check_writable_file(out, "out"), fmt=fmt, backend=backend,
+        runtime = scaleout.Runtime.resolve(model, backend, calibration, cache_dir, use_cache)
+        return scaleout.predict(model, files, top_k=top_k, out=check_writable_file(out, "out"), fmt=fmt, runtime=runtime,
                                workers=workers, scheduler=scheduler, progress=progress, batch=Batch(), **_stretch(stretch_s))
-    model = _as_model(model, backend, calibration)
+    model = runnable_model(model, backend, calibration)
     cache = EmbeddingCache(cache_dir, enabled=use_cache)
     batch = Batch()
     for f in track(files, description="classifying", total=len(files), enabled=progress):
         try:
             batch.records.append(model.predict(f, top_k=min(top_k, len(model.classes)), cache=cache)[0])
         except AudioLoadError as exc:
-            _skip(batch, f, exc)
+            record_skip(batch.skipped, f, exc)
     return batch
 
 
@@ -188,7 +162,7 @@ def detect(model, recordings, *, settings: DetectionSettings | None = None, hop_
         def one(f):
             return diarise(db, encoder, f, settings=settings, threshold=voice_threshold, hop_s=hop_s, cache=cache)
     else:
-        model = _as_model(model, backend, calibration)
+        model = runnable_model(model, backend, calibration)
 
         def one(f):
             return detect_one(model, f, settings=settings, hop_s=hop_s, cache=cache)
@@ -210,14 +184,15 @@ def detect(model, recordings, *, settings: DetectionSettings | None = None, hop_
     if workers is not None or scheduler is not None:
         from earmark.api import scaleout
 
-        return scaleout.detect(given, files, settings=settings, hop_s=hop_s, fmt=fmt, out_dir=out_dir, names=names, backend=backend,
+        runtime = scaleout.Runtime.resolve(given, backend, calibration, cache_dir, use_cache)
+        return scaleout.detect(given, files, settings=settings, hop_s=hop_s, fmt=fmt, out_dir=out_dir, names=names, runtime=runtime,
                               workers=workers, scheduler=scheduler, progress=progress, batch=batch, record=record,
                               **_stretch(stretch_s))
     for f in track(files, description="detecting", total=len(files), enabled=progress):
         try:
             result = one(f)
         except AudioLoadError as exc:
-            _skip(batch, f, exc)
+            record_skip(batch.skipped, f, exc)
             continue
         batch.records.append(record(f, result, out_dir / (names[f] + spec.suffix)))
     return batch
@@ -310,7 +285,7 @@ def listen(model, blocks, *, hop_s: float | None = None, gate_db: float = -50.0,
     from earmark.inference.listen import scored_windows
 
     check_gate_db("gate_db", gate_db)
-    model = _as_model(model, backend, calibration)
+    model = runnable_model(model, backend, calibration)
     hop_s = listen_hop_s(hop_s, keywords)
     if sensitivity is not None:
         if not keywords:

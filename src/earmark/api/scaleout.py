@@ -15,11 +15,12 @@ import json
 import logging
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
-from earmark.api.inference import _skip
+from earmark.api.jobs import runnable_model
 from earmark.embeddings import spans
-from earmark.errors import ParameterError
+from earmark.errors import ParameterError, record_skip
 
 log = logging.getLogger(__name__)
 
@@ -49,53 +50,92 @@ def model_payload(model) -> bytes:
         return model.save(Path(tmp) / "model.earmark").read_bytes()
 
 
-def _worker_model(payload: bytes, backend: str | None):
-    """The model in ``payload``, loaded once per worker process (and per backend)."""
-    from earmark.api.inference import _as_model
+def _worker_model(payload: bytes, backend):
+    """The model in ``payload``, loaded once per worker process (and per runtime).
+
+    ``backend`` is a :class:`Runtime` (or a backend name): int8 is calibrated
+    on the recordings the client resolved, never on the worker's own idea of
+    the training data.
+    """
     from earmark.scale import in_worker
 
     in_worker()
-    key = hashlib.sha256(payload).hexdigest() + f"/{backend}"
+    runtime = backend if isinstance(backend, Runtime) else Runtime(backend)
+    key = hashlib.sha256(payload).hexdigest() + f"/{runtime.backend}/{'|'.join(runtime.calibration)}"
     if key not in _WORKER_MODELS:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "model.earmark"
             path.write_bytes(payload)
-            _WORKER_MODELS[key] = _as_model(path, backend)
+            _WORKER_MODELS[key] = runnable_model(path, runtime.backend, list(runtime.calibration) or None)
     return _WORKER_MODELS[key]
 
 
-def _predict_task(payload: bytes, backend: str | None, path: str, top_k: int, parts: list | None = None):
+@dataclass(frozen=True)
+class Runtime:
+    """How the workers run a model: its backend, int8's calibration recordings (resolved by the client) and the
+    embedding cache (``cache_dir``, None: the default folder; ``use_cache``)."""
+
+    backend: str | None = None
+    calibration: tuple[str, ...] = ()
+    cache_dir: str | None = None
+    use_cache: bool = False
+
+    @classmethod
+    def resolve(cls, model, backend: str | None, calibration=None, cache_dir=None, use_cache: bool = False) -> Runtime:
+        """The runtime for ``model`` (a file or a :class:`Model`), with int8's calibration files checked here, before any
+        work (``calibration``, else the model's training data)."""
+        cache = {"cache_dir": None if cache_dir is None else str(Path(cache_dir).resolve()), "use_cache": bool(use_cache)}
+        if backend != "onnx-int8":
+            return cls(backend, **cache)
+        from earmark.api.deploy import calibration_files
+        from earmark.pipeline import Model
+
+        loaded = Model.load(model) if isinstance(model, (str, Path)) else model
+        return cls(backend, tuple(str(Path(f).resolve()) for f in calibration_files(loaded, calibration)), **cache)
+
+    @property
+    def key(self) -> dict:
+        """What changes a run's results (the cache does not)."""
+        return {"backend": self.backend, "calibration": list(self.calibration)}
+
+    def cache(self):
+        from earmark.embeddings import EmbeddingCache
+
+        return EmbeddingCache(self.cache_dir, enabled=self.use_cache)
+
+
+def _predict_task(payload: bytes, runtime: Runtime, path: str, top_k: int, parts: list | None = None):
     """One file's prediction (from its stretches ``parts`` joined, for a long recording)."""
-    model = _worker_model(payload, backend)
+    model = _worker_model(payload, runtime)
     top_k = min(top_k, len(model.classes))
     if parts:
         return model.predict_embedding(spans.join(parts), path, top_k=top_k)
-    return model.predict(path, top_k=top_k)[0]
+    return model.predict(path, top_k=top_k, cache=runtime.cache())[0]
 
 
-def _detect_task(payload: bytes, backend: str | None, path: str, settings, hop_s: float | None, parts: list | None = None) -> dict:
+def _detect_task(payload: bytes, runtime: Runtime, path: str, settings, hop_s: float | None, parts: list | None = None) -> dict:
     """One recording's events (from its stretches ``parts`` joined, for a long recording)."""
     from earmark.inference.detect import detect as detect_one
     from earmark.inference.detect import level_frames, refine_edges
 
-    model = _worker_model(payload, backend)
-    found = detect_one(model, spans.join(parts) if parts else Path(path), settings=settings, hop_s=hop_s)
+    model = _worker_model(payload, runtime)
+    found = detect_one(model, spans.join(parts) if parts else Path(path), settings=settings, hop_s=hop_s, cache=runtime.cache())
     if parts and settings.refine_edges and found["events"]:  # joined stretches: the edges from the file's own levels
         found["events"] = refine_edges(found["events"], level_frames(Path(path)), search_s=model.front_end.window_s / 2)
     return found
 
 
-def _front(payload: bytes, backend: str | None, hop_s: float | None):
-    front = _worker_model(payload, backend).front_end
+def _front(payload: bytes, runtime, hop_s: float | None):
+    front = _worker_model(payload, runtime).front_end
     return front.with_hop(hop_s) if hop_s else front
 
 
-def _span_task(payload: bytes, backend: str | None, hop_s: float | None, path: str, span, peak):
-    return spans.embed_span(_front(payload, backend, hop_s), path, span, peak=peak)
+def _span_task(payload: bytes, runtime: Runtime, hop_s: float | None, path: str, span, peak):
+    return spans.embed_span(_front(payload, runtime, hop_s), path, span, peak=peak)
 
 
-def _peak_task(payload: bytes, backend: str | None, hop_s: float | None, path: str, span) -> float:
-    return spans.span_peak(_front(payload, backend, hop_s), path, span)
+def _peak_task(payload: bytes, runtime: Runtime, hop_s: float | None, path: str, span) -> float:
+    return spans.span_peak(_front(payload, runtime, hop_s), path, span)
 
 
 class Manifest:
@@ -180,22 +220,22 @@ def _results(client, task, todo, args, *, description: str, progress: bool, hop_
     tally.finish()
 
 
-def predict(model, files: list[Path], *, top_k: int, out, fmt: str, backend, workers, scheduler, progress: bool, batch,
+def predict(model, files: list[Path], *, top_k: int, out, fmt: str, runtime: Runtime, workers, scheduler, progress: bool, batch,
             stretch_s: float = spans.STRETCH_S):
     """Classify ``files`` on the cluster; each row is appended to ``out`` (CSV or JSON lines) as its file finishes."""
     from earmark.scale import dask_client
 
     payload = model_payload(model)
     out = Path(out)
-    manifest = Manifest(out.with_name(out.name + ".done.jsonl"), run_key(payload, top_k=top_k, backend=backend, fmt=fmt))
+    manifest = Manifest(out.with_name(out.name + ".done.jsonl"), run_key(payload, top_k=top_k, fmt=fmt, **runtime.key))
     new_file = not out.exists() or not manifest.done
     with dask_client(workers, scheduler) as client, open(out, "w" if new_file else "a", newline="") as sink:
         todo = _plan(files, manifest, batch, client)
         writer = _PredictionWriter(sink, fmt, top_k, header=new_file, closest=_rejects(model))
-        for path, sha, result in _results(client, _predict_task, todo, (payload, backend, top_k), description="classifying on the cluster",
+        for path, sha, result in _results(client, _predict_task, todo, (payload, runtime, top_k), description="classifying on the cluster",
                                           progress=progress, hop_s=None, stretch_s=stretch_s):
             if isinstance(result, BaseException):
-                _skip(batch, path, result)
+                record_skip(batch.skipped, path, result)
                 continue
             writer.write(result)
             sink.flush()
@@ -225,22 +265,22 @@ class _PredictionWriter:
             self.sink.write(json.dumps(p.row(), ensure_ascii=False) + "\n")
 
 
-def detect(model, files: list[Path], *, settings, hop_s, fmt: str, out_dir: Path, names: dict, backend, workers, scheduler,
+def detect(model, files: list[Path], *, settings, hop_s, fmt: str, out_dir: Path, names: dict, runtime: Runtime, workers, scheduler,
            progress: bool, batch, record, stretch_s: float = spans.STRETCH_S):
     """Find events in ``files`` on the cluster; each recording's event file is written as it finishes."""
     from earmark.data.labels import label_format
     from earmark.scale import dask_client
 
     payload = model_payload(model)
-    manifest = Manifest(out_dir / MANIFEST, run_key(payload, settings=settings, hop_s=hop_s, fmt=fmt, backend=backend))
+    manifest = Manifest(out_dir / MANIFEST, run_key(payload, settings=settings, hop_s=hop_s, fmt=fmt, **runtime.key))
     suffix = label_format(fmt).suffix
     with dask_client(workers, scheduler) as client:
         todo = _plan(files, manifest, batch, client)
-        for path, sha, result in _results(client, _detect_task, todo, (payload, backend, settings, hop_s), hop_s=hop_s,
+        for path, sha, result in _results(client, _detect_task, todo, (payload, runtime, settings, hop_s), hop_s=hop_s,
                                           stretch_s=stretch_s,
                                           description="detecting on the cluster", progress=progress):
             if isinstance(result, BaseException):
-                _skip(batch, path, result)
+                record_skip(batch.skipped, path, result)
                 continue
             rec = record(path, result, out_dir / (names[path] + suffix))
             manifest.add(str(path.resolve()), sha, rec["written_to"])

@@ -200,10 +200,7 @@ def train(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: str
     name, est = build_model(model if model is not None else classifier, aggregation=aggregation,
                             classifier_params=classifier_params, random_state=random_state, model_params=model_params)
     _checkpoints(est, cache_dir, use_cache, progress)
-    if cv is not None and folds is None:
-        from earmark.errors import check_positive
-
-        check_positive("cv", cv, kind=int)
+    cv = check_protocol(folds, cv=cv, train_folds=train_folds, exclude_folds=exclude_folds, default_cv=None)
     front = _front_end_of(name, embedder)
     if stream is not None:  # everything stream training needs is checked before any embedding
         from earmark.api.stream import check_stream
@@ -330,7 +327,7 @@ def train_from_labels(root, *, labels: str, model=None, embedder: str = DEFAULT_
 
 def evaluate(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: str = "logreg", aggregation: str = "mean",
              gate_db: float | None = DEFAULT_GATE_DB, classifier_params: dict | None = None, folds: str | None = None,
-             test_folds: list[str] | None = None, cv: int = 5, file_column: str = "filename", label_column: str = "label",
+             test_folds: list[str] | None = None, cv: int | None = None, file_column: str = "filename", label_column: str = "label",
              strict_paths: bool = False, cache_dir=None, use_cache: bool = True, random_state: int = 0, model_params: dict | None = None,
              unknown_classes: list[str] | None = None, unknown_dir=None, progress: bool = False, backend: str | None = None,
              calibration_data=None) -> dict:
@@ -367,7 +364,7 @@ def evaluate(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: 
     (0.75, 4, ['chainsaw', 'clock_tick'])
     """
     t_start = time.perf_counter()
-    check_protocol(folds, test_folds)
+    cv = check_protocol(folds, test_folds, cv) or 5
     name, est = build_model(model if model is not None else classifier, aggregation=aggregation,
                             classifier_params=classifier_params, random_state=random_state, model_params=model_params)
     _checkpoints(est, cache_dir, use_cache, progress)
@@ -398,11 +395,25 @@ def evaluate(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: 
     }
 
 
-def check_protocol(folds, test_folds) -> None:
-    """Refuse, before any audio work, test folds without the fold column they are values of."""
+def check_protocol(folds, test_folds=None, cv: int | None = None, *, train_folds=None, exclude_folds=None,
+                   default_cv: int | None = 5) -> int | None:
+    """Refuse, before any audio work, fold options that contradict or would be ignored; return the ``cv`` to use
+    (``default_cv`` when neither ``cv`` nor ``folds`` is given)."""
+    from earmark.errors import check_positive
+
     if test_folds and not folds:
         raise ParameterError(f"The 'test_folds' parameter ({', '.join(map(str, test_folds))}) names values of a fold column; "
                              "give that column with --folds COLUMN (with --cv the test folds are drawn, not named).")
+    for name, value in (("train_folds", train_folds), ("exclude_folds", exclude_folds)):
+        if value and not folds:
+            raise ParameterError(f"The '{name}' parameter names values of a fold column; give that column with the 'folds' "
+                                 "parameter.")
+    if cv is not None and folds:
+        raise ParameterError(f"The 'cv' parameter ({cv}) draws its own test folds and would ignore the 'folds' parameter "
+                             f"({folds}); pass one of them.")
+    if cv is None:
+        return None if folds else default_cv
+    return check_positive("cv", cv, kind=int)
 
 
 def _prepare_candidates(data, embedders, models, *, aggregation, seed, **prepare) -> tuple[list[Candidate], Prepared]:
@@ -416,7 +427,7 @@ def _prepare_candidates(data, embedders, models, *, aggregation, seed, **prepare
 
 
 def curve(data, *, embedders=("mfcc", DEFAULT_EMBEDDER), classifiers=("knn", "logreg"), models=None, shots=(1, 2, 4, 8, 16, 32),
-          repeats: int = 10, folds: str | None = None, test_folds: list[str] | None = None, cv: int = 5,
+          repeats: int = 10, folds: str | None = None, test_folds: list[str] | None = None, cv: int | None = None,
           aggregation: str = "mean", gate_db: float | None = DEFAULT_GATE_DB, file_column: str = "filename",
           label_column: str = "label", strict_paths: bool = False, cache_dir=None, use_cache: bool = True, seed: int = 0,
           progress: bool = False) -> dict:
@@ -442,7 +453,7 @@ def curve(data, *, embedders=("mfcc", DEFAULT_EMBEDDER), classifiers=("knn", "lo
     [(1, 0.487), (4, 0.712)]
     """
     t0 = time.perf_counter()
-    check_protocol(folds, test_folds)
+    cv = check_protocol(folds, test_folds, cv) or 5
     cands, p = _prepare_candidates(data, embedders, models or classifiers, aggregation=aggregation, seed=seed, file_column=file_column,
                                    label_column=label_column, fold_column=folds, cache_dir=cache_dir, use_cache=use_cache,
                                    gate_db=gate_db, progress=progress, strict_paths=strict_paths)
@@ -461,7 +472,7 @@ def curve(data, *, embedders=("mfcc", DEFAULT_EMBEDDER), classifiers=("knn", "lo
 
 
 def compare(data, *, embedders=("mfcc", DEFAULT_EMBEDDER), classifiers=("knn", "logreg"), models=None, folds: str | None = None,
-            test_folds: list[str] | None = None, cv: int = 5, aggregation: str = "mean", gate_db: float | None = DEFAULT_GATE_DB,
+            test_folds: list[str] | None = None, cv: int | None = None, aggregation: str = "mean", gate_db: float | None = DEFAULT_GATE_DB,
             file_column: str = "filename", label_column: str = "label", strict_paths: bool = False, cache_dir=None,
             use_cache: bool = True, seed: int = 0, progress: bool = False) -> dict:
     """Full-data cross-validation of every model on every embedder, on the same folds.
@@ -480,7 +491,7 @@ def compare(data, *, embedders=("mfcc", DEFAULT_EMBEDDER), classifiers=("knn", "
     ['best', 'data', 'metric', 'protocol']
     """
     t0 = time.perf_counter()
-    check_protocol(folds, test_folds)
+    cv = check_protocol(folds, test_folds, cv) or 5
     cands, p = _prepare_candidates(data, embedders, models or classifiers, aggregation=aggregation, seed=seed, file_column=file_column,
                                    label_column=label_column, fold_column=folds, cache_dir=cache_dir, use_cache=use_cache,
                                    gate_db=gate_db, progress=progress, strict_paths=strict_paths)

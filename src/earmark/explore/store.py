@@ -36,7 +36,7 @@ from earmark import __version__
 from earmark.embeddings import Embedder, spans
 from earmark.embeddings.base import Embedding
 from earmark.embeddings.cache import file_hashes, file_sha256
-from earmark.errors import EarmarkError, check_number, skip_reason
+from earmark.errors import EarmarkError, check_number, record_skip
 from earmark.fileio import atomic_write
 from earmark.pipeline import front_end_description, rebuild_front_end
 from earmark.progress import track
@@ -357,7 +357,7 @@ class Store:
                         (report.changed if name in known else report.added).append(str(path))
                         report.audio_s += rows.pop("duration_s")
                 except (EarmarkError, OSError) as exc:
-                    _skip(report, path, exc)
+                    record_skip(report.skipped, path, exc)
                     continue
                 by_sha.setdefault(sha, name)
                 writer.add(rows)
@@ -394,7 +394,7 @@ class Store:
 
         for (_, path, name, _, _), rows in map_unordered(client, _embed_on_worker, items, inputs=inputs):
             if isinstance(rows, BaseException):
-                _skip(report, path, rows)
+                record_skip(report.skipped, path, rows)
                 failed.add(name)
                 tally.add(failed=True)
                 continue
@@ -519,12 +519,6 @@ def _span_on_worker(description: dict, path: str, span, peak) -> Embedding:
 
 def _peak_on_worker(description: dict, path: str, span) -> float:
     return spans.span_peak(_worker_front(description), path, span)
-
-
-def _skip(report: IndexReport, path, exc: BaseException) -> None:
-    reason = skip_reason(path, exc)
-    log.info("skipping %s: %s", path, reason)
-    report.skipped.append({"file": str(path), "reason": reason})
 
 
 class _ShardWriter:
