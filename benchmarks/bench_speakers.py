@@ -34,7 +34,7 @@ import numpy as np
 from _common import data_root, machine
 
 from earmark.embeddings import EmbeddingCache, get_embedder
-from earmark.evaluation.speakers import equal_error_rate, identification_accuracy, trials, unit
+from earmark.metrics.speakers import equal_error_rate, identification_accuracy, trials, unit
 from earmark.models import get_model
 from earmark.pipeline import gated_features
 

@@ -1,53 +1,25 @@
-"""The import direction of ARCHITECTURE.md, checked on the source: a package imports only from its own layer or below."""
+"""The import rules of ARCHITECTURE.md, checked by import-linter on the source (contracts in pyproject.toml): the layers,
+no import cycle among the modules of any package, torch kept out of evaluation/."""
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
-SRC = Path(__file__).resolve().parents[1] / "src" / "earmark"
-LAYERS = [
-    {"errors", "fileio", "progress", "threads", "scale"},
-    {"audio"},
-    {"features", "augment"},
-    {"embeddings"},
-    {"models"},
-    {"persistence", "schema"},
-    {"pipeline"},
-    {"data", "evaluation", "inference", "export", "explore"},
-    {"api"},
-    {"cli", "console", "serve"},
-]
+ROOT = Path(__file__).resolve().parents[1]
 
 
-def _layer(part: str) -> int:
-    return next(i for i, names in enumerate(LAYERS) if part in names)
+def _lint(config: Path) -> int:
+    from importlinter.cli import lint_imports
+
+    return lint_imports(config_filename=str(config), no_cache=True, no_logo=True)
 
 
-def _imports(path: Path):
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("earmark."):
-            yield node.module.split(".")[1], node.lineno
-        elif isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.name.startswith("earmark."):
-                    yield alias.name.split(".")[1], node.lineno
-                if alias.name == "torch" or alias.name.startswith("torch."):
-                    yield "torch", node.lineno
+def test_the_import_contracts_hold():
+    assert _lint(ROOT / "pyproject.toml") == 0
 
 
-def test_imports_go_one_way():
-    wrong = []
-    for path in SRC.rglob("*.py"):
-        rel = path.relative_to(SRC)
-        if rel.name == "__init__.py" and len(rel.parts) == 1:
-            continue  # the package root re-exports the API
-        own = rel.parts[0].removesuffix(".py")
-        for target, line in _imports(path):
-            if target == "torch":
-                if own == "evaluation":
-                    wrong.append(f"{rel}:{line} imports torch (torch never reaches evaluation/)")
-                continue
-            if _layer(target) > _layer(own):
-                wrong.append(f"{rel}:{line} imports earmark.{target}, a later stage than {own}")
-    assert not wrong, "\n".join(wrong)
+def test_the_checker_reads_the_code_a_reversed_layer_order_breaks(tmp_path):
+    config = tmp_path / "reversed.toml"
+    config.write_text('[tool.importlinter]\nroot_package = "earmark"\n\n[[tool.importlinter.contracts]]\nname = "reversed"\n'
+                      'type = "layers"\ncontainers = ["earmark"]\nlayers = ["audio", "api"]\n')
+    assert _lint(config) == 1  # api imports audio, so a contract putting audio above api must fail

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from earmark.evaluation.speakers import equal_error_rate, identification_accuracy, trials, unit
+from earmark.metrics.speakers import equal_error_rate, identification_accuracy, trials, unit
 from earmark.models import get_model
 
 

@@ -8,7 +8,7 @@ The names below load on first use (PEP 562), so ``import earmark`` and
 ``earmark --help`` do not pay for scikit-learn, torch or the embedders.
 """
 
-__version__ = "0.1.0"
+from earmark._version import __version__
 
 _API = {"compare", "curve", "detect", "evaluate", "load_model", "predict", "train"}
 _PIPELINE = {"Model", "Prediction"}

@@ -24,7 +24,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Few-shot sou
 
 def _version(value: bool) -> None:
     if value:
-        from earmark import __version__
+        from earmark._version import __version__
 
         out.print(f"earmark {__version__}", markup=False, highlight=False)
         raise typer.Exit()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from earmark import __version__
+from earmark._version import __version__
 from earmark.embeddings import Embedder, EmbeddingCache, get_embedder
 from earmark.embeddings.base import Embedding
 from earmark.errors import ModelFileError, ParameterError

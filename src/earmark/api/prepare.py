@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from earmark import __version__
+from earmark._version import __version__
 from earmark.audio.io import audio_info
 from earmark.data import Dataset, load_dataset
 from earmark.embeddings import Embedder, EmbeddingCache, get_embedder

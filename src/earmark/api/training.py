@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from earmark import __version__
+from earmark._version import __version__
 from earmark.api.prepare import Prepared, counts, select_folds
 from earmark.augment import waveform_part
 from earmark.data.dataset import load_dataset

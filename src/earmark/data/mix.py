@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from earmark import __version__
+from earmark._version import __version__
 from earmark.audio.io import AudioInfo, audio_info, read_span
 from earmark.data.dataset import METADATA, Clip, load_dataset, metadata_columns
 from earmark.data.labels import Event, write_labels

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from earmark import __version__
+from earmark._version import __version__
 from earmark.embeddings import Embedder, spans
 from earmark.embeddings.base import Embedding
 from earmark.embeddings.cache import file_hashes, file_sha256

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from earmark import __version__
+from earmark._version import __version__
 from earmark.embeddings.onnxrt import CALIBRATION_WINDOWS, OPSET, calibration_plan, quantize_convs, spread, torch_to_onnx
 from earmark.errors import ParameterError
 from earmark.export.runner import cut_windows

@@ -29,11 +29,11 @@ from pathlib import Path
 
 import numpy as np
 
-from earmark import __version__
+from earmark._version import __version__
 from earmark.embeddings import EmbeddingCache, get_embedder
 from earmark.embeddings.cache import file_sha256
 from earmark.errors import EarmarkError, ModelFileError, ParameterError, check_number
-from earmark.evaluation.speakers import equal_error_rate, trials, unit
+from earmark.metrics.speakers import equal_error_rate, trials, unit
 from earmark.fileio import atomic_write
 from earmark.pipeline import Model, gated_features
 
