@@ -48,7 +48,9 @@ def test_models_and_predict_on_real_clips(model_path, tmp_path):
     assert r.status_code == 200, r.text
     results = {x["file"]: x for x in r.json()["results"]}
     assert results[UNSEEN_DOG.name]["label"] == "dog" and results[UNSEEN_ROOSTER.name]["label"] == "rooster"
-    assert len(results[UNSEEN_DOG.name]["top"]) == 2 and 0 < results[UNSEEN_DOG.name]["score"] <= 1
+    assert len(results[UNSEEN_DOG.name]["next"]) == 1 and 0 < results[UNSEEN_DOG.name]["score"] <= 1
+    cli = earmark.api.predict(model_path, [UNSEEN_DOG], top_k=2).records[0].row()  # one JSON shape: the CLI's and the server's
+    assert results[UNSEEN_DOG.name] == {**cli, "file": UNSEEN_DOG.name}
     assert _left(uploads) == []  # nothing stays on disk
 
 

@@ -636,8 +636,8 @@ def _public(reason: str, names: dict[str, str]) -> str:
 
 
 def _prediction(p, names: dict[str, str]) -> dict:
-    return {"file": names.get(str(p.path), "?"), "label": p.label, "score": None if p.silent else round(p.score, 4),
-            "silent": p.silent, "top": [{"label": lab, "score": round(s, 4)} for lab, s in zip(p.labels, p.scores)]}
+    """The prediction as ``earmark predict --format json`` writes it (:meth:`Prediction.row`), named as uploaded."""
+    return {**p.row(), "file": names.get(str(p.path), "?")}
 
 
 def _event(e) -> dict:
