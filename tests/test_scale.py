@@ -304,3 +304,27 @@ def test_int8_on_a_cluster_is_calibrated_on_the_recordings_given_and_caches_wher
     assert len(list((tmp_path / "cache").rglob("*.npz"))) == len(recs)  # the workers embedded through the cache given
     with pytest.raises(ParameterError, match="--calibration-data .*nowhere"):  # checked before a cluster starts
         api.predict(model, recs, backend="onnx-int8", calibration=tmp_path / "nowhere", workers=2, out=tmp_path / "q.csv")
+
+
+def test_a_cluster_run_keeps_a_bounded_number_of_files_in_flight():
+    """Issue 27: every file used to be submitted at once (a million futures on the scheduler); now at most
+    ``max_in_flight`` are out, one more going in as each comes back, and every result still arrives."""
+    from earmark.scale import dask_client, in_flight_limit, map_unordered
+
+    with dask_client(workers=2) as client:
+        submitted, seen, most = [0], [0], [0]
+        submit = client.submit
+
+        def counting_submit(*args, **kwargs):
+            submitted[0] += 1
+            most[0] = max(most[0], submitted[0] - seen[0])
+            return submit(*args, **kwargs)
+
+        client.submit = counting_submit
+        results = {}
+        for item, result in map_unordered(client, pow, [(i, 2) for i in range(40)], max_in_flight=3):
+            seen[0] += 1
+            results[item[0]] = result
+        assert results == {i: i * i for i in range(40)} and submitted[0] == 40
+        assert most[0] == 3
+        assert in_flight_limit(client) == max(8, 4 * sum(client.nthreads().values()))

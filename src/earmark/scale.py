@@ -93,22 +93,37 @@ def in_worker() -> None:
 
 
 def map_unordered(client, fn: Callable, items: Iterable[tuple], *, keys: Iterable[str] | None = None,
-                  inputs: Callable[[tuple], tuple] | None = None) -> Iterator[tuple[tuple, Any]]:
+                  inputs: Callable[[tuple], tuple] | None = None, max_in_flight: int | None = None) -> Iterator[tuple[tuple, Any]]:
     """``fn(*item)`` for each item on the cluster; yields ``(item, result)`` as each finishes, ``result`` being the
     exception when the task failed (after :data:`RETRIES` tries on other workers if its worker died).
 
     ``inputs(item)``, if given, returns the arguments ``fn`` gets instead of
     ``item``; they may hold futures of tasks it submitted (the stretches of a
     long recording, say), which the cluster runs first and hands over as results.
+    At most ``max_in_flight`` items are submitted and not yet handed back
+    (default: four per worker thread, at least 8), so a million files never
+    sit on the scheduler at once and an interrupted run has submitted little.
     """
     _, _, as_completed = _dask()
-    items = list(items)
-    keys = list(keys) if keys is not None else [None] * len(items)
-    futures = {}
-    for item, key in zip(items, keys):
+    items = iter(items)
+    keys = iter(keys) if keys is not None else None
+    limit = max_in_flight or in_flight_limit(client)
+    futures: dict = {}
+    pending = as_completed()
+
+    def submit_next() -> bool:
+        item = next(items, None)
+        if item is None:
+            return False
+        key = next(keys) if keys is not None else None
         future = client.submit(fn, *(item if inputs is None else inputs(item)), retries=RETRIES, pure=False, key=key)
         futures[future] = item
-    for future in as_completed(futures):
+        pending.add(future)
+        return True
+
+    while len(futures) < limit and submit_next():
+        pass
+    for future in pending:
         item = futures.pop(future)
         try:
             result = future.result()
@@ -116,6 +131,16 @@ def map_unordered(client, fn: Callable, items: Iterable[tuple], *, keys: Iterabl
             result = exc
         future.release()
         yield item, result
+        submit_next()  # one handed back, one more in
+
+
+def in_flight_limit(client) -> int:
+    """How many files a run keeps submitted at once: four per worker thread, at least 8."""
+    try:
+        threads = sum(client.nthreads().values())
+    except Exception:  # noqa: BLE001 - a client that cannot say: the floor
+        threads = 0
+    return max(8, 4 * threads)
 
 
 class Tally:
