@@ -153,6 +153,68 @@ def test_a_model_defined_in_a_test_runs_through_every_command(centroid_model, de
     assert ws.scores.shape == (len(ws.times_s), 3) and np.allclose(ws.scores[~ws.gated].sum(axis=1), 1.0)
 
 
+class _BandEnergy:
+    """A front end written outside earmark: log energy in 8 linear bands per 0.5-s window at 16 kHz."""
+
+    @staticmethod
+    def make(**params):
+        from earmark.embeddings.base import SecondsWindows
+
+        class BandEnergy(SecondsWindows):
+            name, version, sample_rate, licence = "band-energy", "1", 16000, "none"
+
+            def __init__(self, *, window_s: float = 0.5, hop_s: float = 0.25) -> None:
+                super().__init__(window_s=window_s, hop_s=hop_s)
+                self.dims = 8
+
+            def params(self) -> dict:
+                return {"window_s": self._window_s, "hop_s": self._hop_s}
+
+            def embed_stream(self, chunks):
+                n, hop = int(self._window_s * self.sample_rate), int(self._hop_s * self.sample_rate)
+                return self._embed_windows(chunks, length=n, hop=hop, batch_size=64, embed=self._vectors)
+
+            def _vectors(self, windows):
+                power = np.abs(np.fft.rfft(windows * np.hanning(windows.shape[1]), axis=1)) ** 2
+                return np.log10(np.stack([b.sum(axis=1) for b in np.array_split(power, 8, axis=1)], axis=1) + 1e-10).astype(np.float32)
+
+        return BandEnergy(**params)
+
+
+def test_a_front_end_and_a_model_from_outside_run_through_train_predict_detect_and_export(centroid_model, demo_subset,
+                                                                                              tmp_path):
+    """Issue 27: an embedder registered from outside the package (register_embedder, as register_model for models)."""
+    from earmark.embeddings import EMBEDDERS, register_embedder, unregister_embedder
+    from earmark.errors import ParameterError
+
+    register_embedder("band-energy", _BandEnergy.make)
+    try:
+        with pytest.raises(ParameterError, match="registered already"):
+            register_embedder("band-energy", _BandEnergy.make)
+        model = tmp_path / "b.earmark"
+        r = run("train", demo_subset, "--model", "centroid", "--embedder", "band-energy", "--out", model, "--no-cache")
+        assert r.exit_code == 0, r.output
+        meta = json.loads(zipfile.ZipFile(model).read("earmark.json"))
+        assert meta["front_end"]["name"] == "band-energy" and meta["front_end"]["params"] == {"window_s": 0.5, "hop_s": 0.25}
+        clips = sorted(demo_subset.glob("*.flac"))
+        r = run("predict", model, *clips, "--format", "json", "--no-cache")
+        assert r.exit_code == 0, r.output
+        assert len(json.loads(r.output)) == 9
+        r = run("detect", model, clips[0], "--out", tmp_path / "events")
+        assert r.exit_code == 0 and (tmp_path / "events" / f"{clips[0].stem}.events.csv").is_file(), r.output
+        r = run("export", model, "--out", tmp_path / "b.onnx")  # export refuses politely, naming what it cannot take
+        assert r.exit_code == 1 and "Model 'centroid' (NearestCentroid) cannot be exported" in r.output
+        head = tmp_path / "h.earmark"
+        r = run("train", demo_subset, "--classifier", "logreg", "--embedder", "band-energy", "--out", head, "--no-cache")
+        assert r.exit_code == 0, r.output
+        r = run("export", head, "--out", tmp_path / "h.onnx")
+        assert r.exit_code == 1 and "band-energy" in r.output and len(r.output.strip().splitlines()) == 1, r.output
+        assert not (tmp_path / "h.onnx").exists()
+    finally:
+        unregister_embedder("band-energy")
+    assert "band-energy" not in EMBEDDERS
+
+
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_every_registered_model_round_trips_its_parts(name, rng, tmp_path):
     from earmark.persistence import read_model_file, write_model_file

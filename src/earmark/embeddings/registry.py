@@ -98,6 +98,30 @@ EMBEDDERS: dict[str, Callable[..., Embedder]] = {
 }
 
 
+def register_embedder(name: str, factory: Callable[..., Embedder]) -> None:
+    """Make ``factory(**params)`` the front end called ``name`` (for train, predict, detect, listen and model files).
+
+    A front end defined outside earmark registers itself this way, as a model does with
+    :func:`earmark.models.register_model`; it must honour :class:`earmark.embeddings.base.Embedder`'s contract
+    (``tests/embeddings/test_contract.py``). Names with ``+`` are taken by fusion.
+
+    Raises
+    ------
+    ParameterError
+        If the name is empty, holds ``+``, or is taken.
+    """
+    if not name or "+" in name or name != name.strip():
+        raise ParameterError(f"A front end's name must be non-empty without '+' or spaces around it. Got {name!r} instead.")
+    if name in EMBEDDERS:
+        raise ParameterError(f"A front end called {name!r} is registered already; choose another name (or unregister it).")
+    EMBEDDERS[name] = factory
+
+
+def unregister_embedder(name: str) -> None:
+    """Remove a front end registered with :func:`register_embedder`."""
+    EMBEDDERS.pop(name, None)
+
+
 def get_embedder(name: str, **params) -> Embedder:
     """Build the embedder registered as ``name`` with ``params``.
 
