@@ -245,7 +245,7 @@ def test_backend_refuses_models_without_the_aisfx_network(tmp_path, demo_subset,
     model = earmark.train(demo_subset, embedder="mfcc", cache_dir=tmp_path / "cache")
     path = model.save(tmp_path / "mfcc.earmark")
     result = CliRunner().invoke(app, ["predict", str(path), str(UNSEEN[0]), "--backend", "onnx"])
-    assert result.exit_code == 1 and "--backend applies to models on the aisfx front end" in result.output
+    assert result.exit_code == 1 and "--backend applies to a front end whose network runs on a choice of runtimes (aisfx)" in result.output
     result = CliRunner().invoke(app, ["predict", str(head_models["logreg"]), str(UNSEEN[0]), "--backend", "tensorrt"])
     assert result.exit_code == 1 and "--backend" in result.output and "onnx-int8" in result.output
 

@@ -173,16 +173,8 @@ class Model:
         The front end's identity changes with the backend, so cached
         embeddings of one backend never stand in for another's.
         """
-        from earmark.embeddings.aisfx import BACKENDS
-        from earmark.errors import check_choice
-
-        if backend is None or check_choice("backend", backend, BACKENDS) == getattr(self.front_end, "backend", None) and not calibration:
-            return self
-        if self.front_end.name != "aisfx":
-            raise ParameterError(f"--backend applies to models on the aisfx front end; this model runs on {self.front_end.name}, "
-                                 "which has no network to swap (leave --backend out).")
-        front = get_embedder("aisfx", hop_s=self.front_end.hop_s, backend=backend, calibration=calibration)
-        return Model(front, self.estimator, self.name, self.gate_db, self.info)
+        front = self.front_end.with_backend(backend, calibration)
+        return self if front is self.front_end else Model(front, self.estimator, self.name, self.gate_db, self.info)
 
     def embed(self, source, *, cache: EmbeddingCache | None = None, front: Embedder | None = None) -> Embedding:
         """Window features of a file (through ``cache``, by ``front``, default the model's) or an :class:`Embedding` as is."""

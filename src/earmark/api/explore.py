@@ -111,24 +111,18 @@ def _front(name: str, window_s: float | None):
 
 def _with_backend(front, backend: str, *, calibration, store: Store | None):
     """The aisfx front end on ``backend``; on an existing store it must make the store's embeddings."""
-    from earmark.embeddings import get_embedder
-    from earmark.embeddings.aisfx import BACKENDS
-    from earmark.errors import check_choice
-
-    check_choice("backend", backend, BACKENDS)
-    if front.name != "aisfx":
-        raise ParameterError(f"--backend applies to the aisfx front end; this store runs on {front.name} (leave --backend out).")
+    front.check_backend(backend, what="store")
     if store is not None:
         if (backend == "onnx-int8") != (getattr(front, "backend", None) == "onnx-int8"):
             kind = "int8" if getattr(front, "backend", None) == "onnx-int8" else "float32"
-            raise ParameterError(f"--backend {backend}: {store.path} holds {kind} aisfx embeddings, and int8 and float32 ones do "
-                                 f"not mix; leave --backend out, or index into a new store.")
-        return front if backend == "onnx-int8" else get_embedder("aisfx", hop_s=front.hop_s, backend=backend)
+            raise ParameterError(f"--backend {backend}: {store.path} holds {kind} {front.name} embeddings, and int8 and float32 "
+                                 f"ones do not mix; leave --backend out, or index into a new store.")
+        return front if backend == "onnx-int8" else front.with_backend(backend, what="store")
     if backend != "onnx-int8":
-        return get_embedder("aisfx", hop_s=front.hop_s, backend=backend)
+        return front.with_backend(backend, what="store")
     from earmark.api.deploy import calibration_files
 
-    return get_embedder("aisfx", hop_s=front.hop_s, backend=backend, calibration=calibration_files(None, calibration))
+    return front.with_backend(backend, calibration_files(None, calibration), what="store")
 
 
 def _labels(csv_path, file_column: str, label_column: str) -> dict[str, str]:

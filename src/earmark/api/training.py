@@ -118,13 +118,12 @@ def _backend_front_end(front, backend: str | None, calibration, data):
     """``front`` (a name or an embedder), its network run by ``backend`` when one is given."""
     if backend is None:
         return front
-    name = front if isinstance(front, str) else front.name
-    if name != "aisfx":
-        raise ParameterError(f"--backend applies to the aisfx front end; this evaluation runs on {name} (leave --backend out).")
+    front = get_embedder(front) if isinstance(front, str) else front
+    front.check_backend(backend, what="training")  # before any calibration files are sought
     from earmark.api.deploy import calibration_files
 
     files = calibration_files(None, calibration if calibration is not None else [data]) if backend == "onnx-int8" else None
-    return get_embedder("aisfx", backend=backend, calibration=files)
+    return front.with_backend(backend, files, what="training")
 
 
 def _kind(name: str) -> str:

@@ -180,6 +180,7 @@ class AisfxEmbedder(Embedder):
     licence = "CC BY 4.0"
     measured_realtime = 75.7
     peak_normalised = True
+    backends = BACKENDS
     _peak: float | None = None  # the file's peak when given (a stretch of a long file), else measured
 
     def __init__(self, *, hop_s: float | None = None, batch_size: int = 32, backend: str = "auto", calibration=None,
@@ -212,6 +213,13 @@ class AisfxEmbedder(Embedder):
         given = copy.copy(self)
         given._peak = float(peak)
         return given
+
+    def with_backend(self, backend: str | None, calibration=None, *, what: str = "model") -> AisfxEmbedder:
+        """The same windows with the network run by ``backend`` (``onnx-int8``: calibrated on ``calibration``, audio
+        files); as is for ``None``, or the same backend and no new calibration."""
+        if self.check_backend(backend, what=what) is None or backend == self.backend and not calibration:
+            return self
+        return AisfxEmbedder(hop_s=self.hop_s, batch_size=self.batch_size, backend=backend, calibration=calibration)
 
     def params(self) -> dict:
         params = {"hop_blocks": self._hop_frames / BLOCK, "n_fft": N_FFT, "hop_length": HOP, "n_mels": N_MELS, "block_frames": BLOCK}

@@ -170,6 +170,26 @@ class Embedder(ABC):
         it does not normalise by the peak."""
         return self
 
+    backends: tuple[str, ...] = ()  # the runtimes its network can run on (``--backend``); none for most
+
+    def check_backend(self, backend: str | None, *, what: str = "model") -> str | None:
+        """``backend`` if this front end can run on it, else :class:`ParameterError` naming what (a ``model``, a
+        ``store``, ``training``) runs on this front end."""
+        if backend is None:
+            return None
+        if not self.backends:
+            raise ParameterError(f"--backend applies to a front end whose network runs on a choice of runtimes (aisfx); this "
+                                 f"{what} runs on {self.name}, which has none to swap (leave --backend out).")
+        from earmark.errors import check_choice
+
+        return check_choice("backend", backend, self.backends)
+
+    def with_backend(self, backend: str | None, calibration=None, *, what: str = "model") -> Embedder:
+        """This front end with its network run by ``backend`` (int8: calibrated on ``calibration``); as is for
+        ``None``. A front end without a choice of runtimes refuses any other value (:meth:`check_backend`)."""
+        self.check_backend(backend, what=what)
+        return self
+
     # --- shared framing -------------------------------------------------------------
     def _embed_windows(self, chunks: Iterable[np.ndarray], *, length: int, hop: int, batch_size: int, embed) -> Embedding:
         """Cut a chunk stream into windows of ``length`` samples every ``hop`` and embed them in batches.
