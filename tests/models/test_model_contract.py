@@ -89,7 +89,7 @@ def centroid_model():
 def _estimators():
     yield from (get_model(name) for name in MODELS if not name.startswith("finetune:") and name not in ("lstm-tagger", "sed-crnn"))
     yield get_model("lstm-tagger", hidden=16, learning_rate=0.01, max_epochs=30)  # toy tables: a small, fast tagger
-    yield get_model("sed-crnn", hidden=16, learning_rate=0.01, max_epochs=30)
+    yield get_model("sed-crnn", hidden=8, learning_rate=0.02, max_epochs=12, patience=12)
     yield FinetuneClassifier("tiny-test", learning_rate=0.03)  # toy tables need a faster head than log-mel blocks
     yield NearestCentroid()
 
