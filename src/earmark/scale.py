@@ -92,6 +92,18 @@ def in_worker() -> None:
             pass
 
 
+_WORKER_CACHE: dict[str, Any] = {}
+
+
+def worker_cached(key: str, build: Callable[[], Any]) -> Any:
+    """``build()`` once per worker process and ``key``: the one place where a run's tasks keep what they share (the
+    model of a predict or detect, the front end of an index), after :func:`in_worker`'s settings."""
+    in_worker()
+    if key not in _WORKER_CACHE:
+        _WORKER_CACHE[key] = build()
+    return _WORKER_CACHE[key]
+
+
 def map_unordered(client, fn: Callable, items: Iterable[tuple], *, keys: Iterable[str] | None = None,
                   inputs: Callable[[tuple], tuple] | None = None, max_in_flight: int | None = None) -> Iterator[tuple[tuple, Any]]:
     """``fn(*item)`` for each item on the cluster; yields ``(item, result)`` as each finishes, ``result`` being the

@@ -25,7 +25,6 @@ from earmark.errors import ParameterError, record_skip
 log = logging.getLogger(__name__)
 
 MANIFEST = ".earmark-done.jsonl"
-_WORKER_MODELS: dict[str, object] = {}
 
 
 def _rejects(model) -> bool:
@@ -57,17 +56,17 @@ def _worker_model(payload: bytes, backend):
     on the recordings the client resolved, never on the worker's own idea of
     the training data.
     """
-    from earmark.scale import in_worker
+    from earmark.scale import worker_cached
 
-    in_worker()
     runtime = backend if isinstance(backend, Runtime) else Runtime(backend)
-    key = hashlib.sha256(payload).hexdigest() + f"/{runtime.backend}/{'|'.join(runtime.calibration)}"
-    if key not in _WORKER_MODELS:
+
+    def load():
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "model.earmark"
             path.write_bytes(payload)
-            _WORKER_MODELS[key] = runnable_model(path, runtime.backend, list(runtime.calibration) or None)
-    return _WORKER_MODELS[key]
+            return runnable_model(path, runtime.backend, list(runtime.calibration) or None)
+
+    return worker_cached(f"model/{hashlib.sha256(payload).hexdigest()}/{runtime.backend}/{'|'.join(runtime.calibration)}", load)
 
 
 @dataclass(frozen=True)

@@ -494,18 +494,11 @@ def embed_rows(front: Embedder, path: Path, name: str, sha: str, label: str, emb
             "label": [label] * n, "embedding": emb.vectors.reshape(n, -1).astype(np.float32), "duration_s": emb.duration_s}
 
 
-_WORKER_FRONTS: dict[str, Embedder] = {}
-
-
 def _worker_front(description: dict) -> Embedder:
     """The front end of ``description``, rebuilt once per worker process."""
-    from earmark.scale import in_worker
+    from earmark.scale import worker_cached
 
-    in_worker()
-    key = json.dumps(description, sort_keys=True, default=str)
-    if key not in _WORKER_FRONTS:
-        _WORKER_FRONTS[key] = rebuild_front_end(description)
-    return _WORKER_FRONTS[key]
+    return worker_cached("front/" + json.dumps(description, sort_keys=True, default=str), lambda: rebuild_front_end(description))
 
 
 def _embed_on_worker(description: dict, path: str, name: str, sha: str, label: str, parts: list | None = None) -> dict:
