@@ -27,14 +27,6 @@ log = logging.getLogger(__name__)
 MANIFEST = ".earmark-done.jsonl"
 
 
-def _rejects(model) -> bool:
-    """Whether ``model`` (a file or a :class:`Model`) answers 'unknown' (its CSV then names each unknown clip's closest class)."""
-    from earmark.pipeline import Model
-
-    m = Model.load(model) if isinstance(model, (str, Path)) else model
-    return bool(getattr(m.estimator, "rejects", False))
-
-
 def model_payload(model) -> bytes:
     """The bytes of ``model``'s file (a path, or a :class:`Model` saved to a temporary file)."""
     from earmark.pipeline import Model
@@ -49,16 +41,13 @@ def model_payload(model) -> bytes:
         return model.save(Path(tmp) / "model.earmark").read_bytes()
 
 
-def _worker_model(payload: bytes, backend):
-    """The model in ``payload``, loaded once per worker process (and per runtime).
-
-    ``backend`` is a :class:`Runtime` (or a backend name): int8 is calibrated
-    on the recordings the client resolved, never on the worker's own idea of
-    the training data.
-    """
+def _worker_model(payload: bytes, runtime: Runtime | None):
+    """The model in ``payload``, loaded once per process (a worker, or the client planning stretches) and per
+    :class:`Runtime` (None: as saved): int8 is calibrated on the recordings the client resolved, never on the worker's
+    own idea of the training data."""
     from earmark.scale import worker_cached
 
-    runtime = backend if isinstance(backend, Runtime) else Runtime(backend)
+    runtime = runtime or Runtime()
 
     def load():
         with tempfile.TemporaryDirectory() as tmp:
@@ -230,7 +219,7 @@ def predict(model, files: list[Path], *, top_k: int, out, fmt: str, runtime: Run
     new_file = not out.exists() or not manifest.done
     with dask_client(workers, scheduler) as client, open(out, "w" if new_file else "a", newline="") as sink:
         todo = _plan(files, manifest, batch, client)
-        writer = _PredictionWriter(sink, fmt, top_k, header=new_file, closest=_rejects(model))
+        writer = _PredictionWriter(sink, fmt, top_k, header=new_file, closest=bool(getattr(_worker_model(payload, None).estimator, "rejects", False)))
         for path, sha, result in _results(client, _predict_task, todo, (payload, runtime, top_k), description="classifying on the cluster",
                                           progress=progress, hop_s=None, stretch_s=stretch_s):
             if isinstance(result, BaseException):

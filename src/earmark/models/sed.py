@@ -99,8 +99,7 @@ class SedClassifier(TaggerClassifier):
         torch.manual_seed(settings.seed)
         self.network_ = self._build(len(self.classes_), strong=strong)
         self.transfer_ = {}
-        frames = np.concatenate([c.reshape(len(c), -1) for c in clips])
-        self.mean_, self.scale_ = frames.mean(axis=0).astype(np.float32), (frames.std(axis=0) + 1e-6).astype(np.float32)
+        self._fit_standardiser(clips)
         return settings, self._sequences(clips)
 
     def _fit(self, clips, y) -> None:

@@ -123,8 +123,7 @@ class TaggerClassifier(ClipModel):
         self.transfer_ = {}
         source = self._load_source() if self.pretrained is not None else None
         if source is None:
-            frames = np.concatenate(clips)
-            self.mean_, self.scale_ = frames.mean(axis=0).astype(np.float32), (frames.std(axis=0) + 1e-6).astype(np.float32)
+            self._fit_standardiser(clips)
         else:
             self._transfer_from(source)
         x = self._sequences(clips)
@@ -168,6 +167,11 @@ class TaggerClassifier(ClipModel):
         self.transfer_ = {"transfer": self.transfer, "source": Path(str(self.pretrained)).name, "source_sha256": digest,
                           "source_tags": [str(t) for t in source.classes_], "frozen": [n for n, m in net.named_children() if m in frozen]}
         log.info("transfer %s from %s (tags %s)", self.transfer, self.pretrained, ", ".join(self.transfer_["source_tags"]))
+
+    def _fit_standardiser(self, clips: list[np.ndarray]) -> None:
+        """Each feature's mean and spread over every frame of the training clips."""
+        frames = np.concatenate([c.reshape(len(c), -1) for c in clips])
+        self.mean_, self.scale_ = frames.mean(axis=0).astype(np.float32), (frames.std(axis=0) + 1e-6).astype(np.float32)
 
     def _sequences(self, clips: list[np.ndarray]) -> np.ndarray:
         """Standardised clips padded to one length, with a last channel marking real frames: ``(n, frames, features + 1)``."""
