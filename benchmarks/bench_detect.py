@@ -60,9 +60,10 @@ def report(truth: list, events: list, duration_s: float) -> None:
     print(f"   segment-based F1, 1 s segments: {r['f1']:.3f} (precision {r['precision']:.3f}, recall {r['recall']:.3f})", flush=True)
 
 
-def frame_model(ds, path: Path, truth: list, duration_s: float, cache_dir) -> None:
+def frame_model(ds, path: Path, truth: list, duration_s: float, cache_dir, clip_model) -> None:
     """sed-crnn trained on strong labels: one recording per training fold, built as the test recording is (its events
-    as an Audacity track beside it), then `detect` on the fold-1 recording."""
+    as an Audacity track beside it), then `detect` on the fold-1 recording, alone and with the aisfx clip model naming
+    its events (`detect --label-with`)."""
     from earmark import api
 
     root = OUT / "sed-train"
@@ -77,12 +78,13 @@ def frame_model(ds, path: Path, truth: list, duration_s: float, cache_dir) -> No
     model = api.train_from_labels(root, labels="audacity", model="sed-crnn", cache_dir=cache_dir)
     print(f"sed-crnn trained on strong labels of folds 2-5 (4 recordings, {model.info['data']['n_events']} events) "
           f"in {time.perf_counter() - t0:.0f} s", flush=True)
-    for whole in (False, True):
+    for labeller, whole in ((None, False), (None, True), (clip_model, False), (clip_model, True)):
         settings = DetectionSettings(threshold=0.5, median_windows=5, min_duration_s=0.1, merge_gap_s=1.0, one_label_per_event=whole)
         t0 = time.perf_counter()
-        events = detect(model, path, settings=settings)["events"]
+        events = detect(model, path, settings=settings, labeller=labeller)["events"]
         wall = time.perf_counter() - t0
-        print(f"sed-crnn{' --one-label-per-event' if whole else ''}: {len(events)} events in {wall:.1f} s "
+        print(f"sed-crnn{' --one-label-per-event' if whole else ''}{' --label-with aisfx+logreg' if labeller else ''}: "
+              f"{len(events)} events in {wall:.1f} s "
               f"({duration_s / wall:.0f}x realtime), settings {settings.to_dict()}")
         report(truth, events, duration_s)
 
@@ -117,7 +119,7 @@ def main() -> None:
               f"({len(y) / SR / wall:.0f}x realtime), settings {settings.to_dict()}")
         report(truth, events, len(y) / SR)
     if args.sed:
-        frame_model(ds, path, truth, len(y) / SR, args.cache_dir)
+        frame_model(ds, path, truth, len(y) / SR, args.cache_dir, model)
     settings = DetectionSettings(threshold=0.5, merge_gap_s=1.0)
     result = detect(model, path, settings=settings)
     events = result["events"]

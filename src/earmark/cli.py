@@ -601,6 +601,9 @@ def detect(
     one_label_per_event: Annotated[bool, typer.Option("--one-label-per-event", help=(
         "Find where any class leads, then give each such stretch the one class with the highest mean score over it "
         "(for sounds that never overlap; fewer split and mislabelled events)."))] = False,
+    label_with: Annotated[Path | None, typer.Option("--label-with", metavar="CLIP_MODEL", help=(
+        "Name each event with this clip model (say aisfx + logreg) as it would the clip cut there; MODEL only says where "
+        "(a sed-crnn frame model's sharp edges with a pretrained model's names)."))] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="csv, json, audacity or raven.")] = "csv",
     out_dir: Annotated[Path | None, typer.Option("--out", help="Folder for one event file per recording (default: ./earmark-events).")] = None,
     plot: Annotated[bool, typer.Option("--plot", help="Also write a PNG: spectrogram with the events, scores under it.")] = False,
@@ -623,7 +626,7 @@ def detect(
                                      refine_edges=refine_edges, one_label_per_event=one_label_per_event)
         batch = api.detect(model_path, recordings, settings=settings, hop_s=hop_s, fmt=fmt, out_dir=out_dir, plot=plot, progress=progress,
                            voice_threshold=threshold, backend=backend, calibration=calibration_data or None, workers=workers,
-                           scheduler=scheduler)
+                           scheduler=scheduler, label_with=label_with)
         if batch.resumed:
             say(f"{len(batch.resumed)} recording(s) done by an earlier run with these settings (kept)")
         rows = [[r["recording"], f"{r['duration_s']:.1f}", len(r["events"]), ", ".join(f"{k} {v}" for k, v in r["counts"].items()),

@@ -113,11 +113,32 @@ def predict(model, paths, *, top_k: int = 1, cache_dir=None, use_cache: bool = T
     return batch
 
 
+def _labeller(label_with, model, on_cluster: bool) -> Model | None:
+    """The clip model that names detected events, checked before any audio work."""
+    if label_with is None:
+        return None
+    if on_cluster:
+        raise ParameterError("The 'label_with' parameter runs on this machine only; drop --workers/--scheduler to name the events "
+                             "with it.")
+    if isinstance(model, (str, Path)) and is_voice_db(model):
+        raise ParameterError("The 'label_with' parameter names sound events; a voice database's events are already its speakers.")
+    if isinstance(label_with, (str, Path)) and is_voice_db(label_with):
+        raise ParameterError(f"The 'label_with' parameter takes a model file from 'earmark train', not the voice database "
+                             f"{str(label_with)!r}.")
+    return label_with if isinstance(label_with, Model) else Model.load(label_with)
+
+
 def detect(model, recordings, *, settings: DetectionSettings | None = None, hop_s: float | None = None, fmt: str = "csv",
            out_dir=None, plot: bool = False, cache_dir=None, use_cache: bool = False, progress: bool = False,
            voice_threshold: float | None = None, backend: str | None = None, calibration=None, workers: int | None = None,
-           scheduler: str | None = None, stretch_s: float | None = None) -> Batch:
+           scheduler: str | None = None, stretch_s: float | None = None, label_with=None) -> Batch:
     """Find events in long recordings and write one event file per recording into ``out_dir``.
+
+    ``label_with`` (a clip model, or its file) names each event ``model``
+    finds: the detector says where, the clip model what
+    (:func:`earmark.inference.detect.label_events`); a frame model
+    (``sed-crnn``) with a pretrained clip model gets both edges and names
+    right. It runs with its own default backend, on this machine.
 
     ``model`` may be a voice database folder (``earmark enroll``): the events
     are then who speaks when, one label per enrolled speaker and
@@ -155,6 +176,7 @@ def detect(model, recordings, *, settings: DetectionSettings | None = None, hop_
     check_writable_dir(out_dir, "out")
     cache = EmbeddingCache(cache_dir, enabled=use_cache)
     given = model  # a model file goes to a cluster as it is (its bytes also key a resumable run)
+    labeller = _labeller(label_with, model, workers is not None or scheduler is not None)
     if isinstance(model, (str, Path)) and is_voice_db(model):
         db = VoiceDB.open(model)
         encoder = db.encoder_for()
@@ -165,7 +187,7 @@ def detect(model, recordings, *, settings: DetectionSettings | None = None, hop_
         model = runnable_model(model, backend, calibration)
 
         def one(f):
-            return detect_one(model, f, settings=settings, hop_s=hop_s, cache=cache)
+            return detect_one(model, f, settings=settings, hop_s=hop_s, cache=cache, labeller=labeller)
     files = _files(recordings, "recordings")
     batch = Batch()
     names = _unique_stems(files)

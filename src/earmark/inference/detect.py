@@ -15,6 +15,13 @@ of each window voting for itself. With ``refine_edges``, each event's start and 
 to where the sound's level crosses halfway (in dB) between the background
 around the event and the event's loudest part, within half a window of the
 edge found from the windows (:func:`refine_edges`, 10-ms level frames).
+
+With a ``labeller`` (a second, clip model: :func:`label_events`), the detector
+says where and the labeller says what: each event keeps its edges and takes
+the label the clip model gives the windows it spans, as it would the clip
+cut there. A frame model from few strong labels finds edges well but names
+sounds worse than a pretrained clip model, which smears edges by a window;
+together they do both.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ import numpy as np
 from scipy.ndimage import median_filter
 
 from earmark.data.labels import BACKGROUND, Event
-from earmark.errors import check_fraction, check_positive
+from earmark.errors import ParameterError, check_fraction, check_positive
 
 
 @dataclass(frozen=True)
@@ -199,12 +206,43 @@ def refine_edges(events: list[Event], levels_db: np.ndarray, *, frame_s: float =
     return out
 
 
-def detect(model, path, *, settings: DetectionSettings = DetectionSettings(), hop_s: float | None = None, cache=None) -> dict:
+def label_events(events: list[Event], labeller, emb) -> list[Event]:
+    """Each event's label from the clip model ``labeller``, given its windows ``emb`` over the whole recording.
+
+    The windows that overlap an event (the nearest one if none does) are
+    classified together as a clip is (:meth:`earmark.pipeline.Model.predict_embedding`);
+    the event keeps its edges and takes that label, its ``score`` and
+    ``mean_score`` the label's probability. A labeller that rejects names the
+    event ``unknown`` below its threshold, a tagger gives its most probable
+    tag; an event the labeller finds nothing in (its windows silent, or no
+    tag at its threshold) keeps its own label.
+    """
+    from earmark.embeddings.base import Embedding
+
+    half = labeller.front_end.window_s / 2
+    out = []
+    for e in events:
+        near = (emb.times_s + half > e.start_s) & (emb.times_s - half < e.end_s)
+        if not near.any() and len(emb.times_s):
+            near = np.arange(len(emb.times_s)) == np.argmin(np.abs(emb.times_s - (e.start_s + e.end_s) / 2))
+        pred = labeller.predict_embedding(Embedding(emb.vectors[near], emb.times_s[near], emb.level_db[near], e.end_s - e.start_s),
+                                          "", top_k=1)
+        if pred.silent or not pred.labels:
+            out.append(e)
+            continue
+        label = pred.label if pred.unknown else pred.labels[0]  # a tagger's: its most probable tag
+        out.append(Event(e.start_s, e.end_s, label, pred.scores[0], e.low_hz, e.high_hz, pred.scores[0]))
+    return out
+
+
+def detect(model, path, *, settings: DetectionSettings = DetectionSettings(), hop_s: float | None = None, cache=None,
+           labeller=None) -> dict:
     """Events in one recording, with the window scores they came from.
 
     ``hop_s`` takes the model's windows more densely than in training (the
     features are the same kind, so the estimator applies unchanged), which
-    sharpens event edges at the cost of time.
+    sharpens event edges at the cost of time. ``labeller``, a clip model,
+    names each event found (:func:`label_events`).
 
     Returns
     -------
@@ -219,5 +257,9 @@ def detect(model, path, *, settings: DetectionSettings = DetectionSettings(), ho
                            duration_s=ws.duration_s, settings=settings)
     if settings.refine_edges and events and isinstance(path, (str, Path)):  # (a cluster's joined stretches: by the caller)
         events = refine_edges(events, level_frames(path), search_s=ws.window_s / 2)
+    if labeller is not None and events:
+        if not isinstance(path, (str, Path)):
+            raise ParameterError("A labeller reads the recording itself: give detect a file, not window features.")
+        events = label_events(events, labeller, labeller.embed(path, cache=cache))
     return {"events": events, "scores": ws.scores, "centres_s": ws.times_s, "duration_s": ws.duration_s,
             "classes": ws.classes, "settings": settings.to_dict()}
