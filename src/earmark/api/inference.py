@@ -8,7 +8,9 @@ so one bad file loses nothing else.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import resource
 import time
 from collections import Counter
@@ -20,14 +22,13 @@ import numpy as np
 
 from earmark.audio import find_audio_files
 from earmark.data.labels import label_format, write_labels
-from earmark.api.jobs import Batch, runnable_model
-from earmark.embeddings import EmbeddingCache
-from earmark.errors import AudioLoadError, ParameterError, check_fraction, check_gate_db, check_positive, record_skip
-from earmark.fileio import check_writable_dir
+from earmark.api.jobs import Batch, DetectJob, DiariseJob, PredictJob, Runtime, model_payload, runnable_model
+from earmark.batch import MANIFEST, Manifest, executor, on_cluster, remaining, run_key
+from earmark.errors import ParameterError, check_choice, check_fraction, check_gate_db, check_positive, record_skip
+from earmark.fileio import check_writable_dir, check_writable_file
 from earmark.inference.detect import DetectionSettings, detect as detect_one
-from earmark.inference.voices import VoiceDB, diarise, is_voice_db
-from earmark.pipeline import Model
-from earmark.progress import track
+from earmark.inference.voices import VoiceDB, is_voice_db
+from earmark.pipeline import Model, Prediction
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ def predict(model, paths, *, top_k: int = 1, cache_dir=None, use_cache: bool = T
         and, for int8, the recordings that set its ranges (default: the
         model's training data); see :meth:`Model.with_backend`.
     workers, scheduler, out, fmt
-        Run on a Dask cluster (:mod:`earmark.api.scaleout`): a local one of
+        Run on a Dask cluster (:mod:`earmark.batch`): a local one of
         ``workers`` processes, or the one at ``scheduler``; each file's row is
         appended to ``out`` (``fmt`` csv or json, one row a line) as it
         finishes, and a rerun skips the files already there. A recording of
@@ -91,26 +92,58 @@ def predict(model, paths, *, top_k: int = 1, cache_dir=None, use_cache: bool = T
     """
     check_positive("top_k", top_k, kind=int)
     files = _files(paths, "audio files")
-    if workers is not None or scheduler is not None:
-        from earmark.api import scaleout
-        from earmark.errors import check_choice
-        from earmark.fileio import check_writable_file
-
+    cluster = on_cluster(workers, scheduler)
+    if cluster:
         if out is None:
             raise ParameterError("--workers/--scheduler write each file's row as it finishes: give --out FILE.")
         check_choice("format", fmt, ("csv", "json"))
-        runtime = scaleout.Runtime.resolve(model, backend, calibration, cache_dir, use_cache)
-        return scaleout.predict(model, files, top_k=top_k, out=check_writable_file(out, "out"), fmt=fmt, runtime=runtime,
-                               workers=workers, scheduler=scheduler, progress=progress, batch=Batch(), **_stretch(stretch_s))
-    model = runnable_model(model, backend, calibration)
-    cache = EmbeddingCache(cache_dir, enabled=use_cache)
+        out = check_writable_file(out, "out")
+    loaded = model if isinstance(model, Model) else Model.load(model)
+    runtime = Runtime.resolve(loaded, backend, calibration, cache_dir, use_cache)
+    payload = model_payload(model) if cluster else None
+    job = PredictJob(payload, runtime, None if cluster else runtime.model(loaded), top_k=top_k)
     batch = Batch()
-    for f in track(files, description="classifying", total=len(files), enabled=progress):
-        try:
-            batch.records.append(model.predict(f, top_k=min(top_k, len(model.classes)), cache=cache)[0])
-        except AudioLoadError as exc:
-            record_skip(batch.skipped, f, exc)
+    with executor(workers, scheduler, **_stretch(stretch_s)) as runner:
+        sink = _RowSink(out, fmt, top_k, run_key(payload, top_k=top_k, fmt=fmt, **runtime.key), closest=loaded.estimator.rejects) if cluster else None
+        todo, shas = remaining(files, sink.manifest, runner, batch) if cluster else (files, {})
+        for f, result in runner.map(job, todo, progress=progress):
+            if isinstance(result, BaseException):
+                record_skip(batch.skipped, f, result)
+                continue
+            if sink is not None:
+                sink.write(result, f, shas[str(f)])
+            batch.records.append(result)
+        if sink is not None:
+            sink.close()
     return batch
+
+
+class _RowSink:
+    """A prediction file written row by row as a cluster's files finish (CSV, or JSON lines), with the manifest that lets
+    a rerun append only what is missing."""
+
+    def __init__(self, out: Path, fmt: str, top_k: int, key: str, *, closest: bool) -> None:
+        import csv
+
+        self.manifest = Manifest(out.with_name(out.name + ".done.jsonl"), key)
+        header = not out.exists() or not self.manifest.done
+        self.sink = open(out, "w" if header else "a", newline="")
+        self.fmt, self.next_k, self.closest = fmt, top_k - 1, closest
+        self.csv = csv.writer(self.sink) if fmt == "csv" else None
+        if header and self.csv is not None:
+            self.csv.writerow(Prediction.csv_header(self.next_k, closest=closest))
+
+    def write(self, p: Prediction, path: Path, sha: str) -> None:
+        if self.csv is not None:
+            self.csv.writerow(p.csv_row(p.row(), self.next_k, closest=self.closest))
+        else:
+            self.sink.write(json.dumps(p.row(), ensure_ascii=False) + "\n")
+        self.sink.flush()
+        os.fsync(self.sink.fileno())
+        self.manifest.add(str(path.resolve()), sha)
+
+    def close(self) -> None:
+        self.sink.close()
 
 
 def _labeller(label_with, model, on_cluster: bool) -> Model | None:
@@ -148,7 +181,7 @@ def detect(model, recordings, *, settings: DetectionSettings | None = None, hop_
     ``out_dir`` defaults to ``./earmark-events`` in the working directory
     (never beside the recordings). The destination is checked before any
     audio work. ``workers`` / ``scheduler`` run the recordings on a Dask
-    cluster (:mod:`earmark.api.scaleout`); each event file is written as its
+    cluster (:mod:`earmark.batch`); each event file is written as its
     recording finishes, and a rerun with the same model and settings skips
     the recordings done (by content hash); a recording of at least two
     ``stretch_s`` (default 600 s) is cut into stretches for several workers.
@@ -174,20 +207,18 @@ def detect(model, recordings, *, settings: DetectionSettings | None = None, hop_
         check_positive("hop_s", hop_s)
     out_dir = Path(out_dir) if out_dir is not None else Path.cwd() / DEFAULT_DETECT_DIR
     check_writable_dir(out_dir, "out")
-    cache = EmbeddingCache(cache_dir, enabled=use_cache)
-    given = model  # a model file goes to a cluster as it is (its bytes also key a resumable run)
-    labeller = _labeller(label_with, model, workers is not None or scheduler is not None)
+    cluster = on_cluster(workers, scheduler)
+    labeller = _labeller(label_with, model, cluster)
     if isinstance(model, (str, Path)) and is_voice_db(model):
+        if cluster:
+            raise ParameterError(f"{model}: a voice database runs in one process; leave --workers/--scheduler out.")
         db = VoiceDB.open(model)
-        encoder = db.encoder_for()
-
-        def one(f):
-            return diarise(db, encoder, f, settings=settings, threshold=voice_threshold, hop_s=hop_s, cache=cache)
+        payload, job = None, DiariseJob(db, db.encoder_for(), settings, voice_threshold, hop_s, Runtime(cache_dir=cache_dir, use_cache=use_cache))
     else:
-        model = runnable_model(model, backend, calibration)
-
-        def one(f):
-            return detect_one(model, f, settings=settings, hop_s=hop_s, cache=cache, labeller=labeller)
+        loaded = model if isinstance(model, Model) else Model.load(model)
+        runtime = Runtime.resolve(loaded, backend, calibration, cache_dir, use_cache)
+        payload = model_payload(model) if cluster else None  # a model file goes to a cluster as it is (its bytes also key a resumable run)
+        job = DetectJob(payload, runtime, None if cluster else runtime.model(loaded), settings=settings, hop_s=hop_s, labeller=labeller)
     files = _files(recordings, "recordings")
     batch = Batch()
     names = _unique_stems(files)
@@ -203,20 +234,17 @@ def detect(model, recordings, *, settings: DetectionSettings | None = None, hop_
                 "counts": dict(sorted(Counter(e.label for e in result["events"]).items())),
                 "written_to": str(target), "plot": str(png) if png else None}
 
-    if workers is not None or scheduler is not None:
-        from earmark.api import scaleout
-
-        runtime = scaleout.Runtime.resolve(given, backend, calibration, cache_dir, use_cache)
-        return scaleout.detect(given, files, settings=settings, hop_s=hop_s, fmt=fmt, out_dir=out_dir, names=names, runtime=runtime,
-                              workers=workers, scheduler=scheduler, progress=progress, batch=batch, record=record,
-                              **_stretch(stretch_s))
-    for f in track(files, description="detecting", total=len(files), enabled=progress):
-        try:
-            result = one(f)
-        except AudioLoadError as exc:
-            record_skip(batch.skipped, f, exc)
-            continue
-        batch.records.append(record(f, result, out_dir / (names[f] + spec.suffix)))
+    with executor(workers, scheduler, **_stretch(stretch_s)) as runner:
+        manifest = Manifest(out_dir / MANIFEST, run_key(payload, settings=settings, hop_s=hop_s, fmt=fmt, **runtime.key)) if cluster else None
+        todo, shas = remaining(files, manifest, runner, batch) if cluster else (files, {})
+        for f, result in runner.map(job, todo, progress=progress):
+            if isinstance(result, BaseException):
+                record_skip(batch.skipped, f, result)
+                continue
+            rec = record(f, result, out_dir / (names[f] + spec.suffix))
+            if manifest is not None:
+                manifest.add(str(f.resolve()), shas[str(f)], rec["written_to"])
+            batch.records.append(rec)
     return batch
 
 

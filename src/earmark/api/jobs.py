@@ -1,13 +1,22 @@
-"""What the batch operations share, in one process or on a cluster: their result record and a model ready to run.
+"""The batch operations' jobs (:mod:`earmark.batch`): predict and detect on one file, in this process or on a worker.
 
-:mod:`earmark.api.inference` (one process) and :mod:`earmark.api.scaleout`
-(a Dask cluster) both import from here, so neither imports the other.
+A job holds the model file's bytes and the :class:`Runtime` it runs under
+(backend, int8's calibration recordings, the embedding cache), so a
+cluster's workers each load the model once; in this process it holds the
+loaded model instead (never pickled). :mod:`earmark.api.inference` runs them
+through one executor, local or Dask.
 """
 
 from __future__ import annotations
 
+import hashlib
+import tempfile
 from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
 
+from earmark.batch import FileJob
+from earmark.errors import ParameterError
 from earmark.pipeline import Model
 
 
@@ -29,3 +38,159 @@ def runnable_model(model, backend: str | None = None, calibration=None) -> Model
 
         calibration = calibration_files(model, calibration)
     return model.with_backend(backend, calibration)
+
+
+def model_payload(model) -> bytes:
+    """The bytes of ``model``'s file (a path, or a :class:`Model` saved to a temporary file)."""
+    if isinstance(model, (str, Path)):
+        if Path(model).is_dir():
+            raise ParameterError(f"{model}: a voice database runs in one process; leave --workers/--scheduler out.")
+        return Path(model).read_bytes()
+    if not isinstance(model, Model):
+        raise ParameterError(f"model must be a model file or an earmark Model, not {type(model).__name__}.")
+    with tempfile.TemporaryDirectory() as tmp:
+        return model.save(Path(tmp) / "model.earmark").read_bytes()
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """How a job runs its model: its backend, int8's calibration recordings (resolved by the client) and the
+    embedding cache (``cache_dir``, None: the default folder; ``use_cache``)."""
+
+    backend: str | None = None
+    calibration: tuple[str, ...] = ()
+    cache_dir: str | None = None
+    use_cache: bool = False
+
+    @classmethod
+    def resolve(cls, model: Model, backend: str | None, calibration=None, cache_dir=None, use_cache: bool = False) -> Runtime:
+        """The runtime for ``model``, with int8's calibration files checked here, before any work (``calibration``,
+        else the model's training data)."""
+        cache = {"cache_dir": None if cache_dir is None else str(Path(cache_dir).resolve()), "use_cache": bool(use_cache)}
+        if backend != "onnx-int8":
+            return cls(backend, **cache)
+        from earmark.api.deploy import calibration_files
+
+        return cls(backend, tuple(str(Path(f).resolve()) for f in calibration_files(model, calibration)), **cache)
+
+    @property
+    def key(self) -> dict:
+        """What changes a run's results (the cache does not)."""
+        return {"backend": self.backend, "calibration": list(self.calibration)}
+
+    def cache(self):
+        """The embedding cache, one per runtime and process (it remembers a folder it could not write to)."""
+        return self._cache
+
+    @cached_property
+    def _cache(self):
+        from earmark.embeddings import EmbeddingCache
+
+        return EmbeddingCache(self.cache_dir, enabled=self.use_cache)
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_cache"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+
+    def model(self, source) -> Model:
+        """``source`` (a :class:`Model` or a model file) made runnable under this runtime."""
+        return runnable_model(source, self.backend, list(self.calibration) or None)
+
+
+def worker_model(payload: bytes, runtime: Runtime | None) -> Model:
+    """The model in ``payload``, loaded once per process (a worker, or the client planning stretches) and per
+    :class:`Runtime` (None: as saved): int8 is calibrated on the recordings the client resolved, never on the worker's
+    own idea of the training data."""
+    from earmark.scale import worker_cached
+
+    runtime = runtime or Runtime()
+
+    def load():
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "model.earmark"
+            path.write_bytes(payload)
+            return runtime.model(path)
+
+    return worker_cached(f"model/{hashlib.sha256(payload).hexdigest()}/{runtime.backend}/{'|'.join(runtime.calibration)}", load)
+
+
+@dataclass
+class ModelJob(FileJob):
+    """A job that runs a model: from its file's bytes on a worker, or the one already loaded in this process."""
+
+    payload: bytes | None
+    runtime: Runtime
+    loaded: Model | None = field(default=None, repr=False, compare=False)
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "loaded": None}  # a worker loads the payload once instead
+
+    @property
+    def model(self) -> Model:
+        return self.loaded if self.loaded is not None else worker_model(self.payload, self.runtime)
+
+
+@dataclass
+class PredictJob(ModelJob):
+    """A file's :class:`~earmark.pipeline.Prediction`, its ``top_k`` labels."""
+
+    top_k: int = 1
+    description = "classifying"
+
+    def run(self, path: str, emb=None):
+        model = self.model
+        top_k = min(self.top_k, len(model.classes))
+        if emb is not None:
+            return model.predict_embedding(emb, path, top_k=top_k)
+        return model.predict(path, top_k=top_k, cache=self.runtime.cache())[0]
+
+    def front(self):
+        return self.model.front_end
+
+
+@dataclass
+class DetectJob(ModelJob):
+    """A recording's events (:func:`earmark.inference.detect.detect`); ``labeller`` (this process only) names them."""
+
+    settings: object = None
+    hop_s: float | None = None
+    labeller: Model | None = field(default=None, repr=False)
+    description = "detecting"
+
+    def run(self, path: str, emb=None) -> dict:
+        from earmark.inference.detect import detect, level_frames, refine_edges
+
+        model = self.model
+        found = detect(model, Path(path) if emb is None else emb, settings=self.settings, hop_s=self.hop_s,
+                       cache=self.runtime.cache(), labeller=self.labeller)
+        if emb is not None and self.settings.refine_edges and found["events"]:  # joined stretches: edges from the file's levels
+            found["events"] = refine_edges(found["events"], level_frames(Path(path)), search_s=model.front_end.window_s / 2)
+        return found
+
+    def front(self):
+        front = self.model.front_end
+        return front.with_hop(self.hop_s) if self.hop_s else front
+
+    def audio_s(self, result) -> float:
+        return float(result["duration_s"])
+
+
+@dataclass
+class DiariseJob(FileJob):
+    """Who speaks when in a recording, against a voice database (this process only)."""
+
+    db: object
+    encoder: object
+    settings: object
+    threshold: float | None
+    hop_s: float | None
+    runtime: Runtime
+    description = "detecting"
+
+    def run(self, path: str, emb=None) -> dict:
+        from earmark.inference.voices import diarise
+
+        return diarise(self.db, self.encoder, Path(path), settings=self.settings, threshold=self.threshold, hop_s=self.hop_s,
+                       cache=self.runtime.cache())

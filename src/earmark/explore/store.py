@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from earmark._version import __version__
+from earmark.batch import FileJob
 from earmark.embeddings import Embedder, spans
 from earmark.embeddings.base import Embedding
 from earmark.embeddings.cache import file_hashes, file_sha256
@@ -381,29 +382,24 @@ class Store:
 
     def _add_remote(self, client, front: Embedder, remote: list, known: dict, writer: _ShardWriter, report: IndexReport,
                     progress: bool, stretch_s: float) -> set[str]:
-        """Embed ``remote`` on the cluster, writing the rows as they come; the names of the files that failed."""
-        from earmark.scale import Tally, map_unordered
+        """Embed ``remote`` on the cluster (:class:`earmark.batch.Cluster`), writing the rows as they come; the names of
+        the files that failed."""
+        from earmark.batch import Cluster
 
-        description = front_end_description(front)
-        items = [(description, str(path), name, sha, label) for path, name, sha, label in remote]
-        tally = Tally(len(items), what=f"indexing ({front.name}) on the cluster", enabled=progress)
+        job = _EmbedJob(front_end_description(front), front.name, front)
+        about = {str(path): (name, sha, label) for path, name, sha, label in remote}
         failed: set[str] = set()
-
-        def inputs(item: tuple) -> tuple:  # a long recording goes out in stretches, joined by the file's task
-            return (*item, spans.submit(client, front, item[1], stretch_s, _span_on_worker, _peak_on_worker, (description,), tally))
-
-        for (_, path, name, _, _), rows in map_unordered(client, _embed_on_worker, items, inputs=inputs):
+        for path, rows in Cluster(client, stretch_s).map(job, [path for path, *_ in remote], progress=progress):
+            name, sha, label = about[str(path)]
             if isinstance(rows, BaseException):
                 record_skip(report.skipped, path, rows)
                 failed.add(name)
-                tally.add(failed=True)
                 continue
-            (report.changed if name in known else report.added).append(path)
-            duration = rows.pop("duration_s")
-            report.audio_s += duration
-            tally.add(audio_s=duration)
+            n = len(rows["file"])
+            rows.update(file=[name] * n, sha256=[sha] * n, label=[label] * n)  # named here, where the file was found
+            (report.changed if name in known else report.added).append(str(path))
+            report.audio_s += rows.pop("duration_s")
             writer.add(rows)
-        tally.finish()
         return failed
 
     def _rows_of(self, source: str, name: str, label: str) -> dict:
@@ -501,17 +497,30 @@ def _worker_front(description: dict) -> Embedder:
     return worker_cached("front/" + json.dumps(description, sort_keys=True, default=str), lambda: rebuild_front_end(description))
 
 
-def _embed_on_worker(description: dict, path: str, name: str, sha: str, label: str, parts: list | None = None) -> dict:
-    """A Dask task: :func:`embed_rows` (of the stretches ``parts`` joined, for a long recording)."""
-    return embed_rows(_worker_front(description), Path(path), name, sha, label, spans.join(parts) if parts else None)
+@dataclass
+class _EmbedJob(FileJob):
+    """A recording's store rows (unnamed: the client names them), by the store's front end, rebuilt once per worker from
+    its description (:func:`_worker_front`), or the one given in this process."""
 
+    front_end: dict
+    name: str
+    loaded: Embedder | None = field(default=None, repr=False, compare=False)
 
-def _span_on_worker(description: dict, path: str, span, peak) -> Embedding:
-    return spans.embed_span(_worker_front(description), path, span, peak=peak)
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "loaded": None}
 
+    @property
+    def description(self) -> str:
+        return f"indexing ({self.name})"
 
-def _peak_on_worker(description: dict, path: str, span) -> float:
-    return spans.span_peak(_worker_front(description), path, span)
+    def front(self) -> Embedder:
+        return self.loaded if self.loaded is not None else _worker_front(self.front_end)
+
+    def run(self, path: str, emb: Embedding | None = None) -> dict:
+        return embed_rows(self.front(), Path(path), "", "", "", emb)
+
+    def audio_s(self, rows: dict) -> float:
+        return float(rows["duration_s"])
 
 
 class _ShardWriter:
