@@ -503,7 +503,7 @@ def test_a_timed_out_job_leaves_no_upload_behind(model_path, tmp_path, monkeypat
     import threading
     import time
 
-    import earmark.serve.app as serve_app
+    import earmark.serve.routes.clips as serve_app
 
     finished = threading.Event()
 
@@ -564,3 +564,24 @@ def test_a_stalled_request_body_is_let_go_with_408():
 
     asyncio.run(asyncio.wait_for(main(), 10))
     assert sent[0]["status"] == 408
+
+
+def test_the_openapi_page_documents_limits_shapes_and_the_token(model_path, tmp_path):
+    """Issue 27: routers with declared constraints and response models, the token as a security scheme."""
+    client, _ = _client(model_path, tmp_path, token="a" * 20)
+    spec = client.get("/openapi.json").json()
+    assert "HTTPBearer" in spec["components"]["securitySchemes"]
+    for path, method in (("/api/predict", "post"), ("/api/detect", "post"), ("/api/models", "get"), ("/api/map", "get")):
+        assert spec["paths"][path][method]["security"] == [{"HTTPBearer": []}], path
+    schemas = spec["components"]["schemas"]
+    form = schemas[spec["paths"]["/api/predict"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]["$ref"].split("/")[-1]]
+    assert form["properties"]["top_k"]["minimum"] == 1 and form["properties"]["top_k"]["maximum"] == 50
+    detect_form = schemas[spec["paths"]["/api/detect"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]["$ref"].split("/")[-1]]
+    assert detect_form["properties"]["format"]["enum"] == ["json", "csv", "audacity", "raven"]
+    assert set(schemas["PredictionOut"]["properties"]) >= {"file", "label", "score", "silent", "next"}
+    assert set(schemas["Events"]["properties"]) == {"model", "file", "duration_s", "counts", "events"}
+    maps = {p["name"]: p["schema"] for p in spec["paths"]["/api/map"]["get"]["parameters"]}
+    assert maps["max_points"]["minimum"] == 4 and maps["max_points"]["maximum"] == 20000
+    bad = client.post("/api/predict", files=[_upload(UNSEEN_DOG)], data={"top_k": "0"},
+                      headers={"Authorization": f"Bearer {'a' * 20}"})
+    assert bad.status_code == 422 and bad.json()["error"].startswith("top_k:")
