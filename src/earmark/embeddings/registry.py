@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from earmark.embeddings.base import Embedder
 from earmark.errors import ParameterError
+from earmark.plugins import Registry
 
 DEFAULT_EMBEDDER = "aisfx"
 
@@ -82,7 +83,7 @@ def _mel_frames(**kw) -> Embedder:
     return MelFrames(**kw)
 
 
-EMBEDDERS: dict[str, Callable[..., Embedder]] = {
+EMBEDDERS: dict[str, Callable[..., Embedder]] = Registry({  # the plug-ins' front ends join on first read (earmark.plugins)
     "aisfx": _aisfx,
     "mfcc": _mfcc,
     "birdnet": _birdnet,
@@ -95,7 +96,7 @@ EMBEDDERS: dict[str, Callable[..., Embedder]] = {
     "aisfx-mel": _aisfx_mel,
     "mfcc-frames": _mfcc_frames,
     "mel-frames": _mel_frames,
-}
+})
 
 
 def register_embedder(name: str, factory: Callable[..., Embedder]) -> None:
@@ -112,7 +113,7 @@ def register_embedder(name: str, factory: Callable[..., Embedder]) -> None:
     """
     if not name or "+" in name or name != name.strip():
         raise ParameterError(f"A front end's name must be non-empty without '+' or spaces around it. Got {name!r} instead.")
-    if name in EMBEDDERS:
+    if dict.__contains__(EMBEDDERS, name):  # (not through the plug-ins: they may be registering)
         raise ParameterError(f"A front end called {name!r} is registered already; choose another name (or unregister it).")
     EMBEDDERS[name] = factory
 

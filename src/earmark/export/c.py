@@ -60,13 +60,11 @@ def c_comment(text: str) -> str:
 
 def check_c_exportable(model: Model) -> None:
     """Raise :class:`ParameterError` (with the fix) unless the model is an MFCC front end with a small head."""
-    from earmark.models.heads import EmbeddingClassifier
-
     est = model.estimator
     if model.front_end.name != "mfcc":
         raise ParameterError(f"--format c takes models on the mfcc front end (cheap features a microcontroller can compute); this one "
                              f"runs on {model.front_end.name}: retrain with --embedder mfcc, or export it with --format onnx.")
-    if not isinstance(est, EmbeddingClassifier) or est.classifier not in C_HEADS:
+    if est.export_kind != "head" or est.classifier not in C_HEADS:
         raise ParameterError(f"--format c takes the heads {', '.join(C_HEADS)}; model {model.name!r} is not one: retrain with "
                              "--classifier logreg, mlp or rf.")
     if est.is_tagger or est.calibration != "none" or est.reject != "none" or est.aggregation != "mean":

@@ -47,17 +47,14 @@ class OnnxExport:
 
 def check_exportable(model: Model) -> None:
     """Raise :class:`ParameterError` (with the fix) when the model has parts the ONNX graph cannot hold."""
-    from earmark.models.heads import EmbeddingClassifier
-    from earmark.models.network import NetworkClassifier
-
     est = model.estimator
-    if not isinstance(est, (EmbeddingClassifier, NetworkClassifier)):
+    if est.export_kind not in ("head", "network"):
         raise ParameterError(f"Model {model.name!r} ({type(est).__name__}) cannot be exported to ONNX yet; embedding heads "
                              "(logreg, svm, knn, rf, mlp) and networks trained here (sbcnn, crnn, kws-crnn, wavecnn, finetune:aisfx, ...) can.")
     if est.calibration != "none" or est.reject != "none":
         raise ParameterError(f"Model {model.name!r} was trained with calibration={est.calibration!r}, reject={est.reject!r}; the "
                              "ONNX export holds plain probabilities: retrain it without calibration and reject to export it.")
-    if isinstance(est, EmbeddingClassifier) and est.is_tagger:
+    if est.export_kind == "head" and est.is_tagger:
         raise ParameterError("A tagger on an embedding head cannot be exported to ONNX yet; a network tagger (sbcnn, crnn) can.")
 
 
@@ -66,11 +63,10 @@ def build_onnx(model: Model) -> OnnxExport:
     import onnx
 
     from earmark.export.graphs import front_graph
-    from earmark.models.heads import EmbeddingClassifier
 
     check_exportable(model)
     fg = front_graph(model.front_end)
-    if isinstance(model.estimator, EmbeddingClassifier):
+    if model.estimator.export_kind == "head":
         front = _to_onnx(fg, None, ["features", "level_db"])
         proto = _append_head(front, model.estimator)
     else:

@@ -250,6 +250,9 @@ class ClipModel(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
 
     learns_frames = False  # True for a model that can learn from one label per window (strong labels)
     reads_sequence = False  # True for a model whose window scores depend on the windows around them (a recurrent tagger)
+    # how earmark.export builds this model's graph: "head" (a scikit-learn head over the front end's features, converted
+    # by skl2onnx; the C export takes some of them), "network" (its torch module, traced); None: it cannot be exported yet
+    export_kind: str | None = None
 
     def _fit_frames(self, clips: list[np.ndarray], y: np.ndarray, frame_targets: list[np.ndarray]) -> None:
         """Learn from each window's tags (``frame_targets[i]``: ``(n_windows, n_tags)`` 0/1); models that ``learns_frames``."""

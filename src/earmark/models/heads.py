@@ -174,6 +174,8 @@ class EmbeddingClassifier(ClipModel):
     head_ : sklearn.pipeline.Pipeline
     """
 
+    export_kind = "head"
+
     def __init__(self, classifier: str = "logreg", *, aggregation: str = "mean", classifier_params: dict | None = None,
                  augment: str | None = None, calibration: str = "none", reject: str = "none", reject_rate: float = 0.05,
                  random_state: int | None = 0) -> None:

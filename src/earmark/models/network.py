@@ -69,6 +69,8 @@ class NetworkClassifier(ClipModel):
         Per-epoch loss and accuracy, why training stopped, seconds.
     """
 
+    export_kind = "network"
+
     def __init__(self, architecture: str = "sbcnn", *, aggregation: str = "mean", augment: str | None = None, max_epochs: int = 40,
                  batch_size: int = 32,
                  learning_rate: float = 1e-3, weight_decay: float = 1e-4, patience: int = 8, validation_fraction: float = 0.15,

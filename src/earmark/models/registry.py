@@ -15,6 +15,7 @@ import inspect
 from functools import partial
 
 from earmark.errors import ParameterError
+from earmark.plugins import Registry
 from earmark.models.base import ClipModel
 from earmark.models.heads import CLASSIFIERS, EmbeddingClassifier
 from earmark.models.finetune import BACKBONES, FinetuneClassifier
@@ -37,7 +38,7 @@ class ModelSpec:
     description: str = ""
 
 
-MODELS: dict[str, ModelSpec] = {}
+MODELS: dict[str, ModelSpec] = Registry()  # the plug-ins' models join on first read (earmark.plugins)
 
 
 def register_model(name: str, factory: Callable[..., ClipModel], *, kind: str, front_end: str | None = None,
@@ -51,7 +52,7 @@ def register_model(name: str, factory: Callable[..., ClipModel], *, kind: str, f
     """
     if not name or any(ch in name for ch in ",+ /"):
         raise ParameterError(f"Model name {name!r} must be non-empty without commas, '+', spaces or slashes.")
-    if name in MODELS and not replace:
+    if dict.__contains__(MODELS, name) and not replace:  # (not through the plug-ins: they may be registering)
         raise ParameterError(f"A model named {name!r} is already registered; pick another name.")
     MODELS[name] = spec = ModelSpec(name, factory, kind, front_end, description)
     return spec
