@@ -93,3 +93,41 @@ def test_a_malformed_event_csv_names_the_line(tmp_path):
     path.write_text("start_s,end_s,label\n0.5,1.0,dog\nsoon,2.0,cat\n", encoding="utf-8")
     with pytest.raises(DatasetError, match="line 3"):
         read_labels(path, "csv")
+
+
+def test_a_label_format_registered_from_outside_works_everywhere(demo_subset, tmp_path):
+    """Issue 27: a format added by register_label_format (as a plug-in would) is written by detect and read back."""
+    from typer.testing import CliRunner
+
+    from earmark.cli import app
+    from earmark.data.labels import LabelFormat, read_labels, register_label_format, unregister_label_format, write_labels
+    from earmark.errors import ParameterError
+
+    def read_ms(path):
+        rows = [line.split("\t") for line in path.read_text().splitlines() if line]
+        return [Event(int(a) / 1000, int(b) / 1000, label) for a, b, label in rows]
+
+    def write_ms(events, path):
+        path.write_text("".join(f"{round(e.start_s * 1000)}\t{round(e.end_s * 1000)}\t{e.label}\n" for e in events))
+        return path
+
+    register_label_format(LabelFormat("millis", read_ms, write_ms, ".millis.txt", ("{stem}.millis.txt",)))
+    try:
+        with pytest.raises(ParameterError, match="registered already"):
+            register_label_format(LabelFormat("millis", read_ms, write_ms, ".millis.txt", ("{stem}.millis.txt",)))
+        with pytest.raises(ParameterError, match="sidecar"):
+            register_label_format(LabelFormat("other", read_ms, write_ms, "txt", ("{stem}.txt",)))
+        events = [Event(0.5, 1.25, "dog"), Event(2.0, 3.5, "rain")]
+        assert read_labels(write_labels(events, tmp_path / "a.millis.txt", "millis"), "millis") == events
+        run = CliRunner().invoke
+        model = tmp_path / "m.earmark"
+        assert run(app, ["train", str(demo_subset), "--embedder", "mfcc", "--out", str(model), "--no-cache"]).exit_code == 0
+        clip = sorted(demo_subset.glob("*.flac"))[0]
+        r = run(app, ["detect", str(model), str(clip), "--format", "millis", "--out", str(tmp_path / "ev")])
+        assert r.exit_code == 0, r.output
+        found = read_labels(tmp_path / "ev" / f"{clip.stem}.millis.txt", "millis")
+        assert found and all(0 <= e.start_s < e.end_s for e in found)
+    finally:
+        unregister_label_format("millis")
+    r = CliRunner().invoke(app, ["detect", str(model), str(clip), "--format", "millis", "--out", str(tmp_path / "ev2")])
+    assert r.exit_code == 1 and "csv, json, audacity, raven" in r.output

@@ -3,7 +3,7 @@
 :data:`LABEL_FORMATS` maps a format name to its reader, writer, the suffix
 of the files earmark writes, and the names of the label file it looks for
 beside a recording. ``train --labels``, ``detect --format`` and the writers
-all go through it; a new format is one reader, one writer and one entry.
+all go through it; a new format is one reader, one writer and one entry (from outside: :func:`register_label_format`).
 
 - Audacity: tab-separated ``start<TAB>end<TAB>label``, no header, times in
   seconds; lines starting with a backslash carry a spectral selection's
@@ -32,6 +32,7 @@ from pathlib import Path
 
 from earmark.errors import DatasetError, ParameterError
 from earmark.fileio import atomic_write
+from earmark.plugins import Registry
 
 BACKGROUND = "background"  # the "none of these" class of models trained from label files; never reported as an event
 
@@ -241,12 +242,35 @@ class LabelFormat:
     sidecars: tuple[str, ...]
 
 
-LABEL_FORMATS: dict[str, LabelFormat] = {
+LABEL_FORMATS: dict[str, LabelFormat] = Registry({  # the plug-ins' formats join on first read (earmark.plugins)
     "csv": LabelFormat("csv", read_csv, write_csv, ".events.csv", ("{stem}.events.csv",)),
     "json": LabelFormat("json", read_json, write_json, ".events.json", ("{stem}.events.json",)),
     "audacity": LabelFormat("audacity", read_audacity, write_audacity, ".labels.txt", ("{stem}.txt", "{stem}.labels.txt")),
     "raven": LabelFormat("raven", read_raven, write_raven, ".selections.txt", ("{stem}.selections.txt", "{stem}.Table.1.selections.txt")),
-}
+})
+
+
+def register_label_format(fmt: LabelFormat) -> None:
+    """Make ``fmt`` a label format everywhere (``train --labels``, ``detect --format``, the store's label import), as
+    :func:`earmark.models.register_model` does for models; a plug-in calls it from its ``register()``.
+
+    Raises
+    ------
+    ParameterError
+        If the name is empty, holds a comma or spaces, or is taken.
+    """
+    if not fmt.name or fmt.name != fmt.name.strip() or "," in fmt.name or " " in fmt.name:
+        raise ParameterError(f"A label format's name must be non-empty without commas or spaces. Got {fmt.name!r} instead.")
+    if dict.__contains__(LABEL_FORMATS, fmt.name):
+        raise ParameterError(f"A label format called {fmt.name!r} is registered already; choose another name.")
+    if not fmt.suffix.startswith(".") or not fmt.sidecars or any("{stem}" not in s for s in fmt.sidecars):
+        raise ParameterError(f"Label format {fmt.name!r}: its suffix must start with '.' and each sidecar name hold '{{stem}}'.")
+    LABEL_FORMATS[fmt.name] = fmt
+
+
+def unregister_label_format(name: str) -> None:
+    """Remove a format added with :func:`register_label_format`."""
+    LABEL_FORMATS.pop(name, None)
 
 
 def label_format(name: str) -> LabelFormat:
