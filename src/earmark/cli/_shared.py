@@ -222,10 +222,23 @@ class FoldOptions:
         return {"folds": self.folds, "test_folds": self.test_fold or None, "cv": self.cv}
 
 
+@dataclass(frozen=True)
+class ModelGrid:
+    """Which front ends and models curve and compare run, every pair on the same folds."""
+
+    embedders_: str = "mfcc,aisfx"
+    models_: str | None = None
+    classifiers: str = "knn,logreg"
+
+    def api(self) -> dict:
+        return {"embedders": name_list(self.embedders_, "--embedders"), "models": name_list(self.models_ or self.classifiers, "--models")}
+
+
 _GROUPS = {
     DataOptions: {"file_column": FileCol, "label_column": LabelCol, "strict_paths": StrictPaths, "gate_db": GateOpt,
                   "cache_dir": CacheDir, "no_cache": NoCache},
     FoldOptions: {"folds": FoldsOpt, "test_fold": TestFoldOpt, "cv": CvOpt},
+    ModelGrid: {"embedders_": EmbeddersOpt, "models_": ModelsOpt, "classifiers": ClassifiersOpt},
 }
 
 

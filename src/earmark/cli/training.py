@@ -8,10 +8,10 @@ from typing import Annotated
 import typer
 
 from earmark.cli._shared import (
-    AggOpt, AugmentOpt, BackendOpt, BudgetOpt, CalibrationOpt, ClassifierOpt, ClassifiersOpt, DataArg, DataOptions,
-    EmbedderOpt, EmbeddersOpt, FoldOptions, FoldsOpt, JsonOpt, MaxEpochsOpt, ModelOpt, ModelsOpt, PretrainedOpt, Quiet,
+    AggOpt, AugmentOpt, BackendOpt, BudgetOpt, CalibrationOpt, ClassifierOpt, DataArg, DataOptions,
+    EmbedderOpt, FoldOptions, FoldsOpt, JsonOpt, MaxEpochsOpt, ModelGrid, ModelOpt, PretrainedOpt, Quiet,
     RejectOpt, RejectRateOpt, ReportOpt, SeedOpt, TransferOpt, check_outputs, csv_list, grouped, model_choice,
-    model_params_of, name_list, number_list, runs, save_and_say, save_outputs,
+    model_params_of, number_list, runs, save_and_say, save_outputs,
 )
 from earmark.console import error, out, plain_table, report_skipped, say
 
@@ -244,17 +244,15 @@ def _print_evaluation(result: dict) -> None:
 
 
 @runs
-@grouped(read=DataOptions, split=FoldOptions)
+@grouped(grid=ModelGrid, read=DataOptions, split=FoldOptions)
 def curve(
     data: DataArg,
-    embedders_: EmbeddersOpt = "mfcc,aisfx",
-    models_: ModelsOpt = None,
-    classifiers: ClassifiersOpt = "knn,logreg",
     shots: Annotated[str, typer.Option(help="Training clips per class, comma-separated.")] = "1,2,4,8,16,32",
     repeats: Annotated[int, typer.Option(help="Seeded draws per fold and n.")] = 10,
     json_path: JsonOpt = None,
     report: ReportOpt = None,
     seed: SeedOpt = 0,
+    grid: ModelGrid = ModelGrid(),
     read: DataOptions = DataOptions(),
     split: FoldOptions = FoldOptions(),
     quiet: Quiet = False,
@@ -264,7 +262,7 @@ def curve(
     from earmark.evaluation.fewshot import mean_ci_text
 
     check_outputs(json_path, report, data=data)
-    result = api.curve(data, embedders=name_list(embedders_, "--embedders"), models=name_list(models_ or classifiers, "--models"),
+    result = api.curve(data, **grid.api(),
                        shots=number_list(shots, "--shots", kind=int, what="positive integers", example="1,2,4,8"), repeats=repeats, **split.api(),
                        **read.api(), seed=seed, progress=not quiet)
     report_skipped(result["data"]["skipped"])
@@ -282,15 +280,13 @@ def curve(
 
 
 @runs
-@grouped(read=DataOptions, split=FoldOptions)
+@grouped(grid=ModelGrid, read=DataOptions, split=FoldOptions)
 def compare(
     data: DataArg,
-    embedders_: EmbeddersOpt = "mfcc,aisfx",
-    models_: ModelsOpt = None,
-    classifiers: ClassifiersOpt = "knn,logreg",
     json_path: JsonOpt = None,
     report: ReportOpt = None,
     seed: SeedOpt = 0,
+    grid: ModelGrid = ModelGrid(),
     read: DataOptions = DataOptions(),
     split: FoldOptions = FoldOptions(),
     quiet: Quiet = False,
@@ -299,8 +295,7 @@ def compare(
     from earmark import api
 
     check_outputs(json_path, report, data=data)
-    result = api.compare(data, embedders=name_list(embedders_, "--embedders"), models=name_list(models_ or classifiers, "--models"),
-                         **split.api(), **read.api(), seed=seed, progress=not quiet)
+    result = api.compare(data, **grid.api(), **split.api(), **read.api(), seed=seed, progress=not quiet)
     report_skipped(result["data"]["skipped"])
     tagged = result["metric"] == "mAP"  # multi-label: mAP leads; accuracy is exact match
     star = lambda i: " *" if i == result["best"] else ""  # noqa: E731
