@@ -131,6 +131,17 @@ class ModelJob(FileJob):
     def model(self) -> Model:
         return self.loaded if self.loaded is not None else worker_model(self.payload, self.runtime)
 
+    def front(self):
+        return self._windows(self.model.front_end)
+
+    def grid(self):
+        """The windows as saved (no int8 calibration on the client just to plan stretches)."""
+        return self._windows((self.loaded if self.loaded is not None else worker_model(self.payload, None)).front_end)
+
+    def _windows(self, front):
+        """The front end as this job takes its windows (a detect job: at its own hop)."""
+        return front
+
 
 @dataclass
 class PredictJob(ModelJob):
@@ -145,9 +156,6 @@ class PredictJob(ModelJob):
         if emb is not None:
             return model.predict_embedding(emb, path, top_k=top_k)
         return model.predict(path, top_k=top_k, cache=self.runtime.cache())[0]
-
-    def front(self):
-        return self.model.front_end
 
 
 @dataclass
@@ -169,8 +177,7 @@ class DetectJob(ModelJob):
             found["events"] = refine_edges(found["events"], level_frames(Path(path)), search_s=model.front_end.window_s / 2)
         return found
 
-    def front(self):
-        front = self.model.front_end
+    def _windows(self, front):
         return front.with_hop(self.hop_s) if self.hop_s else front
 
     def audio_s(self, result) -> float:
