@@ -15,7 +15,7 @@ windows cut it; at most a bounded number of files is in flight.
 
 :class:`Manifest` records what a run finished (the file, its content hash,
 its output) under a key made of the run's model and settings
-(:func:`run_key`), so a rerun skips what is done (:func:`remaining`).
+(:func:`run_key`), so a rerun skips what is done (:func:`remaining`); :func:`results` runs a job with all of it.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from earmark.embeddings import spans
-from earmark.errors import EarmarkError
+from earmark.errors import EarmarkError, record_skip
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +50,9 @@ class FileJob:
         raise NotImplementedError
 
     def front(self):
-        """The front end whose windows a long recording may be cut on (:mod:`earmark.embeddings.spans`); ``None``:
-        files run whole."""
+        """The front end whose windows a long recording may be cut on (:mod:`earmark.embeddings.spans`; the client
+        plans the stretches with it, the workers embed them); ``None``: files run whole."""
         return None
-
-    def grid(self):
-        """The front end the client plans a long recording's stretches with: :meth:`front`'s windows, which a job may
-        give more cheaply here (a model as saved, without its runtime backend)."""
-        return self.front()
 
     def audio_s(self, result) -> float:
         """Seconds of audio ``result`` covers, for the cluster's progress line."""
@@ -71,10 +66,19 @@ def _unexpected(path, exc: BaseException) -> None:
         log.error("%s failed unexpectedly: %s: %s", path, type(exc).__name__, exc, exc_info=exc)
 
 
-class Local:
-    """Runs a job file by file in this process, with a progress bar."""
+class _Runner:
+    """What both executors share: the content hashes of files (on the cluster's workers, when there is one)."""
 
     client = None
+
+    def hashes(self, files: list[Path]) -> dict:
+        from earmark.embeddings.cache import file_hashes
+
+        return file_hashes(files, self.client)
+
+
+class Local(_Runner):
+    """Runs a job file by file in this process, with a progress bar."""
 
     def map(self, job: FileJob, files: list[Path], *, progress: bool = False) -> Iterator[tuple[Path, Any]]:
         from earmark.progress import track
@@ -87,13 +91,8 @@ class Local:
                 result = exc
             yield f, result
 
-    def hashes(self, files: list[Path]) -> dict:
-        from earmark.embeddings.cache import file_hashes
 
-        return file_hashes(files)
-
-
-class Cluster:
+class Cluster(_Runner):
     """Runs a job on a Dask ``client``: the job goes to every worker once, files are submitted a bounded number at a
     time, results come back as they finish, with progress in files, hours and x realtime."""
 
@@ -103,8 +102,8 @@ class Cluster:
     def map(self, job: FileJob, files: list[Path], *, progress: bool = False) -> Iterator[tuple[Path, Any]]:
         from earmark.scale import Tally, map_unordered
 
-        shared = self.client.scatter(job, broadcast=True)
-        front = job.grid()  # planned here: the grid and rate of the job's windows
+        shared = self.client.scatter(job, broadcast=True, hash=False)  # (no hashing of the job: it may hold a loaded model)
+        front = job.front()  # planned here: the grid and rate of the job's windows
         tally = Tally(len(files), what=f"{job.description} on the cluster", enabled=progress)
 
         def inputs(item: tuple) -> tuple:
@@ -119,11 +118,6 @@ class Cluster:
             tally.add(failed=failed, audio_s=0.0 if failed else job.audio_s(result))
             yield Path(path), result
         tally.finish()
-
-    def hashes(self, files: list[Path]) -> dict:
-        from earmark.embeddings.cache import file_hashes
-
-        return file_hashes(files, self.client)
 
 
 def _run_task(job: FileJob, path: str, parts: list | None = None):
@@ -187,6 +181,19 @@ def run_key(payload: bytes, **settings) -> str:
     """What makes two runs the same: the model's bytes and the settings."""
     text = json.dumps(settings, sort_keys=True, default=str)
     return hashlib.sha256(payload + text.encode()).hexdigest()[:16]
+
+
+def results(runner, job: FileJob, files: list[Path], batch, *, manifest: Manifest | None = None,
+            progress: bool = False) -> Iterator[tuple[Path, Any, str | None]]:
+    """``(file, result, content hash)`` for each file ``job`` ran on; the files that failed go to ``batch.skipped``
+    (:func:`earmark.errors.record_skip`). With a ``manifest``, the files it says are done are left out
+    (``batch.resumed``) and each result comes with its file's hash, for :meth:`Manifest.add`."""
+    todo, shas = remaining(files, manifest, runner, batch) if manifest is not None else (files, {})
+    for f, result in runner.map(job, todo, progress=progress):
+        if isinstance(result, BaseException):
+            record_skip(batch.skipped, f, result)
+            continue
+        yield f, result, shas.get(str(f))
 
 
 def remaining(files: list[Path], manifest: Manifest, runner, batch) -> tuple[list[Path], dict[str, str]]:

@@ -15,6 +15,7 @@ import resource
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,8 +24,8 @@ import numpy as np
 from earmark.audio import find_audio_files
 from earmark.data.labels import label_format, write_labels
 from earmark.api.jobs import Batch, DetectJob, DiariseJob, PredictJob, Runtime, model_payload, runnable_model
-from earmark.batch import MANIFEST, Manifest, executor, on_cluster, remaining, run_key
-from earmark.errors import ParameterError, check_choice, check_fraction, check_gate_db, check_positive, record_skip
+from earmark.batch import MANIFEST, Manifest, executor, on_cluster, results, run_key
+from earmark.errors import ParameterError, check_choice, check_fraction, check_gate_db, check_positive
 from earmark.fileio import check_writable_dir, check_writable_file
 from earmark.inference.detect import DetectionSettings, detect as detect_one
 from earmark.inference.voices import VoiceDB, is_voice_db
@@ -101,20 +102,15 @@ def predict(model, paths, *, top_k: int = 1, cache_dir=None, use_cache: bool = T
     loaded = model if isinstance(model, Model) else Model.load(model)
     runtime = Runtime.resolve(loaded, backend, calibration, cache_dir, use_cache)
     payload = model_payload(model) if cluster else None
-    job = PredictJob(payload, runtime, None if cluster else runtime.model(loaded), top_k=top_k)
+    job = PredictJob(payload, runtime, loaded if cluster else runtime.model(loaded), top_k=top_k)
     batch = Batch()
-    with executor(workers, scheduler, **_stretch(stretch_s)) as runner:
-        sink = _RowSink(out, fmt, top_k, run_key(payload, top_k=top_k, fmt=fmt, **runtime.key), closest=loaded.estimator.rejects) if cluster else None
-        todo, shas = remaining(files, sink.manifest, runner, batch) if cluster else (files, {})
-        for f, result in runner.map(job, todo, progress=progress):
-            if isinstance(result, BaseException):
-                record_skip(batch.skipped, f, result)
-                continue
+    key = run_key(payload, top_k=top_k, fmt=fmt, **runtime.key) if cluster else None
+    with executor(workers, scheduler, **_stretch(stretch_s)) as runner, \
+            (_RowSink(out, fmt, top_k, key, closest=loaded.estimator.rejects) if cluster else nullcontext()) as sink:
+        for f, result, sha in results(runner, job, files, batch, manifest=sink and sink.manifest, progress=progress):
             if sink is not None:
-                sink.write(result, f, shas[str(f)])
+                sink.write(result, f, sha)
             batch.records.append(result)
-        if sink is not None:
-            sink.close()
     return batch
 
 
@@ -142,7 +138,10 @@ class _RowSink:
         os.fsync(self.sink.fileno())
         self.manifest.add(str(path.resolve()), sha)
 
-    def close(self) -> None:
+    def __enter__(self) -> _RowSink:
+        return self
+
+    def __exit__(self, *exc) -> None:
         self.sink.close()
 
 
@@ -218,7 +217,7 @@ def detect(model, recordings, *, settings: DetectionSettings | None = None, hop_
         loaded = model if isinstance(model, Model) else Model.load(model)
         runtime = Runtime.resolve(loaded, backend, calibration, cache_dir, use_cache)
         payload = model_payload(model) if cluster else None  # a model file goes to a cluster as it is (its bytes also key a resumable run)
-        job = DetectJob(payload, runtime, None if cluster else runtime.model(loaded), settings=settings, hop_s=hop_s, labeller=labeller)
+        job = DetectJob(payload, runtime, loaded if cluster else runtime.model(loaded), settings=settings, hop_s=hop_s, labeller=labeller)
     files = _files(recordings, "recordings")
     batch = Batch()
     names = _unique_stems(files)
@@ -234,16 +233,12 @@ def detect(model, recordings, *, settings: DetectionSettings | None = None, hop_
                 "counts": dict(sorted(Counter(e.label for e in result["events"]).items())),
                 "written_to": str(target), "plot": str(png) if png else None}
 
+    manifest = Manifest(out_dir / MANIFEST, run_key(payload, settings=settings, hop_s=hop_s, fmt=fmt, **runtime.key)) if cluster else None
     with executor(workers, scheduler, **_stretch(stretch_s)) as runner:
-        manifest = Manifest(out_dir / MANIFEST, run_key(payload, settings=settings, hop_s=hop_s, fmt=fmt, **runtime.key)) if cluster else None
-        todo, shas = remaining(files, manifest, runner, batch) if cluster else (files, {})
-        for f, result in runner.map(job, todo, progress=progress):
-            if isinstance(result, BaseException):
-                record_skip(batch.skipped, f, result)
-                continue
+        for f, result, sha in results(runner, job, files, batch, manifest=manifest, progress=progress):
             rec = record(f, result, out_dir / (names[f] + spec.suffix))
             if manifest is not None:
-                manifest.add(str(f.resolve()), shas[str(f)], rec["written_to"])
+                manifest.add(str(f.resolve()), sha, rec["written_to"])
             batch.records.append(rec)
     return batch
 

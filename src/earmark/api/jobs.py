@@ -43,8 +43,6 @@ def runnable_model(model, backend: str | None = None, calibration=None) -> Model
 def model_payload(model) -> bytes:
     """The bytes of ``model``'s file (a path, or a :class:`Model` saved to a temporary file)."""
     if isinstance(model, (str, Path)):
-        if Path(model).is_dir():
-            raise ParameterError(f"{model}: a voice database runs in one process; leave --workers/--scheduler out.")
         return Path(model).read_bytes()
     if not isinstance(model, Model):
         raise ParameterError(f"model must be a model file or an earmark Model, not {type(model).__name__}.")
@@ -78,34 +76,25 @@ class Runtime:
         """What changes a run's results (the cache does not)."""
         return {"backend": self.backend, "calibration": list(self.calibration)}
 
+    @cached_property
     def cache(self):
         """The embedding cache, one per runtime and process (it remembers a folder it could not write to)."""
-        return self._cache
-
-    @cached_property
-    def _cache(self):
         from earmark.embeddings import EmbeddingCache
 
         return EmbeddingCache(self.cache_dir, enabled=self.use_cache)
 
     def __getstate__(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "_cache"}
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
+        return {k: v for k, v in self.__dict__.items() if k != "cache"}  # each process makes its own
 
     def model(self, source) -> Model:
         """``source`` (a :class:`Model` or a model file) made runnable under this runtime."""
         return runnable_model(source, self.backend, list(self.calibration) or None)
 
 
-def worker_model(payload: bytes, runtime: Runtime | None) -> Model:
-    """The model in ``payload``, loaded once per process (a worker, or the client planning stretches) and per
-    :class:`Runtime` (None: as saved): int8 is calibrated on the recordings the client resolved, never on the worker's
-    own idea of the training data."""
+def worker_model(payload: bytes, runtime: Runtime, digest: str) -> Model:
+    """The model in ``payload`` (whose SHA-256 is ``digest``), loaded once per worker process and :class:`Runtime`:
+    int8 is calibrated on the recordings the client resolved, never on the worker's own idea of the training data."""
     from earmark.scale import worker_cached
-
-    runtime = runtime or Runtime()
 
     def load():
         with tempfile.TemporaryDirectory() as tmp:
@@ -113,30 +102,33 @@ def worker_model(payload: bytes, runtime: Runtime | None) -> Model:
             path.write_bytes(payload)
             return runtime.model(path)
 
-    return worker_cached(f"model/{hashlib.sha256(payload).hexdigest()}/{runtime.backend}/{'|'.join(runtime.calibration)}", load)
+    return worker_cached(f"model/{digest}/{runtime.backend}/{'|'.join(runtime.calibration)}", load)
 
 
 @dataclass
 class ModelJob(FileJob):
-    """A job that runs a model: from its file's bytes on a worker, or the one already loaded in this process."""
+    """A job that runs a model: on a worker, from its file's bytes (``payload``), loaded once per process; here, the
+    model already ``loaded`` (never pickled; on a cluster's client it is the model as saved, which plans the
+    stretches of long recordings without building the run's backend)."""
 
     payload: bytes | None
     runtime: Runtime
     loaded: Model | None = field(default=None, repr=False, compare=False)
 
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "loaded": None}  # a worker loads the payload once instead
+        return {**self.__dict__, "loaded": None}
+
+    @cached_property
+    def digest(self) -> str:
+        """The payload's SHA-256, once per process (the key of the worker's loaded model)."""
+        return hashlib.sha256(self.payload).hexdigest()
 
     @property
     def model(self) -> Model:
-        return self.loaded if self.loaded is not None else worker_model(self.payload, self.runtime)
+        return self.loaded if self.loaded is not None else worker_model(self.payload, self.runtime, self.digest)
 
     def front(self):
         return self._windows(self.model.front_end)
-
-    def grid(self):
-        """The windows as saved (no int8 calibration on the client just to plan stretches)."""
-        return self._windows((self.loaded if self.loaded is not None else worker_model(self.payload, None)).front_end)
 
     def _windows(self, front):
         """The front end as this job takes its windows (a detect job: at its own hop)."""
@@ -155,7 +147,7 @@ class PredictJob(ModelJob):
         top_k = min(self.top_k, len(model.classes))
         if emb is not None:
             return model.predict_embedding(emb, path, top_k=top_k)
-        return model.predict(path, top_k=top_k, cache=self.runtime.cache())[0]
+        return model.predict(path, top_k=top_k, cache=self.runtime.cache)[0]
 
 
 @dataclass
@@ -168,14 +160,10 @@ class DetectJob(ModelJob):
     description = "detecting"
 
     def run(self, path: str, emb=None) -> dict:
-        from earmark.inference.detect import detect, level_frames, refine_edges
+        from earmark.inference.detect import detect
 
-        model = self.model
-        found = detect(model, Path(path) if emb is None else emb, settings=self.settings, hop_s=self.hop_s,
-                       cache=self.runtime.cache(), labeller=self.labeller)
-        if emb is not None and self.settings.refine_edges and found["events"]:  # joined stretches: edges from the file's levels
-            found["events"] = refine_edges(found["events"], level_frames(Path(path)), search_s=model.front_end.window_s / 2)
-        return found
+        return detect(self.model, Path(path) if emb is None else emb, recording=Path(path), settings=self.settings,
+                      hop_s=self.hop_s, cache=self.runtime.cache, labeller=self.labeller)
 
     def _windows(self, front):
         return front.with_hop(self.hop_s) if self.hop_s else front
@@ -200,4 +188,4 @@ class DiariseJob(FileJob):
         from earmark.inference.voices import diarise
 
         return diarise(self.db, self.encoder, Path(path), settings=self.settings, threshold=self.threshold, hop_s=self.hop_s,
-                       cache=self.runtime.cache())
+                       cache=self.runtime.cache)

@@ -236,13 +236,17 @@ def label_events(events: list[Event], labeller, emb) -> list[Event]:
 
 
 def detect(model, path, *, settings: DetectionSettings = DetectionSettings(), hop_s: float | None = None, cache=None,
-           labeller=None) -> dict:
-    """Events in one recording, with the window scores they came from.
+           labeller=None, recording=None) -> dict:
+    """Events in one recording (``path``: its file, or its window features already made), with the window scores
+    they came from.
 
     ``hop_s`` takes the model's windows more densely than in training (the
     features are the same kind, so the estimator applies unchanged), which
     sharpens event edges at the cost of time. ``labeller``, a clip model,
-    names each event found (:func:`label_events`).
+    names each event found (:func:`label_events`). ``recording`` is the file
+    the windows came from (default: ``path``, when it is a file): edge
+    refinement reads its level (without one, edges stay as the windows give
+    them), a labeller its audio.
 
     Returns
     -------
@@ -255,11 +259,13 @@ def detect(model, path, *, settings: DetectionSettings = DetectionSettings(), ho
     ws = model.window_scores(path, hop_s=hop_s, cache=cache)
     events = detect_events(ws.scores, ws.times_s, ws.classes, window_s=ws.window_s, hop_s=ws.hop_s,
                            duration_s=ws.duration_s, settings=settings)
-    if settings.refine_edges and events and isinstance(path, (str, Path)):  # (a cluster's joined stretches: by the caller)
-        events = refine_edges(events, level_frames(path), search_s=ws.window_s / 2)
+    if recording is None and isinstance(path, (str, Path)):
+        recording = path
+    if settings.refine_edges and events and recording is not None:
+        events = refine_edges(events, level_frames(recording), search_s=ws.window_s / 2)
     if labeller is not None and events:
-        if not isinstance(path, (str, Path)):
-            raise ParameterError("A labeller reads the recording itself: give detect a file, not window features.")
-        events = label_events(events, labeller, labeller.embed(path, cache=cache))
+        if recording is None:
+            raise ParameterError("A labeller reads the recording itself: give detect its file (recording=), not only window features.")
+        events = label_events(events, labeller, labeller.embed(recording, cache=cache))
     return {"events": events, "scores": ws.scores, "centres_s": ws.times_s, "duration_s": ws.duration_s,
             "classes": ws.classes, "settings": settings.to_dict()}

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from earmark.errors import ParameterError, check_number
-from earmark.serve.deps import (  # noqa: F401 - the service's names, importable from here as before
-    Server, Slots, _error, _HTTPError, _Models, sniff_audio, token_matches,
+from earmark.serve.deps import (  # noqa: F401 - Slots, _HTTPError: importable from here as before
+    Server, Slots, _error, _HTTPError, _Models, token_matches,
 )
 
 log = logging.getLogger(__name__)

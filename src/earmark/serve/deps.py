@@ -196,7 +196,7 @@ async def _socket_token_ok(websocket, token: str, wait_s: float = 10.0) -> bool:
             return False
         except Exception:  # noqa: BLE001 - a client that leaves or sends bytes first has no token to give
             return False
-    return isinstance(given, str) and hmac.compare_digest(given.encode(), token.encode())
+    return isinstance(given, str) and token_matches(f"Bearer {given}", token)
 
 
 def sniff_audio(head: bytes) -> str | None:
