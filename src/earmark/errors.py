@@ -146,6 +146,12 @@ def check_choice(name: str, value, choices) -> str:
     return value
 
 
+def one_line(exc: BaseException, limit: int = 240) -> str:
+    """``"Type: message"`` on one line, at most ``limit`` characters (torch's state-dict errors run to dozens of lines)."""
+    text = " ".join(f"{type(exc).__name__}: {exc}".split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def skip_reason(path, exc: BaseException) -> str:
     """Why a batch job skipped ``path``: an earmark or OS error's message without the leading path, else the
     exception's type and message (a worker lost on a cluster, say)."""

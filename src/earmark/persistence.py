@@ -32,7 +32,6 @@ import numpy as np
 
 from earmark.errors import ModelFileError
 from earmark.fileio import atomic_write
-from earmark.models.base import Tensors
 from earmark.schema import validate_description, validate_fitted
 
 FORMAT = "earmark-model"
@@ -51,6 +50,10 @@ TRUSTED_TYPES = [
     "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
     "sklearn.tree._tree.Tree",
 ]
+
+
+class Tensors(dict):
+    """A named part made of arrays only: stored as safetensors in a model file."""
 
 
 def _encode(value) -> tuple[str, bytes]:
@@ -88,7 +91,7 @@ def read_model_file(path: str | Path, budget=None) -> tuple[dict, dict]:
     Format-1 files are returned in format 2's shape (``model``,
     ``front_end``, parts ``head`` and ``fitted``). ``budget``, if given, is
     called with the checked description and returns the most bytes of tensor
-    data the model can need (see ``pipeline.tensor_budget``); safetensors
+    data the model can need (see ``earmark.models.base.tensor_budget``); safetensors
     parts declaring more in all are refused before their data is read.
 
     Raises

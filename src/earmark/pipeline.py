@@ -19,11 +19,9 @@ import numpy as np
 from earmark._version import __version__
 from earmark.embeddings import Embedder, EmbeddingCache, get_embedder
 from earmark.embeddings.base import Embedding
-from earmark.errors import ModelFileError, ParameterError
-from earmark.models import openset
-from earmark.models.base import ClipModel
+from earmark.errors import ModelFileError, ParameterError, one_line
+from earmark.models.base import ClipModel, tensor_budget
 from earmark.models.registry import get_model, model_spec
-from earmark.models.tagger import set_source_reader
 from earmark.persistence import read_model_file, write_model_file
 
 log = logging.getLogger(__name__)
@@ -298,7 +296,7 @@ class Model:
         except ParameterError as exc:
             raise ModelFileError(f"{path}: its model cannot be rebuilt here ({as_field(exc)}); retrain the model.") from None
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-            raise ModelFileError(f"{path}: its fitted state is incomplete or malformed ({type(exc).__name__}: {exc}); retrain the model.") from None
+            raise ModelFileError(f"{path}: its fitted state is incomplete or malformed ({one_line(exc)}); retrain the model.") from None
         expected = front.feature_shape
         if tuple(estimator.feature_shape_) != tuple(expected):
             raise ModelFileError(f"{path}: the model expects window features {tuple(estimator.feature_shape_)} but front end "
@@ -312,38 +310,6 @@ def as_field(exc: Exception) -> str:
     import re
 
     return re.sub(r"The '(\w+)' parameter", r"the field '\1'", str(exc))
-
-
-def tensor_budget(meta: dict, feature_shape: tuple[int, ...], estimator: ClipModel) -> int:
-    """The most bytes of tensor data a model of this description can hold: its architecture's parameters (twice over,
-    for buffers and optimiser-free extras), standardisation and calibration arrays, and the open-set bank of one
-    vector per training clip and negative; all as float64, with 1 MiB to spare."""
-    features = int(np.prod(feature_shape))
-    n_classes = len(meta["classes"])
-    try:
-        params = estimator.parameter_count(tuple(feature_shape), n_classes) or 0
-    except Exception:  # noqa: BLE001 - an architecture that cannot be built is refused by restore, with its reason
-        params = 0
-    info = meta.get("info") if isinstance(meta.get("info"), dict) else {}
-    data = info.get("data") if isinstance(info.get("data"), dict) else {}
-    open_set = info.get("open_set") if isinstance(info.get("open_set"), dict) else {}
-    rows = sum(v for v in (data.get("n_files"), open_set.get("n_negatives")) if isinstance(v, int) and v > 0)
-    rows = min(rows, openset.MAX_BANK_ROWS)
-    elements = 2 * params + 4 * features + n_classes * (features + 2048) + (rows + 2) * features
-    return 8 * elements + (1 << 20)
-
-
-def _source_estimator(path: str) -> ClipModel:
-    """The fitted estimator of a source model file, for transfer (``lstm-tagger[pretrained=...]``)."""
-    from earmark.errors import EarmarkError
-
-    try:
-        return Model.load(path).estimator
-    except EarmarkError as exc:
-        raise ParameterError(f"pretrained={path}: {exc}") from None
-
-
-set_source_reader(_source_estimator)
 
 
 def _paths(paths) -> list:

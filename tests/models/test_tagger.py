@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from earmark.embeddings import get_embedder
+from earmark.errors import ParameterError
 from earmark.models import get_model
 from earmark.pipeline import Model
 
@@ -106,3 +107,38 @@ def test_a_source_that_is_not_a_tagger_is_refused(rng, tmp_path):
         _tagger(pretrained=str(path)).fit(X, y)
     with pytest.raises(Exception, match="no such model file"):
         _tagger(pretrained=str(tmp_path / "missing.earmark")).fit(X, y)
+
+
+def test_the_models_layer_reads_a_source_itself_without_the_pipeline(source, tmp_path):
+    """No reader is installed at import: a process that imports only earmark.models transfers from a source file; a
+    source whose description disagrees with its weights is refused in one line naming the file and the fix."""
+    import subprocess
+    import sys
+    import zipfile
+
+    _, path = source
+    code = f"""
+import sys
+import numpy as np
+from earmark.models import get_model
+rng = np.random.default_rng(0)
+X = [rng.normal(size=({N_FRAMES}, 20)).astype(np.float32) for _ in range(8)]
+y = np.array(["event" if i % 2 else "" for i in range(8)], dtype=object)
+est = get_model("lstm-tagger", hidden=16, max_epochs=1, pretrained={str(path)!r}).fit(X, y)
+assert est.transfer_["source"] == "source.earmark", est.transfer_
+assert "earmark.pipeline" not in sys.modules
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+    bloated = tmp_path / "bloated.earmark"  # the same file, its description now claiming a tiny tagger (1 unit)
+    with zipfile.ZipFile(path) as z, zipfile.ZipFile(bloated, "w") as out:
+        for item in z.infolist():
+            data = z.read(item)
+            if item.filename == "earmark.json":
+                data = data.replace(b'"hidden": 16', b'"hidden": 1')
+            out.writestr(item, data)
+    X, y, _ = _clips(np.random.default_rng(2), 8)
+    with pytest.raises(ParameterError, match=r"pretrained=.*bloated.earmark: its fitted state is .*retrain the source tagger"):
+        _tagger(pretrained=str(bloated)).fit(X, y)

@@ -26,14 +26,13 @@ the source came from.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from earmark.embeddings.cache import file_sha256
 from earmark.errors import ParameterError, check_choice, check_positive
-from earmark.models.base import MAX_WIDTH, ClipModel, Tensors
+from earmark.models.base import MAX_WIDTH, ClipModel, Tensors, tensor_budget
 from earmark.models.network import store_params, train_settings
 from earmark.models.training import TrainSettings, train_network
 
@@ -42,15 +41,6 @@ log = logging.getLogger(__name__)
 TRANSFERS = ("all", "freeze-low", "parallel-low")
 POOLINGS = ("linsoft", "max", "mean")
 _SCORE_BATCH = 8
-_SOURCE_READER: Callable | None = None  # set by earmark.pipeline: model file path -> fitted estimator
-
-
-def set_source_reader(reader: Callable) -> None:
-    """Install the function that reads a source model file (the pipeline layer does, so models/ needs no file format)."""
-    global _SOURCE_READER
-    _SOURCE_READER = reader
-
-
 class TaggerClassifier(ClipModel):
     """A recurrent tagger over frame features, trained on clip labels (see the module docstring).
 
@@ -132,17 +122,34 @@ class TaggerClassifier(ClipModel):
             self.history_["transfer"] = self.transfer_
 
     def _load_source(self) -> TaggerClassifier:
-        if not Path(str(self.pretrained)).is_file():
-            raise ParameterError(f"pretrained={self.pretrained}: no such model file; train the source tagger first "
+        """The source tagger of ``pretrained``, read as ``Model.load`` reads a file (sizes and tensor budget checked before
+        any tensor is read, nothing executed), without its front end: only its tagger's input shape must match."""
+        from earmark.errors import EarmarkError, one_line
+        from earmark.persistence import read_model_file
+
+        path = str(self.pretrained)
+        if not Path(path).is_file():
+            raise ParameterError(f"pretrained={path}: no such model file; train the source tagger first "
                                  "(earmark train SOURCE --model lstm-tagger --out SOURCE.earmark).")
-        if _SOURCE_READER is None:
-            raise ParameterError("pretrained= needs earmark.pipeline imported to read model files (import earmark first).")
-        source = _SOURCE_READER(str(self.pretrained))
-        if not isinstance(source, TaggerClassifier):
-            raise ParameterError(f"pretrained={self.pretrained}: holds a {type(source).__name__}, not an lstm-tagger; transfer needs "
-                                 "a tagger trained on the source task.")
+
+        def rebuilt(meta: dict) -> TaggerClassifier:
+            if meta["model"]["name"] != "lstm-tagger":
+                raise ParameterError(f"holds a {meta['model']['name']} model, not an lstm-tagger; transfer needs a tagger "
+                                     "trained on the source task.")
+            source = TaggerClassifier(**meta["model"]["params"])
+            source.check_params()
+            return source
+
+        try:
+            meta, parts = read_model_file(path, budget=lambda meta: tensor_budget(meta, self.feature_shape_, rebuilt(meta)))
+            source = rebuilt(meta).restore_parts(parts)
+        except (EarmarkError, TypeError) as exc:
+            raise ParameterError(f"pretrained={path}: {exc}") from None
+        except (KeyError, ValueError, RuntimeError) as exc:
+            raise ParameterError(f"pretrained={path}: its fitted state is incomplete or malformed ({one_line(exc)}); "
+                                 "retrain the source tagger.") from None
         if source.feature_shape_ != self.feature_shape_ or source.hidden != self.hidden or source.conv_channels != self.conv_channels:
-            raise ParameterError(f"pretrained={self.pretrained}: its tagger reads {source.feature_shape_} features with {source.hidden} "
+            raise ParameterError(f"pretrained={path}: its tagger reads {source.feature_shape_} features with {source.hidden} "
                                  f"units and conv_channels={source.conv_channels}; this one {self.feature_shape_}, {self.hidden}, "
                                  f"{self.conv_channels}. Train both with the same settings.")
         return source
