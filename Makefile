@@ -45,6 +45,7 @@ EARMARK_SCREENSHOTS ?= $(OUT)/screenshots
 docs: install
 	@start=$$(date +%s); \
 	EARMARK_DATA=$(abspath $(EARMARK_DATA)) $(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html && \
+	cp docs/auto_examples/images/sphx_glr_plot_learning_curve_001.png docs/_static/learning-curve.png && \
 	echo "docs built in $$(( $$(date +%s) - start )) s: docs/_build/html/index.html"
 
 test: install browser docs

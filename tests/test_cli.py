@@ -1,7 +1,9 @@
 """The CLI end to end with typer's CliRunner, including bad input."""
 
+import csv
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -56,6 +58,19 @@ def test_train_predict_evaluate(demo_subset, cache_dir, tmp_path):
     html = (report / "report.html").read_text()
     assert "data:image/png;base64," in html and "accuracy" in html
     assert (report / "report.md").is_file() and (report / "confusion_matrix.png").stat().st_size > 1000
+    # the answer first: pooled accuracy with its interval, then the clips it got wrong, each one of the data's own
+    rows = list(csv.DictReader(open(demo_subset / "metadata.csv")))
+    wrong = result["misclassified"]
+    assert result["accuracy_pooled"] == pytest.approx(1 - len(wrong) / 9)
+    low, high = result["accuracy_ci95"]
+    assert low <= result["accuracy_pooled"] <= high and 0 <= low and high <= 1
+    truth = {str(demo_subset / r["filename"]): r["label"] for r in rows}
+    assert all(truth[w["file"]] == w["label"] != w["predicted"] for w in wrong)
+    assert [w["score"] for w in wrong] == sorted((w["score"] for w in wrong), reverse=True)
+    assert r.output.splitlines()[0].startswith(f"accuracy {result['accuracy_pooled']:.3f} (95% interval")
+    md = (report / "report.md").read_text()
+    assert md.index("**Accuracy") < md.index("## Results") < md.index("## Data")
+    assert all(Path(w["file"]).name in md for w in wrong) and (not wrong or "## Clips it got wrong" in md)
 
 
 @pytest.fixture

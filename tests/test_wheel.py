@@ -1,9 +1,10 @@
 """The release: ``python -m build`` makes an sdist and a wheel that hold the aisfx weights and every licence, and the
 wheel installed into a fresh virtual environment (packages from the registries, torch CPU as the README installs it)
-runs ``earmark --version``, ``earmark embedders``, a ``train`` and a ``predict`` on the bundled demo clips."""
+runs ``earmark --version``, ``earmark embedders`` and the README's quick start as written, on the bundled demo clips."""
 
-import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 import tarfile
@@ -61,7 +62,30 @@ def test_the_wheel_installs_into_a_fresh_venv_and_classifies_a_clip(dist, tmp_pa
     probe = subprocess.run([str(venv / "bin" / "python"), "-c", "import earmark, pathlib; print(pathlib.Path(earmark.__file__).parent)"],
                            capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert Path(probe.stdout.strip()).is_relative_to(venv)
-    run("train", str(DEMO / "train"), "--out", "demo.earmark", "-q")
-    rows = json.loads(run("predict", "demo.earmark", *map(str, sorted((DEMO / "unseen").glob("*.flac"))), "--format", "json", "-q"))
+    # the README's quick start, every command as written, from a folder where data/demo is the demo data
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "demo").symlink_to(DEMO)
+    commands = quick_start()
+    assert [c[:2] for c in commands] == [["earmark", "train"], ["earmark", "evaluate"], ["earmark", "predict"]]
+    printed = [run(*command[1:]) for command in commands]
+    assert (tmp_path / "demo.earmark").is_file()
+    assert re.search(r"accuracy\s+0\.[5-9]", printed[1]), printed[1]  # 10 classes, 8 clips each: far above chance (0.1)
     esc50 = {"0": "dog", "1": "rooster"}  # the ESC-50 class number ends each file name
-    assert [row["label"] for row in rows] == [esc50[Path(row["file"]).stem.split("-")[-1]] for row in rows]
+    for clip in sorted((DEMO / "unseen").glob("*.flac")):
+        row = next(line for line in printed[2].splitlines() if clip.name in line)
+        assert esc50[clip.stem.split("-")[-1]] in row, printed[2]
+
+
+def quick_start() -> list[list[str]]:
+    """The commands of the README's quick start block (comments dropped)."""
+    text = (REPO / "README.md").read_text()
+    block = text.split("## Quick start", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    return [shlex.split(line.split("#", 1)[0]) for line in block.splitlines() if line.split("#", 1)[0].strip()]
+
+
+def test_the_readme_is_a_landing_page():
+    text = (REPO / "README.md").read_text()
+    assert len(text.encode()) <= 8 * 1024
+    assert (REPO / "docs" / "_static" / "learning-curve.png").is_file() and "docs/_static/learning-curve.png" in text
+    for link in re.findall(r"\]\(([^)#]+)\)", text):  # every relative link points at a file of the repository
+        assert (REPO / link).exists(), link

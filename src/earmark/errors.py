@@ -137,11 +137,24 @@ def check_fraction(name: str, value) -> float:
     return float(value)
 
 
+def did_you_mean(value, choices) -> str:
+    """`` Did you mean 'logreg'?`` for a misspelt ``value`` close to one of ``choices`` (difflib's ratio >= 0.6), else ``""``."""
+    import difflib
+
+    names = [str(c) for c in choices]
+    text = str(value)
+    close = difflib.get_close_matches(text, names, n=1, cutoff=0.6)
+    if not close:  # a different case or separator: 'Dog' for 'dog', 'onnx_int8' for 'onnx-int8'
+        folded = {n.lower().replace("_", "-"): n for n in names}
+        close = [folded[k] for k in (text.lower().replace("_", "-"),) if k in folded]
+    return f" Did you mean {close[0]!r}?" if close and close[0] != text else ""
+
+
 def check_choice(name: str, value, choices) -> str:
-    """Return ``value`` if it is one of ``choices``, else raise :class:`ParameterError`."""
+    """Return ``value`` if it is one of ``choices``, else raise :class:`ParameterError` (suggesting the closest)."""
     if value not in choices:
         raise ParameterError(
-            f"The '{name}' parameter must be one of {', '.join(map(str, choices))}. Got {value!r} instead."
+            f"The '{name}' parameter must be one of {', '.join(map(str, choices))}. Got {value!r} instead.{did_you_mean(value, choices)}"
         )
     return value
 

@@ -101,6 +101,8 @@ def read_model_file(path: str | Path, budget=None) -> tuple[dict, dict]:
         oversized, tampered with, malformed, or holds types outside the trusted list.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ModelFileError(f"{path}: a folder, not a model file; give the .earmark file 'earmark train --out' wrote.")
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file; train one with 'earmark train DATA --out {path.name}'.")
     try:

@@ -3,7 +3,7 @@
 ``--workers N`` starts a local cluster on 127.0.0.1 (N worker processes, one
 thread each, BLAS and torch on one thread, each restarted by its nanny if it
 dies); ``--scheduler tcp://HOST:PORT`` uses an existing one (on SLURM or PBS
-started by dask-jobqueue, on Kubernetes by dask-kubernetes; see the README).
+started by dask-jobqueue, on Kubernetes by dask-kubernetes; see the tour in the docs).
 Tasks are retried on another worker when theirs dies, results come back as
 they finish, and the caller writes them as they come, so an interrupted run
 loses only what was in flight.

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from earmark.audio import find_audio_files
-from earmark.errors import ParameterError, check_number, check_positive
+from earmark.errors import ParameterError, check_number, check_positive, did_you_mean
 from earmark.explore.search import Hit, parse_like
 from earmark.explore.search import search as _search
 from earmark.explore.store import IndexReport, Store
@@ -240,7 +240,7 @@ def label(store, model, *, strategy: str = "uncertain", n: int = 20, label: str 
     column = None
     if label is not None:
         if label not in m.classes:
-            raise ParameterError(f"--label {label}: the model knows {', '.join(m.classes)}; pick one of them.")
+            raise ParameterError(f"--label {label}: the model knows {', '.join(m.classes)}; pick one of them.{did_you_mean(label, m.classes)}")
         column = m.classes.index(label)
     scores, loud = window_scores(st, m, gate_db=gate_db)
     table = st.table(("file", "start_s", "end_s", "label"))

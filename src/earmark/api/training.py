@@ -380,6 +380,8 @@ def evaluate(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: 
                                                 random_state=random_state, augmented=copies, unknown=unknown_classes,
                                                 unknown_clips=strangers, progress=progress))
     fit_s = result.pop("fit_seconds")
+    for row in result.get("misclassified", []):  # the clip's file, where the user can go and listen
+        row["file"] = str(p.clips[row.pop("index")].path)
     return {
         **result,
         "n_files": len(p.clips), "n_skipped": len(p.skipped), "skipped": p.skipped,

@@ -10,11 +10,13 @@ markup: it is printed as plain text.
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, get_args
 
 import typer
 
 from earmark.cli import collection, deploy, inference, training, voices
+from earmark.cli.examples import epilog
 from earmark.console import out
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Few-shot sound classification by transfer learning.",
@@ -40,35 +42,69 @@ def _usage_name(self) -> str:
     return self.display_name_raw + ("..." if self.nargs != 1 and not self.display_name_raw.endswith("...") else "")
 
 
+def _display_type(self, ctx) -> str:
+    """What an option takes, in words (``PATH``, ``N``, ``NUMBER``, ``TEXT``), never a Python type (typer 0.29 shows
+    ``<list[Path]>``); an option with fixed choices declares them as its metavar (``[table|csv|json]``), and an
+    argument's name says what it is."""
+    if isinstance(self, typer.core.TyperArgument):
+        return ""
+    desc = self.type_descriptor
+    if desc.is_choice:
+        return "[" + "|".join(map(str, desc.choices or ())) + "]"
+    annotation = desc.annotation
+    if desc.is_list and get_args(annotation):
+        annotation = get_args(annotation)[0]
+    if desc.is_path or annotation is Path:
+        return "PATH"
+    return {int: "N", float: "NUMBER"}.get(annotation, "TEXT")
+
+
 typer.core.TyperArgument._usage_display_name = _usage_name
+typer.core._TyperParameter.display_type = _display_type
 
 
-COMMANDS = [
-    (training.embedders, None),
-    (training.models, None),
-    (training.train, None),
-    (inference.predict, None),
-    (training.evaluate, None),
-    (training.curve, None),
-    (training.compare, None),
-    (inference.detect, None),
-    (inference.listen, None),
-    (inference.evaluate_kws, "evaluate-kws"),
-    (deploy.mix, None),
-    (voices.enroll, None),
-    (voices.identify, None),
-    (voices.verify, None),
-    (deploy.export_model, "export"),
-    (deploy.bench, None),
-    (collection.index, None),
-    (collection.search, None),
-    (collection.cluster, None),
-    (collection.label, None),
-    (collection.map_command, "map"),
-    (deploy.serve, None),
+def _format_commands(self, ctx, formatter) -> None:
+    """``earmark --help``: the commands in panels (their ``rich_help_panel``), each with its whole one-line summary."""
+    panels: dict[str, list[tuple[str, str]]] = {}
+    for name in self.list_commands(ctx):
+        command = self.get_command(ctx, name)
+        if command is not None and not command.hidden:
+            panels.setdefault(command.rich_help_panel or "Commands", []).append((name, command.get_short_help_str(200)))
+    for panel, rows in panels.items():
+        with formatter.section(panel):
+            formatter.write_dl(rows)
+
+
+typer.core.TyperGroup.format_commands = _format_commands
+
+TRAIN, USE, VOICES, COLLECTIONS, DEPLOY = ("Train and evaluate", "Use a model", "Voices and keywords", "Collections",
+                                           "Deploy and serve")
+COMMANDS = [  # (function, name, panel) in --help order
+    (training.train, None, TRAIN),
+    (training.evaluate, None, TRAIN),
+    (training.curve, None, TRAIN),
+    (training.compare, None, TRAIN),
+    (training.models, None, TRAIN),
+    (training.embedders, None, TRAIN),
+    (deploy.mix, None, TRAIN),
+    (inference.predict, None, USE),
+    (inference.detect, None, USE),
+    (inference.listen, None, USE),
+    (voices.enroll, None, VOICES),
+    (voices.identify, None, VOICES),
+    (voices.verify, None, VOICES),
+    (inference.evaluate_kws, "evaluate-kws", VOICES),
+    (collection.index, None, COLLECTIONS),
+    (collection.search, None, COLLECTIONS),
+    (collection.cluster, None, COLLECTIONS),
+    (collection.label, None, COLLECTIONS),
+    (collection.map_command, "map", COLLECTIONS),
+    (deploy.export_model, "export", DEPLOY),
+    (deploy.bench, None, DEPLOY),
+    (deploy.serve, None, DEPLOY),
 ]
-for command, name in COMMANDS:
-    app.command(name)(command)
+for command, name, panel in COMMANDS:
+    app.command(name, rich_help_panel=panel, epilog=epilog(name or command.__name__))(command)
 
 
 def main() -> None:

@@ -14,13 +14,40 @@ import typer
 from earmark.console import Warnings, as_option, error, report_skipped, say
 from earmark.errors import EarmarkError
 
+# The fixed choices of the options that have them, shown in --help as the option's metavar ([table|csv|json]). Written out
+# here so that --help imports no library module; tests/test_cli_help.py checks each against the library's own tuple, and
+# the library checks the value (with a "did you mean" for a misspelling).
+CHOICES = {
+    "table": ("table", "csv", "json"),
+    "bench": ("table", "json"),
+    "export": ("onnx", "c"),
+    "classifier": ("logreg", "svm", "knn", "rf", "mlp"),
+    "aggregation": ("mean", "vote", "max", "linsoft"),
+    "transfer": ("all", "freeze-low", "parallel-low"),
+    "calibration": ("temperature", "isotonic"),
+    "reject": ("proba", "distance"),
+    "backend": ("auto", "torch", "onnx", "onnx-int8"),
+    "method": ("hdbscan", "kmeans"),
+    "strategy": ("uncertain", "top", "random"),
+    "color": ("label", "cluster", "score"),
+    "projection": ("umap", "tsne"),
+    "gate": ("energy", "vad"),
+}
+
+
+def one_of(kind: str) -> str:
+    """The metavar of an option with fixed choices: ``[table|csv|json]``."""
+    return "[" + "|".join(CHOICES[kind]) + "]"
+
+
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
 CacheDir = Annotated[Path | None, typer.Option(help="Embedding cache folder (default: $EARMARK_CACHE_DIR or the user cache dir).")]
 NoCache = Annotated[bool, typer.Option("--no-cache", help="Compute embeddings without reading or writing the cache.")]
 EmbedderOpt = Annotated[str, typer.Option("--embedder", "-e", help="Embedder (front end) for embedding heads; see 'earmark embedders'; 'a+b' fuses two.")]
 ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="Any registered model; see 'earmark models'. Default: --classifier.")]
-ClassifierOpt = Annotated[str, typer.Option("--classifier", "-c", help="Embedding head: logreg, svm, knn, rf or mlp.")]
-AggOpt = Annotated[str, typer.Option(help="Window-to-clip aggregation: mean, vote or max.")]
+ClassifierOpt = Annotated[str, typer.Option("--classifier", "-c", metavar=one_of("classifier"), help="Embedding head.")]
+AggOpt = Annotated[str, typer.Option(metavar=one_of("aggregation"), help=(
+    "Window-to-clip aggregation: the mean of the window scores, a vote, their max, or linsoft (lstm-tagger's linear softmax)."))]
 GateOpt = Annotated[float, typer.Option("--gate-db", help="Ignore windows quieter than this many dBFS (-inf: keep all).")]
 FileCol = Annotated[str, typer.Option(help="metadata.csv column with file paths.")]
 LabelCol = Annotated[str, typer.Option(help="metadata.csv column with labels.")]
@@ -37,19 +64,21 @@ AugmentOpt = Annotated[str | None, typer.Option("--augment", help=(
     "In training only, comma-separated: shift, stretch, pitch, gain, noise, background=DIR (augmented copies, any model; "
     "copies=N, default 2), specaugment, mixup (networks); strengths as name=value, e.g. pitch=3,noise=20,mixup=0.4."))]
 PretrainedOpt = Annotated[Path | None, typer.Option(help="lstm-tagger: transfer from this tagger, trained on a source task.")]
-TransferOpt = Annotated[str | None, typer.Option(help="With --pretrained: all (fine-tune all), freeze-low or parallel-low.")]
-CalibrationOpt = Annotated[str | None, typer.Option(help=(
-    "Calibrate probabilities on held-out scores of the training clips: temperature or isotonic (k extra fits)."))]
-RejectOpt = Annotated[str | None, typer.Option(help=(
-    "Answer 'unknown' for sounds of none of the classes: proba (highest probability) or distance (to the nearest training clip)."))]
+TransferOpt = Annotated[str | None, typer.Option(metavar=one_of("transfer"), help=(
+    "With --pretrained: fine-tune all layers, or freeze the lower one, or add a fresh one beside it."))]
+CalibrationOpt = Annotated[str | None, typer.Option(metavar=one_of("calibration"), help=(
+    "Calibrate probabilities on held-out scores of the training clips (k extra fits)."))]
+RejectOpt = Annotated[str | None, typer.Option(metavar=one_of("reject"), help=(
+    "Answer 'unknown' for sounds of none of the classes, by the highest probability (proba) or the distance to the "
+    "nearest training clip (distance)."))]
 RejectRateOpt = Annotated[float | None, typer.Option(help="With --reject: share of known training clips the threshold may reject (0.05).")]
 CalibrationDataOpt = Annotated[list[Path] | None, typer.Option("--calibration-data", help=(
     "int8: recordings (folders or files, repeatable) whose windows set the int8 ranges; default: the model's training data."))]
 Workers = Annotated[int | None, typer.Option("--workers", help="Run on a local Dask cluster of this many worker processes "
                                                                "(127.0.0.1; one per core is usual).")]
 Scheduler = Annotated[str | None, typer.Option("--scheduler", help="Run on an existing Dask cluster: its scheduler's address, "
-                                                                   "e.g. tcp://10.0.0.5:8786 (see the README).")]
-BackendOpt = Annotated[str | None, typer.Option("--backend", help=(
+                                                                   "e.g. tcp://10.0.0.5:8786 (see the docs' tour).")]
+BackendOpt = Annotated[str | None, typer.Option("--backend", metavar=one_of("backend"), help=(
     "What runs the aisfx network: auto (onnx if onnxruntime is installed, else torch), torch, onnx (float32, the same "
     "scores) or onnx-int8 (2.5x faster, accuracy within 0.25 points on ESC-10; see --calibration-data)."))]
 DataArg = Annotated[Path, typer.Argument(metavar="DATA", help="Folder with metadata.csv or class sub-folders.")]
@@ -92,6 +121,19 @@ def _run(call):
             raise
         error(message)
         raise typer.Exit(1) from None
+
+
+def model_first(command: str, model_path: Path, paths) -> None:
+    """Refuse MODEL and the audio given the other way round (a model file among the audio, MODEL not a file), naming the
+    order that works, before anything is loaded."""
+    from earmark.errors import ParameterError
+
+    if model_path.is_file():
+        return
+    swapped = next((p for p in paths if p.suffix == ".earmark" and p.is_file()), None)
+    if swapped is not None:
+        raise ParameterError(f"{model_path} is not a model file but {swapped} is: the model comes first, "
+                             f"e.g. 'earmark {command} {swapped} {model_path}'.")
 
 
 def gate_level(value: float) -> float | None:

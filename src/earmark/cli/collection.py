@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from earmark.cli._shared import BackendOpt, Quiet, Scheduler, Workers, check_outputs, gate_level, runs
+from earmark.cli._shared import BackendOpt, Quiet, Scheduler, Workers, check_outputs, gate_level, one_of, runs
 from earmark.console import err, fail_if_any, out, plain_table, say
 
 
@@ -56,7 +56,7 @@ def search(
     approximate: Annotated[bool | None, typer.Option("--approximate/--exact", help="Search the HNSW index, or check every window "
                                                                                     "(default: exact below a million windows).")] = None,
     gate_db: Annotated[float, typer.Option("--gate-db", help="Leave out windows quieter than this (dBFS); -inf keeps all.")] = -60.0,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
+    fmt: Annotated[str, typer.Option("--format", "-f", metavar=one_of("table"), help="How to print the hits.")] = "table",
     html_path: Annotated[Path | None, typer.Option("--html", help="Also write a page where each window can be played.")] = None,
     quiet: Quiet = False,
 ) -> None:
@@ -89,7 +89,7 @@ def search(
 @runs
 def cluster(
     store: Annotated[Path, typer.Argument(metavar="STORE", help="Store folder from 'earmark index'.")],
-    method: Annotated[str, typer.Option(help="hdbscan (finds the number of clusters; runs on a sample of 20,000 windows) or "
+    method: Annotated[str, typer.Option(metavar=one_of("method"), help="hdbscan (finds the number of clusters; runs on a sample of 20,000 windows) or "
                                              "kmeans (needs -k; all windows, one shard at a time).")] = "hdbscan",
     k: Annotated[int | None, typer.Option("-k", help="k-means: the number of clusters.")] = None,
     min_cluster_size: Annotated[int, typer.Option(help="HDBSCAN: the fewest windows a cluster may have.")] = 10,
@@ -119,10 +119,10 @@ def label(
     model_path: Annotated[Path, typer.Option("--model", help="A model trained on the store's front end (e.g. 'earmark train "
                                                             "--from-store').")],
     out_path: Annotated[Path, typer.Option("--out", help="The CSV to fill in (or, with --format audacity/raven, a folder of label files).")],
-    strategy: Annotated[str, typer.Option(help="uncertain (the model's closest calls), top (its surest finds) or random.")] = "uncertain",
+    strategy: Annotated[str, typer.Option(metavar=one_of("strategy"), help="uncertain (the model's closest calls), top (its surest finds) or random.")] = "uncertain",
     n: Annotated[int, typer.Option("-n", help="How many windows to pick.")] = 20,
     label_name: Annotated[str | None, typer.Option("--label", help="With --strategy top: the class whose best windows to pick.")] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="csv, audacity or raven.")] = "csv",
+    fmt: Annotated[str, typer.Option("--format", "-f", metavar="FORMAT", help="csv, audacity or raven (or a plug-in's label format).")] = "csv",
     seed: Annotated[int, typer.Option(help="With --strategy random: the draw.")] = 0,
     exclude: Annotated[Path | None, typer.Option("--exclude", help="A filled-in pick (the --labels of earlier rounds): its "
                                                                   "windows are not picked again.")] = None,
@@ -142,10 +142,10 @@ def label(
 def map_command(
     store: Annotated[Path, typer.Argument(metavar="STORE", help="Store folder from 'earmark index'.")],
     out_path: Annotated[Path, typer.Option("--out", help="The HTML page to write (opens from disk, no server, no network).")],
-    color: Annotated[str, typer.Option(help="label, cluster (from 'earmark cluster') or score (needs --model and --label).")] = "label",
+    color: Annotated[str, typer.Option(metavar=one_of("color"), help="label, cluster (from 'earmark cluster') or score (needs --model and --label).")] = "label",
     model_path: Annotated[Path | None, typer.Option("--model", help="With --color score: the model whose score colours the points.")] = None,
     label_name: Annotated[str | None, typer.Option("--label", help="With --color score: the model's class.")] = None,
-    projection: Annotated[str, typer.Option(help="umap or tsne.")] = "umap",
+    projection: Annotated[str, typer.Option(metavar=one_of("projection"), help="How the windows are laid out in 2-D.")] = "umap",
     max_points: Annotated[int, typer.Option(help="At most this many windows (a seeded sample beyond it).")] = 20_000,
     gate_db: Annotated[float, typer.Option("--gate-db", help="Leave out windows quieter than this (dBFS); -inf keeps all.")] = -60.0,
     embed_audio: Annotated[bool, typer.Option("--embed-audio", help="Put each window's audio inside the page (at most 500 "

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from earmark.cli._shared import CalibrationDataOpt, ModelArg, Quiet, SeedOpt, check_outputs, csv_list, runs
+from earmark.cli._shared import CalibrationDataOpt, ModelArg, Quiet, SeedOpt, check_outputs, csv_list, one_of, runs
 from earmark.console import out, plain_table, report_skipped, say
 
 
@@ -61,7 +61,7 @@ def mix(
 def export_model(
     model_path: ModelArg,
     out_path: Annotated[Path, typer.Option("--out", help="The file to write: model.onnx, or model.h for --format c.")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="onnx (audio window in, class scores out; a runner script is written "
+    fmt: Annotated[str, typer.Option("--format", "-f", metavar=one_of("export"), help="onnx (audio window in, class scores out; a runner script is written "
                                                             "beside it) or c (small heads on MFCC statistics).")] = "onnx",
     int8: Annotated[bool, typer.Option("--int8", help="ONNX: quantize the convolutions to int8, calibrated on --calibration-data.")] = False,
     calibration: CalibrationDataOpt = None,
@@ -85,7 +85,7 @@ def bench(
     int8: Annotated[bool, typer.Option("--int8", help="Also time the int8 graph (calibrated on --calibration-data).")] = False,
     calibration: CalibrationDataOpt = None,
     windows: Annotated[int, typer.Option(help="Windows to time per runtime.")] = 64,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+    fmt: Annotated[str, typer.Option("--format", "-f", metavar=one_of("bench"), help="How to print the figures.")] = "table",
     quiet: Quiet = False,
 ) -> None:
     """Size, latency per window and x realtime of a model on this machine: earmark's own path against ONNX (and int8)."""

@@ -11,7 +11,7 @@ from rich.text import Text
 
 from earmark.cli._shared import (
     BackendOpt, CacheDir, CalibrationDataOpt, DataArg, FileCol, JsonOpt, LabelCol, ModelArg, NoCache, Quiet, Scheduler,
-    SeedOpt, Workers, check_outputs, number_list, save_outputs, runs,
+    SeedOpt, Workers, check_outputs, model_first, number_list, one_of, save_outputs, runs,
 )
 from earmark.console import err, fail_if_any, out, plain_table, print_predictions, report_skipped, say
 
@@ -20,7 +20,7 @@ from earmark.console import err, fail_if_any, out, plain_table, print_prediction
 def predict(
     model_path: ModelArg,
     paths: Annotated[list[Path], typer.Argument(metavar="PATH...", help="Audio files or folders (searched recursively).")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
+    fmt: Annotated[str, typer.Option("--format", "-f", metavar=one_of("table"), help="How to print the predictions.")] = "table",
     top_k: Annotated[int, typer.Option("--top-k", "-k", help="Also show the next K labels (at most the number of classes - 1).")] = 0,
     backend: BackendOpt = None,
     calibration_data: CalibrationDataOpt = None,
@@ -46,6 +46,7 @@ def predict(
         raise ParameterError(f"The '--top-k' option must be >= 0. Got {top_k} instead.")
     if out_path is not None and fmt == "table":
         raise ParameterError(f"--out {out_path}: give --format csv or json for a file (table is for the screen).")
+    model_first("predict", model_path, paths)
     check_outputs(out_path=out_path, inputs=[model_path, *paths])
     m = Model.load(model_path)
     k = min(top_k, len(m.classes) - 1)
@@ -91,9 +92,12 @@ def detect(
     label_with: Annotated[Path | None, typer.Option("--label-with", metavar="CLIP_MODEL", help=(
         "Name each event with this clip model (say aisfx + logreg) as it would the clip cut there; MODEL only says where "
         "(a sed-crnn frame model's sharp edges with a pretrained model's names)."))] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="csv, json, audacity or raven.")] = "csv",
+    fmt: Annotated[str, typer.Option("--format", "-f", metavar="FORMAT", help="csv, json, audacity or raven (or a plug-in's label format).")] = "csv",
     out_dir: Annotated[Path | None, typer.Option("--out", help="Folder for one event file per recording (default: ./earmark-events).")] = None,
     plot: Annotated[bool, typer.Option("--plot", help="Also write a PNG: spectrogram with the events, scores under it.")] = False,
+    cache_dir: Annotated[Path | None, typer.Option(help=(
+        "Keep the recordings' embeddings in this folder, so a rerun with other detection settings skips the network "
+        "(default: none; long recordings make large caches)."))] = None,
     backend: BackendOpt = None,
     calibration_data: CalibrationDataOpt = None,
     workers: Workers = None,
@@ -107,13 +111,14 @@ def detect(
     from earmark import api
     from earmark.inference.detect import DetectionSettings
 
+    model_first("detect", model_path, recordings)
     progress = not quiet
     settings = DetectionSettings(threshold=0.5 if threshold is None else threshold, min_duration_s=min_duration_s,
                                  merge_gap_s=merge_gap_s, median_windows=median_windows, exclusive=exclusive,
                                  refine_edges=refine_edges, one_label_per_event=one_label_per_event)
     batch = api.detect(model_path, recordings, settings=settings, hop_s=hop_s, fmt=fmt, out_dir=out_dir, plot=plot, progress=progress,
                        voice_threshold=threshold, backend=backend, calibration=calibration_data or None, workers=workers,
-                       scheduler=scheduler, label_with=label_with)
+                       scheduler=scheduler, label_with=label_with, cache_dir=cache_dir, use_cache=cache_dir is not None)
     if batch.resumed:
         say(f"{len(batch.resumed)} recording(s) done by an earlier run with these settings (kept)")
     rows = [[r["recording"], f"{r['duration_s']:.1f}", len(r["events"]), ", ".join(f"{k} {v}" for k, v in r["counts"].items()),
@@ -132,7 +137,7 @@ def listen(
     rate: Annotated[int, typer.Option(help="Sample rate of the PCM on stdin.")] = 16000,
     hop_s: Annotated[float | None, typer.Option("--hop-s", help="Classify the newest window this often (0.5 s; 0.1 s with --keywords).")] = None,
     gate_db: Annotated[float, typer.Option("--gate-db", help="Windows quieter than this (dBFS) are not classified.")] = -50.0,
-    gate: Annotated[str, typer.Option(help="energy, or vad: also skip windows without voice (Silero VAD).")] = "energy",
+    gate: Annotated[str, typer.Option(metavar=one_of("gate"), help="Skip quiet windows (energy), and with vad also windows without voice (Silero VAD).")] = "energy",
     threshold: Annotated[float, typer.Option(help="Print windows whose top score reaches this (0, 1].")] = 0.5,
     keywords: Annotated[str | None, typer.Option(help="Keyword spotting: fire once per spoken keyword of these classes (comma-separated).")] = None,
     sensitivity: Annotated[float | None, typer.Option(help="With --keywords: fire when the smoothed score reaches 1 - this; "

@@ -72,7 +72,7 @@ def train(
     reject_rate: RejectRateOpt = None,
     negatives: Annotated[Path | None, typer.Option(help=(
         "With --reject: a folder of recordings of none of the classes; the 'unknown' threshold is set to separate them."))] = None,
-    labels: Annotated[str | None, typer.Option(help="Train from label files beside long recordings in DATA: audacity, raven, csv or json; "
+    labels: Annotated[str | None, typer.Option(metavar="FORMAT|CSV", help="Train from label files beside long recordings in DATA: audacity, raven, csv or json; "
                                                     "with --from-store, the CSV 'earmark label' wrote, filled in.")] = None,
     from_store: Annotated[Path | None, typer.Option("--from-store", help="Train on a store's windows named in --labels "
                                                                          "(nothing is decoded; see 'earmark label').")] = None,
@@ -213,13 +213,25 @@ def evaluate(
 
 
 def _print_evaluation(result: dict) -> None:
-    """``evaluate``'s tables and lines: per fold, per tag, calibration, open set, time."""
+    """``evaluate``'s answer first (pooled accuracy with its interval, clips, model, protocol), then the tables and lines: per
+    fold, the clips it got wrong, per tag, calibration, open set, time."""
     report_skipped(result["skipped"])
+    low, high = result["accuracy_ci95"]
+    exact = " (every tag right)" if "per_tag" in result else ""
+    say(f"accuracy{exact} {result['accuracy_pooled']:.3f} (95% interval {low:.3f}-{high:.3f}) on "
+        f"{sum(f['n_test'] for f in result['folds'])} test clips: {result['embedder']['name']} + {result['classifier']['name']}, "
+        f"{result['protocol']}")
     rows = [[f["fold"], f["n_test"], f"{f['accuracy']:.3f}", f"{f['balanced_accuracy']:.3f}", f"{f['macro_f1']:.3f}"] for f in result["folds"]]
     rows.append(["mean ± std", result["n_files"], f"{result['accuracy_mean']:.3f} ± {result['accuracy_std']:.3f}",
                  f"{result['balanced_accuracy_mean']:.3f}", f"{result['macro_f1_mean']:.3f}"])
     title = f"{result['embedder']['name']} + {result['classifier']['name']}: {result['protocol']}"
     out.print(plain_table(title, ("fold", "test clips", "accuracy", "balanced acc.", "macro F1"), rows))
+    wrong = result.get("misclassified", [])
+    if wrong:
+        shown = wrong[:10]
+        out.print(plain_table(f"clips it got wrong, surest first ({len(shown)} of {len(wrong)}; all in --json or --report)",
+                              ("file", "label", "predicted", "score"),
+                              [[w["file"], w["label"], w["predicted"], f"{w['score']:.3f}"] for w in shown]))
     if "per_tag" in result:  # multi-label: accuracy above is exact match (every tag of a clip right)
         tag_rows = [[t, v["support"], "-" if v["roc_auc"] is None else f"{v['roc_auc']:.3f}",
                      "-" if v["average_precision"] is None else f"{v['average_precision']:.3f}", f"{v['f1']:.3f}"]
@@ -228,8 +240,8 @@ def _print_evaluation(result: dict) -> None:
                               "(F1 at thresholds tuned on training clips)", ("tag", "clips with it", "ROC-AUC", "avg. precision", "F1"),
                               tag_rows))
     if "calibration" in result:
-        say(f"expected calibration error {result['calibration']['ece']:.3f} (top-class confidence against accuracy, "
-            f"{len(result['calibration']['bins'])} bins, all test clips)")
+        say(f"expected calibration error (ECE) {result['calibration']['ece']:.3f}: top-class confidence against accuracy, "
+            f"all test clips in {len(result['calibration']['bins'])} non-empty bins of width 1/15")
     if "open_set" in result:
         o = result["open_set"]
         say(f"open set ({o['score']} score; {o['n_known']} known, {o['n_unknown']} unknown test clips): AUROC {o['auroc']:.3f}, "

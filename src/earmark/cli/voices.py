@@ -8,13 +8,13 @@ from typing import Annotated
 
 import typer
 
-from earmark.cli._shared import CacheDir, NoCache, Quiet, runs
+from earmark.cli._shared import CacheDir, NoCache, Quiet, one_of, runs
 from earmark.console import error, fail_if_any, out, plain_table, report_skipped, say
 
 
 DbArg = Annotated[Path, typer.Argument(metavar="DB", help="Voice database folder (from 'earmark enroll').")]
 ClipsArg = Annotated[list[Path], typer.Argument(metavar="CLIP...", help="Audio files or folders (searched recursively).")]
-FormatOpt = Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")]
+FormatOpt = Annotated[str, typer.Option("--format", "-f", metavar=one_of("table"), help="How to print the answers.")]
 
 
 @runs

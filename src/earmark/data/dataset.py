@@ -152,6 +152,10 @@ def _from_csv(root: Path, csv_path: Path, file_column: str, label_column: str, f
     return Dataset(root, clips, missing)
 
 
+SPLIT_NAMES = frozenset({"train", "training", "test", "testing", "val", "valid", "validation", "dev", "eval", "evaluation",
+                         "unseen", "holdout", "unlabelled", "unlabeled"})
+
+
 def _from_folders(root: Path, fold_column: str | None) -> Dataset:
     if fold_column is not None:
         raise DatasetError(f"{root}: --folds and --group-column need a {METADATA} with that column; this folder has none.")
@@ -164,7 +168,19 @@ def _from_folders(root: Path, fold_column: str | None) -> Dataset:
                 clips.append(Clip(p, sub.name))
             elif p.is_symlink() and not p.exists():
                 missing.append((p, "a broken link or a link loop; fix or remove it"))
+    _warn_if_splits(root, clips)
     return Dataset(root, clips, missing)
+
+
+def _warn_if_splits(root: Path, clips: list[Clip]) -> None:
+    """Warn when the class folders are splits (``DATA/train``, ``DATA/unseen``): every clip would take its split's name."""
+    classes = sorted({c.label for c in clips})
+    if classes and all(c.lower() in SPLIT_NAMES for c in classes):
+        nested = next((c for c in clips if len(c.path.relative_to(root).parts) > 2), None)
+        hint = f" (its clips sit one level deeper, e.g. {nested.path.relative_to(root)})" if nested else ""
+        log.warning("%s: the class folders %s look like splits, not classes%s; every clip would be labelled with its "
+                    "split's name. Give the split's folder as DATA, e.g. %s", root, ", ".join(classes), hint,
+                    root / next((c for c in classes if c.lower().startswith("train")), classes[0]))
 
 
 def metadata_columns(root: str | Path) -> list[str]:

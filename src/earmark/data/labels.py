@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from earmark.errors import DatasetError, ParameterError
+from earmark.errors import DatasetError, ParameterError, did_you_mean
 from earmark.fileio import atomic_write
 from earmark.plugins import Registry
 
@@ -282,7 +282,8 @@ def label_format(name: str) -> LabelFormat:
         Listing the formats if ``name`` is unknown.
     """
     if name not in LABEL_FORMATS:
-        raise ParameterError(f"The 'format' parameter must be one of {', '.join(LABEL_FORMATS)}. Got {name!r} instead.")
+        raise ParameterError(f"The 'format' parameter must be one of {', '.join(LABEL_FORMATS)}. Got {name!r} instead."
+                             f"{did_you_mean(name, LABEL_FORMATS)}")
     return LABEL_FORMATS[name]
 
 

@@ -42,7 +42,7 @@ from earmark._version import __version__
 from earmark.audio.io import AudioInfo, audio_info, read_span
 from earmark.data.dataset import METADATA, Clip, load_dataset, metadata_columns
 from earmark.data.labels import Event, write_labels
-from earmark.errors import AudioLoadError, EarmarkError, ParameterError, check_number
+from earmark.errors import AudioLoadError, EarmarkError, ParameterError, check_number, did_you_mean
 from earmark.fileio import atomic_write
 from earmark.models.base import TAG_SEPARATOR
 from earmark.progress import track
@@ -176,7 +176,7 @@ def read_pool(path: str | Path, *, classes: list[str] | None, folds: list[str] |
     if classes:
         unknown = sorted(set(classes) - {c.label for c in clips})
         if unknown:
-            raise ParameterError(f"{option} {path}: no class {', '.join(map(repr, unknown))} (classes: {', '.join(ds.labels)}).")
+            raise ParameterError(f"{option} {path}: no class {', '.join(map(repr, unknown))} (classes: {', '.join(ds.labels)}).{did_you_mean(unknown[0], ds.labels)}")
         clips = [c for c in clips if c.label in classes]
     if folds:
         present = sorted({c.fold for c in clips if c.fold})

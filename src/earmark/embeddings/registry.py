@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from earmark.embeddings.base import Embedder
-from earmark.errors import ParameterError
+from earmark.errors import ParameterError, did_you_mean
 from earmark.plugins import Registry
 
 DEFAULT_EMBEDDER = "aisfx"
@@ -156,7 +156,7 @@ def get_embedder(name: str, **params) -> Embedder:
         return FusedEmbedder([get_embedder(n) for n in names])
     if name not in EMBEDDERS:
         raise ParameterError(f"The 'embedder' parameter must be one of {', '.join(EMBEDDERS)}, or two joined with '+' "
-                             f"to fuse them (e.g. aisfx+mfcc). Got {name!r} instead.")
+                             f"to fuse them (e.g. aisfx+mfcc). Got {name!r} instead.{did_you_mean(name, EMBEDDERS)}")
     try:
         return EMBEDDERS[name](**params)
     except TypeError as exc:

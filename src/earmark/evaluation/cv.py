@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 from sklearn.model_selection import StratifiedKFold
 
-from earmark.errors import ParameterError
+from earmark.errors import ParameterError, did_you_mean
 from sklearn.base import clone
 
 from earmark.evaluation.openset import open_set_metrics, reliability
@@ -160,7 +160,7 @@ def cross_validate(
     outside = np.isin(labels, list(unknown or []))
     if unknown and not outside.any():
         raise ParameterError(f"The 'unknown' parameter names classes {sorted(unknown)} that are not in the data; pick some of "
-                             f"{', '.join(map(str, np.unique(labels)))}.")
+                             f"{', '.join(map(str, np.unique(labels)))}.{did_you_mean(sorted(unknown)[0], np.unique(labels))}")
     classes = np.unique(labels[~outside])
     predictions = np.empty(len(labels), dtype=object)
     fold_rows, fit_seconds = [], 0.0
@@ -214,7 +214,13 @@ def cross_validate(
             result[f"{metric}_mean"], result[f"{metric}_std"] = float(np.nanmean(values)), float(np.nanstd(values))
         result["tags"] = tags
         result["per_tag"] = tag_metrics(tag_matrix(labels[tested], tags), tag_proba[tested], tag_decided[tested], tags)["per_tag"]
+    right = predictions[tested].astype(labels.dtype) == labels[tested]
+    result["accuracy_pooled"] = float(right.mean())
+    result["accuracy_ci95"] = _wilson(int(right.sum()), int(tested.sum()))
     if not tagged:
+        result["misclassified"] = sorted(({"index": int(i), "label": str(labels[i]), "predicted": str(predictions[i]),
+                                           "score": float(confidence[i])} for i in np.flatnonzero(tested) if predictions[i] != labels[i]),
+                                         key=lambda row: -row["score"])
         result["calibration"] = reliability(confidence[tested], predictions[tested].astype(labels.dtype) == labels[tested])
         result["ece_mean"] = float(np.mean([r["ece"] for r in fold_rows]))
         result["ece_std"] = float(np.std([r["ece"] for r in fold_rows]))
@@ -238,3 +244,11 @@ def cross_validate(
     result["folds"] = fold_rows
     result["fit_seconds"] = fit_seconds
     return result
+
+
+def _wilson(successes: int, n: int) -> list[float]:
+    """The 95% Wilson score interval of a proportion (scipy's), as [low, high]."""
+    from scipy.stats import binomtest
+
+    ci = binomtest(successes, n).proportion_ci(confidence_level=0.95, method="wilson")
+    return [float(ci.low), float(ci.high)]

@@ -54,33 +54,47 @@ def header(title: str, data: dict, protocol: str, settings: list[str], versions:
 def evaluation_report(result: dict, directory: str | Path) -> dict[str, Path]:
     """Report of one :func:`earmark.evaluate` result, with its confusion matrix."""
     emb, clf = result["embedder"], result["classifier"]
-    lines = header("earmark evaluation report", result["data"], result["protocol"], [
+    low, high = result["accuracy_ci95"]
+    n_test = sum(f["n_test"] for f in result["folds"])
+    lines = ["# earmark evaluation report", "",
+             f"**Accuracy {result['accuracy_pooled']:.1%}** (95% interval {low:.1%}-{high:.1%}) on {n_test} test clips: "
+             f"`{emb['name']}` + `{clf['name']}`, {result['protocol']}.", "",
+             "![confusion matrix](confusion_matrix.png)", ""]
+    wrong = result.get("misclassified", [])
+    if wrong:
+        lines += ["## Clips it got wrong", "", f"{len(wrong)} of {n_test}, surest mistakes first; each links to its file.", "",
+                  "| file | label | predicted | score |", "| --- | --- | --- | --- |"]
+        lines += [f"| [{Path(w['file']).name}]({Path(w['file']).resolve().as_uri()}) | {w['label']} | {w['predicted']} | "
+                  f"{w['score']:.3f} |" for w in wrong]
+        lines.append("")
+    context = header("", result["data"], result["protocol"], [
         f"embedder: `{emb['name']}` version {emb['version']} ({emb.get('licence', '')}), params `{emb['params']}`",
         f"classifier: `{clf['name']}`, aggregation `{clf['aggregation']}`, gate {clf['gate_db']} dBFS, params `{clf['params']}`",
         f"time: embed {result['seconds']['embed']:.1f} s, fit {result['seconds']['fit']:.1f} s, total {result['seconds']['total']:.1f} s",
-    ], result["versions"])
+    ], result["versions"])[2:]  # the data and protocol sections, after the results
     lines += ["## Results", "", "| metric | mean | std |", "| --- | --- | --- |"]
     for m in ("accuracy", "balanced_accuracy", "macro_f1"):
         lines.append(f"| {m.replace('_', ' ')} | {result[m + '_mean']:.4f} | {result[m + '_std']:.4f} |")
     lines += ["", "| fold | train | test | accuracy | balanced accuracy | macro F1 |", "| --- | --- | --- | --- | --- | --- |"]
     for f in result["folds"]:
         lines.append(f"| {f['fold']} | {f['n_train']} | {f['n_test']} | {f['accuracy']:.4f} | {f['balanced_accuracy']:.4f} | {f['macro_f1']:.4f} |")
-    lines += _per_class(result) + ["", "![confusion matrix](confusion_matrix.png)", ""]
+    lines += _per_class(result) + [""]
     title = f"Confusion matrix, all test folds (mean fold accuracy {result['accuracy_mean']:.1%})"
     figures = {"confusion_matrix.png": lambda p: confusion_png(result["confusion_matrix"], result["classes"], p, title=title)}
     if "per_tag" in result:
         lines += _per_tag(result)
     if "calibration" in result:
         cal = result["calibration"]
-        lines += ["## Calibration", "", f"Expected calibration error {cal['ece']:.4f} over all test clips "
-                  f"(per fold {result['ece_mean']:.4f} ± {result['ece_std']:.4f}); {len(cal['bins'])} non-empty bins of width 1/15.", "",
+        lines += ["## Calibration", "", f"Expected calibration error (ECE) {cal['ece']:.4f}: top-class confidence against accuracy, "
+                  f"all test clips in {len(cal['bins'])} non-empty bins of width 1/15 (per fold {result['ece_mean']:.4f} ± "
+                  f"{result['ece_std']:.4f}).", "",
                   "| confidence bin | mean confidence | accuracy | clips |", "| --- | --- | --- | --- |"]
         lines += [f"| {b['low']:.2f}-{b['high']:.2f} | {b['confidence']:.3f} | {b['accuracy']:.3f} | {b['n']} |" for b in cal["bins"]]
         lines += ["", "![reliability diagram](reliability.png)", ""]
         figures["reliability.png"] = lambda p: reliability_png(cal, p, title=f"{result['classifier']['name']}: reliability")
     if "open_set" in result:
         lines += _open_set(result["open_set"])
-    return write_report(directory, "\n".join(lines), figures)
+    return write_report(directory, "\n".join(lines + context), figures)
 
 
 def _per_tag(result: dict) -> list[str]:

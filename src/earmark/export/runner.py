@@ -18,7 +18,7 @@ exactly as earmark does, drops windows below the model's gate, and averages
 (or votes, or pools) the rest into one answer per file. Files at another
 sample rate are resampled with an FFT (earmark itself uses soxr, so
 scores of such files can differ slightly; same-rate files match earmark to
-the tolerance stated in the README).
+the tolerance stated in the docs' tour).
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from earmark.errors import ParameterError, check_fraction, check_positive
+from earmark.errors import ParameterError, check_fraction, check_positive, did_you_mean
 
 DEFAULT_SMOOTH, DEFAULT_REFRACTORY_S, DEFAULT_HOP_S = 3, 1.0, 0.1
 
@@ -48,7 +48,7 @@ def keyword_columns(classes: Sequence[str], keywords: Iterable[str]) -> list[int
     missing = [k for k in keywords if k not in classes]
     if missing:
         raise ParameterError(f"The 'keywords' parameter names {', '.join(missing)}, not among the model's classes "
-                             f"({', '.join(classes)}); choose from those.")
+                             f"({', '.join(classes)}); choose from those.{did_you_mean(missing[0], classes)}")
     if len(set(keywords)) != len(keywords):
         raise ParameterError(f"The 'keywords' parameter names a keyword twice ({','.join(keywords)}); name each once.")
     return [list(classes).index(k) for k in keywords]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import inspect
 from functools import partial
 
-from earmark.errors import ParameterError
+from earmark.errors import ParameterError, did_you_mean
 from earmark.plugins import Registry
 from earmark.models.base import ClipModel
 from earmark.models.heads import CLASSIFIERS, EmbeddingClassifier
@@ -72,7 +72,8 @@ def model_spec(name: str) -> ModelSpec:
         Listing the registered names if ``name`` is unknown.
     """
     if name not in MODELS:
-        raise ParameterError(f"The 'model' parameter must be one of {', '.join(MODELS)}. Got {name!r} instead; see 'earmark models'.")
+        raise ParameterError(f"The 'model' parameter must be one of {', '.join(MODELS)}. Got {name!r} instead."
+                             f"{did_you_mean(name, MODELS)} See 'earmark models'.")
     return MODELS[name]
 
 
