@@ -13,6 +13,29 @@ from _cli import write_reference  # noqa: E402
 
 write_reference(DOCS / "generated" / "cli-commands.rst")
 
+
+def write_benchmark_log(source: Path, path: Path) -> Path:
+    """``benchmarks/RESULTS.md`` for readers of the site: the same figures and commands, without the project's internal
+    issue numbers, with links to report files (not part of the site) as plain paths and images found from here."""
+    import re
+
+    text = source.read_text()
+    if text.startswith("# "):  # the page has its own title
+        text = text.split("\n", 1)[1]
+    text = re.sub(r"\s*\(issues? \d+[^)]*\)", "", text)
+    for old, new in (("issue 7", "the model-contract redesign of 2026-11-24"), ("issue 9", "the tagging work"),
+                     ("issue 26's", "the"), ("issue 26", "the detection work"), ("issue 4", "the detection benchmark"),
+                     ("issue 30's work", "work to come")):
+        text = text.replace(old, new)
+    text = re.sub(r"\[([^\]]+)\]\((?!https?:)([^)]+\.md)\)", r"\1", text)  # a report file's link: its path, as text
+    text = re.sub(r"(!\[[^\]]*\]\()(?!https?:)([^)]+\))", r"\1../../benchmarks/\2", text)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+write_benchmark_log(ROOT / "benchmarks" / "RESULTS.md", DOCS / "generated" / "benchmark-log.md")
+
 project = "earmark"
 author = "the earmark developers"
 copyright = "2026, the earmark developers"
@@ -43,6 +66,7 @@ sphinx_gallery_conf = {
     "matplotlib_animations": False,
     "image_scrapers": ("matplotlib",),
     "within_subsection_order": "FileNameSortKey",
+    "write_computation_times": False,  # its page loads jQuery and DataTables from a CDN; the site works offline
 }
 
 autosummary_generate = True
@@ -60,7 +84,8 @@ exclude_patterns = ["_build", "**.ipynb_checkpoints", "auto_examples/*.md5", "tu
 
 html_theme = "pydata_sphinx_theme"
 html_title = f"earmark {release}"
-html_static_path = []
+html_static_path = ["_static"]
+html_css_files = ["earmark.css"]
 html_theme_options = {
     "navigation_with_keys": False,
     "show_prev_next": True,

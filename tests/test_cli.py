@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -285,6 +286,8 @@ def test_listen_says_unknown_for_a_sound_of_none_of_the_classes(demo_subset, cac
     assert r.exit_code == 0, r.output
     labels = [line.split()[2] for line in r.stdout.splitlines() if " s  " in line]
     assert labels and labels.count("unknown") >= len(labels) / 2, r.stdout  # said, not silently dropped
+    said = [line for line in r.stdout.splitlines() if " unknown " in line]  # with the class it was nearest, not "unknown 0.99"
+    assert all(re.search(r"unknown\s+\(nearest (dog|rooster) [01]\.\d\d\)", line) for line in said), r.stdout
 
 
 def test_listen_reads_raw_pcm_from_stdin(demo_subset, cache_dir, tmp_path):

@@ -245,8 +245,9 @@ def test_the_page_in_a_real_browser_classifies_a_clip_and_shows_a_recordings_eve
 
     dog, sr = sf.read(UNSEEN_DOG, dtype="float32")
     rooster, _ = sf.read(UNSEEN_ROOSTER, dtype="float32")
-    long = tmp_path / "field recording.wav"
-    sf.write(long, np.concatenate([dog, np.zeros(sr * 5, np.float32), rooster]), sr)
+    long = tmp_path / "field recording.wav"  # 40 s: the dog, half a minute of quiet hiss, the rooster
+    hiss = np.random.default_rng(0).normal(0, 0.002, sr * 30).astype(np.float32)
+    sf.write(long, np.concatenate([dog, hiss, rooster]), sr)
     with running_server(model_path) as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"], headless=True)
         try:
@@ -255,11 +256,26 @@ def test_the_page_in_a_real_browser_classifies_a_clip_and_shows_a_recordings_eve
             page.set_input_files("#files", str(UNSEEN_DOG))  # pick a file: its label appears
             page.wait_for_selector("#rows td.label")
             assert page.inner_text("#rows td.label") == "dog"
+            assert page.locator("#long-hint").is_hidden()  # a 5-s clip: no hint
+            page.set_input_files("#files", str(long))  # a 40-s recording classified as one clip: the page says what to do
+            page.wait_for_selector("#long-hint:not([hidden])")
+            assert "40 s long" in page.inner_text("#long-hint") and "Find events" in page.inner_text("#long-hint")
             page.screenshot(path=str(tmp_path / "page_predict.png"))
             page.check("input[value=detect]")  # a long recording: its events on the timeline
+            page.set_input_files("#files", [])  # (the same file again would not count as a change)
             page.set_input_files("#files", str(long))
             page.wait_for_selector("#events .event")
-            events = page.locator("#events .event").all_inner_texts()
+            scores = [float(t) for t in page.locator("#events .event .score").all_inner_texts()]
+            assert scores and all(0 < v <= 1 for v in scores)  # every chip says how sure
+            spec = page.locator("#spec").screenshot()  # the spectrogram: drawn, with the events' energy in it
+            from PIL import Image
+
+            grey = np.asarray(Image.open(io.BytesIO(spec)).convert("L"), dtype=float)
+            darkest = int(np.argmin(grey[2:-2, 2:-2].mean(axis=0))) / (grey.shape[1] - 4)  # the loudest moment
+            assert grey.std() > 10 and (darkest < 0.13 or darkest > 0.87), darkest  # in the dog (0-5 s) or the rooster (35-40 s)
+            axis = np.asarray(Image.open(io.BytesIO(page.locator("#wave").screenshot())).convert("L"), dtype=float)[-20:]
+            assert (axis < 120).sum() > 100  # the time axis: tick labels along the bottom
+            events = [e.rsplit("s", 1)[0] + "s" for e in page.locator("#events .event").all_inner_texts()]
             assert any(e.startswith("dog") for e in events) and any(e.startswith("rooster") for e in events)
             assert [e.split()[0] for e in events].index("dog") < [e.split()[0] for e in events].index("rooster")
             page.locator("#events .event").first.click()  # play an event

@@ -29,7 +29,7 @@ def earmark(*args):
 
 
 # %%
-# A one-minute recording: noise, the dog, noise, the rooster, noise.
+# A 40-second recording: 10 s of quiet noise, the dog (5 s), 10 s of noise, the rooster (5 s), 10 s of noise.
 work = Path("ecologist")
 work.mkdir(exist_ok=True)
 sr = 44100

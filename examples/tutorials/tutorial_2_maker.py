@@ -55,10 +55,18 @@ earmark("train", work / "words", "--out", work / "words.earmark", "-q")
 # opens the sound card).
 test = [[r for r in rows if r["split"] == "test" and r["digit"] == d and r["speaker"] == "jackson"][i] for d, i in (("0", 0), ("1", 0), ("0", 1))]
 pause = np.zeros(int(2.5 * 8000), np.float32)  # longer than a window (2.3 s): one word per window
-stream = np.concatenate([np.concatenate([sf.read(FSDD / r["filename"], dtype="float32")[0], pause]) for r in test])
+takes = [sf.read(FSDD / r["filename"], dtype="float32")[0] for r in test]
+stream = np.concatenate([np.concatenate([take, pause]) for take in takes])
 sf.write(work / "stream.wav", stream, 8000)
-print("said:", ", ".join(names[r["digit"]] for r in test))
+start = 0.0
+for r, take in zip(test, takes):  # where each word is in the stream, to compare with the lines listen prints
+    print(f"said {names[r['digit']]!r} from {start:.2f} s to {start + len(take) / 8000:.2f} s")
+    start += (len(take) + len(pause)) / 8000
 earmark("listen", work / "words.earmark", "--input", work / "stream.wav", "--no-realtime", "--gate-db", "-70")
+
+# %%
+# Each line is a window that ended at the time shown: a word is heard in the windows that hold it, so it is said at
+# the first window ending after it starts (and again while it is still in the window, every ``--hop-s``).
 
 # %%
 # **ONNX**: one graph from a window of samples to class scores, the front end (here aiSFX's log-mel and network)

@@ -27,10 +27,10 @@ EARMARK = str(Path(sys.executable).with_name("earmark"))
 
 
 def earmark(*args):
-    """Run an earmark command and show what it prints."""
+    """Run an earmark command and show what it prints, on stdout and stderr, as a terminal would."""
     print("$ earmark " + " ".join(map(str, args)))
     r = subprocess.run([EARMARK, *map(str, args)], capture_output=True, text=True)
-    print(r.stdout + (r.stderr if r.returncode else ""), end="")
+    print(r.stdout + r.stderr, end="")
     assert r.returncode == 0
 
 
@@ -53,7 +53,8 @@ earmark("train", work / "sounds", "--reject", "distance", "--out", work / "machi
 # %%
 # The "live" input: 25 s of ticking, 10 s of grinding, 5 s of a dog, from fold 2. ``earmark listen`` plays a file
 # at real-time pace like a sound card (``--no-realtime`` here; without ``--input`` it opens the default input, and
-# ``--input -`` reads raw 16-bit PCM from another program). Each line: stream time, label, score, latency.
+# ``--input -`` reads raw 16-bit PCM from another program). Each line: stream time, label, score, level, latency;
+# one window every 2 s here (``--hop-s 2``; the default is every 0.5 s).
 fold2 = [r for r in csv.DictReader(open(ESC10 / "metadata.csv")) if r["fold"] == "2"]
 
 
@@ -62,12 +63,16 @@ def clips(sound, n):
 
 
 sf.write(work / "line-3.flac", np.concatenate(clips("clock_tick", 5) + clips("chainsaw", 2) + clips("dog", 1)), 44100)
-earmark("listen", work / "machine.earmark", "--input", work / "line-3.flac", "--no-realtime", "--hop-s", "1.0")
+earmark("listen", work / "machine.earmark", "--input", work / "line-3.flac", "--no-realtime", "--hop-s", "2.0")
 
 # %%
 # The ticking is ``normal``, the grinding is ``grinding``, and the dog at the end, which nobody taught the model, is
-# **unknown** (its score is how sure the closest class would have been). Every unknown window is said, whatever
-# ``--threshold``: for a monitor, the sound nobody expected is the news.
+# **unknown**: "unknown (nearest grinding 0.79)" means the window is far from every training clip, and the class it
+# came nearest would have claimed it with probability 0.79; a classifier without ``--reject`` would have said
+# "grinding" and been wrong. Every unknown window is said, whatever ``--threshold``: for a monitor, the sound nobody
+# expected is the news. A window that straddles a change (the stream's first window, the ticking giving way to the
+# grinding) can come out unknown too: it is like no training clip. The last line, on stderr, sums the session up: how many windows were said, how late, and
+# what share of a core the monitor used.
 #
 # What a monitor does with these lines is yours to decide: the JSON of ``earmark predict --format json`` or the
 # web service (``earmark serve``, with a live-input page) give the same labels to another program. Silent windows

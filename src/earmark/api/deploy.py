@@ -13,6 +13,7 @@ from earmark.data.dataset import load_dataset
 from earmark.errors import ParameterError, check_choice
 from earmark.fileio import atomic_write, check_writable_file
 from earmark.pipeline import Model
+from earmark.api._params import documented
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,12 @@ def calibration_files(model: Model | None, calibration=None) -> list[Path]:
     return files
 
 
+@documented(
+    out=("str or Path", "The file to write: ``model.onnx``, or ``model.h`` with ``fmt='c'``."),
+    fmt=("str", "``onnx`` (audio window in, class scores out; a runner script is written beside it) or ``c`` (small "
+                "heads on MFCC statistics)."),
+    int8=("bool", "ONNX: quantize the convolutions to int8, calibrated on ``calibration``."),
+)
 def export(model, out, *, fmt: str = "onnx", int8: bool = False, calibration=None) -> dict:
     """Write ``model`` (a :class:`Model` or a model file) as ``fmt`` to ``out``; return what was written.
 
@@ -92,6 +99,13 @@ def export(model, out, *, fmt: str = "onnx", int8: bool = False, calibration=Non
             "calibration_windows": graph.meta.get("calibration_windows")}
 
 
+@documented(
+    model=("Model, str or Path", "A trained model (aisfx front end for the ONNX rows), or its file."),
+    windows=("int", "Windows to time per runtime."),
+    batch=("int", "Windows per call when timing throughput."),
+    threads=("int or None", "Threads each runtime may use (``None``: its default)."),
+    int8=("bool", "Also time the int8 graph, calibrated on ``calibration``."),
+)
 def bench(model, *, int8: bool = False, calibration=None, windows: int = 64, batch: int = 16, threads: int | None = None) -> list[dict]:
     """Size, latency per window and x realtime of the model here: earmark's own path, ONNX float32 and (``int8``) int8.
 

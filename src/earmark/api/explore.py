@@ -12,10 +12,22 @@ from earmark.errors import ParameterError, check_number, check_positive, did_you
 from earmark.explore.search import Hit, parse_like
 from earmark.explore.search import search as _search
 from earmark.explore.store import IndexReport, Store
+from earmark.api._params import documented
 
 log = logging.getLogger(__name__)
 
 
+@documented(
+    store=("str or Path", "The store folder (made on first use; later runs add new or changed files)."),
+    embedder=("str or None", "Front end, fixed when the store is made (default ``aisfx``)."),
+    window_s=("float or None", "Window length in seconds, for front ends that take one (mfcc, wave); fixed when the "
+                               "store is made."),
+    hop_s=("float or None", "Seconds between windows, fixed when the store is made (default: the front end's own)."),
+    labels=("str, Path or None", "A CSV with file and label columns whose labels are kept with the windows."),
+    calibration=("str, Path, list of them, or None", "With ``backend='onnx-int8'`` on a new store: recordings whose "
+                                                     "windows set the int8 ranges (default: ``recordings``)."),
+    shard_windows=("int or None", "Windows per shard file (``None``: the store's default)."),
+)
 def index(recordings, store, *, embedder: str | None = None, window_s: float | None = None, hop_s: float | None = None, labels=None,
           file_column: str = "filename", label_column: str = "label", backend: str | None = None, calibration=None,
           progress: bool = False, shard_windows: int | None = None, workers: int | None = None,
@@ -135,6 +147,14 @@ def _labels(csv_path, file_column: str, label_column: str) -> dict[str, str]:
     return {str(c.path.resolve()): c.label for c in ds.clips}
 
 
+@documented(
+    like=("str or None", "An audio file, or a stretch of one: ``FILE@START-END`` in seconds."),
+    k=("int", "How many windows to return."),
+    model=("Model, str, Path or None", "With ``label``: rank the windows by this model's score."),
+    label=("str or None", "The model's class to rank windows by."),
+    approximate=("bool or None", "Search the HNSW index (``True``) or check every window (``False``); ``None``: exact"
+                                 " below a million windows."),
+)
 def search(store, *, like: str | None = None, k: int = 20, model=None, label: str | None = None,
            approximate: bool | None = None, gate_db: float | None = -60.0, html=None) -> list[dict]:
     """Windows of ``store`` like ``like`` (``FILE`` or ``FILE@START-END``), or those ``model`` scores highest for ``label``.
@@ -165,6 +185,14 @@ def search(store, *, like: str | None = None, k: int = 20, model=None, label: st
     return records
 
 
+@documented(
+    method=("str", "``hdbscan`` (finds the number of clusters; runs on a sample of 20,000 windows) or ``kmeans`` "
+                   "(needs ``k``; every window, one shard at a time)."),
+    k=("int or None", "k-means: the number of clusters."),
+    min_cluster_size=("int", "HDBSCAN: the fewest windows a cluster may have."),
+    out=("str, Path or None", "Write every window's cluster (file, start_s, end_s, cluster, label) to this CSV."),
+    examples=("int", "Typical windows shown per cluster (in the summary and the HTML page)."),
+)
 def cluster(store, *, method: str = "hdbscan", k: int | None = None, min_cluster_size: int = 10, gate_db: float | None = -60.0,
             out=None, html=None, examples: int = 3) -> dict:
     """Cluster the windows of ``store`` (see :mod:`earmark.explore.cluster`) and keep the result in the store.
@@ -211,6 +239,17 @@ def cluster(store, *, method: str = "hdbscan", k: int | None = None, min_cluster
             "noise": next((r["size"] for r in rows if r["cluster"] == -1), 0), "params": result.params}
 
 
+@documented(
+    model=("Model, str or Path", "A model trained on the store's front end (e.g. by :func:`train_from_store`)."),
+    strategy=("str", "``uncertain`` (the model's closest calls), ``top`` (its surest finds of ``label``) or "
+                     "``random``."),
+    n=("int", "How many windows to pick."),
+    label=("str or None", "With ``strategy='top'``: the class whose best windows to pick."),
+    out=("str, Path or None", "The CSV to fill in (or, with an audacity or raven ``fmt``, a folder of label files)."),
+    fmt=("str", "``csv``, ``audacity`` or ``raven`` (or a plug-in's label format)."),
+    seed=("int", "With ``strategy='random'``: the draw."),
+    exclude=("str, Path or None", "A filled-in pick of an earlier round: its windows are not picked again."),
+)
 def label(store, model, *, strategy: str = "uncertain", n: int = 20, label: str | None = None, out=None, fmt: str = "csv",
           seed: int = 0, gate_db: float | None = None, exclude=None) -> list[dict]:
     """Pick the next ``n`` windows to label with ``model`` (see :mod:`earmark.explore.label`) and write them to ``out``.
@@ -259,6 +298,10 @@ def label(store, model, *, strategy: str = "uncertain", n: int = 20, label: str 
     return rows
 
 
+@documented(
+    labels=("str or Path", "The CSV :func:`label` wrote, with its label column filled in."),
+    model=("str, ClipModel or None", "A registered model name or an unfitted estimator (``None``: ``classifier``)."),
+)
 def train_from_store(store, labels, *, model=None, classifier: str = "logreg", aggregation: str = "mean",
                      gate_db: float | None = None, random_state: int = 0, progress: bool = False):
     """Train a model on the store's windows that a filled-in pick CSV (``earmark label``) names; returns a Model.
@@ -300,6 +343,15 @@ def train_from_store(store, labels, *, model=None, classifier: str = "logreg", a
     return Model(st.front_end, est, name, DEFAULT_GATE_DB if gate_db is None else gate_db, info)
 
 
+@documented(
+    out=("str or Path", "The HTML page to write (it opens from disk, with no server and no network)."),
+    color=("str", "``label``, ``cluster`` (from :func:`cluster`) or ``score`` (needs ``model`` and ``label``)."),
+    model=("Model, str, Path or None", "With ``color='score'``: the model whose score colours the points."),
+    projection=("str", "How the windows are laid out in 2-D: ``umap`` or ``tsne``."),
+    max_points=("int", "At most this many windows (a seeded sample beyond it)."),
+    embed_audio=("bool", "Put each window's audio inside the page (at most 500 points) instead of linking to the "
+                         "recordings."),
+)
 def map(store, out, *, color: str = "label", model=None, label: str | None = None, projection: str = "umap",  # noqa: A001
         max_points: int = 20_000, gate_db: float | None = -60.0, embed_audio: bool = False) -> dict:
     """Write a map page of ``store`` to ``out`` (see :mod:`earmark.explore.maps`); return what it shows.

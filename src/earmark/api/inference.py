@@ -30,6 +30,7 @@ from earmark.fileio import check_writable_dir, check_writable_file
 from earmark.inference.detect import DetectionSettings, detect as detect_one
 from earmark.inference.voices import VoiceDB, is_voice_db
 from earmark.pipeline import Model, Prediction
+from earmark.api._params import documented
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,12 @@ def _stretch(stretch_s: float | None) -> dict:
     return {} if stretch_s is None else {"stretch_s": check_positive("stretch_s", stretch_s)}
 
 
+@documented(
+    out=("str, Path or None", "On a cluster: append each file's row to this file (``fmt`` csv or json) as it "
+                              "finishes."),
+    fmt=("str", "With ``out``: ``csv`` or ``json`` (one object a line)."),
+    top_k=("int", "Return the ``top_k`` most probable labels of each file."),
+)
 def predict(model, paths, *, top_k: int = 1, cache_dir=None, use_cache: bool = True, progress: bool = False,
             backend: str | None = None, calibration=None, workers: int | None = None, scheduler: str | None = None,
             out=None, fmt: str = "csv", stretch_s: float | None = None) -> Batch:
@@ -160,6 +167,18 @@ def _labeller(label_with, model, on_cluster: bool) -> Model | None:
     return label_with if isinstance(label_with, Model) else Model.load(label_with)
 
 
+@documented(
+    settings=("DetectionSettings or None", "Threshold, minimum duration, merge gap, median filter, exclusive classes,"
+                                           " edge refinement (:class:`earmark.inference.detect.DetectionSettings`; "
+                                           "``None``: the defaults)."),
+    fmt=("str", "Event file format: ``csv``, ``json``, ``audacity`` or ``raven`` (or a plug-in's label format)."),
+    plot=("bool", "Also write a PNG per recording: its spectrogram with the events, the scores under it."),
+    voice_threshold=("float or None", "With a voice database as ``model``: the score at which a voice is named "
+                                      "(``None``: the database's calibrated threshold)."),
+    label_with=("Model, str, Path or None", "A clip model that names each event, as it would the clip cut there; "
+                                            "``model`` then only says where events are."),
+    model=("Model, str or Path", "A trained model or its file; or a voice database folder (who speaks when)."),
+)
 def detect(model, recordings, *, settings: DetectionSettings | None = None, hop_s: float | None = None, fmt: str = "csv",
            out_dir=None, plot: bool = False, cache_dir=None, use_cache: bool = False, progress: bool = False,
            voice_threshold: float | None = None, backend: str | None = None, calibration=None, workers: int | None = None,
@@ -255,9 +274,10 @@ class Detection:
 
     end_s: float
     label: str
-    score: float
+    score: float  # the label's probability; for "unknown", that of the class it was nearest
     level_db: float
     latency_s: float
+    closest: str | None = None  # for "unknown": the class it was nearest
 
 
 @dataclass
@@ -299,6 +319,17 @@ def listen_hop_s(hop_s: float | None, keywords) -> float:
     return hop_s if hop_s is not None else (0.1 if keywords else 0.5)
 
 
+@documented(
+    blocks=("iterable of (ndarray, int)", "Audio as it arrives: blocks of samples with their sample rate "
+                                          "(:func:`earmark.inference.stream.file_blocks`, a sound card, a socket)."),
+    hop_s=("float or None", "Classify the newest window this often (0.5 s; 0.1 s with ``keywords``)."),
+    gate_db=("float", "Windows quieter than this (dBFS) are not classified."),
+    threshold=("float", "Report windows whose top score reaches this, in (0, 1]."),
+    gate=("str", "Skip quiet windows (``energy``), and with ``vad`` also windows without voice (Silero VAD)."),
+    sensitivity=("float or None", "With ``keywords``: fire when the smoothed score reaches 1 - this "
+                                  "(:func:`evaluate_kws` picks it for a false-accept rate)."),
+    stats=("ListenStats or None", "Filled in as the stream runs: windows, latency, share of a core."),
+)
 def listen(model, blocks, *, hop_s: float | None = None, gate_db: float = -50.0, threshold: float = 0.5, gate: str = "energy",
            keywords=None, sensitivity: float | None = None, smooth: int = 3, refractory_s: float = 1.0,
            stats: ListenStats | None = None, backend: str | None = None, calibration=None) -> Iterator[Detection]:
@@ -349,13 +380,14 @@ def listen(model, blocks, *, hop_s: float | None = None, gate_db: float = -50.0,
     try:
         if keywords:
             scored = scored_windows(model, blocks, hop_s=hop_s, gate_db=gate_db, gate=gate, ring_s=keyword_ring_s(model))
-            found = ((e.time_s, e.keyword, e.score, level, time.perf_counter() - arrived) for e, level, arrived in spot_stream(scored, spotter))
+            found = ((e.time_s, e.keyword, e.score, level, time.perf_counter() - arrived, None)
+                     for e, level, arrived in spot_stream(scored, spotter))
         else:
             found = run(model, blocks, hop_s=hop_s, gate_db=gate_db, threshold=threshold, gate=gate)
-        for end_s, label, score, level, latency in found:
+        for end_s, label, score, level, latency, closest in found:
             stats.latencies_s.append(latency)
             stats.wall_s, stats.cpu_s = time.perf_counter() - t0, _cpu() - cpu0
-            yield Detection(end_s, label, score, level, latency)
+            yield Detection(end_s, label, score, level, latency, closest)
     finally:
         stats.wall_s, stats.cpu_s = time.perf_counter() - t0, _cpu() - cpu0
 

@@ -15,6 +15,7 @@ from earmark.evaluation.kws import mix_keywords, operating_curve, score_placemen
 from earmark.inference.keywords import check_spotter_options, keyword_columns, keyword_ring_s, smooth_scores, spot, stream_scores
 from earmark.pipeline import Model
 from earmark.progress import track
+from earmark.api._params import documented
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,22 @@ THRESHOLDS = np.concatenate([np.round(np.concatenate([np.arange(0.05, 0.95, 0.01
                              1.0 - 10.0 ** -np.arange(3.25, 12.01, 0.25)])
 
 
+@documented(
+    model=("Model, str or Path", "A keyword model, trained without ``test_folds``."),
+    keywords=("str or list of str", "The keywords the detector fires on (classes of the model)."),
+    background=("str, Path or a list of them", "Keyword-free recordings: false accepts are counted on them, and "
+                                               "keywords are mixed into them."),
+    folds=("str", "The ``metadata.csv`` column with the folds."),
+    test_folds=("list of str", "Folds of held-out speakers whose keyword clips are tested."),
+    snr_db=("sequence of float", "Speech-to-noise ratios (dB) at which keywords are mixed into the background."),
+    target_fa_per_hour=("float", "Pick the threshold that fires at most this often per hour on the background."),
+    hop_s=("float", "Score the newest window this often, as ``listen`` does."),
+    gap_s=("float", "Seconds of background between two keywords laid into it."),
+    tolerance_s=("float", "A detection within this many seconds after a keyword's end still counts as a hit."),
+    gate_db=("float", "Windows quieter than this (dBFS) are not classified, as in ``listen``."),
+    plot=("str, Path or None", "Write the operating curve (PNG) here."),
+    noise=("str, Path, list of them, or None", "Lay the keywords into these recordings instead of ``background``."),
+)
 def evaluate_kws(model, data, *, keywords, background, folds: str = "fold", test_folds, snr_db=(20.0, 10.0, 5.0, 0.0),
                  target_fa_per_hour: float = 1.0, hop_s: float = 0.1, smooth: int = 3, refractory_s: float = 1.0,
                  gap_s: float = 2.0, tolerance_s: float = 1.0, gate_db: float = -50.0, seed: int = 0,

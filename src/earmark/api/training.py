@@ -30,6 +30,7 @@ from earmark.models import AGGREGATIONS, MODELS, ClipModel, get_model, model_nam
 from earmark.models.registry import parse_model, set_model_params
 from earmark.models.heads import EmbeddingClassifier, check_head_params
 from earmark.pipeline import Model
+from earmark.api._params import documented
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,12 @@ def _copies_for(p: Prepared, front_end: str, est, seed: int):
     return None if wave is None else p.copies(front_end, wave, seed=seed)
 
 
+@documented(
+    model=("str or ClipModel", "A registered model name (``earmark models``; options in brackets, "
+                               "``sbcnn[max_epochs=20]``) or an unfitted estimator."),
+    aggregation=("str or None", "How window scores pool into one per clip (``None``: the model's default)."),
+    random_state=("int or None", "Seed of the model's randomness (``None``: the model's default)."),
+)
 def build_model(model, *, aggregation: str | None = None, classifier_params: dict | None = None,
                 random_state: int | None = None, model_params: dict | None = None) -> tuple[str, ClipModel]:
     """``(registry name, unfitted estimator)`` for a name or an estimator, with the common options set.
@@ -131,6 +138,7 @@ def _kind(name: str) -> str:
     return MODELS[base].kind if base in MODELS else "unregistered estimator"
 
 
+@documented()
 def train(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: str = "logreg", aggregation: str = "mean",
           gate_db: float | None = DEFAULT_GATE_DB, classifier_params: dict | None = None, file_column: str = "filename",
           label_column: str = "label", folds: str | None = None, train_folds=None, exclude_folds=None,
@@ -258,6 +266,13 @@ def train(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: str
     return Model(front, fitted, parse_model(name)[0], gate_db, info)
 
 
+@documented(
+    root=("str or Path", "A folder of long recordings, each with its label file beside it."),
+    labels=("str", "The label files' format: ``audacity``, ``raven``, ``csv`` or ``json``."),
+    model=("str, ClipModel or None", "A registered model name or an unfitted estimator (``None``: ``classifier``)."),
+    background=("bool", "Train on the unlabelled stretches too, as a ``background`` class (never reported as an "
+                        "event)."),
+)
 def train_from_labels(root, *, labels: str, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: str = "logreg",
                       aggregation: str = "mean", background: bool = True, classifier_params: dict | None = None,
                       cache_dir=None, use_cache: bool = True, random_state: int = 0, model_params: dict | None = None,
@@ -324,6 +339,14 @@ def train_from_labels(root, *, labels: str, model=None, embedder: str = DEFAULT_
     return Model(emb, fitted, parse_model(name)[0], None, info)
 
 
+@documented(
+    model=("str, ClipModel or None", "A registered model name or an unfitted estimator (``None``: ``classifier``)."),
+    unknown_classes=("list of str or None", "Open-set evaluation: these classes are left out of training and tested "
+                                            "as unknown sounds."),
+    unknown_dir=("str, Path or None", "With ``unknown_classes``: a folder of other sounds also tested as unknowns."),
+    calibration_data=("str, Path or None", "For ``backend='onnx-int8'``: recordings whose windows set the int8 ranges"
+                                           " (default: the data)."),
+)
 def evaluate(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: str = "logreg", aggregation: str = "mean",
              gate_db: float | None = DEFAULT_GATE_DB, classifier_params: dict | None = None, folds: str | None = None,
              test_folds: list[str] | None = None, cv: int | None = None, file_column: str = "filename", label_column: str = "label",
@@ -427,6 +450,10 @@ def _prepare_candidates(data, embedders, models, *, aggregation, seed, **prepare
     return cands, p
 
 
+@documented(
+    shots=("sequence of int", "Training clips per class at each point of the curve."),
+    repeats=("int", "Draws of the training clips at each point (each tested on the whole held-out fold)."),
+)
 def curve(data, *, embedders=("mfcc", DEFAULT_EMBEDDER), classifiers=("knn", "logreg"), models=None, shots=(1, 2, 4, 8, 16, 32),
           repeats: int = 10, folds: str | None = None, test_folds: list[str] | None = None, cv: int | None = None,
           aggregation: str = "mean", gate_db: float | None = DEFAULT_GATE_DB, file_column: str = "filename",
@@ -472,6 +499,7 @@ def curve(data, *, embedders=("mfcc", DEFAULT_EMBEDDER), classifiers=("knn", "lo
     }
 
 
+@documented()
 def compare(data, *, embedders=("mfcc", DEFAULT_EMBEDDER), classifiers=("knn", "logreg"), models=None, folds: str | None = None,
             test_folds: list[str] | None = None, cv: int | None = None, aggregation: str = "mean", gate_db: float | None = DEFAULT_GATE_DB,
             file_column: str = "filename", label_column: str = "label", strict_paths: bool = False, cache_dir=None,
@@ -507,6 +535,9 @@ def compare(data, *, embedders=("mfcc", DEFAULT_EMBEDDER), classifiers=("knn", "
     }
 
 
+@documented(
+    path=("str or Path", "A model file written by ``earmark train`` or :meth:`Model.save`."),
+)
 def load_model(path) -> Model:
     """Load a model saved with :meth:`Model.save`; runs no code from the file.
 

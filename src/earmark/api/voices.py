@@ -11,10 +11,21 @@ from earmark.embeddings import EmbeddingCache
 from earmark.errors import DatasetError, EarmarkError
 from earmark.fileio import check_writable_dir
 from earmark.inference.voices import Encoder, VoiceDB, create_or_open
+from earmark.api._params import documented
 
 log = logging.getLogger(__name__)
 
 
+@documented(
+    name=("str", "The speaker's name."),
+    db=("str or Path", "The voice database folder (made if new)."),
+    model=("Model, str, Path or None", "A ``metric`` model that encodes voices (a new database only)."),
+    embedder=("str or None", "Front end of a new database without ``model`` (default ``speaker``)."),
+    calibrate=("str, Path or None", "A data set of several speakers (``speaker_column``): the database's accept "
+                                    "threshold is set at its equal-error rate."),
+    speaker_column=("str", "With ``calibrate``: the ``metadata.csv`` column naming each clip's speaker."),
+    replace=("bool", "Replace the voice print of a name already enrolled (else it is refused)."),
+)
 def enroll(name: str, clips, db, *, model=None, embedder: str | None = None, calibrate=None, speaker_column: str = "speaker",
            replace: bool = False, cache_dir=None, use_cache: bool = True) -> dict:
     """Enrol ``name``'s voice from ``clips`` (files or folders) into the database folder ``db`` (made if new).
@@ -59,6 +70,7 @@ def enroll(name: str, clips, db, *, model=None, embedder: str | None = None, cal
             "calibration": calibration or voices.calibration, "skipped": skipped}
 
 
+@documented()
 def identify(db, clips, *, cache_dir=None, use_cache: bool = True) -> dict:
     """The closest enrolled speaker of each clip, or ``unknown`` below the calibrated threshold.
 
@@ -73,6 +85,9 @@ def identify(db, clips, *, cache_dir=None, use_cache: bool = True) -> dict:
     return {"records": records, "threshold": voices.threshold, "skipped": skipped}
 
 
+@documented(
+    name=("str", "The enrolled speaker to check the clips against."),
+)
 def verify(db, name: str, clips, *, cache_dir=None, use_cache: bool = True) -> dict:
     """Accept or reject each clip as ``name``'s voice at the database's calibrated threshold.
 

@@ -168,7 +168,9 @@ def listen(
         for d in api.listen(m, blocks, hop_s=hop, gate_db=gate_db, threshold=threshold, gate=gate, keywords=keywords,
                             sensitivity=sensitivity, smooth=smooth, refractory_s=refractory_s, stats=stats, backend=backend,
                             calibration=calibration_data or None):
-            print(f"{d.end_s:9.2f} s  {d.label:<20} {d.score:.2f}  level {d.level_db:6.1f} dBFS  latency {d.latency_s * 1000:5.0f} ms", flush=True)
+            said = f"{d.label:<20} {d.score:.2f}" if d.closest is None else f"unknown (nearest {d.closest} {d.score:.2f})"
+            said = said.ljust(34)
+            print(f"{d.end_s:9.2f} s  {said} level {d.level_db:6.1f} dBFS  latency {d.latency_s * 1000:5.0f} ms", flush=True)
     except KeyboardInterrupt:
         pass
     s = stats.summary()

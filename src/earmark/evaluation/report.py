@@ -79,7 +79,7 @@ def evaluation_report(result: dict, directory: str | Path) -> dict[str, Path]:
     for f in result["folds"]:
         lines.append(f"| {f['fold']} | {f['n_train']} | {f['n_test']} | {f['accuracy']:.4f} | {f['balanced_accuracy']:.4f} | {f['macro_f1']:.4f} |")
     lines += _per_class(result) + [""]
-    title = f"Confusion matrix, all test folds (mean fold accuracy {result['accuracy_mean']:.1%})"
+    title = "Confusion matrix, all test folds"
     figures = {"confusion_matrix.png": lambda p: confusion_png(result["confusion_matrix"], result["classes"], p, title=title)}
     if "per_tag" in result:
         lines += _per_tag(result)
@@ -177,6 +177,15 @@ def _per_class(result: dict) -> list[str]:
     return lines + [f"| {c} | {r['precision']:.3f} | {r['recall']:.3f} | {r['f1']:.3f} | {r['support']} |" for c, r in result["per_class"].items()]
 
 
+def _file_link(match) -> str:
+    name, uri = match.groups()
+    player = f' <audio controls preload="none" src="{uri}"></audio>' if Path(name).suffix.lower() in _AUDIO else ""
+    return f'<a href="{uri}">{name}</a>{player}'
+
+
+_AUDIO = {".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aif", ".aiff"}
+
+
 def to_html(md: str, images: dict[str, str]) -> str:
     """Markdown (the subset these reports use) to one HTML page, images inlined from ``images``."""
     out, table = [], []
@@ -184,6 +193,7 @@ def to_html(md: str, images: dict[str, str]) -> str:
     def inline(text: str) -> str:
         text = html.escape(text)
         text = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", text)
+        text = re.sub(r"\[([^\]]+)\]\((file:[^)\s\"<>]+)\)", _file_link, text)  # a clip: its link, and a player for it
         return re.sub(r"`(.+?)`", r"<code>\1</code>", text)
 
     def flush() -> None:

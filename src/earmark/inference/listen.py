@@ -143,9 +143,10 @@ class Unknown:
 
 def listen(model, blocks: Iterator[tuple[np.ndarray, float]], *, hop_s: float = 0.5, gate_db: float = -50.0,
            threshold: float = 0.5, gate: str = "energy", vad_threshold: float = 0.5) -> Iterator[tuple]:
-    """Classify the newest window every ``hop_s`` seconds; yield ``(end_s, label, score, level_db, latency_s)``
+    """Classify the newest window every ``hop_s`` seconds; yield ``(end_s, label, score, level_db, latency_s, closest)``
     for the windows whose top score reaches ``threshold`` (see :func:`scored_windows`), and, for a model that
-    rejects, every window of none of its classes as label ``unknown`` (score: its closest class's probability).
+    rejects, every window of none of its classes as label ``unknown`` (``closest``: the class it was nearest, and
+    ``score`` that class's probability; ``None`` for a known window).
 
     Options are validated by :func:`earmark.api.listen`.
     """
@@ -153,10 +154,10 @@ def listen(model, blocks: Iterator[tuple[np.ndarray, float]], *, hop_s: float = 
     for end_s, proba, level, arrived in scored_windows(model, blocks, hop_s=hop_s, gate_db=gate_db, gate=gate, vad_threshold=vad_threshold,
                                                        unknown=True):
         if isinstance(proba, Unknown):  # always said: for a monitor, the sound nobody taught it is the news
-            yield end_s, UNKNOWN, proba.score, level, time.perf_counter() - arrived
+            yield end_s, UNKNOWN, proba.score, level, time.perf_counter() - arrived, classes[proba.closest]
         elif proba is not None and proba.max() >= threshold:
             k = int(np.argmax(proba))
-            yield end_s, classes[k], float(proba[k]), level, time.perf_counter() - arrived
+            yield end_s, classes[k], float(proba[k]), level, time.perf_counter() - arrived, None
 
 
 class _VadTrack:

@@ -50,6 +50,8 @@ async def listen(websocket: WebSocket, model: str | None = None, rate: int = 160
 
         for d in api.listen(m, pcm_blocks(frames.get, rate=rate, sr=m.front_end.sample_rate), threshold=threshold):
             message = {"end_s": round(d.end_s, 3), "label": d.label, "score": round(d.score, 4), "level_db": round(d.level_db, 1)}
+            if d.closest is not None:  # "unknown": the class it was nearest (score is that class's probability)
+                message["closest"] = d.closest
             sent.append(asyncio.run_coroutine_threadsafe(websocket.send_json(message), loop))
 
     worker = loop.run_in_executor(None, run)
