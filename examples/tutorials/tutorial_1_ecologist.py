@@ -7,25 +7,42 @@ Raven selection table per recording, to check in Raven Pro, and counts per class
 
 Here the "field recording" is built from clips the model never saw (a dog and a rooster from ESC-10's second fold)
 with quiet background noise between them; the model is trained on the 80 demo clips of ESC-10's first fold.
+
+**The data**: the demo clips ship with earmark (``data/demo``). Your own: one folder of clips per sound you care
+about (``my_sounds/wren/*.wav``, ...), or a ``metadata.csv``; more labelled sounds: ``earmark fetch esc10 --to data/``.
 """
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
-DEMO = Path("../../data/demo")
-EARMARK = str(Path(sys.executable).with_name("earmark"))
+# sphinx_gallery_start_ignore
+# (hidden on the page) ``sh`` runs a command line as a shell would and shows it with what it printed;
+# data/demo and the shared sets under EARMARK_DATA appear as data/NAME, as they would after ``earmark fetch``.
+import os as _os
+import shlex as _shlex
+import subprocess as _subprocess
+import sys as _sys
+
+for _name, _target in (("demo", Path("../../data/demo")), *((n, Path(_os.environ.get("EARMARK_DATA", "../../../shared/data")) / n)
+                                                          for n in ("esc10", "fsdd"))):
+    _link = Path("data") / _name
+    if _target.exists() and not _link.exists():
+        _link.parent.mkdir(exist_ok=True)
+        _link.symlink_to(_target.resolve())
 
 
-def earmark(*args):
-    """Run an earmark command and show what it prints."""
-    print("$ earmark " + " ".join(map(str, args)))
-    r = subprocess.run([EARMARK, *map(str, args)], capture_output=True, text=True)
-    print(r.stdout + (r.stderr if r.returncode else ""), end="")
-    assert r.returncode == 0
+def sh(command):
+    print("$ " + command)
+    args = _shlex.split(command)
+    args[0] = str(Path(_sys.executable).with_name(args[0]))
+    r = _subprocess.run(args, capture_output=True, text=True)
+    print(r.stdout + r.stderr, end="")  # what a terminal shows: stdout, then warnings and summaries on stderr
+    assert r.returncode == 0, r.stderr
+# sphinx_gallery_end_ignore
+
+DEMO = Path("data/demo")
 
 
 # %%
@@ -41,11 +58,11 @@ sf.write(work / "site-A_2026-05-01.flac", np.concatenate([noise, dog, noise, roo
 # %%
 # Train on the labelled clips (class folders or a ``metadata.csv``; here a CSV with ESC-10's columns). The default
 # front end is the aiSFX network; for birds, ``--embedder birdnet`` uses BirdNET (non-commercial licence).
-earmark("train", DEMO / "train", "--out", work / "sounds.earmark", "-q")
+sh("earmark train data/demo/train --out ecologist/sounds.earmark -q")
 
 # %%
 # Detect events in every recording of a folder, one Raven selection table each, and a picture of each.
-earmark("detect", work / "sounds.earmark", work, "--format", "raven", "--out", work / "events", "--plot", "-q")
+sh("earmark detect ecologist/sounds.earmark ecologist --format raven --out ecologist/events --plot -q")
 
 # %%
 # The table Raven Pro opens (tab-separated):
@@ -57,8 +74,8 @@ print((work / "events" / "site-A_2026-05-01.selections.txt").read_text())
 # background (a class named ``background``, which is never reported as an event, from stretches of the site's own
 # recordings where nothing happens), or ask for surer events. Here the scores tell them apart, so a higher
 # ``--threshold`` is enough:
-earmark("detect", work / "sounds.earmark", work / "site-A_2026-05-01.flac", "--format", "raven", "--threshold", "0.8",
-        "--out", work / "events", "--plot", "-q")
+sh("earmark detect ecologist/sounds.earmark ecologist/site-A_2026-05-01.flac --format raven "
+   "--threshold 0.8 --out ecologist/events --plot -q")
 print((work / "events" / "site-A_2026-05-01.selections.txt").read_text())
 
 # %%

@@ -8,10 +8,13 @@ Raspberry-Pi-class board, or (retrained on cheap features) one C header for a mi
 
 The takes here come from the free spoken digit data set (FSDD, CC BY-SA 4.0; six speakers, 8 kHz), found under
 ``EARMARK_DATA``: 50 takes per word from its training split, and 8 of each other digit.
+
+**The data**: ``earmark fetch fsdd --to data/`` downloads FSDD from its official release, checks it and writes
+``data/fsdd/`` with a ``metadata.csv`` (``filename, label, digit, speaker, take, split``); then
+``export EARMARK_DATA=data``. Your own takes work the same way: one folder per word.
 """
 
 import csv
-import os
 import shutil
 import subprocess
 import sys
@@ -20,16 +23,32 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-EARMARK = str(Path(sys.executable).with_name("earmark"))
-FSDD = Path(os.environ.get("EARMARK_DATA", "../../../shared/data")) / "fsdd"
+# sphinx_gallery_start_ignore
+# (hidden on the page) ``sh`` runs a command line as a shell would and shows it with what it printed;
+# data/demo and the shared sets under EARMARK_DATA appear as data/NAME, as they would after ``earmark fetch``.
+import os as _os
+import shlex as _shlex
+import subprocess as _subprocess
+import sys as _sys
+
+for _name, _target in (("demo", Path("../../data/demo")), *((n, Path(_os.environ.get("EARMARK_DATA", "../../../shared/data")) / n)
+                                                          for n in ("esc10", "fsdd"))):
+    _link = Path("data") / _name
+    if _target.exists() and not _link.exists():
+        _link.parent.mkdir(exist_ok=True)
+        _link.symlink_to(_target.resolve())
 
 
-def earmark(*args):
-    """Run an earmark command and show what it prints."""
-    print("$ earmark " + " ".join(map(str, args)))
-    r = subprocess.run([EARMARK, *map(str, args)], capture_output=True, text=True)
-    print(r.stdout + (r.stderr if r.returncode else ""), end="")
-    assert r.returncode == 0
+def sh(command):
+    print("$ " + command)
+    args = _shlex.split(command)
+    args[0] = str(Path(_sys.executable).with_name(args[0]))
+    r = _subprocess.run(args, capture_output=True, text=True)
+    print(r.stdout + r.stderr, end="")  # what a terminal shows: stdout, then warnings and summaries on stderr
+    assert r.returncode == 0, r.stderr
+# sphinx_gallery_end_ignore
+
+FSDD = Path("data/fsdd")
 
 
 # %%
@@ -44,7 +63,7 @@ for digit, label, count in (("0", "zero", 50), ("1", "one", 50), *((str(d), "oth
     (work / "words" / label).mkdir(parents=True, exist_ok=True)
     for r in takes:
         shutil.copy(FSDD / r["filename"], work / "words" / label)
-earmark("train", work / "words", "--out", work / "words.earmark", "-q")
+sh("earmark train maker/words --out maker/words.earmark -q")
 
 # %%
 # A "live" stream: three test-split takes by jackson, with pauses. (Clip by clip, this small model gets 18 of the
@@ -62,7 +81,7 @@ start = 0.0
 for r, take in zip(test, takes):  # where each word is in the stream, to compare with the lines listen prints
     print(f"said {names[r['digit']]!r} from {start:.2f} s to {start + len(take) / 8000:.2f} s")
     start += (len(take) + len(pause)) / 8000
-earmark("listen", work / "words.earmark", "--input", work / "stream.wav", "--no-realtime", "--gate-db", "-70")
+sh("earmark listen maker/words.earmark --input maker/stream.wav --no-realtime --gate-db -70")
 
 # %%
 # Each line is a window that ended at the time shown: a word is heard in the windows that hold it, so it is said at
@@ -71,7 +90,7 @@ earmark("listen", work / "words.earmark", "--input", work / "stream.wav", "--no-
 # %%
 # **ONNX**: one graph from a window of samples to class scores, the front end (here aiSFX's log-mel and network)
 # inside. The runner written beside it needs only onnxruntime, numpy and soundfile.
-earmark("export", work / "words.earmark", "--format", "onnx", "--out", work / "words.onnx", "-q")
+sh("earmark export maker/words.earmark --format onnx --out maker/words.onnx -q")
 r = subprocess.run([sys.executable, work / "earmark_onnx_runner.py", work / "words.onnx", work / "stream.wav"],
                    capture_output=True, text=True)
 print(r.stdout)
@@ -80,8 +99,8 @@ print(r.stdout)
 # **C**, for a microcontroller: a network is too big there, so the model is retrained on cheap features (MFCC
 # statistics) with a small head, and exported as static tables and functions in one header (no allocation) with an
 # example program that reads raw float32 samples. Build it with the system compiler and emlearn's headers:
-earmark("train", work / "words", "--embedder", "mfcc", "--classifier", "logreg", "--out", work / "words-mcu.earmark", "-q")
-earmark("export", work / "words-mcu.earmark", "--format", "c", "--out", work / "words.h", "-q")
+sh("earmark train maker/words --embedder mfcc --classifier logreg --out maker/words-mcu.earmark -q")
+sh("earmark export maker/words-mcu.earmark --format c --out maker/words.h -q")
 import emlearn  # noqa: E402
 
 subprocess.run(["cc", "-O2", "-I", emlearn.includedir, "-o", work / "classify", work / "words_example.c", "-lm"], check=True)
@@ -91,5 +110,5 @@ clip, _ = load(FSDD / test[0]["filename"], sr=22050)  # the program reads sample
 r = subprocess.run([work / "classify", "-"], input=clip.astype("<f4").tobytes(), capture_output=True)
 print(f"the C program hears {names[test[0]['digit']]!r} as:", r.stdout.decode().strip(), "(class, score, windows)")
 sf.write(work / "take.wav", clip, 22050)
-earmark("predict", work / "words-mcu.earmark", work / "take.wav")  # earmark itself, for comparison
+sh("earmark predict maker/words-mcu.earmark maker/take.wav")
 print("header:", (work / "words.h").stat().st_size, "bytes")

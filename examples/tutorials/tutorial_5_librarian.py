@@ -6,24 +6,41 @@ You have a folder of unlabelled recordings. You want to find sounds like one you
 collection holds, and label it with as few clicks as possible, letting a model suggest what to label next.
 
 The collection here is the 80 demo clips, their labels ignored (we use them only to play the human who answers).
+
+**The data**: the demo clips ship with earmark; any folder of recordings will do (``earmark index`` searches it
+recursively). A larger collection to try: ``earmark fetch esc50 --to data/`` (2,000 clips; non-commercial licence).
 """
 
 import csv
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
-DEMO = Path("../../data/demo")
-EARMARK = str(Path(sys.executable).with_name("earmark"))
+# sphinx_gallery_start_ignore
+# (hidden on the page) ``sh`` runs a command line as a shell would and shows it with what it printed;
+# data/demo and the shared sets under EARMARK_DATA appear as data/NAME, as they would after ``earmark fetch``.
+import os as _os
+import shlex as _shlex
+import subprocess as _subprocess
+import sys as _sys
+
+for _name, _target in (("demo", Path("../../data/demo")), *((n, Path(_os.environ.get("EARMARK_DATA", "../../../shared/data")) / n)
+                                                          for n in ("esc10", "fsdd"))):
+    _link = Path("data") / _name
+    if _target.exists() and not _link.exists():
+        _link.parent.mkdir(exist_ok=True)
+        _link.symlink_to(_target.resolve())
 
 
-def earmark(*args):
-    """Run an earmark command and show what it prints."""
-    print("$ earmark " + " ".join(map(str, args)))
-    r = subprocess.run([EARMARK, *map(str, args)], capture_output=True, text=True)
-    print(r.stdout + (r.stderr if r.returncode else ""), end="")
-    assert r.returncode == 0
+def sh(command):
+    print("$ " + command)
+    args = _shlex.split(command)
+    args[0] = str(Path(_sys.executable).with_name(args[0]))
+    r = _subprocess.run(args, capture_output=True, text=True)
+    print(r.stdout + r.stderr, end="")  # what a terminal shows: stdout, then warnings and summaries on stderr
+    assert r.returncode == 0, r.stderr
+# sphinx_gallery_end_ignore
+
+DEMO = Path("data/demo")
 
 
 work = Path("librarian")
@@ -32,15 +49,15 @@ work.mkdir()
 
 # %%
 # **Index** every window of every recording into a store (Parquet files; a rerun embeds only new or changed files).
-earmark("index", DEMO / "train", "--store", work / "store", "-q")
+sh("earmark index data/demo/train --store librarian/store -q")
 
 # %%
 # **Search**: the windows most like a recording you have (here the unseen rooster).
-earmark("search", work / "store", "--like", DEMO / "unseen" / "2-100786-A-1.flac", "-k", "5", "-q")
+sh("earmark search librarian/store --like data/demo/unseen/2-100786-A-1.flac -k 5 -q")
 
 # %%
 # **Cluster**: what kinds of sound are there? Each cluster with its size and most typical windows.
-earmark("cluster", work / "store", "--method", "kmeans", "-k", "10", "--out", work / "clusters.csv", "-q")
+sh("earmark cluster librarian/store --method kmeans -k 10 --out librarian/clusters.csv -q")
 
 # %%
 # **Label**: start with one clip of each kind you know (here: the first of each class), train, and let the model
@@ -51,9 +68,9 @@ for path, label in truth.items():
     if not (seed_dir / label).exists():
         (seed_dir / label).mkdir(parents=True)
         shutil.copy(path, seed_dir / label)
-earmark("train", seed_dir, "--out", work / "round0.earmark", "-q")
-earmark("label", work / "store", "--model", work / "round0.earmark", "--strategy", "uncertain", "-n", "20",
-        "--out", work / "round1.csv", "-q")
+sh("earmark train librarian/seed --out librarian/round0.earmark -q")
+sh("earmark label librarian/store --model librarian/round0.earmark --strategy uncertain -n 20 "
+   "--out librarian/round1.csv -q")
 
 # %%
 # The person labelling plays each window and types its class; here we answer from the clips' true labels.
@@ -75,19 +92,19 @@ print(open(work / "round1.csv").read().splitlines()[0])
 
 # %%
 # **Train from the store**: nothing is decoded again, the labelled windows' embeddings are in the store.
-earmark("train", "--from-store", work / "store", "--labels", work / "round1.csv", "--out", work / "round1.earmark", "-q")
-earmark("predict", work / "round1.earmark", DEMO / "unseen", "-q")
+sh("earmark train --from-store librarian/store --labels librarian/round1.csv --out librarian/round1.earmark -q")
+sh("earmark predict librarian/round1.earmark data/demo/unseen -q")
 
 # %%
 # One round is rarely enough: the new model picks the next windows it is least sure about, leaving out those
 # already labelled (``--exclude``), and the next model learns from both rounds.
-earmark("label", work / "store", "--model", work / "round1.earmark", "-n", "20", "--exclude", work / "round1.csv",
-        "--out", work / "round2.csv", "-q")
+sh("earmark label librarian/store --model librarian/round1.earmark -n 20 --exclude librarian/round1.csv "
+   "--out librarian/round2.csv -q")
 answer(work / "round2.csv")
 with open(work / "labels.csv", "w") as f:
     f.write(open(work / "round1.csv").read() + "".join(open(work / "round2.csv").readlines()[1:]))
-earmark("train", "--from-store", work / "store", "--labels", work / "labels.csv", "--out", work / "round2.earmark", "-q")
-earmark("predict", work / "round2.earmark", DEMO / "unseen", "-q")
+sh("earmark train --from-store librarian/store --labels librarian/labels.csv --out librarian/round2.earmark -q")
+sh("earmark predict librarian/round2.earmark data/demo/unseen -q")
 
 # %%
 # Two rounds of 20 windows are not enough for every class: the rooster, with two labelled windows, is still missed.
@@ -97,5 +114,5 @@ earmark("predict", work / "round2.earmark", DEMO / "unseen", "-q")
 #
 # **Map**: ``earmark map STORE --out map.html`` writes a page (no server needed) where every window is a point and
 # nearby points sound alike; hover to see a window, click to hear it, draw a box to export a selection as CSV.
-earmark("map", work / "store", "--out", work / "map.html", "-q")
+sh("earmark map librarian/store --out librarian/map.html -q")
 print((work / "map.html").stat().st_size > 0)

@@ -87,6 +87,7 @@ COMMANDS = [  # (function, name, panel) in --help order
     (training.models, None, TRAIN),
     (training.embedders, None, TRAIN),
     (deploy.mix, None, TRAIN),
+    (deploy.fetch, None, TRAIN),
     (inference.predict, None, USE),
     (inference.detect, None, USE),
     (inference.listen, None, USE),

@@ -143,3 +143,26 @@ def serve(
     with_store = f" with the store {store}" if store is not None else ""
     say(f"serving {', '.join(names)}{with_store} on http://{host}:{port} (API docs at /docs){'; token required' if token else ''}")
     uvicorn.run(app_, host=host, port=port, log_level="warning" if quiet else "info")
+
+
+@runs
+def fetch(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="esc10, esc50, fsdd or speech-commands.")],
+    to: Annotated[Path, typer.Option("--to", help="Folder to put it in (as NAME/ with its metadata.csv).")] = Path("data"),
+    url: Annotated[str | None, typer.Option(help="Fetch the same archive from this mirror instead of the official source.")] = None,
+    sha256: Annotated[str | None, typer.Option("--sha256", help="With --url: the SHA-256 the mirror's archive must have.")] = None,
+    quiet: Quiet = False,
+) -> None:
+    """Download a public data set from its official source, checked, into the layout earmark reads."""
+    from earmark.data.fetch import fetch as run
+
+    if sha256 is not None and url is None:
+        from earmark.errors import ParameterError
+
+        raise ParameterError("--sha256 checks a mirror's copy; give the mirror with --url (the official archives' checksums are built in).")
+    done = run(name, to, url=url, sha256=sha256, progress=not quiet)
+    if not done["downloaded"]:
+        say(f"{done['path']} is already there (it has a metadata.csv); nothing to do")
+        return
+    check = "SHA-256 checked" if done["verified"] else "no published checksum: its SHA-256 is recorded in SOURCE.txt"
+    say(f"{done['clips']} clips -> {done['path']} ({check}); e.g. earmark evaluate {done['path']} ...")

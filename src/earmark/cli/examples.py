@@ -14,6 +14,8 @@ EXAMPLES = {
     "models": ["earmark models"],
     "embedders": ["earmark embedders"],
     "mix": ["earmark mix --backgrounds ambience/ --events calls/ --split train=36,test=100 --out mixtures/"],
+    "fetch": ["earmark fetch esc10 --to data/                # ESC-10 from ESC-50's official archive, checked",
+              "earmark fetch fsdd --to data/ --url https://mirror.example/fsdd.tar.gz --sha256 HEX"],
     "predict": ["earmark predict demo.earmark data/demo/unseen",
                 "earmark predict sounds.earmark new_clips/ --top-k 2 --format csv --out predictions.csv"],
     "detect": ["earmark detect demo.earmark field_recording.flac --format raven --out events/"],
