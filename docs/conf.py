@@ -58,6 +58,7 @@ sphinx_gallery_conf = {
     "examples_dirs": [str(ROOT / "examples" / "gallery"), str(ROOT / "examples" / "tutorials")],
     "gallery_dirs": ["auto_examples", "tutorials"],
     "filename_pattern": r"/(plot|tutorial)_",
+    "ignore_pattern": r"(__init__|_session)\.py",  # the tutorials' shell helper is not a page
     "download_all_examples": False,
     "remove_config_comments": True,
     "show_memory": False,

@@ -24,28 +24,10 @@ import numpy as np
 import soundfile as sf
 
 # sphinx_gallery_start_ignore
-# (hidden on the page) ``sh`` runs a command line as a shell would and shows it with what it printed;
-# data/demo and the shared sets under EARMARK_DATA appear as data/NAME, as they would after ``earmark fetch``.
-import os as _os
-import shlex as _shlex
-import subprocess as _subprocess
-import sys as _sys
+import sys as _sys  # (hidden on the page) ``sh``, from _session.py beside this file, runs a command line and shows it
 
-for _name, _target in (("demo", Path("../../data/demo")), *((n, Path(_os.environ.get("EARMARK_DATA", "../../../shared/data")) / n)
-                                                          for n in ("esc10", "fsdd"))):
-    _link = Path("data") / _name
-    if _target.exists() and not _link.exists():
-        _link.parent.mkdir(exist_ok=True)
-        _link.symlink_to(_target.resolve())
-
-
-def sh(command):
-    print("$ " + command)
-    args = _shlex.split(command)
-    args[0] = str(Path(_sys.executable).with_name(args[0]))
-    r = _subprocess.run(args, capture_output=True, text=True)
-    print(r.stdout + r.stderr, end="")  # what a terminal shows: stdout, then warnings and summaries on stderr
-    assert r.returncode == 0, r.stderr
+_sys.path.insert(0, ".")
+from _session import sh  # noqa: E402
 # sphinx_gallery_end_ignore
 
 FSDD = Path("data/fsdd")
