@@ -1,7 +1,9 @@
 """earmark index on a Dask cluster (issue 14): a local cluster on 127.0.0.1, the same store as one process, faults.
 
-Every cluster here is local (127.0.0.1), has two worker processes and stops
-with its test; every wait is bounded.
+Every cluster here is local (127.0.0.1) and has two worker processes; every wait is bounded. The tests that are
+about starting, losing or resuming a cluster start their own (``workers=2``, as ``--workers 2`` does); the others
+share one module-wide cluster and reach it by its address (``scheduler=``, as ``--scheduler`` does), so both ways
+in are exercised and the suite pays for a cluster's start once instead of a dozen times.
 """
 
 import json
@@ -135,6 +137,16 @@ def test_cluster_options_are_checked_before_anything_starts(collection, tmp_path
 
 
 @pytest.fixture(scope="module")
+def address():
+    """The scheduler address of a local cluster shared by this module's tests (stopped after them), started as
+    ``--workers 2`` starts one: two processes on 127.0.0.1, the cores shared out."""
+    from earmark.scale import dask_client
+
+    with dask_client(workers=2) as client:
+        yield client.scheduler.address
+
+
+@pytest.fixture(scope="module")
 def mfcc_model(tmp_path_factory) -> Path:
     import earmark
     from conftest import make_demo_subset
@@ -143,7 +155,7 @@ def mfcc_model(tmp_path_factory) -> Path:
     return earmark.train(make_demo_subset(root / "demo", per_class=4), embedder="mfcc", classifier="logreg").save(root / "m.earmark")
 
 
-def test_detect_on_a_cluster_writes_the_same_events_and_a_rerun_does_only_what_is_missing(mfcc_model, tmp_path):
+def test_detect_on_a_cluster_writes_the_same_events_and_a_rerun_does_only_what_is_missing(mfcc_model, address, tmp_path):
     import soundfile as sf
 
     clips = sorted((DEMO / "train").glob("*.flac"))
@@ -157,13 +169,13 @@ def test_detect_on_a_cluster_writes_the_same_events_and_a_rerun_does_only_what_i
         sf.write(recs / f"field-{i}.flac", np.concatenate(parts), sr)
     (recs / "broken.flac").write_bytes(b"fLaC" + b"\0" * 100)
     one = api.detect(mfcc_model, recs, out_dir=tmp_path / "one")
-    many = api.detect(mfcc_model, recs, out_dir=tmp_path / "many", workers=2)
+    many = api.detect(mfcc_model, recs, out_dir=tmp_path / "many", scheduler=address)
     assert len(many.records) == len(one.records) == 4 and sum(len(r["events"]) for r in many.records) > 4
     assert [s["file"] for s in many.skipped] == [s["file"] for s in one.skipped] == [str(recs / "broken.flac")]
     for r in one.records:  # the same event files, byte for byte
         name = Path(r["written_to"]).name
         assert (tmp_path / "many" / name).read_bytes() == Path(r["written_to"]).read_bytes(), name
-    again = api.detect(mfcc_model, recs, out_dir=tmp_path / "many", workers=2)
+    again = api.detect(mfcc_model, recs, out_dir=tmp_path / "many", scheduler=address)
     assert len(again.resumed) == 4 and again.records == []  # all done: nothing run again
     # an interrupted run: one recording's output and record are missing -> only it runs
     manifest = tmp_path / "many" / ".earmark-done.jsonl"
@@ -171,14 +183,14 @@ def test_detect_on_a_cluster_writes_the_same_events_and_a_rerun_does_only_what_i
     gone = json.loads(lines[-1])
     manifest.write_text("\n".join(lines[:-1]) + "\n")
     Path(gone["output"]).unlink()
-    third = api.detect(mfcc_model, recs, out_dir=tmp_path / "many", workers=2)
+    third = api.detect(mfcc_model, recs, out_dir=tmp_path / "many", scheduler=address)
     assert [r["recording"] for r in third.records] == [gone["recording"]] and len(third.resumed) == 3
     assert Path(gone["output"]).read_bytes() == (tmp_path / "one" / Path(gone["output"]).name).read_bytes()
-    other = api.detect(mfcc_model, recs, out_dir=tmp_path / "many", workers=2, settings=DetectionSettings(threshold=0.8))
+    other = api.detect(mfcc_model, recs, out_dir=tmp_path / "many", scheduler=address, settings=DetectionSettings(threshold=0.8))
     assert len(other.records) == 4 and not other.resumed  # other settings: another run
 
 
-def test_long_recordings_go_out_in_stretches_with_the_results_of_one_pass(mfcc_model, tmp_path, caplog):
+def test_long_recordings_go_out_in_stretches_with_the_results_of_one_pass(mfcc_model, address, tmp_path, caplog):
     import logging
 
     import soundfile as sf
@@ -189,7 +201,7 @@ def test_long_recordings_go_out_in_stretches_with_the_results_of_one_pass(mfcc_m
     for i in range(2):  # 2 recordings of 80 s, 16 clips each: 5 stretches of 15 s each on the cluster
         sf.write(recs / f"field-{i}.flac", np.concatenate([sf.read(c, dtype="float32")[0] for c in clips[i * 16 : i * 16 + 16]]), 44100)
     with caplog.at_level(logging.INFO, logger="earmark.embeddings.spans"):
-        many = api.index(recs, tmp_path / "many", embedder="aisfx", workers=2, stretch_s=15)
+        many = api.index(recs, tmp_path / "many", embedder="aisfx", scheduler=address, stretch_s=15)
     assert caplog.text.count("stretches of about 15 s") == 2
     one = api.index(recs, tmp_path / "one", embedder="aisfx")
     assert len(many.added) == len(one.added) == 2
@@ -203,11 +215,11 @@ def test_long_recordings_go_out_in_stretches_with_the_results_of_one_pass(mfcc_m
 
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="earmark.embeddings.spans"):
-        cut = api.detect(mfcc_model, recs, out_dir=tmp_path / "cut", workers=2, stretch_s=15)
+        cut = api.detect(mfcc_model, recs, out_dir=tmp_path / "cut", scheduler=address, stretch_s=15)
     assert caplog.text.count("stretches of about 15 s") == 2  # mfcc resamples to 22.05 kHz: scores equal to rounding
     whole = api.detect(mfcc_model, recs, out_dir=tmp_path / "whole")
     assert events(cut) == events(whole) and len(events(whole)) > 4
-    many = api.predict(mfcc_model, recs, workers=2, stretch_s=15, out=tmp_path / "p.csv")
+    many = api.predict(mfcc_model, recs, scheduler=address, stretch_s=15, out=tmp_path / "p.csv")
     one = api.predict(mfcc_model, recs)
     by_file = {str(p.path): p for p in one.records}
     for p in many.records:
@@ -215,7 +227,7 @@ def test_long_recordings_go_out_in_stretches_with_the_results_of_one_pass(mfcc_m
         np.testing.assert_allclose(p.scores, by_file[str(p.path)].scores, atol=1e-5)
 
 
-def test_predict_on_a_cluster_appends_rows_as_files_finish_and_never_twice(mfcc_model, collection, tmp_path):
+def test_predict_on_a_cluster_appends_rows_as_files_finish_and_never_twice(mfcc_model, collection, address, tmp_path):
     import csv
 
     from typer.testing import CliRunner
@@ -223,7 +235,7 @@ def test_predict_on_a_cluster_appends_rows_as_files_finish_and_never_twice(mfcc_
     from earmark.cli import app
 
     out = tmp_path / "preds.csv"
-    r = CliRunner().invoke(app, ["predict", str(mfcc_model), str(collection), "--format", "csv", "--out", str(out), "--workers", "2",
+    r = CliRunner().invoke(app, ["predict", str(mfcc_model), str(collection), "--format", "csv", "--out", str(out), "--scheduler", address,
                                  "-k", "1", "-q"])
     assert r.exit_code == 1 and "broken.wav" in r.output  # the corrupt file is reported, the rest done
     rows = list(csv.reader(open(out)))
@@ -233,7 +245,7 @@ def test_predict_on_a_cluster_appends_rows_as_files_finish_and_never_twice(mfcc_
     ref = list(csv.reader(open(tmp_path / "one.csv")))
     assert rows[0] == ref[0] == ["file", "label", "score", "label_2", "score_2"]
     assert sorted(rows[1:]) == sorted(ref[1:]) and len(rows) == 82  # 81 readable files, the same rows as one process
-    r = CliRunner().invoke(app, ["predict", str(mfcc_model), str(collection), "--format", "csv", "--out", str(out), "--workers", "2",
+    r = CliRunner().invoke(app, ["predict", str(mfcc_model), str(collection), "--format", "csv", "--out", str(out), "--scheduler", address,
                                  "-k", "1", "-q"])
     assert "0 file(s) classified, 81 done before" in r.output
     assert list(csv.reader(open(out))) == rows  # a rerun appends nothing: every file is done
@@ -273,7 +285,7 @@ def test_earmark_threads_sets_the_cores_a_process_uses(monkeypatch):
     assert process_cores() == len(os.sched_getaffinity(0))
 
 
-def test_int8_on_a_cluster_is_calibrated_on_the_recordings_given_and_caches_where_told(collection, tmp_path):
+def test_int8_on_a_cluster_is_calibrated_on_the_recordings_given_and_caches_where_told(collection, address, tmp_path):
     """Issue 27's defect: the cluster path dropped --calibration-data (each worker calibrated on the model's training
     folder instead) and the cache settings."""
     import earmark
@@ -295,7 +307,7 @@ def test_int8_on_a_cluster_is_calibrated_on_the_recordings_given_and_caches_wher
 
     local = scores(api.predict(model, recs, backend="onnx-int8", calibration=quiet, use_cache=False))
     default = scores(api.predict(model, recs, backend="onnx-int8", use_cache=False))
-    cluster = scores(api.predict(model, recs, backend="onnx-int8", calibration=quiet, workers=2, out=tmp_path / "p.csv",
+    cluster = scores(api.predict(model, recs, backend="onnx-int8", calibration=quiet, scheduler=address, out=tmp_path / "p.csv",
                                  cache_dir=tmp_path / "cache"))
     assert cluster.keys() == local.keys() == default.keys()
     for f in local:
@@ -303,15 +315,15 @@ def test_int8_on_a_cluster_is_calibrated_on_the_recordings_given_and_caches_wher
     assert max(np.abs(local[f] - default[f]).max() for f in local) > 1e-4  # the calibration set matters, so the test can fail
     assert len(list((tmp_path / "cache").rglob("*.npz"))) == len(recs)  # the workers embedded through the cache given
     with pytest.raises(ParameterError, match="--calibration-data .*nowhere"):  # checked before a cluster starts
-        api.predict(model, recs, backend="onnx-int8", calibration=tmp_path / "nowhere", workers=2, out=tmp_path / "q.csv")
+        api.predict(model, recs, backend="onnx-int8", calibration=tmp_path / "nowhere", scheduler=address, out=tmp_path / "q.csv")
 
 
-def test_a_cluster_run_keeps_a_bounded_number_of_files_in_flight():
+def test_a_cluster_run_keeps_a_bounded_number_of_files_in_flight(address):
     """Issue 27: every file used to be submitted at once (a million futures on the scheduler); now at most
     ``max_in_flight`` are out, one more going in as each comes back, and every result still arrives."""
     from earmark.scale import dask_client, in_flight_limit, map_unordered
 
-    with dask_client(workers=2) as client:
+    with dask_client(scheduler=address) as client:
         submitted, seen, most = [0], [0], [0]
         submit = client.submit
 

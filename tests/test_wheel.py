@@ -48,7 +48,9 @@ def test_the_wheel_installs_into_a_fresh_venv_and_classifies_a_clip(dist, tmp_pa
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     wheel = dist / f"earmark-{earmark.__version__}-py3-none-any.whl"
     # torch==2.13.0 is pinned by the wheel; pip takes the CPU build from the same place as `make install` does
-    r = subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", str(wheel)], capture_output=True, text=True, timeout=1500)
+    # (--no-compile: Python compiles what it imports when it imports it; byte-compiling every installed module up front
+    # only costs time here)
+    r = subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", "--no-compile", str(wheel)], capture_output=True, text=True, timeout=1500)
     assert r.returncode == 0, r.stderr[-3000:]
     env = {**os.environ, "EARMARK_CACHE_DIR": str(tmp_path / "cache")}
 
