@@ -100,6 +100,7 @@ def test_a_misspelt_name_gets_a_did_you_mean(trained, tmp_path):
     """Model, embedder, label-format and class names, each refused before any audio is read."""
     model, data = trained
     _fails(["train", str(data), "--model", "logrg", "--out", str(tmp_path / "m.earmark")], "Did you mean 'logreg'?")
+    _fails(["train", str(data), "--classifier", "tree", "--out", str(tmp_path / "m.earmark")], "Did you mean 'rf'?")  # another name
     _fails(["train", str(data), "--embedder", "asifx", "--out", str(tmp_path / "m.earmark")], "Did you mean 'aisfx'?")
     _fails(["detect", str(model), str(data), "--format", "ravn", "--out", str(tmp_path / "ev")], "Did you mean 'raven'?")
     from earmark.errors import ParameterError

@@ -137,12 +137,16 @@ def check_fraction(name: str, value) -> float:
     return float(value)
 
 
-def did_you_mean(value, choices) -> str:
-    """`` Did you mean 'logreg'?`` for a misspelt ``value`` close to one of ``choices`` (difflib's ratio >= 0.6), else ``""``."""
+def did_you_mean(value, choices, aliases: dict[str, str] | None = None) -> str:
+    """`` Did you mean 'logreg'?`` for a misspelt ``value`` close to one of ``choices`` (difflib's ratio >= 0.6), or for
+    another name of one (``aliases``: ``{"tree": "rf"}``, matched without case), else ``""``."""
     import difflib
 
     names = [str(c) for c in choices]
     text = str(value)
+    alias = (aliases or {}).get(text.lower().replace("_", "-"))
+    if alias in names:
+        return f" Did you mean {alias!r}?"
     close = difflib.get_close_matches(text, names, n=1, cutoff=0.6)
     if not close:  # a different case or separator: 'Dog' for 'dog', 'onnx_int8' for 'onnx-int8'
         folded = {n.lower().replace("_", "-"): n for n in names}
@@ -150,12 +154,12 @@ def did_you_mean(value, choices) -> str:
     return f" Did you mean {close[0]!r}?" if close and close[0] != text else ""
 
 
-def check_choice(name: str, value, choices) -> str:
-    """Return ``value`` if it is one of ``choices``, else raise :class:`ParameterError` (suggesting the closest)."""
+def check_choice(name: str, value, choices, aliases: dict[str, str] | None = None) -> str:
+    """Return ``value`` if it is one of ``choices``, else raise :class:`ParameterError` (suggesting the closest, or the
+    choice ``aliases`` gives for another name of it)."""
     if value not in choices:
-        raise ParameterError(
-            f"The '{name}' parameter must be one of {', '.join(map(str, choices))}. Got {value!r} instead.{did_you_mean(value, choices)}"
-        )
+        raise ParameterError(f"The '{name}' parameter must be one of {', '.join(map(str, choices))}. Got {value!r} instead."
+                             f"{did_you_mean(value, choices, aliases)}")
     return value
 
 

@@ -180,8 +180,9 @@ def model_choice(model: str | None, classifier: str) -> str:
     """--model if given, else --classifier (checked under that option's name)."""
     from earmark.errors import check_choice
     from earmark.models import MODELS
+    from earmark.models.registry import ALIASES
 
-    return model if model is not None else check_choice("classifier", classifier, list(MODELS))
+    return model if model is not None else check_choice("classifier", classifier, list(MODELS), ALIASES)
 
 
 def csv_list(value: str | None, option: str) -> list[str] | None:

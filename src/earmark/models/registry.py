@@ -63,6 +63,13 @@ def unregister_model(name: str) -> None:
     MODELS.pop(name, None)
 
 
+# what newcomers call the models (scikit-learn's and the field's names), for "did you mean"
+ALIASES = {"tree": "rf", "trees": "rf", "forest": "rf", "random-forest": "rf", "randomforest": "rf", "lr": "logreg",
+           "logistic": "logreg", "logistic-regression": "logreg", "logisticregression": "logreg", "svc": "svm",
+           "nn": "knn", "1-nn": "knn", "nearest-neighbour": "knn", "nearest-neighbor": "knn", "kneighbors": "knn",
+           "neural-network": "mlp", "perceptron": "mlp", "finetune": "finetune:aisfx", "fine-tune": "finetune:aisfx"}
+
+
 def model_spec(name: str) -> ModelSpec:
     """The registry entry for ``name``.
 
@@ -73,7 +80,7 @@ def model_spec(name: str) -> ModelSpec:
     """
     if name not in MODELS:
         raise ParameterError(f"The 'model' parameter must be one of {', '.join(MODELS)}. Got {name!r} instead."
-                             f"{did_you_mean(name, MODELS)} See 'earmark models'.")
+                             f"{did_you_mean(name, MODELS, ALIASES)} See 'earmark models'.")
     return MODELS[name]
 
 
