@@ -321,7 +321,7 @@ def listen_hop_s(hop_s: float | None, keywords) -> float:
 
 @documented(
     blocks=("iterable of (ndarray, int)", "Audio as it arrives: blocks of samples with their sample rate "
-                                          "(:func:`earmark.inference.stream.file_blocks`, a sound card, a socket)."),
+                                          "(:func:`earmark.inference.listen.file_blocks`, a sound card, a socket)."),
     hop_s=("float or None", "Classify the newest window this often (0.5 s; 0.1 s with ``keywords``)."),
     gate_db=("float", "Windows quieter than this (dBFS) are not classified."),
     threshold=("float", "Report windows whose top score reaches this, in (0, 1]."),

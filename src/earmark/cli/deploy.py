@@ -156,10 +156,6 @@ def fetch(
     """Download a public data set from its official source, checked, into the layout earmark reads."""
     from earmark.data.fetch import fetch as run
 
-    if sha256 is not None and url is None:
-        from earmark.errors import ParameterError
-
-        raise ParameterError("--sha256 checks a mirror's copy; give the mirror with --url (the official archives' checksums are built in).")
     done = run(name, to, url=url, sha256=sha256, progress=not quiet)
     if not done["downloaded"]:
         say(f"{done['path']} is already there (it has a metadata.csv); nothing to do")

@@ -20,7 +20,6 @@ one is expected; a checksum that does not match is refused in one line, and the 
 from __future__ import annotations
 
 import csv
-import hashlib
 import logging
 import os
 import shutil
@@ -31,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from earmark.embeddings.cache import file_sha256
 from earmark.errors import DatasetError, ParameterError, did_you_mean
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,7 @@ def fetch(name: str, dest: str | Path, *, url: str | None = None, sha256: str | 
     """Download data set ``name`` into ``dest/name`` (see the module docstring); returns what was done.
 
     ``url`` fetches the same archive from a mirror; with ``sha256`` it may be another copy, checked against that
-    instead. A data set already in ``dest/name`` is left alone. A download cut short resumes where it stopped.
+    instead (``sha256`` without ``url`` is refused: the official archives' checksums are built in). A data set already in ``dest/name`` is left alone. A download cut short resumes where it stopped.
 
     Raises
     ------
@@ -126,6 +126,9 @@ def fetch(name: str, dest: str | Path, *, url: str | None = None, sha256: str | 
     DatasetError
         If the download fails, or the archive's checksum or contents are not what they must be.
     """
+    if sha256 is not None and url is None:
+        raise ParameterError("--sha256 checks a mirror's copy; give the mirror with --url (the official archives' checksums are "
+                             "built in).")
     if name not in SOURCES:
         raise ParameterError(f"No data set {name!r}: earmark fetches {', '.join(SOURCES)}.{did_you_mean(name, SOURCES)}")
     source = SOURCES[name]
@@ -143,7 +146,7 @@ def fetch(name: str, dest: str | Path, *, url: str | None = None, sha256: str | 
     address = url or source.url
     archive = dest / ".downloads" / PurePosixPath(address.split("?")[0]).name
     _download(address, archive, progress=progress)
-    digest = _sha256(archive)
+    digest = file_sha256(archive)
     if expected is not None and digest != expected.lower():
         archive.unlink()
         raise DatasetError(f"{address}: the download's SHA-256 is {digest}, not {expected.lower()}: it is corrupt or not "
@@ -208,14 +211,6 @@ def _download(url: str, path: Path, *, progress: bool) -> None:
         raise DatasetError(f"{url}: the download stopped at {part.stat().st_size} of {total} bytes; run the command again to "
                            "resume it.")
     os.replace(part, path)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _unpack(archive: Path, into: Path) -> None:

@@ -219,9 +219,9 @@ def cross_validate(
     result["accuracy_ci95"] = _wilson(int(right.sum()), int(tested.sum()))
     if not tagged:
         result["misclassified"] = sorted(({"index": int(i), "label": str(labels[i]), "predicted": str(predictions[i]),
-                                           "score": float(confidence[i])} for i in np.flatnonzero(tested) if predictions[i] != labels[i]),
+                                           "score": float(confidence[i])} for i in np.flatnonzero(tested)[~right]),
                                          key=lambda row: -row["score"])
-        result["calibration"] = reliability(confidence[tested], predictions[tested].astype(labels.dtype) == labels[tested])
+        result["calibration"] = reliability(confidence[tested], right)
         result["ece_mean"] = float(np.mean([r["ece"] for r in fold_rows]))
         result["ece_std"] = float(np.std([r["ece"] for r in fold_rows]))
     if unknown:
