@@ -56,6 +56,9 @@ SHARED = {
                                                        "with ``embedders`` unless it has a front end of its own (default: "
                                                        "``classifiers``)."),
     "classifiers": ("sequence of str", "Embedding heads, used when ``models`` is ``None``."),
+    "self_training": ("SelfTraining or None", "How unlabelled clips are used: pseudo-label threshold, rounds, the "
+                                              "held-out guard (:class:`earmark.models.selftrain.SelfTraining`; "
+                                              "``None``: its defaults)."),
     "out_dir": ("str, Path or None", "Folder for one output file per recording (default: ``./earmark-events``)."),
     "scheduler": ("str or None", "Run on an existing Dask cluster: its scheduler's address, e.g. ``tcp://10.0.0.5:8786``."),
     "workers": ("int or None", "Run on a local Dask cluster of this many worker processes (on 127.0.0.1)."),

@@ -167,10 +167,10 @@ class Prepared:
             log.info("%d augmented copies of %d clips by %s in %.1f s", sum(map(len, out)), len(out), emb.name, time.perf_counter() - t0)
         return self._copies[key]
 
-    def negatives(self, folder, front_end: str, option: str = "--negatives") -> list[np.ndarray]:
-        """Clips of the recordings in ``folder`` (none of the classes) by ``front_end``: each file's gated windows in
-        stretches of the training clips' median number of windows. Unreadable or silent files are skipped (listed in
-        ``skipped``).
+    def negatives(self, folder, front_end: str, option: str = "--negatives", what: str = "of none of the classes") -> list[np.ndarray]:
+        """Clips of the recordings in ``folder`` (``what``: none of the classes, or not labelled) by ``front_end``: each
+        file's gated windows in stretches of the training clips' median number of windows. Unreadable or silent files
+        are skipped (listed in ``skipped``).
 
         Raises
         ------
@@ -181,7 +181,7 @@ class Prepared:
 
         folder = Path(folder)
         if not folder.is_dir():
-            raise DatasetError(f"{option} {folder}: not a folder; give a folder of recordings of none of the classes.")
+            raise DatasetError(f"{option} {folder}: not a folder; give a folder of recordings {what}.")
         emb = self.front_ends[front_end]
         done = embed_files(find_audio_files([folder]), emb, self._cache, progress=self._progress)
         self.skipped += [{"file": str(p), "reason": r} for p, r in done.skipped]
@@ -190,12 +190,12 @@ class Prepared:
         for path, e in done.embeddings.items():
             x = gated_features(e, self._gate_db, emb.window_s)
             if x is None:
-                self.skipped.append({"file": str(path), "reason": "silent: no window reaches the gate; not used as a negative"})
+                self.skipped.append({"file": str(path), "reason": f"silent: no window reaches the gate; not used ({option})"})
                 continue
             out += [x[i : i + size] for i in range(0, len(x), size)]
         if not out:
-            raise DatasetError(f"{option} {folder}: no usable recordings in it (see the skipped list); add audio files of none of the classes.")
-        log.info("%d negative clips from %d recordings in %s", len(out), len(done.embeddings), folder)
+            raise DatasetError(f"{option} {folder}: no usable recordings in it (see the skipped list); add audio files {what}.")
+        log.info("%d clips (%s) from %d recordings in %s", len(out), option, len(done.embeddings), folder)
         return out
 
     def describe(self) -> dict:

@@ -29,6 +29,7 @@ from earmark.evaluation.fewshot import learning_curve
 from earmark.models import AGGREGATIONS, MODELS, ClipModel, get_model, model_name
 from earmark.models.registry import parse_model, set_model_params
 from earmark.models.heads import EmbeddingClassifier, check_head_params
+from earmark.models.selftrain import SelfTraining
 from earmark.pipeline import Model
 from earmark.api._params import documented
 
@@ -109,16 +110,33 @@ def build_model(model, *, aggregation: str | None = None, classifier_params: dic
 
 
 def candidates(embedders, models, *, aggregation: str | None, random_state: int | None) -> list[Candidate]:
-    """Every model on every embedder (embedder by embedder); a model with a front end of its own appears once, on it."""
+    """Every model on every embedder (embedder by embedder); a model with a front end of its own appears once, on it;
+    an ensemble's members each appear before it, on their own front ends, so it is measured beside them."""
     built = [build_model(m, aggregation=aggregation, random_state=random_state) for m in models]
-    heads = [Candidate(e, name, est) for e in embedders for name, est in built if not _front_end_of(name, None)]
-    own = [Candidate(_front_end_of(name, None), name, est) for name, est in built if _front_end_of(name, None)]
+    heads = [Candidate(e, name, est) for e in embedders for name, est in built if not _front_end_of(name, None, est)]
+    own = []
+    for name, est in built:
+        if _front_end_of(name, None, est):
+            own += [Candidate(front, member, build_model(member, aggregation=aggregation, random_state=random_state)[1])
+                    for member, _, front in _members(est)]
+            own.append(Candidate(_front_end_of(name, None, est), name, est))
     return list({(c.front_end, c.name): c for c in heads + own}.values())  # each (front end, model) once, in order
 
 
-def _front_end_of(name: str, embedder):
+def _members(est: ClipModel) -> list[tuple[str, str, str]]:
+    """An ensemble's members as ``(model text, registry name, front end)``; none for any other model."""
+    from earmark.models.ensemble import EnsembleClassifier, parse_members
+
+    return parse_members(est.members) if isinstance(est, EnsembleClassifier) else []
+
+
+def _front_end_of(name: str, embedder, est: ClipModel | None = None):
+    """The front end model ``name`` (``est``, when built) runs on: its own, or ``embedder``."""
     base = parse_model(name)[0]
-    return (MODELS[base].front_end if base in MODELS else None) or embedder
+    if base not in MODELS:
+        return embedder
+    params = est.get_params(deep=False) if est is not None else parse_model(name)[1]
+    return MODELS[base].front_end_for(params) or embedder
 
 
 def _backend_front_end(front, backend: str | None, calibration, data):
@@ -144,7 +162,8 @@ def train(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: str
           label_column: str = "label", folds: str | None = None, train_folds=None, exclude_folds=None,
           strict_paths: bool = False, cache_dir=None, use_cache: bool = True, cv: int | None = None,
           random_state: int = 0, model_params: dict | None = None, negatives=None, progress: bool = False,
-          backend: str | None = None, calibration_data=None, stream=None) -> Model:
+          backend: str | None = None, calibration_data=None, stream=None, unlabelled=None,
+          self_training: SelfTraining | None = None) -> Model:
     """Train a model on a dataset folder.
 
     Parameters
@@ -183,6 +202,12 @@ def train(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: str
         at random offsets in long background recordings at drawn SNRs,
         background excerpts as a ``label`` class, and rounds of hard-negative
         mining; what was done is kept in ``model.info["stream"]``.
+    unlabelled : str, Path or None
+        A folder of recordings nobody labelled (of the same place or machine):
+        the model labels those it is surest of and trains on them too, if that
+        helps on held-out labelled clips (:mod:`earmark.models.selftrain`);
+        long recordings are cut to the training clips' median length. What was
+        done is kept in ``model.info["unlabelled"]``.
 
     Returns
     -------
@@ -208,7 +233,9 @@ def train(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: str
                             classifier_params=classifier_params, random_state=random_state, model_params=model_params)
     _checkpoints(est, cache_dir, use_cache, progress)
     cv = check_protocol(folds, cv=cv, train_folds=train_folds, exclude_folds=exclude_folds, default_cv=None)
-    front = _front_end_of(name, embedder)
+    if unlabelled is not None:
+        _check_unlabelled(est, stream, unlabelled, self_training)
+    front = _front_end_of(name, embedder, est)
     if stream is not None:  # everything stream training needs is checked before any embedding
         from earmark.api.stream import check_stream
 
@@ -241,6 +268,14 @@ def train(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: str
         fitted, stream_info = stream_fit(est, front, clips, p.labels, both, stream, durations=p.durations, paths=[c.path for c in p.clips], gate_db=gate_db,
                                          model_name=parse_model(name)[0], progress=progress, seed=random_state,
                                          fit_kwargs={} if negative_clips is None else {"negatives": negative_clips})
+    elif unlabelled is not None:
+        from earmark.models.selftrain import self_train
+
+        pool = p.negatives(unlabelled, front.name, option="--unlabelled", what="of the same sounds, not labelled")
+        fitted, unlabelled_info = self_train(est, clips, p.labels, pool, self_training, random_state=random_state)
+        unlabelled_info.pop("pseudo_labels", None)  # one entry per stretch: the counts per class are kept
+        log.log(logging.INFO if unlabelled_info["used"] else logging.WARNING, "--unlabelled %s: %s", unlabelled, unlabelled_info["reason"])
+        unlabelled_info["folder"] = str(unlabelled)
     else:
         fitted = est.fit(clips, p.labels, **({} if copies is None else {"augmented": copies}),
                          **({} if negative_clips is None else {"negatives": negative_clips}))
@@ -255,6 +290,8 @@ def train(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: str
     }
     if stream_info is not None:
         info["stream"] = stream_info
+    if unlabelled is not None:
+        info["unlabelled"] = unlabelled_info
     if getattr(fitted, "rejects", False):
         info["open_set"] = {"reject": fitted.reject, "threshold": float(fitted.reject_threshold_), "reject_rate": float(fitted.reject_rate),
                             "n_negatives": len(negative_clips or []), "negatives": None if negatives is None else str(negatives),
@@ -264,6 +301,17 @@ def train(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: str
         info["evaluation"] = {"protocol": p.protocol(None, None, cv, random_state), **{k: v for k, v in scores.items() if k.endswith(("_mean", "_std"))}}
     log.info("trained %s on %d clips of %d classes", name, len(p.clips), len(fitted.classes_))
     return Model(front, fitted, parse_model(name)[0], gate_db, info)
+
+
+def _check_unlabelled(est, stream, folder, self_training) -> None:
+    """Refuse what self-training cannot be combined with, and a missing folder, before any audio work."""
+    copies = waveform_part(getattr(est, "augment", None)) is not None
+    if stream is not None or copies or getattr(est, "reject", "none") != "none":
+        what = "stream training" if stream is not None else "waveform augmentation" if copies else "--reject"
+        raise ParameterError(f"--unlabelled cannot be combined with {what} yet; leave one of them out.")
+    if not Path(folder).is_dir():
+        raise DatasetError(f"--unlabelled {folder}: not a folder; give a folder of recordings of the same sounds, not labelled.")
+    (self_training or SelfTraining()).check()
 
 
 @documented(
@@ -309,7 +357,7 @@ def train_from_labels(root, *, labels: str, model=None, embedder: str = DEFAULT_
     strong = bool(getattr(est, "learns_frames", False))
     if strong and not any(events.values()):
         raise DatasetError(f"{root}: the label files hold no events; label some sounds first.")
-    emb = get_embedder(_front_end_of(name, embedder))
+    emb = get_embedder(_front_end_of(name, embedder, est))
     done = embed_files(list(events), emb, EmbeddingCache(cache_dir, enabled=use_cache), progress=progress)
     clips, names, frames = [], [], []
     for rec, evs in events.items():
@@ -390,7 +438,7 @@ def evaluate(data, *, model=None, embedder: str = DEFAULT_EMBEDDER, classifier: 
     name, est = build_model(model if model is not None else classifier, aggregation=aggregation,
                             classifier_params=classifier_params, random_state=random_state, model_params=model_params)
     _checkpoints(est, cache_dir, use_cache, progress)
-    p = Prepared(data, [_backend_front_end(_front_end_of(name, embedder), backend, calibration_data, data)], file_column=file_column, label_column=label_column, fold_column=folds,
+    p = Prepared(data, [_backend_front_end(_front_end_of(name, embedder, est), backend, calibration_data, data)], file_column=file_column, label_column=label_column, fold_column=folds,
                  cache_dir=cache_dir, use_cache=use_cache, gate_db=gate_db, progress=progress, strict_paths=strict_paths,
                  estimators=[est])
     (front,), (clips,) = p.front_ends.values(), p.clip_sets.values()
@@ -451,6 +499,7 @@ def _prepare_candidates(data, embedders, models, *, aggregation, seed, **prepare
 
 
 @documented(
+    unlabelled=("bool", "Also run every model self-trained on the training folds' undrawn clips, labels hidden."),
     shots=("sequence of int", "Training clips per class at each point of the curve."),
     repeats=("int", "Draws of the training clips at each point (each tested on the whole held-out fold)."),
 )
@@ -458,8 +507,13 @@ def curve(data, *, embedders=("mfcc", DEFAULT_EMBEDDER), classifiers=("knn", "lo
           repeats: int = 10, folds: str | None = None, test_folds: list[str] | None = None, cv: int | None = None,
           aggregation: str = "mean", gate_db: float | None = DEFAULT_GATE_DB, file_column: str = "filename",
           label_column: str = "label", strict_paths: bool = False, cache_dir=None, use_cache: bool = True, seed: int = 0,
-          progress: bool = False) -> dict:
+          progress: bool = False, unlabelled: bool = False, self_training: SelfTraining | None = None) -> dict:
     """Few-shot learning curves: accuracy against training clips per class for every model on every embedder.
+
+    With ``unlabelled``, every model also runs self-trained on the training
+    folds' clips that were not drawn, their labels hidden (rows named
+    ``"MODEL + unlabelled"``, on the same draws; ``self_training`` sets how,
+    see :mod:`earmark.models.selftrain`).
 
     ``models`` (names or estimators; default ``classifiers``) are crossed
     with ``embedders``; a model with a front end of its own runs once, on
@@ -482,12 +536,14 @@ def curve(data, *, embedders=("mfcc", DEFAULT_EMBEDDER), classifiers=("knn", "lo
     """
     t0 = time.perf_counter()
     cv = check_protocol(folds, test_folds, cv) or 5
+    settings = (self_training or SelfTraining()).check() if unlabelled else None
     cands, p = _prepare_candidates(data, embedders, models or classifiers, aggregation=aggregation, seed=seed, file_column=file_column,
                                    label_column=label_column, fold_column=folds, cache_dir=cache_dir, use_cache=use_cache,
                                    gate_db=gate_db, progress=progress, strict_paths=strict_paths)
     t1 = time.perf_counter()
     result = p.with_root(lambda: learning_curve(p.clip_sets, p.labels, cands, shots=shots, repeats=repeats, folds=p.folds,
-                                                test_folds=test_folds, cv=cv, seed=seed, progress=progress))
+                                                test_folds=test_folds, cv=cv, seed=seed, progress=progress,
+                                                self_training=settings))
     protocol = (p.protocol(folds, test_folds, cv, seed) + f"; n clips per class drawn from the training folds only, "
                 f"{repeats} seeded repeats per fold (seed {seed}), nested draws, the same draw for every embedder and classifier")
     return result | {

@@ -6,11 +6,15 @@ clips); the other paths stand for the user's own files.
 
 EXAMPLES = {
     "train": ["earmark train data/demo/train --out demo.earmark",
-              "earmark train my_clips/ --model sbcnn --augment pitch,noise --out sounds.earmark"],
+              "earmark train my_clips/ --model sbcnn --augment pitch,noise --out sounds.earmark",
+              "earmark train my_clips/ --unlabelled field_recordings/ --out sounds.earmark",
+              'earmark train esc10/ --model "ensemble[members=logreg@aisfx, finetune:aisfx; combine=stack]" --out best.earmark'],
     "evaluate": ["earmark evaluate data/demo/train --cv 4 --report report/",
                  "earmark evaluate esc10/ --folds fold --embedder aisfx --classifier logreg --json esc10.json"],
-    "curve": ["earmark curve data/demo/train --embedders mfcc,aisfx --shots 1,2,4 --cv 4 --report curve/"],
-    "compare": ["earmark compare data/demo/train --embedders mfcc,aisfx --models logreg,knn --cv 4"],
+    "curve": ["earmark curve data/demo/train --embedders mfcc,aisfx --shots 1,2,4 --cv 4 --report curve/",
+              "earmark curve esc10/ --folds fold --models logreg --shots 2,4,8 --unlabelled"],
+    "compare": ["earmark compare data/demo/train --embedders mfcc,aisfx --models logreg,knn --cv 4",
+                'earmark compare esc10/ --folds fold --models "ensemble[members=logreg@aisfx, svm@speech]"'],
     "models": ["earmark models"],
     "embedders": ["earmark embedders"],
     "mix": ["earmark mix --backgrounds ambience/ --events calls/ --split train=36,test=100 --out mixtures/"],

@@ -40,9 +40,12 @@ def models() -> None:
 
     rows = []
     for name, spec in MODELS.items():
-        shape = get_embedder(spec.front_end).feature_shape if spec.front_end else (512,)
-        count = spec.factory().parameter_count(shape, 10)
-        rows.append([f"{name} (default)" if name == DEFAULT_MODEL else name, spec.kind, spec.front_end or f"--embedder (default {DEFAULT_EMBEDDER})",
+        est = spec.factory()
+        front = spec.front_end_for(est.get_params(deep=False))
+        shape = get_embedder(front).feature_shape if front else (512,)
+        count = est.parameter_count(shape, 10)
+        where = ("its members' (default " + front + ")" if callable(spec.front_end) else front) if front else None
+        rows.append([f"{name} (default)" if name == DEFAULT_MODEL else name, spec.kind, where or f"--embedder (default {DEFAULT_EMBEDDER})",
                      f"{count:,}" if count is not None else "grows with the data", spec.description])
     listing = plain_table("earmark models", ("name", "kind", "front end", "parameters (10 classes; heads on 512-d)", "what it is"), rows, no_wrap=("name",))
     out.print(listing)
@@ -77,6 +80,11 @@ def train(
     from_store: Annotated[Path | None, typer.Option("--from-store", help="Train on a store's windows named in --labels "
                                                                          "(nothing is decoded; see 'earmark label').")] = None,
     background: Annotated[bool, typer.Option(help="With --labels: unlabelled stretches become a 'background' class.")] = True,
+    unlabelled: Annotated[Path | None, typer.Option(help=(
+        "A folder of recordings nobody labelled, of the same place or machine: the model labels those it is surest of "
+        "and learns from them too, kept only if that helps on held-out labelled clips."))] = None,
+    pseudo_threshold: Annotated[float, typer.Option(metavar="NUMBER", help="With --unlabelled: the least probability of "
+                                                                            "a label the model gives.")] = 0.5,
     stream: Annotated[list[Path] | None, typer.Option("--stream", help=(
         "Train stream-style (for detectors run on live audio or long recordings): a folder of long recordings with none "
         "of the classes (repeatable; never your test material). Each clip is also placed at random offsets over it, "
@@ -98,7 +106,7 @@ def train(
     from earmark import api
 
     check_outputs(out_path=out_path, inputs=[pretrained] if pretrained else (), data=data)
-    kind = _training_kind(data, from_store, labels, negatives, stream, cv, backend)
+    kind = _training_kind(data, from_store, labels, negatives, stream, cv, backend, unlabelled)
     name = model_choice(model, classifier)
     params = model_params_of(max_epochs, time_budget_s, augment, pretrained, transfer, calibration, reject, reject_rate)
     classes = lambda d: ", ".join(f"{k} {v}" for k, v in d["classes"].items())  # noqa: E731
@@ -117,11 +125,12 @@ def train(
                       cv=cv, model_params=params, negatives=negatives, progress=not quiet, backend=backend,
                       calibration_data=calibration_data or None,
                       stream=_stream_settings(stream, stream_snr, stream_copies, stream_negatives, stream_partials,
-                                              hard_negative_rounds, stream_label))
+                                              hard_negative_rounds, stream_label),
+                      unlabelled=unlabelled, self_training=_self_training(unlabelled, pseudo_threshold))
         _say_trained(m, name, m.save(out_path))
 
 
-def _training_kind(data, from_store, labels, negatives, stream, cv, backend) -> str:
+def _training_kind(data, from_store, labels, negatives, stream, cv, backend, unlabelled=None) -> str:
     """``store``, ``labels`` or ``clips``: which of the three trainings the options ask for, refusing the options that
     the chosen one would ignore."""
     from earmark.errors import ParameterError
@@ -132,6 +141,8 @@ def _training_kind(data, from_store, labels, negatives, stream, cv, backend) -> 
         return "store"
     if data is None:
         raise ParameterError("Missing argument 'DATA': the folder of training clips (or --from-store STORE --labels FILE.csv).")
+    if unlabelled is not None and (labels is not None or from_store is not None):
+        raise ParameterError("--unlabelled works with a DATA folder of clips; leave it out with --labels or --from-store.")
     if labels is not None and negatives is not None:
         raise ParameterError("--negatives works with a DATA folder of clips; with --labels, unlabelled stretches are the background class.")
     if stream and (labels is not None or cv is not None):
@@ -139,6 +150,13 @@ def _training_kind(data, from_store, labels, negatives, stream, cv, backend) -> 
     if labels is not None and backend is not None:
         raise ParameterError("--backend works with a DATA folder of clips; leave it out with --labels (predict and detect take it).")
     return "labels" if labels is not None else "clips"
+
+
+def _self_training(unlabelled, threshold):
+    """--unlabelled's settings (``None`` without it)."""
+    from earmark.models.selftrain import SelfTraining
+
+    return None if unlabelled is None else SelfTraining(threshold=threshold)
 
 
 def _stream_settings(stream, snr, copies, negatives, partials, rounds, label):
@@ -166,6 +184,13 @@ def _say_trained(m, name: str, path) -> None:
         how = (f"separates the {o['n_negatives']} negative clips best" if o["n_negatives"]
                else f"rejects {o['reject_rate']:.0%} of held-out training clips")
         say(f"'unknown' when the {o['reject']} score is below {o['threshold']:.4g} (the threshold that {how})")
+    if "unlabelled" in m.info:
+        u = m.info["unlabelled"]
+        if u["used"]:
+            say(f"unlabelled: {u['n_pseudo']} of {u['n_unlabelled']} clips of {u['folder']} labelled by the model and "
+                f"trained on ({', '.join(f'{k} {v}' for k, v in u['pseudo_per_class'].items())}); {u['reason']}")
+        else:
+            say(f"unlabelled: {u['n_unlabelled']} clips of {u['folder']} not used: {u['reason']}")
     if not m.front_end.commercial_use:
         say(f"note: the {m.front_end.name} weights are licensed {m.front_end.licence}: non-commercial use only.")
 
@@ -261,6 +286,8 @@ def curve(
     data: DataArg,
     shots: Annotated[str, typer.Option(help="Training clips per class, comma-separated.")] = "1,2,4,8,16,32",
     repeats: Annotated[int, typer.Option(help="Seeded draws per fold and n.")] = 10,
+    unlabelled: Annotated[bool, typer.Option(help="Also run every model self-trained on the training folds' clips that "
+                                                  "were not drawn, their labels hidden ('MODEL + unlabelled' rows).")] = False,
     json_path: JsonOpt = None,
     report: ReportOpt = None,
     seed: SeedOpt = 0,
@@ -276,7 +303,7 @@ def curve(
     check_outputs(json_path, report, data=data)
     result = api.curve(data, **grid.api(),
                        shots=number_list(shots, "--shots", kind=int, what="positive integers", example="1,2,4,8"), repeats=repeats, **split.api(),
-                       **read.api(), seed=seed, progress=not quiet)
+                       **read.api(), seed=seed, progress=not quiet, unlabelled=unlabelled)
     report_skipped(result["data"]["skipped"])
     rows = []
     for emb, clf in dict.fromkeys((r["embedder"], r["classifier"]) for r in result["summary"]):

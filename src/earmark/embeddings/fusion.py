@@ -4,6 +4,9 @@ Embedders have different windows, so the first one sets the timeline: each
 of its windows is joined with the window of every other embedder whose
 centre is nearest in time. Through the cache each part is computed (and
 stored) once, so ``aisfx+birdnet`` reuses ``aisfx`` and ``birdnet`` entries.
+A front end that gives patches (``logmel``, ``aisfx-mel``) joins flattened;
+:attr:`FusedEmbedder.part_shapes` says how to cut a fused window back into
+its parts (an ensemble's members each read their own, :mod:`earmark.models.ensemble`).
 """
 
 from __future__ import annotations
@@ -23,16 +26,11 @@ class FusedEmbedder(Embedder):
     splittable = False  # each part has its own window grid and sample rate; a fused front end runs whole files
 
     def __init__(self, parts: list[Embedder]) -> None:
-        from earmark.errors import ParameterError
-
-        flat = [p.name for p in parts if len(p.feature_shape) != 1]
-        if flat:
-            raise ParameterError(f"Embedder {'+'.join(p.name for p in parts)!r} cannot be fused: {', '.join(flat)} gives "
-                                 "patches, not vectors; fuse vector embedders only.")
         self.parts = list(parts)
         self.name = "+".join(p.name for p in self.parts)
         self.sample_rate = self.parts[0].sample_rate
-        self.dims = sum(p.dims for p in self.parts)
+        self.part_shapes = [tuple(p.feature_shape) for p in self.parts]
+        self.dims = sum(int(np.prod(s)) for s in self.part_shapes)
         self.licence = " + ".join(dict.fromkeys(p.licence for p in self.parts))
         self.commercial_use = all(p.commercial_use for p in self.parts)
 
@@ -70,15 +68,15 @@ def fuse(embeddings: list[Embedding]) -> Embedding:
     Returns
     -------
     Embedding
-        ``vectors`` of shape ``(n_windows_of_first, sum of dims)``.
+        ``vectors`` of shape ``(n_windows_of_first, sum of dims)`` (a part's patches flattened).
     """
     first = embeddings[0]
-    columns = [first.vectors]
+    columns = [first.vectors.reshape(len(first.vectors), -1)]
     for other in embeddings[1:]:
         idx = np.searchsorted(other.times_s, first.times_s)
         idx = np.clip(idx, 1, len(other.times_s) - 1) if len(other.times_s) > 1 else np.zeros_like(idx)
         if len(other.times_s) > 1:
             left_closer = np.abs(first.times_s - other.times_s[idx - 1]) <= np.abs(other.times_s[idx] - first.times_s)
             idx = np.where(left_closer, idx - 1, idx)
-        columns.append(other.vectors[idx])
+        columns.append(other.vectors[idx].reshape(len(idx), -1))
     return Embedding(np.concatenate(columns, axis=1).astype(np.float32), first.times_s, first.level_db, first.duration_s)

@@ -119,6 +119,7 @@ def cross_validate(
     unknown=None,
     unknown_clips=None,
     progress: bool = False,
+    fitted=None,
 ) -> dict:
     """Train a fresh clone of ``estimator`` on all folds but one, test on it, for every fold.
 
@@ -139,6 +140,10 @@ def cross_validate(
         are tested as unknowns, with ``unknown_clips`` (other sounds, tested
         in every fold); the model's rejection score (its highest probability
         if it has none) gives ``open_set`` (see :mod:`earmark.evaluation.openset`).
+    fitted : dict or None
+        Fold name -> a model already fitted on that fold's training clips, used
+        instead of fitting a clone (see :func:`earmark.evaluation.compare.compare`);
+        every fitted model is also put here, so a caller can keep them.
 
     Returns
     -------
@@ -171,10 +176,14 @@ def cross_validate(
     open_scores = {"known": [], "unknown": [], "correct": [], "thresholds": []}
     for name, train, test in track(splits(labels, folds=folds, test_folds=test_folds, cv=cv, random_state=random_state), description="folds", enabled=progress):
         t0 = time.perf_counter()
-        model = clone(estimator)
         strangers = [clips[i] for i in test[outside[test]]] + list(unknown_clips or [])
         train, test = train[~outside[train]], test[~outside[test]]
-        fit_augmented(model, clips, labels, train, augmented)
+        if fitted is not None and name in fitted:
+            model = fitted[name]
+        else:
+            model = fit_augmented(clone(estimator), clips, labels, train, augmented)
+            if fitted is not None:
+                fitted[name] = model
         t1 = time.perf_counter()
         if tagged:
             tag_proba[test], tag_decided[test] = _tag_scores(model, [clips[i] for i in test], tags)

@@ -58,6 +58,7 @@ def learning_curve(
     cv: int = 5,
     seed: int = 0,
     progress: bool = False,
+    self_training=None,
 ) -> dict:
     """Few-shot accuracy of every candidate model at every n.
 
@@ -76,6 +77,11 @@ def learning_curve(
         Independent draws per fold and n.
     folds, test_folds, cv
         As :func:`earmark.evaluation.cv.splits`.
+    self_training : SelfTraining or None
+        Also run every candidate with the training folds' clips that were not
+        drawn as unlabelled clips (their labels hidden), self-trained
+        (:mod:`earmark.models.selftrain`); its rows are named ``"NAME + unlabelled"``
+        and record ``n_pseudo`` and whether the guard kept self-training (``used``).
 
     Returns
     -------
@@ -100,6 +106,10 @@ def learning_curve(
             for c in candidates:
                 runs.append(_one_run(clip_sets[c.front_end], labels, idx, test, c.estimator, getattr(c, "copies", None))
                             | {"fold": fold, "repeat": r, "n": n, "embedder": c.front_end, "classifier": c.name})
+                if self_training is not None:
+                    rest = np.setdiff1d(train, idx)
+                    runs.append(_self_trained_run(clip_sets[c.front_end], labels, idx, test, rest, c.estimator, self_training, seed)
+                                | {"fold": fold, "repeat": r, "n": n, "embedder": c.front_end, "classifier": f"{c.name} + unlabelled"})
     tagged = is_multilabel(labels)
     if tagged:  # a scorer that knows nothing has an average precision of about each tag's prevalence
         truth = tag_matrix(labels, sorted({t for v in labels for t in split_tags(v)}))
@@ -125,6 +135,21 @@ def _one_run(clips, labels, train_idx, test_idx, estimator, augmented=None) -> d
     pred = model.predict(test)
     return {"accuracy": float(accuracy_score(labels[test_idx], pred)), **extra, "n_train": int(len(train_idx)),
             "fit_seconds": t1 - t0, "predict_seconds": time.perf_counter() - t1}
+
+
+def _self_trained_run(clips, labels, train_idx, test_idx, rest_idx, estimator, settings, seed: int) -> dict:
+    """A run of ``estimator`` self-trained with the clips ``rest_idx`` unlabelled."""
+    from earmark.models.selftrain import self_train
+
+    t0 = time.perf_counter()
+    model, report = self_train(estimator, [clips[i] for i in train_idx], labels[train_idx], [clips[i] for i in rest_idx],
+                               settings, random_state=seed)
+    t1 = time.perf_counter()
+    pred = model.predict([clips[i] for i in test_idx])
+    wrong = sum(1 for i, lab in report.get("pseudo_labels", {}).items() if lab != str(labels[rest_idx[i]]))
+    return {"accuracy": float(accuracy_score(labels[test_idx], pred)), "n_train": int(len(train_idx)),
+            "n_unlabelled": int(len(rest_idx)), "n_pseudo": int(report["n_pseudo"]), "used": bool(report["used"]),
+            "fit_seconds": t1 - t0, "predict_seconds": time.perf_counter() - t1} | ({"pseudo_wrong": wrong} if report["used"] else {})
 
 
 def summarise(runs: list[dict]) -> list[dict]:

@@ -34,14 +34,19 @@ class ModelSpec:
     name: str
     factory: Callable[..., ClipModel]
     kind: str
-    front_end: str | None = None
+    front_end: str | Callable[[dict], str] | None = None
     description: str = ""
+
+    def front_end_for(self, params: dict) -> str | None:
+        """The front end this model runs on with ``params`` (an ensemble's depends on its members); ``None``: the
+        embedder the user picks."""
+        return self.front_end(params) if callable(self.front_end) else self.front_end
 
 
 MODELS: dict[str, ModelSpec] = Registry()  # the plug-ins' models join on first read (earmark.plugins)
 
 
-def register_model(name: str, factory: Callable[..., ClipModel], *, kind: str, front_end: str | None = None,
+def register_model(name: str, factory: Callable[..., ClipModel], *, kind: str, front_end: str | Callable[[dict], str] | None = None,
                    description: str = "", replace: bool = False) -> ModelSpec:
     """Make ``factory`` available as model ``name`` everywhere (train, evaluate, curve, compare, model files).
 
@@ -102,16 +107,7 @@ def set_model_params(estimator: ClipModel, name: str, params: dict) -> ClipModel
 
 def split_models(value: str) -> list[str]:
     """``"sbcnn,sbcnn[augment=pitch,mixup; max_epochs=20]"`` -> the two model texts (commas inside brackets kept)."""
-    out, depth, cur = [], 0, []
-    for ch in value:
-        depth += (ch == "[") - (ch == "]")
-        if ch == "," and depth == 0:
-            out.append("".join(cur).strip())
-            cur = []
-        else:
-            cur.append(ch)
-    out.append("".join(cur).strip())
-    return [v for v in out if v]
+    return [v.strip() for v in _split_outside_brackets(value, ",") if v.strip()]
 
 
 def parse_model(text: str) -> tuple[str, dict]:
@@ -129,10 +125,10 @@ def parse_model(text: str) -> tuple[str, dict]:
     if "[" not in text and "]" not in text:
         return text, {}
     name, _, rest = text.partition("[")
-    if not rest.endswith("]") or rest.count("[") or rest[:-1].count("]"):
+    if not rest.endswith("]") or not _balanced(rest[:-1]):
         raise ParameterError(f"Model {text!r} must be NAME[option=value; option=value] with one pair of brackets at the end.")
     params = {}
-    for item in rest[:-1].split(";"):
+    for item in _split_outside_brackets(rest[:-1], ";"):
         if not item.strip():
             continue
         key, eq, value = item.partition("=")
@@ -140,6 +136,29 @@ def parse_model(text: str) -> tuple[str, dict]:
             raise ParameterError(f"Model {text!r}: option {item.strip()!r} must be written option=value.")
         params[key.strip()] = _value(value.strip())
     return name.strip(), params
+
+
+def _balanced(text: str) -> bool:
+    """True when every bracket in ``text`` closes, in order (an ensemble's members carry their own options)."""
+    depth = 0
+    for ch in text:
+        depth += (ch == "[") - (ch == "]")
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def _split_outside_brackets(text: str, sep: str) -> list[str]:
+    """``text`` split at ``sep`` where no bracket is open."""
+    out, depth, cur = [], 0, []
+    for ch in text:
+        depth += (ch == "[") - (ch == "]")
+        if ch == sep and depth == 0:
+            out.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    return out + ["".join(cur)]
 
 
 def _value(text: str):
