@@ -2,6 +2,7 @@
 
     python benchmarks/bench_ensemble.py compare [--seed 0] [--json out.json] [--cache-dir DIR]
     python benchmarks/bench_ensemble.py heads [--json out.json]        # the ensembles of embedding heads only (minutes)
+    python benchmarks/bench_ensemble.py speech [--json out.json]       # speech_commands_dev, 12 classes, 5 speaker folds
 
 `compare`: aisfx + logreg (the reference), finetune:aisfx with waveform
 augmentation, the embedding heads on every commercial front end, their
@@ -13,6 +14,10 @@ fine-tuning runs once per fold. Prints each row's accuracy (mean ± std over
 folds), fold accuracies and seconds of fitting per fold; `--json` keeps them.
 Networks trained here are not bit-identical across CPUs: run with
 `--seed 0`, `1`, `2` for the spread over seeds.
+
+`speech`: speech_commands_dev's 12 classes (every clip kept, gate off), its
+5 speaker-disjoint folds: the heads on `speech` and ensembles of them with
+heads on the other commercial front ends.
 """
 
 from __future__ import annotations
@@ -35,17 +40,26 @@ COMPARE = HEADS + [FT, f"ensemble[members=logreg@aisfx, {FT}]",
                    f"ensemble[members=logreg@aisfx, svm@aisfx, logreg[augment={AUG}]@aisfx, {FT}]"]
 
 
+SPEECH4 = "logreg@speech, svm@speech, logreg@aisfx, logreg@speaker"
+SPEECH = ["logreg", "svm", "mlp", "ensemble[members=logreg@speech, svm@speech]", f"ensemble[members={SPEECH4}]",
+          f"ensemble[members={SPEECH4}; combine=weighted]", f"ensemble[members={SPEECH4}; combine=stack]"]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=("compare", "heads"))
+    ap.add_argument("what", choices=("compare", "heads", "speech"))
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--cache-dir", type=Path, default=None)
     args = ap.parse_args()
     t0 = time.perf_counter()
-    models = COMPARE if args.what == "compare" else HEADS
-    result = earmark.compare(data_root() / "esc10", embedders=["aisfx", "aisfx+speech+speaker+mfcc"], models=models, folds="fold",
-                             seed=args.seed, cache_dir=args.cache_dir)
+    if args.what == "speech":
+        result = earmark.compare(data_root() / "speech_commands_dev", embedders=["speech"], models=SPEECH, folds="fold",
+                                 gate_db=None, seed=args.seed, cache_dir=args.cache_dir)
+    else:
+        result = earmark.compare(data_root() / "esc10", embedders=["aisfx", "aisfx+speech+speaker+mfcc"],
+                                 models=COMPARE if args.what == "compare" else HEADS, folds="fold", seed=args.seed,
+                                 cache_dir=args.cache_dir)
     rows = []
     for row in result["rows"]:
         r = result["results"][f"{row['embedder']} / {row['classifier']}"]

@@ -105,6 +105,14 @@ def main() -> None:
     case("unknown class not in the data", "evaluate", data, "--embedder", "mfcc", "--cv", "3", "--unknown-classes", "zebra")
     case("model options without brackets closed", "compare", data, "--embedders", "mfcc", "--models", "logreg[augment=pitch")
     case("an unknown fine-tuning mode", "evaluate", data, "--model", "finetune:aisfx[train=sideways]")
+    case("a misspelt ensemble member", "evaluate", data, "--model", "ensemble[members=logrg@mfcc, svm@mfcc]")
+    case("an ensemble member's options after its front end", "train", data, "--model", "ensemble[members=logreg@mfcc[aggregation=max], svm@mfcc]",
+         "--out", tmp / "x.earmark")
+    case("an ensemble of one", "evaluate", data, "--model", "ensemble[members=logreg@mfcc]")
+    case("--unlabelled folder that does not exist", "train", data, "--embedder", "mfcc", "--unlabelled", tmp / "field",
+         "--out", tmp / "x.earmark")
+    case("--unlabelled with waveform augmentation", "train", data, "--model", "sbcnn", "--augment", "pitch", "--unlabelled", data,
+         "--out", tmp / "x.earmark")
     case("--cv larger than the smallest class", "evaluate", data, "--embedder", "mfcc", "--cv", "9")
     case("--cv together with --folds", "evaluate", data, "--folds", "fold", "--cv", "10")
     case("--train-folds without --folds", "train", data, "--train-folds", "1", "--out", tmp / "x.earmark")

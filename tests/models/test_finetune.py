@@ -85,3 +85,39 @@ def test_finetune_runs_through_train_predict_detect_listen(demo_subset, cache_di
     clips = sorted(demo_subset.glob("*.flac"))
     predicts_the_same_after_loading(model, clips[:2], tmp_path)
     detect_and_listen(model, clips[:4], tmp_path)
+
+
+def test_layer_wise_decay_lowers_each_block_s_rate_below_the_one_above_it():
+    from earmark.models.finetune import BACKBONES, build_finetune_net
+
+    net = build_finetune_net(BACKBONES["aisfx"], 3, "3", 0.3, 0.1, layer_decay=0.5)
+    rates = [g["lr"] for g in net.param_groups(1e-3)]
+    assert rates == [1e-3, pytest.approx(1e-4), pytest.approx(5e-5), pytest.approx(2.5e-5)]  # head, block 4, 3, 2
+    assert sum(p.numel() for g in net.param_groups(1e-3) for p in g["params"]) == sum(p.numel() for p in net.parameters() if p.requires_grad)
+    with pytest.raises(ParameterError, match="option train=7 must be one of head, last, all .* or a number of top blocks, 0 to 4"):
+        get_model("finetune:aisfx", train=7).check_params()
+
+
+def test_lp_ft_trains_the_head_alone_first_then_the_blocks_it_claims(blocks):
+    from earmark.models.finetune import BACKBONES, build_finetune_net, linear_probe
+    from earmark.models.training import TrainSettings
+
+    clips, y = blocks
+    x = np.concatenate(clips)
+    labels = np.repeat((y == "b").astype(int), 2)
+    torch.manual_seed(0)
+    net = build_finetune_net(BACKBONES["aisfx"], 2, "last", 0.0, 0.1)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    history = linear_probe(net, x, labels, np.repeat(np.arange(10), 2), 2, TrainSettings(validation_fraction=0.0), epochs=3,
+                           is_copy=np.zeros(len(x), bool))
+    after = net.state_dict()
+    assert len(history["epochs"]) == 3
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed == {"tail.head.1.weight", "tail.head.1.bias"}  # the probe moves the head and nothing else
+
+    m = get_model("finetune:aisfx", lp_epochs=2, max_epochs=2, validation_fraction=0.0).fit(clips, y)
+    assert len(m.history_["linear_probe"]["epochs"]) == 2 and len(m.history_["epochs"]) == 2
+    shipped = load_aisfx_net().state_dict()
+    tuned = m.network_.state_dict()
+    torch.testing.assert_close(tuned["frozen.3.conv1.weight"], shipped["conv_block3.conv1.weight"], rtol=0, atol=0)
+    assert not torch.equal(tuned["tail.blocks.0.conv2.weight"], shipped["conv_block4.conv2.weight"])  # then the last block trains

@@ -61,8 +61,8 @@ def parse_members(text) -> list[tuple[str, str, str]]:
     from earmark.embeddings import DEFAULT_EMBEDDER
 
     if not isinstance(text, str) or not split_models(text):
-        raise ParameterError("The 'members' parameter must list the models to combine, e.g. "
-                             "members=logreg@aisfx, finetune:aisfx.")
+        raise ParameterError("An ensemble's members= must list the models to combine, e.g. "
+                             "ensemble[members=logreg@aisfx, finetune:aisfx].")
     out = []
     for item in split_models(text):
         model, at, front = _split_front_end(item)
@@ -84,9 +84,10 @@ def parse_members(text) -> list[tuple[str, str, str]]:
             raise ParameterError(f"Ensemble member {item!r}: name a front end after '@' (e.g. {base}@aisfx).")
         out.append((model, base, own or front or DEFAULT_EMBEDDER))
     if len(out) > MAX_MEMBERS:
-        raise ParameterError(f"The 'members' parameter lists {len(out)} models; an ensemble takes at most {MAX_MEMBERS}.")
+        raise ParameterError(f"An ensemble's members= lists {len(out)} models; an ensemble takes at most {MAX_MEMBERS}.")
     if len(out) < 2:
-        raise ParameterError(f"The 'members' parameter lists {len(out)} model; an ensemble combines at least 2.")
+        raise ParameterError(f"An ensemble's members= lists {len(out)} model; an ensemble combines at least 2 "
+                             "(members=logreg@aisfx, svm@speech).")
     assert all(b in MODELS for _, b, _ in out)
     return out
 

@@ -65,12 +65,14 @@ class MeanFreqMaxTime(nn.Module):
 class Tail(nn.Module):
     """The trained part of a fine-tuned network: its upper pretrained blocks, the pooling and the new head."""
 
-    def __init__(self, blocks, pool: nn.Module, dims: int, n_classes: int, *, dropout: float, pretrained_lr_scale: float) -> None:
+    def __init__(self, blocks, pool: nn.Module, dims: int, n_classes: int, *, dropout: float, pretrained_lr_scale: float,
+                 layer_decay: float = 1.0) -> None:
         super().__init__()
         self.blocks = nn.Sequential(*blocks)
         self.pool = pool
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(dims, n_classes))
         self.pretrained_lr_scale = pretrained_lr_scale
+        self.layer_decay = layer_decay
 
     def train(self, mode: bool = True):
         super().train(mode)
@@ -83,11 +85,14 @@ class Tail(nn.Module):
         return self.head(self.pool(self.blocks(x)))
 
     def param_groups(self, learning_rate: float) -> list[dict]:
-        """Optimiser groups: pretrained blocks at ``pretrained_lr_scale * learning_rate``, the new head at ``learning_rate``."""
+        """Optimiser groups: the new head at ``learning_rate``; the top pretrained block at ``pretrained_lr_scale *
+        learning_rate``, and each block below it ``layer_decay`` times its upper neighbour's rate (layer-wise
+        learning-rate decay; 1: every pretrained block at the same rate)."""
         groups = [{"params": list(self.head.parameters()), "lr": learning_rate}]
-        pretrained = [p for p in self.blocks.parameters() if p.requires_grad]
-        if pretrained:
-            groups.append({"params": pretrained, "lr": learning_rate * self.pretrained_lr_scale})
+        for depth, block in enumerate(reversed(list(self.blocks))):
+            pretrained = [p for p in block.parameters() if p.requires_grad]
+            if pretrained:
+                groups.append({"params": pretrained, "lr": learning_rate * self.pretrained_lr_scale * self.layer_decay ** depth})
         return groups
 
 
@@ -95,12 +100,13 @@ class FinetuneNet(nn.Module):
     """Frozen lower blocks (always in eval mode, no gradients) followed by a trained :class:`Tail`."""
 
     def __init__(self, prepare: nn.Module, frozen_blocks, trained_blocks, pool: nn.Module, dims: int, n_classes: int, *,
-                 dropout: float, pretrained_lr_scale: float) -> None:
+                 dropout: float, pretrained_lr_scale: float, layer_decay: float = 1.0) -> None:
         super().__init__()
         self.has_frozen_blocks = bool(frozen_blocks)
         if trained_blocks:
             self.frozen = nn.Sequential(prepare, *frozen_blocks)
-            self.tail = Tail(trained_blocks, pool, dims, n_classes, dropout=dropout, pretrained_lr_scale=pretrained_lr_scale)
+            self.tail = Tail(trained_blocks, pool, dims, n_classes, dropout=dropout, pretrained_lr_scale=pretrained_lr_scale,
+                             layer_decay=layer_decay)
         else:  # head only: the pooling is frozen too, so cached outputs are vectors
             self.frozen = nn.Sequential(prepare, *frozen_blocks, pool)
             self.tail = Tail([], nn.Identity(), dims, n_classes, dropout=dropout, pretrained_lr_scale=pretrained_lr_scale)

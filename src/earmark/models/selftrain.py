@@ -7,8 +7,11 @@ same over table rows, this works on clips of windows and any clip model):
 
 - each round, for every class, the unlabelled clips predicted as that class
   with probability at or above ``threshold`` are ranked and at most
-  ``per_class`` (default: the largest labelled class's count) of the most
-  confident are taken, so no class can flood the training set;
+  ``per_class`` of the most confident are taken, so no class can flood the
+  training set (default: the largest labelled class's count, or the
+  unlabelled clips per class spread over the rounds if that is more, so a
+  big pool is used up gradually and a small one one class-sized step at a
+  time);
 - a pseudo-label, once given, is kept; rounds stop when none is added.
 
 **The guard**: the labelled clips are split in ``folds`` (stratified); in
@@ -44,7 +47,8 @@ class SelfTraining:
     rounds : int
         Rounds of labelling and refitting.
     per_class : int or None
-        Most pseudo-labels added per class and round (``None``: the largest labelled class's count).
+        Most pseudo-labels added per class and round (``None``: the largest labelled class's count, or the
+        unlabelled clips per class divided by ``rounds`` if that is more).
     folds : int
         Folds of the held-out guard over the labelled clips (at most the smallest class's count).
     guard : bool
@@ -52,7 +56,7 @@ class SelfTraining:
     """
 
     threshold: float = 0.5
-    rounds: int = 3
+    rounds: int = 5
     per_class: int | None = None
     folds: int = 3
     guard: bool = True
@@ -81,7 +85,7 @@ def _fit_rounds(estimator, clips, y, unlabelled, settings: SelfTraining):
     """The self-trained model and its pseudo-labels (``{unlabelled index: label}``), without the guard."""
     y = np.asarray(y)
     model = clone(estimator).fit(clips, y)
-    per_class = settings.per_class or int(max(np.unique(y, return_counts=True)[1]))
+    labelled = int(max(np.unique(y, return_counts=True)[1]))
     taken = np.zeros(len(unlabelled), bool)
     labels = np.empty(len(unlabelled), dtype=object)
     history = []
@@ -89,6 +93,7 @@ def _fit_rounds(estimator, clips, y, unlabelled, settings: SelfTraining):
         if taken.all():
             break
         proba = model.predict_proba(unlabelled)
+        per_class = settings.per_class or max(labelled, -(-len(unlabelled) // (len(model.classes_) * settings.rounds)))
         new = pseudo_labels(proba, taken, threshold=settings.threshold, per_class=per_class)
         if not len(new):
             break
