@@ -126,8 +126,8 @@ class EnsembleClassifier(ClipModel):
     calibration, reject, reject_rate
         As every clip model (:mod:`earmark.models.openset`), on the combined probabilities.
     checkpoint_dir : str or None
-        Given to every member that checkpoints its training (networks): a member trained on the same windows
-        before, alone or in another ensemble, resumes from its last checkpoint instead of training again.
+        Given to every member that checkpoints its training (networks), so an interrupted training resumes from
+        its last epoch when run again.
     progress : bool
         Given to every member that prints its epochs.
     random_state : int or None
