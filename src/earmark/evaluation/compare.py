@@ -78,9 +78,8 @@ def _members_fitted(cand, clip_sets, fits: dict, copies, by_name: dict) -> tuple
     members = [(front, text) for text, _, front in parse_members(est.members)]
     if not all(m in fits for m in members):
         return {}, []
-    layout = est._layout()
+    est._layout_ = est._layout()  # what _cut reads
     for k, (front, text) in enumerate(members):
-        est._layout_ = layout
         own, mine = clip_sets[front], clip_sets[cand.front_end]
         if len(own) != len(mine) or not all(np.array_equal(est._cut(a, k), b) for a, b in zip(mine, own, strict=True)):
             return {}, []

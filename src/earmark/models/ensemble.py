@@ -39,7 +39,7 @@ import numpy as np
 from earmark.errors import ParameterError, check_choice, check_number
 from earmark.models.base import ClipModel, Tensors
 from earmark.models.network import store_params
-from earmark.models.registry import MODELS, get_model, model_spec, parse_model, register_model, set_model_params, split_models
+from earmark.models.registry import get_model, model_spec, parse_model, register_model, set_model_params, split_models
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,6 @@ def parse_members(text) -> list[tuple[str, str, str]]:
     if len(out) < 2:
         raise ParameterError(f"An ensemble's members= lists {len(out)} model; an ensemble combines at least 2 "
                              "(members=logreg@aisfx, svm@speech).")
-    assert all(b in MODELS for _, b, _ in out)
     return out
 
 
@@ -185,13 +184,13 @@ class EnsembleClassifier(ClipModel):
         the clips with it, and each member that asks for it is fitted with its part of them."""
         from earmark.augment import waveform_part
 
-        asked = {m: waveform_part(getattr(est, "augment", None)) for m, est in zip(self.members_text(), self._new_members())}
-        kinds = {repr(w) for w in asked.values() if w is not None}
-        if len(kinds) > 1:
+        asking = [(m, est.augment) for m, est in zip(self.members_text(), self._new_members())
+                  if waveform_part(getattr(est, "augment", None)) is not None]
+        if len({repr(waveform_part(a)) for _, a in asking}) > 1:
             raise ParameterError("Ensemble members ask for different waveform augmentations ("
-                                 + "; ".join(f"{m}" for m, w in asked.items() if w is not None)
+                                 + "; ".join(m for m, _ in asking)
                                  + "); the copies are made once for all of them, so give them the same augment= value.")
-        return next((est.augment for est in self._new_members() if waveform_part(getattr(est, "augment", None))), None)
+        return asking[0][1] if asking else None
 
     def members_text(self) -> list[str]:
         return [model for model, _, _ in self._specs()]
